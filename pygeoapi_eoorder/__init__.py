@@ -1,0 +1,3 @@
+"""pygeoapi-eoorder: EO ordering, processing and catalogue on pygeoapi."""
+
+__version__ = '0.1.0'

@@ -1,0 +1,1 @@
+"""HTTP routes this package adds to pygeoapi's API."""

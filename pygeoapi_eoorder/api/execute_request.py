@@ -1,0 +1,140 @@
+"""Parsing and checking an OGC API - Processes execute request against its process."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import jsonschema
+
+MAX_DEPTH = 64
+
+
+class InvalidRequest(ValueError):
+    """An execute request that cannot run; the message names the offending member."""
+
+
+@dataclass
+class ExecuteRequest:
+    inputs: dict
+    outputs: dict | None
+    response: str
+    subscriber: dict | None
+
+
+def _depth(value, level: int = 0) -> int:
+    if level > MAX_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max([_depth(v, level + 1) for v in value.values()] or [level + 1])
+    if isinstance(value, list):
+        return max([_depth(v, level + 1) for v in value] or [level + 1])
+    return level
+
+
+def _is_url(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    parts = urlparse(value)
+    return parts.scheme in ('http', 'https') and bool(parts.netloc)
+
+
+def _check_value(name: str, value, schema: dict | None) -> None:
+    """Check one input value (plain, qualified `{value}` or by reference `{href}`)."""
+    if isinstance(value, dict) and 'href' in value:
+        if not isinstance(value['href'], str) or not value['href']:
+            raise InvalidRequest(f'inputs.{name}.href: must be a non-empty URL string')
+        return
+    if isinstance(value, dict) and 'value' in value and set(value) <= {
+            'value', 'mediaType', 'encoding', 'schema'}:
+        value = value['value']
+    if not isinstance(schema, dict):
+        return
+    try:
+        jsonschema.validate(value, schema)
+    except jsonschema.ValidationError as err:
+        where = ''.join(f'[{p}]' for p in err.absolute_path)
+        raise InvalidRequest(f'inputs.{name}{where}: {err.message}') from None
+    except jsonschema.SchemaError:
+        return  # the process' own schema is unusable: do not blame the client
+
+
+def _check_inputs(inputs: dict, declared: dict) -> None:
+    if not declared:
+        return
+    for name in inputs:
+        if name not in declared:
+            raise InvalidRequest(f'inputs.{name}: not an input of this process '
+                                 f'(inputs: {", ".join(declared)})')
+    for name, spec in declared.items():
+        spec = spec or {}
+        min_occurs = int(spec.get('minOccurs', 1))
+        max_occurs = spec.get('maxOccurs', 1)
+        schema = spec.get('schema')
+        if name not in inputs:
+            if min_occurs > 0:
+                raise InvalidRequest(f'inputs.{name}: missing (the process requires it)')
+            continue
+        value = inputs[name]
+        array_schema = isinstance(schema, dict) and schema.get('type') == 'array'
+        if isinstance(value, list) and not array_schema:
+            if max_occurs != 'unbounded' and len(value) > int(max_occurs):
+                raise InvalidRequest(f'inputs.{name}: {len(value)} values given, at most '
+                                     f'{max_occurs} allowed')
+            if len(value) < min_occurs:
+                raise InvalidRequest(f'inputs.{name}: {len(value)} values given, at least '
+                                     f'{min_occurs} required')
+            for item in value:
+                _check_value(name, item, schema)
+        else:
+            _check_value(name, value, schema)
+
+
+def parse(raw: bytes, process: dict) -> ExecuteRequest:
+    """Parse and check an execute request body for the process described by `process`."""
+    if not raw or not raw.strip():
+        body = {}
+    else:
+        try:
+            body = json.loads(raw)
+        except (ValueError, RecursionError) as err:
+            raise InvalidRequest(f'request body: not valid JSON ({err})') from None
+    if not isinstance(body, dict):
+        raise InvalidRequest('request body: must be a JSON object with `inputs`')
+    if _depth(body) > MAX_DEPTH:
+        raise InvalidRequest(f'request body: nested deeper than {MAX_DEPTH} levels')
+    inputs = body.get('inputs', {})
+    if inputs is None:
+        inputs = {}
+    if not isinstance(inputs, dict):
+        raise InvalidRequest('inputs: must be an object mapping input identifiers to values')
+    _check_inputs(inputs, process.get('inputs') or {})
+
+    outputs = body.get('outputs')
+    if outputs is not None:
+        if not isinstance(outputs, dict):
+            raise InvalidRequest('outputs: must be an object mapping output identifiers '
+                                 'to output definitions')
+        declared = process.get('outputs') or {}
+        for name in outputs:
+            if declared and name not in declared:
+                raise InvalidRequest(f'outputs.{name}: not an output of this process '
+                                     f'(outputs: {", ".join(declared)})')
+
+    response = body.get('response', 'raw')
+    if response not in ('raw', 'document'):
+        raise InvalidRequest("response: must be 'raw' or 'document'")
+
+    subscriber = body.get('subscriber')
+    if subscriber is not None:
+        if not isinstance(subscriber, dict):
+            raise InvalidRequest('subscriber: must be an object with successUri')
+        if not _is_url(subscriber.get('successUri')):
+            raise InvalidRequest('subscriber.successUri: missing or not an http(s) URL')
+        for key in ('inProgressUri', 'failedUri'):
+            if subscriber.get(key) is not None and not _is_url(subscriber[key]):
+                raise InvalidRequest(f'subscriber.{key}: not an http(s) URL')
+        subscriber = {k: subscriber.get(k) for k in ('successUri', 'inProgressUri', 'failedUri')}
+    return ExecuteRequest(inputs=inputs, outputs=outputs, response=response,
+                          subscriber=subscriber)

@@ -1,0 +1,194 @@
+"""OGC API - Processes execution and job routes served by the shared job engine."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from http import HTTPStatus
+from urllib.parse import urlencode
+
+from flask import Request, Response
+from pygeoapi.api import API, APIRequest
+from pygeoapi.formats import F_HTML
+from pygeoapi.util import DATETIME_FORMAT, render_j2_template
+
+from ..errors import problem
+from ..jobs.manager import Manager
+from ..jobs.repository import FINAL
+from ..jobs.results import JSON_TYPE
+from ..jobs.status import results_document, status_info
+from . import execute_request, job_query
+
+JOB_LIST_CONFORMANCE = [
+    'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list',
+    'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss',
+    'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/callback',
+]
+
+
+def _json(data, status: int = 200, headers: dict | None = None) -> Response:
+    response = Response(json.dumps(data, default=str), status=status, mimetype=JSON_TYPE)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _prefer_tokens(header: str | None) -> list[str]:
+    return [token.strip().split('=')[0].strip() for token in (header or '').split(',')]
+
+
+class JobRoutes:
+    """Flask view functions bound to pygeoapi's API object and our manager."""
+
+    def __init__(self, api: API):
+        self.api = api
+
+    @property
+    def manager(self) -> Manager:
+        return self.api.manager
+
+    @property
+    def base_url(self) -> str:
+        return self.api.base_url.rstrip('/')
+
+    def _wants_html(self, request: Request) -> bool:
+        return APIRequest.from_flask(request, self.api.locales).format == F_HTML
+
+    def _html(self, template: str, data: dict) -> Response:
+        content = render_j2_template(self.api.tpl_config, self.api.config['server']['templates'],
+                                     template, data, self.api.default_locale)
+        return Response(content, mimetype='text/html')
+
+    def _limits(self) -> tuple[int, int]:
+        limits = self.api.config['server'].get('limits') or {}
+        return int(limits.get('default_items', 10)), int(limits.get('max_items', 1000))
+
+    # -- execution ----------------------------------------------------------------
+    def execute(self, request: Request, process_id: str) -> Response:
+        if process_id not in self.manager.processes:
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        if request.get_data() and request.mimetype not in ('application/json', ''):
+            return problem(415, 'unsupported-media-type',
+                           f'execute requests must be application/json, not {request.mimetype}')
+        process = self.manager.process_metadata(process_id)
+        try:
+            req = execute_request.parse(request.get_data(), process)
+        except execute_request.InvalidRequest as err:
+            return problem(400, 'invalid-parameter', str(err))
+        prefer = _prefer_tokens(request.headers.get('Prefer'))
+        is_async = self.manager.wants_async(
+            process_id, 'respond-async' if 'respond-async' in prefer else None)
+        job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
+                                  response=req.response, subscriber=req.subscriber)
+        location = {'Location': f"{self.base_url}/jobs/{job['id']}"}
+        if is_async:
+            return _json(status_info(job, self.base_url), 201,
+                         {**location, 'Preference-Applied': 'respond-async'})
+        job = self.manager.wait(job['id'], self.manager.settings.jobs.sync_timeout_seconds)
+        if job['status'] not in FINAL:
+            return _json(status_info(job, self.base_url), 201, location)
+        applied = {'Preference-Applied': 'wait'} if 'wait' in prefer else {}
+        return self._result_response(job, req.response, {**location, **applied})
+
+    def _result_response(self, job: dict, response_mode: str, headers: dict) -> Response:
+        status = job['status']
+        if status == 'failed':
+            error = job.get('error') or {}
+            return problem(int(error.get('status', 500)), error.get('type', 'server-error'),
+                           error.get('detail') or job['message'] or 'job failed', headers,
+                           title='Job failed')
+        if status == 'dismissed' or job['files_removed']:
+            return problem(410, 'gone', f"results of job {job['id']} were removed "
+                           f"({'dismissed' if status == 'dismissed' else 'retention period'})",
+                           headers)
+        try:
+            mimetype, outputs = self.manager.result(job['id'])
+        except Exception:
+            return problem(500, 'server-error', f"results of job {job['id']} are unreadable",
+                           headers)
+        if response_mode == 'document':
+            document = results_document(self.manager.process_metadata(job['process_id']),
+                                        job, outputs, mimetype, self.base_url)
+            return _json(document, 200, headers)
+        body = json.dumps(outputs, default=str) if mimetype == JSON_TYPE else outputs
+        response = Response(body, status=200, mimetype=mimetype)
+        for key, value in headers.items():
+            response.headers[key] = value
+        return response
+
+    # -- job list and job status ---------------------------------------------------
+    def list_jobs(self, request: Request) -> Response:
+        default_limit, max_limit = self._limits()
+        try:
+            query = job_query.parse(request.args, default_limit, max_limit)
+        except job_query.InvalidQuery as err:
+            return problem(400, 'invalid-parameter', str(err))
+        jobs, matched = self.manager.repo.query(query)
+        document = {'jobs': [status_info(job, self.base_url) for job in jobs],
+                    'numberMatched': matched, 'numberReturned': len(jobs),
+                    'links': self._list_links(request, query.limit, query.offset, matched)}
+        if self._wants_html(request):
+            return self._html('jobs/index.html', {
+                'jobs': document, 'offset': query.offset,
+                'now': datetime.now(timezone.utc).strftime(DATETIME_FORMAT)})
+        return _json(document)
+
+    def _list_links(self, request: Request, limit: int, offset: int, matched: int) -> list:
+        params = [(k, v) for k, v in request.args.items(multi=True) if k not in ('offset', 'f')]
+
+        def href(new_offset: int | None = None, fmt: str | None = None) -> str:
+            query = list(params)
+            if new_offset:
+                query.append(('offset', str(new_offset)))
+            if fmt:
+                query.append(('f', fmt))
+            return f'{self.base_url}/jobs' + (f'?{urlencode(query)}' if query else '')
+
+        links = [{'href': href(offset, 'json'), 'rel': 'self', 'type': JSON_TYPE,
+                  'title': 'This document'},
+                 {'href': href(offset, 'html'), 'rel': 'alternate', 'type': 'text/html',
+                  'title': 'This document as HTML'}]
+        if offset + limit < matched:
+            links.append({'href': href(offset + limit), 'rel': 'next', 'type': JSON_TYPE,
+                          'title': 'Next page'})
+        if offset > 0:
+            links.append({'href': href(max(0, offset - limit)), 'rel': 'prev',
+                          'type': JSON_TYPE, 'title': 'Previous page'})
+        return links
+
+    def get_job(self, request: Request, job_id: str) -> Response:
+        job = self.manager.repo.get(job_id)
+        if job is None:
+            return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
+        info = status_info(job, self.base_url)
+        if self._wants_html(request):
+            return self._html('jobs/job.html', {
+                'jobs': info, 'now': datetime.now(timezone.utc).strftime(DATETIME_FORMAT)})
+        return _json(info)
+
+    def dismiss(self, request: Request, job_id: str) -> Response:
+        if self.manager.repo.get(job_id) is None:
+            return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
+        job = self.manager.dismiss(job_id)
+        return _json(status_info(job, self.base_url))
+
+    def results(self, request: Request, job_id: str) -> Response:
+        job = self.manager.repo.get(job_id)
+        if job is None:
+            return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
+        if job['status'] in ('accepted', 'running'):
+            return problem(404, 'result-not-ready', f"job {job_id} is {job['status']}")
+        mode = request.args.get('response', job['response'] or 'raw')
+        if mode not in ('raw', 'document'):
+            return problem(400, 'invalid-parameter', "response: must be 'raw' or 'document'")
+        return self._result_response(job, mode, {})
+
+    def log(self, request: Request, job_id: str) -> Response:
+        job = self.manager.repo.get(job_id)
+        if job is None:
+            return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
+        path = self.manager.log_path(job_id)
+        if job['files_removed']:
+            return problem(410, 'gone', f'the log of job {job_id} was removed')
+        text = path.read_bytes() if path.is_file() else b''
+        return Response(text, status=HTTPStatus.OK, mimetype='text/plain')

@@ -1,0 +1,136 @@
+"""One WSGI app: pygeoapi's API plus this package's routes (`pygeoapi_eoorder.app:APP`).
+
+pygeoapi builds its Flask app at import time from PYGEOAPI_CONFIG; we load and validate
+the same file first, swap in an API object built from the validated configuration, and
+replace the views whose behaviour this package owns (execution, jobs, OpenAPI).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from . import config as eoconfig
+from .api import openapi as oas
+from .api.jobs import JOB_LIST_CONFORMANCE, JobRoutes
+from .errors import PROBLEM_TYPE, from_pygeoapi, problem
+from .jobs import control
+
+ENV_SUPERVISOR = 'EOORDER_SUPERVISOR'  # `external`: `eoorder serve` runs it
+
+
+def _write_openapi(settings: eoconfig.Settings, document: dict) -> str:
+    path = settings.run_dir / 'openapi.json'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix('.tmp')
+    tmp.write_text(json.dumps(document))
+    os.replace(tmp, path)
+    return str(path)
+
+
+def _problem_for_pygeoapi_errors(response: Response) -> Response:
+    """pygeoapi answers errors as `{code, description}` JSON: make them problem+json."""
+    if response.status_code < 400 or response.mimetype != 'application/json':
+        return response
+    try:
+        body = json.loads(response.get_data())
+    except ValueError:
+        return response
+    if isinstance(body, dict) and 'code' in body and 'description' in body:
+        response.set_data(json.dumps(from_pygeoapi(response.status_code, body)))
+        response.mimetype = PROBLEM_TYPE
+    return response
+
+
+def _install_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(err: HTTPException):
+        kinds = {404: 'not-found', 405: 'method-not-allowed', 413: 'invalid-parameter',
+                 415: 'unsupported-media-type'}
+        return problem(err.code or 500, kinds.get(err.code, 'invalid-parameter'
+                                                  if (err.code or 500) < 500 else 'server-error'),
+                       err.description or err.name)
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        app.logger.exception('unhandled error on %s %s', request.method, request.path)
+        return problem(500, 'server-error', 'internal error; the server log has the details')
+
+    app.after_request(_problem_for_pygeoapi_errors)
+
+
+def _install_routes(app: Flask, flask_app, routes: JobRoutes, openapi_cache) -> None:
+    views = app.view_functions
+
+    def jobs_view(job_id: str | None = None):
+        if job_id is None:
+            return routes.list_jobs(request)
+        if request.method == 'DELETE':
+            return routes.dismiss(request, job_id)
+        return routes.get_job(request, job_id)
+
+    def openapi_view():
+        flask_app.api_.openapi = openapi_cache.get()
+        return views_original['pygeoapi.openapi']()
+
+    def conformance_view():
+        response = views_original['pygeoapi.conformance']()
+        if response.mimetype == 'application/json':
+            body = json.loads(response.get_data())
+            body['conformsTo'] = sorted(set(body['conformsTo']) | set(JOB_LIST_CONFORMANCE))
+            response.set_data(json.dumps(body))
+        return response
+
+    views_original = dict(views)
+    views['pygeoapi.get_jobs'] = jobs_view
+    views['pygeoapi.execute_process_jobs'] = lambda process_id: routes.execute(request,
+                                                                               process_id)
+    views['pygeoapi.get_job_result'] = lambda job_id=None: routes.results(request, job_id)
+    views['pygeoapi.openapi'] = openapi_view
+    views['pygeoapi.conformance'] = conformance_view
+    prefix = flask_app.API_RULES.get_url_prefix('flask') or ''
+    app.add_url_rule(f'{prefix}/jobs/<job_id>/log', 'eoorder.job_log',
+                     lambda job_id: routes.log(request, job_id))
+
+
+def create_app(config_path: str | None = None) -> Flask:
+    """Build the app for a configuration file (default: $PYGEOAPI_CONFIG)."""
+    path = config_path or os.environ.get(eoconfig.ENV_CONFIG)
+    if not path:
+        raise eoconfig.ConfigError(f'{eoconfig.ENV_CONFIG}: not set; fix: point it at a '
+                                   'pygeoapi YAML file with an eoorder: block')
+    config, settings = eoconfig.load(path)
+    from pygeoapi.process.manager.base import get_manager
+    registry = get_manager(config).registry
+    cache = oas.OpenAPICache(config, registry)
+    os.environ[eoconfig.ENV_CONFIG] = str(settings.config_path)
+    os.environ['PYGEOAPI_OPENAPI'] = _write_openapi(settings, cache.get())
+
+    import pygeoapi.flask_app as flask_app
+    from pygeoapi.api import API
+
+    flask_app.api_ = API(config, cache.get(), flask_app.ASYNCAPI)
+    app = flask_app.APP
+    app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
+    _install_routes(app, flask_app, JobRoutes(flask_app.api_), cache)
+    _install_error_handlers(app)
+    if os.environ.get(ENV_SUPERVISOR) != 'external':
+        control.ensure_supervisor(settings, force=True)
+    return app
+
+
+def __getattr__(name: str):
+    """`APP` is built on first access, so importing this module has no side effects."""
+    if name == 'APP':
+        global APP
+        try:
+            APP = create_app()
+        except eoconfig.ConfigError as err:
+            print(f'eoorder: config error: {err}', file=sys.stderr)
+            raise SystemExit(2) from None
+        return APP
+    raise AttributeError(name)

@@ -1,0 +1,82 @@
+"""The `eoorder` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import __version__
+from . import config as eoconfig
+
+
+def _load(path: str, strict: bool = False):
+    """Load a configuration or stop with a one-line message."""
+    try:
+        return eoconfig.load(path, strict=strict)
+    except eoconfig.ConfigError as err:
+        click.echo(f'eoorder: config error: {err}', err=True)
+        sys.exit(2)
+
+
+@click.group()
+@click.version_option(__version__, prog_name='eoorder')
+def cli():
+    """pygeoapi-eoorder: EO ordering (OSEO), processing (OGC API - Processes) and catalogue
+    on pygeoapi, from one configuration file."""
+
+
+@cli.command()
+@click.option('--config', 'config_path', required=True, type=click.Path(dir_okay=False),
+              envvar=eoconfig.ENV_CONFIG, help='pygeoapi YAML file with an eoorder: block')
+@click.option('--host', default='127.0.0.1', show_default=True, help='address to listen on')
+@click.option('--port', default=5000, show_default=True, type=click.IntRange(1, 65535),
+              help='port to listen on')
+@click.option('--workers', default=2, show_default=True, type=click.IntRange(1, 64),
+              help='web worker processes (jobs run in the job engine\'s own workers)')
+@click.option('--threads', default=8, show_default=True, type=click.IntRange(1, 256),
+              help='threads per web worker')
+def serve(config_path, host, port, workers, threads):
+    """Serve the API with gunicorn and run the job engine beside it."""
+    _, settings = _load(config_path)
+    from .serve import run
+    try:
+        run(settings, host, port, workers, threads)
+    except RuntimeError as err:
+        click.echo(f'eoorder: {err}', err=True)
+        sys.exit(1)
+
+
+@cli.group('config')
+def config_group():
+    """Check configuration files."""
+
+
+@config_group.command('validate')
+@click.argument('config_file', type=click.Path(dir_okay=False))
+def config_validate(config_file):
+    """Validate CONFIG_FILE (pygeoapi's schema and the eoorder: block)."""
+    _, settings = _load(config_file, strict=True)
+    click.echo(f'{config_file}: valid (data in {settings.data_dir}, store '
+               f'{settings.store_url.split("://")[0]})')
+
+
+@cli.command()
+@click.argument('config_file', type=click.Path(dir_okay=False))
+@click.option('--output', '-o', type=click.File('w'), default='-',
+              help='where to write the document (default: standard output)')
+def openapi(config_file, output):
+    """Write the OpenAPI document of CONFIG_FILE, with every process it serves."""
+    config, _ = _load(config_file)
+    from .api.openapi import build
+    json.dump(build(config), output, indent=2, default=str)
+    output.write('\n')
+
+
+def main():
+    cli()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,43 @@
+"""What a running job sees: its work directory, its log and a way to report progress."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pygeoapi.process.base import BaseProcessor
+
+if TYPE_CHECKING:
+    from .repository import JobRepository
+
+
+class JobContext:
+    """Handed to a :class:`JobProcessor` before it executes."""
+
+    def __init__(self, repo: 'JobRepository', job: dict, job_dir: Path, logger: logging.Logger):
+        self.repo = repo
+        self.job = job
+        self.job_id = job['id']
+        self.job_dir = job_dir
+        self.workdir = job_dir / 'work'
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = logger
+
+    def progress(self, percent: int, message: str | None = None) -> None:
+        """Record progress (0-100) and an optional message, visible at /jobs/{id}."""
+        self.log.info('progress %s%%%s', percent, f': {message}' if message else '')
+        self.repo.report_progress(self.job_id, percent, message)
+
+
+class JobProcessor(BaseProcessor):
+    """A pygeoapi processor that reports progress and writes into its job's work directory.
+
+    Plain pygeoapi processors run unchanged; subclasses of this one also get `context`.
+    """
+
+    context: JobContext | None = None
+
+    def report_progress(self, percent: int, message: str | None = None) -> None:
+        if self.context is not None:
+            self.context.progress(percent, message)

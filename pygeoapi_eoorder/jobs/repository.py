@@ -1,0 +1,208 @@
+"""Job records in the shared store, and the one table of allowed status transitions."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import and_, delete, func, or_, select, update
+
+from ..store import Job, Store, utcnow
+
+ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
+    'accepted', 'running', 'successful', 'failed', 'dismissed')
+STATUSES = (ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED)
+FINAL = (SUCCESSFUL, FAILED, DISMISSED)
+
+# target status -> statuses a job may be in to move there (the only place this is decided)
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    ACCEPTED: (RUNNING,),                    # an idempotent job requeued after a crash
+    RUNNING: (ACCEPTED,),
+    SUCCESSFUL: (RUNNING,),
+    FAILED: (ACCEPTED, RUNNING),
+    DISMISSED: (ACCEPTED, RUNNING, SUCCESSFUL, FAILED),
+}
+
+JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'created',
+              'started', 'finished', 'updated', 'duration', 'inputs', 'requested_outputs',
+              'response', 'subscriber', 'mimetype', 'result_file', 'error', 'idempotent',
+              'attempts', 'worker', 'owner', 'files_removed')
+
+
+def as_dict(job: Job) -> dict:
+    return {name: getattr(job, name) for name in JOB_FIELDS}
+
+
+@dataclass
+class JobQuery:
+    """Filters of a job listing (OGC API - Processes job list parameters)."""
+
+    types: list[str] = field(default_factory=list)
+    process_ids: list[str] = field(default_factory=list)
+    statuses: list[str] = field(default_factory=list)
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    owner: str | None = None
+    limit: int = 10
+    offset: int = 0
+
+
+class JobRepository:
+    """Reads and writes job records; every status change goes through `transition`."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- creation and reading -------------------------------------------------
+    def add(self, process_id: str, *, job_type: str = 'process', inputs: Any = None,
+            requested_outputs: Any = None, response: str = 'raw', subscriber: dict | None = None,
+            idempotent: bool = False, owner: str | None = None, job_id: str | None = None,
+            message: str = 'Job accepted and queued') -> dict:
+        """Commit a new `accepted` job and return it."""
+        now = utcnow()
+        job = Job(id=job_id or str(uuid.uuid4()), type=job_type, process_id=process_id,
+                  status=ACCEPTED, message=message, progress=0, created=now, updated=now,
+                  inputs=inputs, requested_outputs=requested_outputs, response=response,
+                  subscriber=subscriber, idempotent=idempotent, attempts=0, owner=owner,
+                  files_removed=False)
+        with self.store.write() as session:
+            session.add(job)
+        return as_dict(job)
+
+    def get(self, job_id: str) -> dict | None:
+        with self.store.read() as session:
+            job = session.get(Job, job_id)
+            return as_dict(job) if job is not None else None
+
+    def status_of(self, job_ids: Iterable[str]) -> dict[str, str]:
+        ids = list(job_ids)
+        if not ids:
+            return {}
+        with self.store.read() as session:
+            rows = session.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))
+            return {row.id: row.status for row in rows}
+
+    def query(self, q: JobQuery) -> tuple[list[dict], int]:
+        """Jobs matching `q`, newest first, and how many match in all."""
+        conditions = []
+        if q.types:
+            conditions.append(Job.type.in_(q.types))
+        if q.process_ids:
+            conditions.append(Job.process_id.in_(q.process_ids))
+        if q.statuses:
+            conditions.append(Job.status.in_(q.statuses))
+        if q.created_from is not None:
+            conditions.append(Job.created >= q.created_from)
+        if q.created_to is not None:
+            conditions.append(Job.created <= q.created_to)
+        if q.owner is not None:
+            conditions.append(Job.owner == q.owner)
+        now = utcnow()
+        if q.min_duration is not None:
+            conditions.append(or_(
+                and_(Job.duration.is_not(None), Job.duration >= q.min_duration),
+                and_(Job.status == RUNNING, Job.started.is_not(None),
+                     Job.started <= now - timedelta(seconds=q.min_duration))))
+        if q.max_duration is not None:
+            conditions.append(or_(
+                and_(Job.duration.is_not(None), Job.duration <= q.max_duration),
+                and_(Job.status == RUNNING, Job.started.is_not(None),
+                     Job.started >= now - timedelta(seconds=q.max_duration))))
+        where = and_(*conditions) if conditions else True
+        with self.store.read() as session:
+            total = session.scalar(select(func.count()).select_from(Job).where(where))
+            rows = session.scalars(select(Job).where(where)
+                                   .order_by(Job.created.desc(), Job.id)
+                                   .limit(q.limit).offset(q.offset))
+            return [as_dict(job) for job in rows], int(total or 0)
+
+    # -- status changes -------------------------------------------------------
+    def transition(self, job_id: str, to: str, **fields: Any) -> bool:
+        """Move a job to `to` if the table allows it from its current status.
+
+        Compare-and-set in one statement, so that concurrent writers (a dismissal and a
+        finishing worker, or a duplicate delivery) cannot both win.
+        """
+        now = utcnow()
+        values = {'status': to, 'updated': now, **fields}
+        if to in FINAL and 'finished' not in fields and to != DISMISSED:
+            values['finished'] = now
+        with self.store.write() as session:
+            result = session.execute(
+                update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[to]))
+                .values(**values))
+            return result.rowcount == 1
+
+    def finish(self, job_id: str, to: str, **fields: Any) -> bool:
+        """Move a running job to a final status, recording its duration."""
+        job = self.get(job_id)
+        if job is None:
+            return False
+        now = utcnow()
+        started = job['started'] or now
+        return self.transition(job_id, to, finished=now, worker=None,
+                               duration=(now - started).total_seconds(), **fields)
+
+    def report_progress(self, job_id: str, progress: int, message: str | None = None) -> bool:
+        """Record progress of a running job (ignored once it left `running`)."""
+        values: dict[str, Any] = {'progress': max(0, min(100, int(progress))),
+                                  'updated': utcnow()}
+        if message is not None:
+            values['message'] = message
+        with self.store.write() as session:
+            result = session.execute(update(Job).where(Job.id == job_id, Job.status == RUNNING)
+                                     .values(**values))
+            return result.rowcount == 1
+
+    def claim(self, limit: int) -> list[dict]:
+        """Move up to `limit` of the oldest accepted jobs to running and return them."""
+        with self.store.read() as session:
+            ids = list(session.scalars(select(Job.id).where(Job.status == ACCEPTED)
+                                       .order_by(Job.created).limit(limit)))
+        claimed = []
+        for job_id in ids:
+            if self.transition(job_id, RUNNING, started=utcnow(), progress=0,
+                               message='Job running', attempts=Job.attempts + 1):
+                claimed.append(self.get(job_id))
+        return claimed
+
+    def set_worker(self, job_id: str, worker: str | None) -> None:
+        with self.store.write() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(worker=worker))
+
+    def dismiss(self, job_id: str) -> str | None:
+        """Dismiss a job; return the status it had (None if unknown or already dismissed)."""
+        for _ in range(3):
+            job = self.get(job_id)
+            if job is None or job['status'] == DISMISSED:
+                return None
+            if self.transition(job_id, DISMISSED, message='Job dismissed'):
+                return job['status']
+        return None
+
+    def interrupted(self) -> list[dict]:
+        """Jobs left `running` by a job engine that is no longer alive."""
+        with self.store.read() as session:
+            return [as_dict(j) for j in session.scalars(select(Job).where(Job.status == RUNNING))]
+
+    def expired(self, before: datetime) -> list[str]:
+        """Final jobs finished before `before` whose files are still on disk."""
+        with self.store.read() as session:
+            return list(session.scalars(select(Job.id).where(
+                Job.status.in_(FINAL), Job.files_removed.is_(False),
+                func.coalesce(Job.finished, Job.updated) < before)))
+
+    def mark_files_removed(self, job_id: str, message: str | None = None) -> None:
+        values: dict[str, Any] = {'files_removed': True}
+        if message:
+            values['message'] = message
+        with self.store.write() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(**values))
+
+    def purge(self, job_id: str) -> None:
+        with self.store.write() as session:
+            session.execute(delete(Job).where(Job.id == job_id))

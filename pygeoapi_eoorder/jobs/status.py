@@ -1,0 +1,55 @@
+"""JSON views of jobs: OGC API - Processes statusInfo and results documents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store import isoformat
+from .results import JSON_TYPE
+
+REL_RESULTS = 'http://www.opengis.net/def/rel/ogc/1.0/results'
+REL_STATUS = 'http://www.opengis.net/def/rel/ogc/1.0/job-status'
+
+
+def status_info(job: dict, base_url: str = '') -> dict:
+    """statusInfo of OGC API - Processes Part 1 for a job record."""
+    url = f"{base_url.rstrip('/')}/jobs/{job['id']}"
+    info = {
+        'jobID': job['id'], 'type': job['type'], 'processID': job['process_id'],
+        'status': job['status'], 'message': job['message'], 'progress': job['progress'],
+        'created': isoformat(job['created']), 'started': isoformat(job['started']),
+        'finished': isoformat(job['finished']), 'updated': isoformat(job['updated']),
+    }
+    if job.get('duration') is not None:
+        info['duration'] = round(job['duration'], 3)
+    links = [{'href': url, 'rel': 'self', 'type': JSON_TYPE, 'title': 'This job'},
+             {'href': f'{url}?f=html', 'rel': 'alternate', 'type': 'text/html',
+              'title': 'This job as HTML'},
+             {'href': f'{url}/log', 'rel': 'log', 'type': 'text/plain', 'title': 'Job log'}]
+    if job['status'] == 'successful' and not job['files_removed']:
+        links.append({'href': f'{url}/results', 'rel': REL_RESULTS,
+                      'type': job['mimetype'] or JSON_TYPE, 'title': 'Job results'})
+    if job['status'] == 'failed' and job.get('error'):
+        info['exception'] = job['error']
+    info['links'] = links
+    return info
+
+
+def results_document(process: dict, job: dict, outputs: Any, mimetype: str,
+                     base_url: str = '') -> dict:
+    """Results as a document of named outputs (OGC API - Processes Part 1 `results`).
+
+    pygeoapi processes return either `{'id': name, 'value': v}`, a mapping of output names,
+    or one value; a non-JSON value is given by reference to the raw result.
+    """
+    declared = list((process.get('outputs') or {}).keys())
+    if mimetype == JSON_TYPE and isinstance(outputs, dict):
+        if {'id', 'value'} <= set(outputs) and len(outputs) <= 3:
+            return {str(outputs['id']): outputs['value']}
+        if outputs and declared and set(outputs) <= set(declared):
+            return outputs
+    name = declared[0] if len(declared) == 1 else 'result'
+    if mimetype == JSON_TYPE:
+        return {name: outputs}
+    href = f"{base_url.rstrip('/')}/jobs/{job['id']}/results?response=raw"
+    return {name: {'href': href, 'type': mimetype}}

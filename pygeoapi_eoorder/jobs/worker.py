@@ -1,0 +1,121 @@
+"""A worker process: runs the jobs its supervisor hands it, one at a time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from contextlib import contextmanager
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Iterator
+
+from pygeoapi.process.base import ProcessorExecuteError
+
+from . import callbacks, control
+from .context import JobContext, JobProcessor
+from .repository import FAILED, SUCCESSFUL
+from .results import write_result
+from .runtime import Runtime
+from .status import results_document, status_info
+
+LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
+
+
+@contextmanager
+def job_log(path: Path) -> Iterator[logging.Logger]:
+    """Send logging, stdout and stderr (also of subprocesses) to the job's log file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    saved = os.dup(1), os.dup(2)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level or logging.INFO, logging.INFO))
+    try:
+        yield logging.getLogger('eoorder.job')
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        handler.close()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+
+
+def _failure(err: Exception) -> tuple[str, dict]:
+    if isinstance(err, ProcessorExecuteError):
+        detail = err.message
+    else:
+        detail = f'{type(err).__name__}: {err}'
+    return detail, {'type': 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/'
+                            'job-failed', 'title': 'Job failed', 'status': 500, 'detail': detail}
+
+
+def run_job(runtime: Runtime, job: dict) -> None:
+    """Run one claimed job to a final status; every failure ends as a failed job."""
+    repo, manager = runtime.repo, runtime.manager
+    job_dir = runtime.settings.job_dir(job['id'])
+    subscriber = job.get('subscriber') or {}
+    timeout = runtime.settings.jobs.callback_timeout_seconds
+    base_url = runtime.config['server'].get('url', '')
+    with job_log(job_dir / 'job.log') as log:
+        log.info('job %s of process %s started (attempt %s)', job['id'], job['process_id'],
+                 job['attempts'])
+        allow_internal = False
+        try:
+            processor = manager.get_processor(job['process_id'])
+            allow_internal = processor.allow_internal_requests
+            processor.set_job_id(job['id'])
+            if isinstance(processor, JobProcessor):
+                processor.context = JobContext(repo, job, job_dir, log)
+            callbacks.send(subscriber.get('inProgressUri'), status_info(repo.get(job['id']), base_url),
+                           timeout=timeout, allow_internal=allow_internal, logger=log)
+            extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}
+            mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
+            result_file, mimetype = write_result(job_dir, mimetype, outputs)
+        except Exception as err:  # a process may raise anything: it becomes the job's failure
+            message, error = _failure(err)
+            log.exception('job failed: %s', message)
+            if repo.finish(job['id'], FAILED, message=message, error=error):
+                callbacks.send(subscriber.get('failedUri'), status_info(repo.get(job['id']), base_url),
+                               timeout=timeout, allow_internal=allow_internal, logger=log)
+            return
+        if repo.finish(job['id'], SUCCESSFUL, progress=100, message='Job complete',
+                       mimetype=mimetype, result_file=result_file):
+            log.info('job complete')
+            callbacks.send(subscriber.get('successUri'),
+                           results_document(manager.process_metadata(job['process_id']),
+                                            repo.get(job['id']), outputs, mimetype, base_url),
+                           timeout=timeout, allow_internal=allow_internal, logger=log)
+        else:
+            log.info('job finished after it was dismissed; its result is discarded')
+
+
+def worker_main(runtime: Runtime, conn: Connection) -> None:
+    """Entry point of a forked worker process."""
+    control.die_with_parent()
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    runtime = runtime.after_fork()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            run_job(runtime, job)
+        except Exception:  # never lose the worker over bookkeeping errors
+            logging.getLogger(__name__).exception('job %s: bookkeeping failed', job['id'])
+        conn.send(('done', job['id']))

@@ -1,0 +1,1 @@
+"""Processes added at run time (OGC API - Processes Part 2) and their packages."""
