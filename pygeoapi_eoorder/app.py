@@ -12,6 +12,7 @@ import os
 import sys
 
 from flask import Flask, Response, request
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 from . import config as eoconfig
@@ -32,9 +33,16 @@ def _write_openapi(settings: eoconfig.Settings, document: dict) -> str:
     return str(path)
 
 
+def _json_response(response: Response) -> bool:
+    """Is this a JSON response? pygeoapi replaces `headers` by a plain dict, so normalise."""
+    if not isinstance(response.headers, Headers):
+        response.headers = Headers(response.headers)
+    return response.mimetype == 'application/json'
+
+
 def _problem_for_pygeoapi_errors(response: Response) -> Response:
     """pygeoapi answers errors as `{code, description}` JSON: make them problem+json."""
-    if response.status_code < 400 or response.mimetype != 'application/json':
+    if response.status_code < 400 or not _json_response(response):
         return response
     try:
         body = json.loads(response.get_data())
@@ -79,7 +87,7 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, openapi_cache) -> 
 
     def conformance_view():
         response = views_original['pygeoapi.conformance']()
-        if response.mimetype == 'application/json':
+        if _json_response(response):
             body = json.loads(response.get_data())
             body['conformsTo'] = sorted(set(body['conformsTo']) | set(JOB_LIST_CONFORMANCE))
             response.set_data(json.dumps(body))

@@ -28,7 +28,7 @@ from . import callbacks, control
 from .repository import ACCEPTED, DISMISSED, FAILED
 from .runtime import Runtime
 from .status import status_info
-from .worker import worker_main
+from .worker import JOB_FAILED, worker_main
 
 LOGGER = logging.getLogger('eoorder.supervisor')
 TICK = 0.25
@@ -97,8 +97,7 @@ class Supervisor:
                 LOGGER.info('job %s requeued: %s', job['id'], reason)
                 return
         detail = f'Job interrupted: {reason}'
-        error = {'type': 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/'
-                         'job-failed', 'title': 'Job interrupted', 'status': 500, 'detail': detail}
+        error = {'type': JOB_FAILED, 'title': 'Job interrupted', 'status': 500, 'detail': detail}
         if self.repo.finish(job['id'], FAILED, message=detail, error=error):
             LOGGER.warning('job %s failed: %s', job['id'], reason)
             subscriber = job.get('subscriber') or {}

@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Iterator
 
-from pygeoapi.process.base import ProcessorExecuteError
+from pygeoapi.error import GenericError
 
 from . import callbacks, control
 from .context import JobContext, JobProcessor
@@ -20,6 +20,7 @@ from .results import write_result
 from .runtime import Runtime
 from .status import results_document, status_info
 
+JOB_FAILED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/job-failed'
 LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 
 
@@ -54,12 +55,15 @@ def job_log(path: Path) -> Iterator[logging.Logger]:
 
 
 def _failure(err: Exception) -> tuple[str, dict]:
-    if isinstance(err, ProcessorExecuteError):
-        detail = err.message
+    """The job's message and exception document for what a process raised."""
+    status = 500
+    if isinstance(err, GenericError):
+        detail = err.user_msg or str(err) or err.message
+        status = int(err.http_status_code)
     else:
         detail = f'{type(err).__name__}: {err}'
-    return detail, {'type': 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/'
-                            'job-failed', 'title': 'Job failed', 'status': 500, 'detail': detail}
+    return detail, {'type': JOB_FAILED, 'title': 'Job failed', 'status': status,
+                    'detail': detail}
 
 
 def run_job(runtime: Runtime, job: dict) -> None:

@@ -1,0 +1,170 @@
+"""Test fixtures: real `eoorder serve` processes on loopback ports, with their own data."""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+LOCAL_CONFIG = REPO / 'config' / 'local.yml'
+
+TEST_PROCESSES = {
+    'countdown': {'type': 'process', 'processor': {'name': 'tests.support.processes.Countdown'},
+                  'allow_internal_requests': True},
+    'countdown-idempotent': {'type': 'process', 'idempotent': True,
+                             'processor': {'name': 'tests.support.processes.Countdown'}},
+    'countdown-async': {'type': 'process',
+                        'processor': {'name': 'tests.support.processes.AsyncCountdown'}},
+    'countdown-external': {'type': 'process',
+                           'processor': {'name': 'tests.support.processes.Countdown'}},
+    'text': {'type': 'process', 'processor': {'name': 'tests.support.processes.TextResult'}},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+def make_config(directory: Path, port: int, eoorder: dict | None = None,
+                resources: dict | None = None) -> Path:
+    """A pygeoapi config based on config/local.yml, with its data under `directory`."""
+    config = yaml.safe_load(LOCAL_CONFIG.read_text())
+    config['server']['url'] = f'http://127.0.0.1:{port}'
+    config['server']['bind'] = {'host': '127.0.0.1', 'port': port}
+    config['logging'] = {'level': 'ERROR'}
+    block = copy.deepcopy(eoorder or {})
+    block.setdefault('data_dir', str(directory / 'data'))
+    config['eoorder'] = block
+    config['resources'] = copy.deepcopy(resources if resources is not None else TEST_PROCESSES)
+    path = directory / 'pygeoapi-config.yml'
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def eoorder_cmd(*args: str) -> list[str]:
+    return [sys.executable, '-m', 'pygeoapi_eoorder.cli', *args]
+
+
+def server_env() -> dict:
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(REPO), env.get('PYTHONPATH')]))
+    env.pop('EOORDER_DATA_DIR', None)
+    env.pop('EOORDER_STORE_URL', None)
+    return env
+
+
+class Server:
+    """An `eoorder serve` process; `kill()` is a crash (SIGKILL to its process group)."""
+
+    def __init__(self, directory: Path, eoorder: dict | None = None,
+                 resources: dict | None = None):
+        self.directory = directory
+        self.port = free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        self.config = make_config(directory, self.port, eoorder, resources)
+        self.data_dir = Path((eoorder or {}).get('data_dir', directory / 'data'))
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> 'Server':
+        log = open(self.directory / 'server.log', 'ab')
+        self.process = subprocess.Popen(
+            eoorder_cmd('serve', '--config', str(self.config), '--port', str(self.port),
+                        '--workers', '2', '--threads', '8'),
+            stdout=log, stderr=log, env=server_env(), start_new_session=True, cwd=REPO)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f'server exited: {self.log()[-3000:]}')
+            try:
+                if requests.get(self.url + '/', timeout=2).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f'server did not answer in {timeout}s: {self.log()[-3000:]}')
+
+    def log(self) -> str:
+        path = self.directory / 'server.log'
+        return path.read_text(errors='replace') if path.exists() else ''
+
+    def kill(self) -> None:
+        """Crash: SIGKILL the whole server (web workers and job engine)."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        time.sleep(0.3)  # let PDEATHSIG reach the job workers
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+    # -- helpers for tests -----------------------------------------------------
+    def execute(self, process_id: str, inputs: dict | None = None, *, async_: bool = True,
+                **body) -> requests.Response:
+        headers = {'Prefer': 'respond-async'} if async_ else {}
+        return requests.post(f'{self.url}/processes/{process_id}/execution',
+                             json={'inputs': inputs or {}, **body}, headers=headers, timeout=60)
+
+    def submit(self, process_id: str, inputs: dict | None = None, **body) -> str:
+        reply = self.execute(process_id, inputs, **body)
+        assert reply.status_code == 201, reply.text
+        return reply.json()['jobID']
+
+    def job(self, job_id: str) -> dict:
+        reply = requests.get(f'{self.url}/jobs/{job_id}', timeout=10)
+        assert reply.status_code == 200, reply.text
+        return reply.json()
+
+    def wait_for(self, job_id: str, statuses=('successful', 'failed', 'dismissed'),
+                 timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job['status'] in statuses:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f'job {job_id} still {job["status"]} after {timeout}s')
+            time.sleep(0.05)
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Start servers with custom eoorder blocks; all are stopped at the end of the test."""
+    servers: list[Server] = []
+
+    def factory(eoorder: dict | None = None, resources: dict | None = None,
+                start: bool = True) -> Server:
+        directory = tmp_path / f'server{len(servers)}'
+        directory.mkdir()
+        server = Server(directory, eoorder, resources)
+        servers.append(server)
+        return server.start() if start else server
+
+    yield factory
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    """One embedded-default server shared by a test module."""
+    server = Server(tmp_path_factory.mktemp('server'), {'jobs': {'workers': 2}}).start()
+    yield server
+    server.stop()
