@@ -209,23 +209,17 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     workdir = Path(tempfile.mkdtemp(prefix='eoorder-bench-'))
     print(f'work directory: {workdir}', flush=True)
-    keep = args.keep
     try:
         ours = run_one(servers.ours(workdir / 'eoorder', servers.free_port(), args.workers,
                                     args.threads, args.job_workers), args)
         theirs = run_one(servers.tinydb(workdir / 'tinydb', servers.free_port(),
                                         args.workers, args.threads), args)
     except (RuntimeError, OSError) as err:
-        print(f'error: {err}', file=sys.stderr)
-        keep = True
+        print(f'error: {err}\nlogs kept in {workdir}', file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print('interrupted; servers stopped', file=sys.stderr)
-        keep = True
+        print(f'interrupted; servers stopped; logs kept in {workdir}', file=sys.stderr)
         return 130
-    finally:
-        if not keep:
-            shutil.rmtree(workdir, ignore_errors=True)
     print(f'\nworkers {args.workers} x threads {args.threads} (gthread) for both; '
           f'{args.requests} sequential after {args.warmup} warm-up; {args.clients} clients '
           f'for {args.duration:g} s\n')

@@ -21,8 +21,6 @@ from .api.jobs import JOB_LIST_CONFORMANCE, JobRoutes
 from .errors import PROBLEM_TYPE, from_pygeoapi, problem
 from .jobs import control
 
-ENV_SUPERVISOR = 'EOORDER_SUPERVISOR'  # `external`: `eoorder serve` runs it
-
 
 def _write_openapi(settings: eoconfig.Settings, document: dict) -> str:
     path = settings.run_dir / 'openapi.json'
@@ -126,7 +124,7 @@ def create_app(config_path: str | None = None) -> Flask:
     app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
     _install_routes(app, flask_app, JobRoutes(flask_app.api_), cache)
     _install_error_handlers(app)
-    if os.environ.get(ENV_SUPERVISOR) != 'external':
+    if not control.supervised_externally():
         control.ensure_supervisor(settings, force=True)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 
 from gunicorn.app.base import BaseApplication
 
@@ -26,14 +27,46 @@ class Server(BaseApplication):
         return create_app()
 
 
+class Watchdog(threading.Thread):
+    """Keeps one attached supervisor running beside the web server."""
+
+    def __init__(self, settings: Settings):
+        super().__init__(name='eoorder-watchdog', daemon=True)
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.process = self.start_supervisor()
+
+    def start_supervisor(self):
+        process = control.spawn_supervisor(self.settings, attached=True)
+        if not control.wait_until_alive(self.settings, process):
+            raise RuntimeError('the job engine did not start; see '
+                               f'{self.settings.log_dir}/supervisor.log')
+        return process
+
+    def run(self):
+        while not self.stopping.wait(1.0):
+            if self.process.poll() is not None:
+                try:
+                    self.process = self.start_supervisor()
+                except RuntimeError:
+                    continue
+
+    def stop(self):
+        self.stopping.set()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except Exception:
+                self.process.kill()
+
+
 def run(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
-    """Start the supervisor (attached), wait for it, then serve until stopped."""
-    from .app import ENV_SUPERVISOR
+    """Start the job engine, then serve until stopped; a dead engine is restarted."""
     os.environ[ENV_CONFIG] = str(settings.config_path)
-    os.environ[ENV_SUPERVISOR] = 'external'
-    supervisor = control.spawn_supervisor(settings, attached=True)
-    if not control.wait_until_alive(settings, supervisor):
-        raise RuntimeError(f'the job engine did not start; see {settings.log_dir}/supervisor.log')
+    os.environ[control.ENV_SUPERVISOR] = 'external'
+    watchdog = Watchdog(settings)
+    watchdog.start()
     options = {
         'bind': f'{host}:{port}', 'workers': workers, 'threads': threads,
         'worker_class': 'gthread', 'timeout': 0, 'graceful_timeout': 10,
@@ -43,9 +76,4 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     try:
         Server(options).run()
     finally:
-        if supervisor.poll() is None:
-            supervisor.terminate()
-            try:
-                supervisor.wait(15)
-            except Exception:
-                supervisor.kill()
+        watchdog.stop()

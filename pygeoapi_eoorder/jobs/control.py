@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..config import ENV_CONFIG, Settings
 
+ENV_SUPERVISOR = 'EOORDER_SUPERVISOR'  # `external`: `eoorder serve` keeps it running
 _last_check: dict[str, float] = {}
 CHECK_EVERY = 2.0
 
@@ -84,6 +85,10 @@ def wait_until_alive(settings: Settings, process: subprocess.Popen, timeout: flo
             return supervisor_alive(settings)
         time.sleep(0.02)
     return False
+
+
+def supervised_externally() -> bool:
+    return os.environ.get(ENV_SUPERVISOR) == 'external'
 
 
 def ensure_supervisor(settings: Settings, *, force: bool = False) -> None:

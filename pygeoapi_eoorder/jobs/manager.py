@@ -89,10 +89,9 @@ class Manager(BaseManager):
                             requested_outputs=requested_outputs, response=response,
                             subscriber=subscriber, idempotent=self.is_idempotent(process_id),
                             owner=owner)
-        if not control.nudge(self.settings):
-            control.ensure_supervisor(self.settings, force=True)
-        else:
-            control.ensure_supervisor(self.settings)
+        woken = control.nudge(self.settings)
+        if not control.supervised_externally():
+            control.ensure_supervisor(self.settings, force=not woken)
         return job
 
     def wait(self, job_id: str, timeout: float) -> dict:

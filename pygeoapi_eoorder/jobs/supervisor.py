@@ -69,6 +69,7 @@ class Supervisor:
         self.workers = [WorkerHandle(runtime, i) for i in range(self.settings.jobs.workers)]
         self.wakeup = self._bind_wakeup_socket()
         self.last_sweep = 0.0
+        self.sweep_every = min(SWEEP_EVERY, max(0.5, self.settings.jobs.retention_seconds / 2))
         self.running = True
 
     def _bind_wakeup_socket(self) -> socket.socket | None:
@@ -120,7 +121,7 @@ class Supervisor:
             self.reap_workers()
             self.stop_dismissed()
             self.dispatch()
-            if time.monotonic() - self.last_sweep > SWEEP_EVERY:
+            if time.monotonic() - self.last_sweep > self.sweep_every:
                 self.sweep_retention()
         for worker in self.workers:
             worker.kill()
@@ -226,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    os.ftruncate(lock, 0)
     os.write(lock, f'{os.getpid()}\n'.encode())
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),
                 len(supervisor.workers), settings.store_url)

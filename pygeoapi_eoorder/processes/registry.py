@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from flask import g, has_request_context
 from sqlalchemy import delete, func, select
 
 from ..store import DeployedProcess, Store, utcnow
@@ -12,12 +11,10 @@ from ..store import DeployedProcess, Store, utcnow
 class ProcessRegistry:
     """Process resources (pygeoapi `type: process` definitions) kept in the store."""
 
-    def __init__(self, store: Store, ttl: float = 0.5):
+    def __init__(self, store: Store):
         self.store = store
-        self.ttl = ttl
         self._cache: dict[str, dict] = {}
         self._version: tuple | None = None
-        self._checked = 0.0
 
     def version(self) -> tuple:
         """Changes whenever a process is added, replaced or removed."""
@@ -27,16 +24,21 @@ class ProcessRegistry:
         return (int(count or 0), latest)
 
     def all(self) -> dict[str, dict]:
-        """Every deployed process resource by id (re-read when the store changed)."""
-        now = time.monotonic()
-        if now - self._checked >= self.ttl:
-            self._checked = now
-            version = self.version()
-            if version != self._version:
-                with self.store.read() as session:
-                    rows = session.scalars(select(DeployedProcess).order_by(DeployedProcess.id))
-                    self._cache = {row.id: dict(row.definition) for row in rows}
-                self._version = version
+        """Every deployed process resource by id, as the store has it now.
+
+        The store is asked once per HTTP request (a cheap version check), so a process
+        deployed through one server process is visible in every other at once.
+        """
+        if has_request_context() and '_eoorder_processes' in g:
+            return g._eoorder_processes
+        version = self.version()
+        if version != self._version:
+            with self.store.read() as session:
+                rows = session.scalars(select(DeployedProcess).order_by(DeployedProcess.id))
+                self._cache = {row.id: dict(row.definition) for row in rows}
+            self._version = version
+        if has_request_context():
+            g._eoorder_processes = self._cache
         return self._cache
 
     def get(self, process_id: str) -> DeployedProcess | None:
@@ -58,12 +60,17 @@ class ProcessRegistry:
             row.package_media_type = media_type
             row.owner = owner
             row.updated = now
-        self._checked = 0.0
+        self._forget()
         return created
 
     def remove(self, process_id: str) -> bool:
         with self.store.write() as session:
             result = session.execute(delete(DeployedProcess)
                                      .where(DeployedProcess.id == process_id))
-        self._checked = 0.0
+        self._forget()
         return result.rowcount == 1
+
+    def _forget(self) -> None:
+        self._version = None
+        if has_request_context():
+            g.pop('_eoorder_processes', None)
