@@ -21,6 +21,7 @@ MISSING = 'missing (404)'
 REQUEST_TIMEOUT = 30.0
 POLL_TIMEOUT = 10.0
 POLL_PAUSE = 0.5
+FINAL_ROUND_GRACE = 30.0
 
 
 @dataclass
@@ -151,28 +152,44 @@ def _job_status(session: requests.Session, base_url: str, job_id: str) -> tuple[
 
 def await_completion(base_url: str, job_ids: list[str], timeout: float,
                      clients: int) -> Completion:
-    """Poll GET /jobs/{id} until every job is final or missing, or `timeout` passes."""
+    """Poll GET /jobs/{id} until every job is final or missing, or `timeout` passes.
+
+    A full round over the pending jobs is only made once the newest pending one is
+    final (and once more at the deadline), so that polling takes little from the server
+    while it works off its queue.
+    """
     start = time.monotonic()
     deadline = start + timeout
+    hard_deadline = deadline + FINAL_ROUND_GRACE
     statuses = {job_id: 'never checked' for job_id in job_ids}
     details: dict[str, str] = {}
     local = threading.local()
     sessions: list[requests.Session] = []
 
-    def check(job_id: str) -> tuple[str, str, str]:
-        if time.monotonic() >= deadline:
-            return job_id, statuses[job_id], details.get(job_id, '')
+    def check(job_id: str) -> None:
+        if time.monotonic() >= hard_deadline:
+            return
         if not hasattr(local, 'session'):
             local.session = requests.Session()
             sessions.append(local.session)
-        return (job_id, *_job_status(local.session, base_url, job_id))
+        statuses[job_id], details[job_id] = _job_status(local.session, base_url, job_id)
+
+    def settled(job_id: str) -> bool:
+        return statuses[job_id] in FINAL or statuses[job_id] == MISSING
 
     pending = list(statuses)
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        while pending and time.monotonic() < deadline:
-            for job_id, status, detail in pool.map(check, pending):
-                statuses[job_id], details[job_id] = status, detail
-            pending = [j for j in pending if statuses[j] not in FINAL and statuses[j] != MISSING]
+        while pending:
+            last_round = time.monotonic() >= deadline
+            if not last_round:
+                check(pending[-1])
+                if not settled(pending[-1]):
+                    time.sleep(POLL_PAUSE)
+                    continue
+            list(pool.map(check, pending))
+            pending = [job_id for job_id in pending if not settled(job_id)]
+            if last_round:
+                break
             if pending:
                 time.sleep(POLL_PAUSE)
     for session in sessions:
