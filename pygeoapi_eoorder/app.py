@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import config as eoconfig
 from .api import openapi as oas
+from .api.deploy import DEPLOY_CONFORMANCE, DeployRoutes
 from .api.jobs import JOB_LIST_CONFORMANCE, JobRoutes
 from .errors import PROBLEM_TYPE, from_pygeoapi, problem
 from .jobs import control
@@ -69,7 +70,19 @@ def _install_error_handlers(app: Flask) -> None:
     app.after_request(_problem_for_pygeoapi_errors)
 
 
-def _install_routes(app: Flask, flask_app, routes: JobRoutes, openapi_cache) -> None:
+def _with_mutable(response: Response) -> Response:
+    """Part 2: every process summary says whether it can be replaced or undeployed."""
+    if response.status_code != 200 or not _json_response(response):
+        return response
+    body = json.loads(response.get_data())
+    for process in body.get('processes', [body] if 'id' in body else []):
+        process.setdefault('mutable', False)
+    response.set_data(json.dumps(body))
+    return response
+
+
+def _install_routes(app: Flask, flask_app, routes: JobRoutes, deploy: DeployRoutes,
+                    openapi_cache) -> None:
     views = app.view_functions
 
     def jobs_view(job_id: str | None = None):
@@ -87,7 +100,8 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, openapi_cache) -> 
         response = views_original['pygeoapi.conformance']()
         if _json_response(response):
             body = json.loads(response.get_data())
-            body['conformsTo'] = sorted(set(body['conformsTo']) | set(JOB_LIST_CONFORMANCE))
+            body['conformsTo'] = sorted(set(body['conformsTo']) | set(JOB_LIST_CONFORMANCE)
+                                        | set(DEPLOY_CONFORMANCE))
             response.set_data(json.dumps(body))
         return response
 
@@ -98,9 +112,24 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, openapi_cache) -> 
     views['pygeoapi.get_job_result'] = lambda job_id=None: routes.results(request, job_id)
     views['pygeoapi.openapi'] = openapi_view
     views['pygeoapi.conformance'] = conformance_view
+    views['pygeoapi.get_processes'] = lambda process_id=None: _with_mutable(
+        views_original['pygeoapi.get_processes'](process_id))
     prefix = flask_app.API_RULES.get_url_prefix('flask') or ''
-    app.add_url_rule(f'{prefix}/jobs/<job_id>/log', 'eoorder.job_log',
-                     lambda job_id: routes.log(request, job_id))
+    rules = [
+        ('/jobs/<job_id>/log', 'eoorder.job_log', ['GET'],
+         lambda job_id: routes.log(request, job_id)),
+        ('/jobs/<job_id>/results/<path:name>', 'eoorder.job_result_file', ['GET'],
+         lambda job_id, name: routes.result_file(request, job_id, name)),
+        ('/processes', 'eoorder.deploy', ['POST'], lambda: deploy.deploy(request)),
+        ('/processes/<process_id>', 'eoorder.replace', ['PUT'],
+         lambda process_id: deploy.replace(request, process_id)),
+        ('/processes/<process_id>', 'eoorder.undeploy', ['DELETE'],
+         lambda process_id: deploy.undeploy(request, process_id)),
+        ('/processes/<process_id>/package', 'eoorder.package', ['GET'],
+         lambda process_id: deploy.package(request, process_id)),
+    ]
+    for path, endpoint, methods, view in rules:
+        app.add_url_rule(prefix + path, endpoint, view, methods=methods)
 
 
 def create_app(config_path: str | None = None) -> Flask:
@@ -122,7 +151,8 @@ def create_app(config_path: str | None = None) -> Flask:
     flask_app.api_ = API(config, cache.get(), flask_app.ASYNCAPI)
     app = flask_app.APP
     app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
-    _install_routes(app, flask_app, JobRoutes(flask_app.api_), cache)
+    _install_routes(app, flask_app, JobRoutes(flask_app.api_), DeployRoutes(flask_app.api_),
+                    cache)
     _install_error_handlers(app)
     if not control.supervised_externally():
         control.ensure_supervisor(settings, force=True)

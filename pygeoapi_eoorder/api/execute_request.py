@@ -56,8 +56,8 @@ def _check_value(name: str, value, schema: dict | None) -> None:
     except jsonschema.ValidationError as err:
         where = ''.join(f'[{p}]' for p in err.absolute_path)
         raise InvalidRequest(f'inputs.{name}{where}: {err.message}') from None
-    except jsonschema.SchemaError:
-        return  # the process' own schema is unusable: do not blame the client
+    except Exception:  # an unusable or unresolvable process schema: do not blame the client
+        return
 
 
 def _check_inputs(inputs: dict, declared: dict) -> None:

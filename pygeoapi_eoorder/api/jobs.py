@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 from http import HTTPStatus
 from urllib.parse import urlencode
 
-from flask import Request, Response
+from flask import Request, Response, send_file
+from werkzeug.security import safe_join
 from pygeoapi.api import API, APIRequest
 from pygeoapi.formats import F_HTML
 from pygeoapi.util import DATETIME_FORMAT, render_j2_template
@@ -106,6 +107,12 @@ class JobRoutes:
         except Exception:
             return problem(500, 'server-error', f"results of job {job['id']} are unreadable",
                            headers)
+        single = self._single_file(job, mimetype, outputs)
+        if response_mode == 'raw' and single is not None:
+            response = send_file(single[0], mimetype=single[1])
+            for key, value in headers.items():
+                response.headers[key] = value
+            return response
         if response_mode == 'document':
             document = results_document(self.manager.process_metadata(job['process_id']),
                                         job, outputs, mimetype, self.base_url)
@@ -115,6 +122,38 @@ class JobRoutes:
         for key, value in headers.items():
             response.headers[key] = value
         return response
+
+    def _result_path(self, job_id: str, name: str):
+        results = self.manager.settings.job_dir(job_id) / 'results'
+        joined = safe_join(str(results), name)
+        return None if joined is None else type(results)(joined)
+
+    def _single_file(self, job: dict, mimetype: str, outputs) -> tuple | None:
+        """A raw response of one output given by reference is that output's content."""
+        if mimetype != JSON_TYPE or not isinstance(outputs, dict) or len(outputs) != 1:
+            return None
+        value = next(iter(outputs.values()))
+        prefix = f"{self.base_url}/jobs/{job['id']}/results/"
+        if not isinstance(value, dict) or not str(value.get('href', '')).startswith(prefix):
+            return None
+        path = self._result_path(job['id'], value['href'][len(prefix):])
+        if path is None or not path.is_file():
+            return None
+        return path, value.get('type') or 'application/octet-stream'
+
+    def result_file(self, request: Request, job_id: str, name: str) -> Response:
+        """One output file (or a file inside an output directory) of a job."""
+        job = self.manager.repo.get(job_id)
+        if job is None:
+            return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
+        if job['status'] in ('accepted', 'running'):
+            return problem(404, 'result-not-ready', f"job {job_id} is {job['status']}")
+        if job['status'] == 'dismissed' or job['files_removed']:
+            return problem(410, 'gone', f'results of job {job_id} were removed')
+        path = self._result_path(job_id, name)
+        if path is None or not path.is_file():
+            return problem(404, 'not-found', f'job {job_id} has no result file {name!r}')
+        return send_file(path, conditional=True)
 
     # -- job list and job status ---------------------------------------------------
     def list_jobs(self, request: Request) -> Response:

@@ -9,14 +9,18 @@ from typing import TYPE_CHECKING
 from pygeoapi.process.base import BaseProcessor
 
 if TYPE_CHECKING:
+    from ..config import Settings
     from .repository import JobRepository
 
 
 class JobContext:
     """Handed to a :class:`JobProcessor` before it executes."""
 
-    def __init__(self, repo: 'JobRepository', job: dict, job_dir: Path, logger: logging.Logger):
+    def __init__(self, repo: 'JobRepository', job: dict, job_dir: Path, logger: logging.Logger,
+                 settings: 'Settings', base_url: str):
         self.repo = repo
+        self.settings = settings
+        self.base_url = base_url.rstrip('/')
         self.job = job
         self.job_id = job['id']
         self.job_dir = job_dir

@@ -49,6 +49,11 @@ class Manager(BaseManager):
 
     # -- processes: configured ones plus those deployed at run time ---------------
     @property
+    def configured_processes(self) -> collections.OrderedDict:
+        """Processes of the configuration file: built in, immutable."""
+        return self._configured
+
+    @property
     def processes(self) -> collections.OrderedDict:
         merged = collections.OrderedDict(self._configured)
         for pid, definition in self.registry.all().items():

@@ -89,6 +89,7 @@ class Supervisor:
     def recover(self, reason: str) -> None:
         """Requeue or fail jobs that were running when the previous engine stopped."""
         for job in self.repo.interrupted():
+            self.stop_containers(job['id'])
             self.end_interrupted(job, reason)
 
     def end_interrupted(self, job: dict, reason: str) -> None:
@@ -170,6 +171,7 @@ class Supervisor:
             worker.kill()
             self.replace(worker)
             if job_id:
+                self.stop_containers(job_id)
                 self.release(worker, job_id)
                 job = self.repo.get(job_id)
                 if job and job['status'] == 'running':
@@ -183,8 +185,15 @@ class Supervisor:
                 worker = busy[job_id]
                 LOGGER.info('job %s dismissed: stopping worker %s', job_id, worker.process.pid)
                 worker.kill()
+                self.stop_containers(job_id)
                 self.replace(worker)
                 self.release(worker, job_id)
+
+    def stop_containers(self, job_id: str) -> None:
+        from ..execution.app_runner import stop_job
+        killed = stop_job(self.settings, job_id)
+        if killed:
+            LOGGER.info('job %s: %s container(s) stopped', job_id, killed)
 
     def dispatch(self) -> None:
         idle = [w for w in self.workers if w.job_id is None and w.process.is_alive()]

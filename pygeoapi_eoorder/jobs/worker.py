@@ -82,7 +82,8 @@ def run_job(runtime: Runtime, job: dict) -> None:
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])
             if isinstance(processor, JobProcessor):
-                processor.context = JobContext(repo, job, job_dir, log)
+                processor.context = JobContext(repo, job, job_dir, log, runtime.settings,
+                                               base_url)
             callbacks.send(subscriber.get('inProgressUri'), status_info(repo.get(job['id']), base_url),
                            timeout=timeout, allow_internal=allow_internal, logger=log)
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}

@@ -46,12 +46,15 @@ class ProcessRegistry:
             return session.get(DeployedProcess, process_id)
 
     def put(self, process_id: str, definition: dict, *, package: str | None = None,
-            media_type: str | None = None, owner: str | None = None) -> bool:
-        """Add or replace a process; True if it was new."""
+            media_type: str | None = None, owner: str | None = None,
+            only_new: bool = False) -> bool:
+        """Add or replace a process; True if it was new (`only_new`: never replace)."""
         now = utcnow()
         with self.store.write() as session:
             row = session.get(DeployedProcess, process_id)
             created = row is None
+            if only_new and not created:
+                return False
             if created:
                 row = DeployedProcess(id=process_id, created=now)
                 session.add(row)

@@ -1,0 +1,130 @@
+"""OGC API - Processes Part 2: Deploy, Replace, Undeploy, and the deployed package."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Request, Response
+from pygeoapi.api import API
+
+from ..errors import problem
+from ..processes import deployed
+from ..processes.packages import OGCAPPPKG, Package, PackageError
+from ..processes.parsing import UnsupportedPackage, parse_package
+
+LOGGER = logging.getLogger(__name__)
+P2 = 'http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/'
+DEPLOY_CONFORMANCE = [P2 + 'deploy-replace-undeploy', P2 + 'ogcapppkg', P2 + 'docker']
+
+
+def summary(process: dict, base_url: str) -> dict:
+    """The process summary of Part 1, with Part 2's `mutable`."""
+    keys = ('id', 'version', 'title', 'description', 'keywords', 'jobControlOptions',
+            'outputTransmission')
+    body = {k: process[k] for k in keys if k in process}
+    body['mutable'] = True
+    url = f"{base_url}/processes/{process['id']}"
+    body['links'] = [
+        {'href': url, 'rel': 'self', 'type': 'application/json', 'title': 'Process description'},
+        {'href': f'{url}/execution', 'rel': 'http://www.opengis.net/def/rel/ogc/1.0/execute',
+         'type': 'application/json', 'title': 'Execute'},
+        {'href': f'{url}/package', 'rel': 'http://www.opengis.net/def/rel/ogc/1.0/package',
+         'title': 'Application package'}]
+    return body
+
+
+class DeployRoutes:
+    def __init__(self, api: API):
+        self.api = api
+
+    @property
+    def manager(self):
+        return self.api.manager
+
+    @property
+    def base_url(self) -> str:
+        return self.api.base_url.rstrip('/')
+
+    def _parse(self, request: Request) -> Package | Response:
+        try:
+            return parse_package(request.get_data(), request.mimetype,
+                                 request.args.get('w'))
+        except UnsupportedPackage as err:
+            return problem(415, 'unsupported-media-type', str(err))
+        except PackageError as err:
+            return problem(400, 'invalid-parameter', str(err))
+
+    def _image_warnings(self, package: Package) -> list[str]:
+        """Images missing on the engine: deployment still succeeds (they may come later)."""
+        from ..execution import docker_runner
+        from ..execution.errors import ExecutionError
+        images = [u.image for u in package.units if u.image]
+        if not images:
+            return []
+        try:
+            engine = docker_runner.client(
+                self.manager.settings.block['execution']['docker'].get('base_url'))
+        except (ExecutionError, ImportError) as err:
+            return [f'could not check images: {err}']
+        return [f'image {image} is not on the Docker engine yet; executions fail until it is '
+                'loaded' for image in images if not docker_runner.image_present(engine, image)]
+
+    def _is_builtin(self, process_id: str) -> bool:
+        return process_id in self.manager.configured_processes
+
+    def deploy(self, request: Request) -> Response:
+        package = self._parse(request)
+        if isinstance(package, Response):
+            return package
+        if package.id in self.manager.processes:
+            return problem(409, 'duplicated-process',
+                           f'a process {package.id!r} exists already; replace it with PUT '
+                           f'/processes/{package.id}')
+        warnings = self._image_warnings(package)
+        if not self.manager.registry.put(package.id, deployed.resource(package),
+                                         package=package.raw,
+                                         media_type=package.media_type, only_new=True):
+            return problem(409, 'duplicated-process', f'a process {package.id!r} exists already')
+        LOGGER.info('deployed process %s', package.id)
+        body = summary(package.process, self.base_url)
+        if warnings:
+            body['warnings'] = warnings
+        response = Response(json.dumps(body), status=201, mimetype='application/json')
+        response.headers['Location'] = f'{self.base_url}/processes/{package.id}'
+        return response
+
+    def replace(self, request: Request, process_id: str) -> Response:
+        if self._is_builtin(process_id):
+            return problem(403, 'immutable-process',
+                           f'process {process_id!r} is built in and cannot be replaced')
+        if self.manager.registry.get(process_id) is None:
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        package = self._parse(request)
+        if isinstance(package, Response):
+            return package
+        if package.id != process_id:
+            return problem(400, 'invalid-parameter',
+                           f'processDescription.id: {package.id!r} differs from the process '
+                           f'being replaced ({process_id!r})')
+        self.manager.registry.put(process_id, deployed.resource(package), package=package.raw,
+                                  media_type=package.media_type)
+        return Response(status=204)
+
+    def undeploy(self, request: Request, process_id: str) -> Response:
+        if self._is_builtin(process_id):
+            return problem(403, 'immutable-process',
+                           f'process {process_id!r} is built in and cannot be undeployed')
+        if not self.manager.registry.remove(process_id):
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        return Response(status=204)
+
+    def package(self, request: Request, process_id: str) -> Response:
+        row = self.manager.registry.get(process_id)
+        if row is None:
+            if process_id in self.manager.processes:
+                return problem(404, 'no-such-process', f'process {process_id!r} is built in: '
+                               'it has no application package')
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        return Response(row.package or '', status=200,
+                        mimetype=row.package_media_type or OGCAPPPKG)

@@ -1,0 +1,169 @@
+"""Runs an application package's Docker execution unit for one job: stage-in, container,
+stage-out. Inputs reach the application as WPS_INPUT_<id> environment variables (file
+inputs as paths), outputs are written where WPS_OUTPUT_<id> says."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..jobs.context import JobContext
+from ..processes.packages import ExecutionUnit
+from . import docker_runner
+from .errors import ExecutionError
+from .staging import Stager
+
+LITERAL_TYPES = {'string', 'number', 'integer', 'boolean'}
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _is_array_schema(spec: dict) -> bool:
+    return (spec.get('schema') or {}).get('type') == 'array'
+
+
+class Environment:
+    """Builds the container environment, staging referenced inputs as it goes."""
+
+    def __init__(self, ctx: JobContext, process: dict, stager: Stager):
+        self.ctx = ctx
+        self.process = process
+        self.stager = stager
+        self.env: dict[str, str] = {}
+
+    def container_path(self, path: Path) -> str:
+        return f'{docker_runner.WORK}/{path.relative_to(self.ctx.workdir).as_posix()}'
+
+    def resolve(self, input_id: str, value: Any, index: int) -> str:
+        if isinstance(value, dict) and 'href' in value:
+            self.ctx.log.info('staging in %s from %s', input_id, value['href'])
+            return self.container_path(self.stager.fetch(input_id, value['href'], index))
+        if isinstance(value, dict) and 'bbox' in value:
+            return ','.join(str(v) for v in value['bbox'])
+        if isinstance(value, dict) and 'value' in value:
+            return _literal(value['value'])
+        return _literal(value)
+
+    def add_inputs(self, data: dict) -> None:
+        declared = self.process.get('inputs') or {}
+        for input_id, value in data.items():
+            spec = declared.get(input_id) or {}
+            if isinstance(value, list) and not _is_array_schema(spec):
+                for index, item in enumerate(value, 1):
+                    self.env[f'WPS_INPUT_{input_id}_{index}'] = self.resolve(input_id, item, index)
+                self.env[f'WPS_INPUT_{input_id}_COUNT'] = str(len(value))
+            else:
+                self.env[f'WPS_INPUT_{input_id}'] = self.resolve(input_id, value, 0)
+
+    def add_outputs(self, outputs_dir: Path, output_ids: list[str]) -> None:
+        for output_id in output_ids:
+            self.env[f'WPS_OUTPUT_{output_id}'] = self.container_path(outputs_dir / output_id)
+
+
+def _is_literal(spec: dict) -> bool:
+    schema = spec.get('schema') or {}
+    return (schema.get('type') in LITERAL_TYPES and 'contentMediaType' not in schema
+            and schema.get('format') not in ('binary', 'byte'))
+
+
+def _literal_value(text: str, schema: dict) -> Any:
+    text = text.strip()
+    kind = schema.get('type')
+    try:
+        if kind == 'integer':
+            return int(text)
+        if kind == 'number':
+            return float(text)
+        if kind == 'boolean':
+            return text.lower() in ('true', '1', 'yes')
+    except ValueError:
+        raise ExecutionError(f'output {text!r} is not a {kind}') from None
+    return text
+
+
+def collect_outputs(ctx: JobContext, process: dict, output_ids: list[str]) -> dict:
+    """Move outputs into the job's results and describe them (values or references)."""
+    outputs_dir = ctx.workdir / 'outputs'
+    results_dir = ctx.job_dir / 'results'
+    results_dir.mkdir(parents=True, exist_ok=True)
+    document = {}
+    for output_id in output_ids:
+        spec = (process.get('outputs') or {}).get(output_id) or {}
+        produced = outputs_dir / output_id
+        if not produced.exists():
+            raise ExecutionError(f'output {output_id} is missing: the application wrote '
+                                 f'nothing at {docker_runner.WORK}/outputs/{output_id}')
+        target = results_dir / output_id
+        os.replace(produced, target)
+        if target.is_file() and _is_literal(spec):
+            document[output_id] = _literal_value(target.read_text(errors='replace'),
+                                                 spec.get('schema') or {})
+            continue
+        href = f"{ctx.base_url}/jobs/{ctx.job_id}/results/{output_id}"
+        if target.is_dir():
+            if (target / 'catalog.json').is_file():
+                document[output_id] = {'href': f'{href}/catalog.json',
+                                       'type': 'application/json', 'rel': 'stac-catalog'}
+            else:
+                document[output_id] = {'href': href, 'type': 'inode/directory'}
+        else:
+            media = ((spec.get('schema') or {}).get('contentMediaType')
+                     or mimetypes.guess_type(target.name)[0] or 'application/octet-stream')
+            document[output_id] = {'href': href, 'type': media}
+    return document
+
+
+def requested_ids(process: dict, requested: dict | None) -> list[str]:
+    declared = list((process.get('outputs') or {}).keys())
+    if requested:
+        return [output_id for output_id in declared if output_id in requested]
+    return declared
+
+
+def run_docker(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
+               requested: dict | None) -> tuple[str, dict]:
+    """Stage in, run the container, stage out; return the results document."""
+    execution = ctx.settings.block['execution']
+    docker_conf = execution['docker']
+    engine = docker_runner.client(docker_conf.get('base_url'))
+    if not docker_runner.image_present(engine, unit.image):
+        raise ExecutionError(f'image {unit.image} is not on the Docker engine; load or build '
+                             'it there (images are never pulled from a registry here)')
+    stager = Stager(ctx.workdir / 'inputs', execution['stage_in']['allowed_file_roots'])
+    environment = Environment(ctx, process, stager)
+    environment.add_inputs(data)
+    output_ids = requested_ids(process, requested)
+    outputs_dir = ctx.workdir / 'outputs'
+    shutil.rmtree(outputs_dir, ignore_errors=True)
+    outputs_dir.mkdir(parents=True)
+    environment.add_outputs(outputs_dir, output_ids)
+    limits = docker_runner.Limits(
+        cpus=unit.cpus or docker_conf['cpus'], memory=unit.memory or docker_conf['memory'],
+        timeout=unit.timeout or docker_conf.get('timeout'), network=docker_conf['network'],
+        user=docker_conf['user'])
+    ctx.progress(10, f'running {unit.image}')
+    docker_runner.run_container(engine, ctx.job_id, unit.image, ctx.workdir, environment.env,
+                                limits, ctx.log, ctx.progress)
+    ctx.progress(95, 'collecting outputs')
+    return 'application/json', collect_outputs(ctx, process, output_ids)
+
+
+def stop_job(settings, job_id: str) -> int:
+    """Kill whatever containers still run for a job (after its worker was killed)."""
+    try:
+        engine = docker_runner.client(settings.block['execution']['docker'].get('base_url'))
+    except ExecutionError:
+        return 0
+    except ImportError:
+        return 0
+    return docker_runner.stop_job_containers(engine, job_id, settings.job_dir(job_id))

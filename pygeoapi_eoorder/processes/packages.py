@@ -1,0 +1,182 @@
+"""Application packages: what a client deploys, turned into a process description and
+execution units (a Docker image or a CWL document)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+OGCAPPPKG = 'application/ogcapppkg+json'
+CWL_TYPES = ('application/cwl', 'application/cwl+json', 'application/cwl+yaml')
+ID_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$')
+MEMORY_PATTERN = re.compile(r'^[0-9]+[kmgKMG]?$')
+
+
+class PackageError(ValueError):
+    """An invalid package; the message names the offending field."""
+
+
+@dataclass
+class ExecutionUnit:
+    """How a process runs: a Docker image, or a CWL document run by cwltool."""
+
+    kind: str                      # 'docker' or 'cwl'
+    image: str | None = None
+    cpus: float | None = None
+    memory: str | None = None
+    timeout: float | None = None
+    cwl: str | None = None         # the CWL document text
+    workflow: str | None = None    # the process to run inside a $graph
+
+    @classmethod
+    def from_dict(cls, data: dict) -> 'ExecutionUnit':
+        return cls(**data)
+
+
+@dataclass
+class Package:
+    """A parsed application package."""
+
+    process: dict
+    units: list[ExecutionUnit] = field(default_factory=list)
+    media_type: str = OGCAPPPKG
+    raw: str = ''
+
+    @property
+    def id(self) -> str:
+        return self.process['id']
+
+    def to_dict(self) -> dict:
+        return {'process': self.process, 'units': [asdict(u) for u in self.units],
+                'media_type': self.media_type}
+
+    @classmethod
+    def from_dict(cls, data: dict, raw: str = '') -> 'Package':
+        return cls(process=data['process'], media_type=data['media_type'], raw=raw,
+                   units=[ExecutionUnit.from_dict(u) for u in data['units']])
+
+
+# -- process descriptions ----------------------------------------------------------
+def _check_parameters(kind: str, params: Any) -> dict:
+    if params is None:
+        return {}
+    if isinstance(params, list):  # the list form of some drafts: [{id: ..., ...}]
+        converted = {}
+        for index, item in enumerate(params):
+            if not isinstance(item, dict) or not isinstance(item.get('id'), str):
+                raise PackageError(f'processDescription.{kind}[{index}].id: missing')
+            converted[item['id']] = {k: v for k, v in item.items() if k != 'id'}
+        params = converted
+    if not isinstance(params, dict):
+        raise PackageError(f'processDescription.{kind}: must be an object keyed by identifier')
+    for name, spec in params.items():
+        where = f'processDescription.{kind}.{name}'
+        if not ID_PATTERN.match(str(name)):
+            raise PackageError(f'{where}: not a valid identifier')
+        if not isinstance(spec, dict):
+            raise PackageError(f'{where}: must be an object')
+        if 'schema' in spec and not isinstance(spec['schema'], dict):
+            raise PackageError(f'{where}.schema: must be a JSON schema object')
+        for key in ('minOccurs', 'maxOccurs'):
+            value = spec.get(key)
+            if value is not None and not (isinstance(value, int) and value >= 0
+                                          or value == 'unbounded'):
+                raise PackageError(f'{where}.{key}: must be a non-negative integer'
+                                   + (" or 'unbounded'" if key == 'maxOccurs' else ''))
+    return params
+
+
+def check_process_description(description: Any) -> dict:
+    """Validate an OGC process description and fill in defaults."""
+    if not isinstance(description, dict):
+        raise PackageError('processDescription: must be an object')
+    process = dict(description)
+    pid = process.get('id')
+    if not isinstance(pid, str) or not ID_PATTERN.match(pid):
+        raise PackageError('processDescription.id: missing or not a valid identifier '
+                           '(letters, digits, _ . -; at most 128)')
+    process.setdefault('version', '1.0.0')
+    if not isinstance(process['version'], str):
+        raise PackageError('processDescription.version: must be a string')
+    process.setdefault('title', pid)
+    process.setdefault('description', process['title'])
+    process['inputs'] = _check_parameters('inputs', process.get('inputs'))
+    process['outputs'] = _check_parameters('outputs', process.get('outputs'))
+    if not process['outputs']:
+        raise PackageError('processDescription.outputs: a process needs at least one output')
+    options = process.setdefault('jobControlOptions', ['async-execute', 'sync-execute'])
+    if not isinstance(options, list) or not set(options) <= {'async-execute',
+                                                               'sync-execute', 'dismiss'}:
+        raise PackageError('processDescription.jobControlOptions: use async-execute, '
+                           'sync-execute and/or dismiss')
+    process.setdefault('outputTransmission', ['value', 'reference'])
+    process.pop('links', None)
+    return process
+
+
+# -- execution units ---------------------------------------------------------------
+def docker_unit(data: dict, where: str) -> ExecutionUnit:
+    image = data.get('image')
+    if not isinstance(image, str) or not image.strip():
+        raise PackageError(f'{where}.image: missing (a Docker image reference)')
+    config = data.get('config') or {}
+    if not isinstance(config, dict):
+        raise PackageError(f'{where}.config: must be an object (cpu, memory, timeout)')
+    cpus = config.get('cpu', config.get('cpus'))
+    if cpus is not None and (not isinstance(cpus, (int, float)) or cpus <= 0):
+        raise PackageError(f'{where}.config.cpu: must be a positive number')
+    memory = config.get('memory')
+    if memory is not None:
+        memory = str(memory)
+        if not MEMORY_PATTERN.match(memory):
+            raise PackageError(f'{where}.config.memory: use a size such as 512m or 2g')
+    timeout = config.get('timeout')
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise PackageError(f'{where}.config.timeout: must be a positive number of seconds')
+    return ExecutionUnit(kind='docker', image=image.strip(), cpus=cpus, memory=memory,
+                         timeout=timeout)
+
+
+def parse_ogcapppkg(raw: bytes, cwl_loader=None) -> Package:
+    """application/ogcapppkg+json: processDescription + executionUnit."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        raise PackageError(f'package: not valid JSON ({err})') from None
+    if not isinstance(body, dict):
+        raise PackageError('package: must be a JSON object with processDescription and '
+                           'executionUnit')
+    description = body.get('processDescription')
+    if isinstance(description, dict) and isinstance(description.get('process'), dict):
+        description = {**description['process'],
+                       **{k: v for k, v in description.items() if k != 'process'}}
+    if description is None:
+        raise PackageError('processDescription: missing')
+    units_raw = body.get('executionUnit')
+    if units_raw is None:
+        raise PackageError('executionUnit: missing')
+    units_list = units_raw if isinstance(units_raw, list) else [units_raw]
+    if not units_list:
+        raise PackageError('executionUnit: empty')
+    units = []
+    for index, item in enumerate(units_list):
+        where = 'executionUnit' + (f'[{index}]' if isinstance(units_raw, list) else '')
+        if isinstance(item, dict) and isinstance(item.get('unit'), dict):
+            item = item['unit']  # {"unit": {...}} wrapping of the Part 2 schema
+        if not isinstance(item, dict):
+            raise PackageError(f'{where}: must be an object')
+        kind = str(item.get('type', '')).lower()
+        if kind == 'docker' or ('image' in item and 'href' not in item and 'value' not in item):
+            units.append(docker_unit(item, where))
+        elif 'href' in item or 'value' in item or kind in CWL_TYPES:
+            if cwl_loader is None:
+                raise PackageError(f'{where}: CWL execution units are not supported here')
+            units.append(cwl_loader(item, where))
+        else:
+            raise PackageError(f"{where}.type: unknown execution unit (use 'docker' with an "
+                               'image, or a CWL document by href or value)')
+    process = check_process_description(description)
+    return Package(process=process, units=units, media_type=OGCAPPPKG,
+                   raw=raw.decode('utf-8', 'replace'))

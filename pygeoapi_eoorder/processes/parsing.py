@@ -1,0 +1,25 @@
+"""Choosing the package parser by media type."""
+
+from __future__ import annotations
+
+from .packages import CWL_TYPES, OGCAPPPKG, Package, parse_ogcapppkg
+
+
+class UnsupportedPackage(ValueError):
+    """A package media type this server does not deploy."""
+
+
+SUPPORTED = (OGCAPPPKG, 'application/json', *CWL_TYPES)
+
+
+def parse_package(raw: bytes, media_type: str | None, workflow: str | None = None) -> Package:
+    """Parse a deployment request body according to its Content-Type."""
+    media_type = (media_type or '').lower()
+    if media_type in (OGCAPPPKG, 'application/json'):
+        from .cwl import unit_from_reference
+        return parse_ogcapppkg(raw, cwl_loader=unit_from_reference)
+    if media_type in CWL_TYPES:
+        from .cwl import parse_cwl_package
+        return parse_cwl_package(raw, media_type, workflow)
+    raise UnsupportedPackage(f'cannot deploy {media_type or "a body without Content-Type"}; '
+                             f'use one of: {", ".join(SUPPORTED)}')
