@@ -180,3 +180,13 @@ def test_pygeoapi_builtin_process_runs_in_the_engine(make_server):
     assert server.wait_for(job_id)['status'] == 'successful'
     reply = requests.get(f'{server.url}/jobs/{job_id}/results', timeout=10)
     assert reply.json()['value'] == 'Hello EO!'
+
+
+def test_job_pages_in_html(server):
+    job_id = server.submit('countdown', {'steps': 1})
+    server.wait_for(job_id)
+    reply = requests.get(f'{server.url}/jobs/{job_id}?f=html', timeout=10)
+    assert reply.status_code == 200 and reply.headers['Content-Type'].startswith('text/html')
+    assert job_id in reply.text
+    listing = requests.get(f'{server.url}/jobs?f=html', timeout=10)
+    assert job_id in listing.text
