@@ -21,6 +21,10 @@ MANAGER_NAME = 'pygeoapi_eoorder.jobs.Manager'
 ENV_CONFIG = 'PYGEOAPI_CONFIG'
 ENV_DATA_DIR = 'EOORDER_DATA_DIR'
 ENV_STORE_URL = 'EOORDER_STORE_URL'
+BUILTIN_PROCESSES = {  # Testbed-13 ADES transactions, as processes
+    'DeployProcess': 'pygeoapi_eoorder.processes.builtin.DeployProcess',
+    'UndeployProcess': 'pygeoapi_eoorder.processes.builtin.UndeployProcess',
+}
 
 
 class ConfigError(Exception):
@@ -224,6 +228,9 @@ def load(path: str | os.PathLike, strict: bool = False) -> tuple[dict, Settings]
                                    'connection': settings.store_url,
                                    'settings': settings.to_dict()}
     config['eoorder'] = settings.block
+    resources = config.setdefault('resources', {})
+    for process_id, processor in BUILTIN_PROCESSES.items():
+        resources.setdefault(process_id, {'type': 'process', 'processor': {'name': processor}})
     if strict:
         _validate_pygeoapi_schema(config)
     return config, settings

@@ -17,8 +17,9 @@ class JobContext:
     """Handed to a :class:`JobProcessor` before it executes."""
 
     def __init__(self, repo: 'JobRepository', job: dict, job_dir: Path, logger: logging.Logger,
-                 settings: 'Settings', base_url: str):
+                 settings: 'Settings', base_url: str, manager=None):
         self.repo = repo
+        self.manager = manager
         self.settings = settings
         self.base_url = base_url.rstrip('/')
         self.job = job

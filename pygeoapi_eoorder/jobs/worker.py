@@ -83,7 +83,7 @@ def run_job(runtime: Runtime, job: dict) -> None:
             processor.set_job_id(job['id'])
             if isinstance(processor, JobProcessor):
                 processor.context = JobContext(repo, job, job_dir, log, runtime.settings,
-                                               base_url)
+                                               base_url, manager)
             callbacks.send(subscriber.get('inProgressUri'), status_info(repo.get(job['id']), base_url),
                            timeout=timeout, allow_internal=allow_internal, logger=log)
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}

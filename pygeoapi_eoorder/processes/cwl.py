@@ -4,6 +4,7 @@ OGC process with cwl2ogc and run later by cwltool."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import requests
@@ -12,7 +13,7 @@ import yaml
 from .packages import ExecutionUnit, Package, PackageError, check_process_description
 
 RUNNABLE = ('CommandLineTool', 'Workflow', 'ExpressionTool')
-BASE_URI = 'file:///eoorder/package.cwl'
+BASE_URI = 'io://package.cwl'  # cwl_utils resolves ids against this base
 
 
 def _short(identifier: str) -> str:
@@ -76,6 +77,11 @@ def _parsed(text: str, process_id: str, in_graph: bool):
     return loaded
 
 
+def _slug(text: str) -> str:
+    """A process id from a label (a `$graph`'s `main` says nothing about the application)."""
+    return re.sub(r'[^a-z0-9]+', '-', text.lower()).strip('-')[:128] or 'main'
+
+
 def docker_images(document: dict) -> list[str]:
     """Every DockerRequirement image of a CWL document."""
     found = []
@@ -107,8 +113,7 @@ def describe(text: str, workflow: str | None) -> tuple[dict, str, list[str]]:
     except Exception as err:
         raise PackageError(f'package: cannot describe the CWL inputs/outputs ({err})') from None
     description = {
-        'id': process_id if process_id != 'main' else _short(str(
-            selected.get('label') or 'main')).replace(' ', '-'),
+        'id': process_id if process_id != 'main' else _slug(selected.get('label') or 'main'),
         'title': selected.get('label') or process_id,
         'description': selected.get('doc') or selected.get('label') or process_id,
         'version': str(selected.get('s:softwareVersion') or document.get('s:softwareVersion')

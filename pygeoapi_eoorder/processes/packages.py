@@ -117,22 +117,33 @@ def check_process_description(description: Any) -> dict:
 
 
 # -- execution units ---------------------------------------------------------------
+def _config_value(config: dict, *names: str):
+    return next((config[n] for n in names if config.get(n) is not None), None)
+
+
 def docker_unit(data: dict, where: str) -> ExecutionUnit:
+    """A container execution unit: `{type: docker|oci, image, config}` (also the draft's
+    qualified form `{type, value: {image, config}}`). `config` takes cpu/memory/timeout or
+    the Part 2 draft's cpuMin/cpuMax, memoryMin/memoryMax (GB) and jobTimeout."""
+    if isinstance(data.get('value'), dict):
+        data = {**data, **data['value']}
     image = data.get('image')
     if not isinstance(image, str) or not image.strip():
         raise PackageError(f'{where}.image: missing (a Docker image reference)')
     config = data.get('config') or {}
     if not isinstance(config, dict):
         raise PackageError(f'{where}.config: must be an object (cpu, memory, timeout)')
-    cpus = config.get('cpu', config.get('cpus'))
+    cpus = _config_value(config, 'cpu', 'cpus', 'cpuMax', 'cpuMin')
     if cpus is not None and (not isinstance(cpus, (int, float)) or cpus <= 0):
         raise PackageError(f'{where}.config.cpu: must be a positive number')
-    memory = config.get('memory')
+    memory = _config_value(config, 'memory', 'memoryMax', 'memoryMin')
+    if isinstance(memory, (int, float)) and not isinstance(memory, bool):
+        memory = f'{max(1, int(memory * 1024))}m'  # the draft counts gigabytes
     if memory is not None:
         memory = str(memory)
         if not MEMORY_PATTERN.match(memory):
             raise PackageError(f'{where}.config.memory: use a size such as 512m or 2g')
-    timeout = config.get('timeout')
+    timeout = _config_value(config, 'timeout', 'jobTimeout')
     if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
         raise PackageError(f'{where}.config.timeout: must be a positive number of seconds')
     return ExecutionUnit(kind='docker', image=image.strip(), cpus=cpus, memory=memory,
@@ -168,7 +179,7 @@ def parse_ogcapppkg(raw: bytes, cwl_loader=None) -> Package:
         if not isinstance(item, dict):
             raise PackageError(f'{where}: must be an object')
         kind = str(item.get('type', '')).lower()
-        if kind == 'docker' or ('image' in item and 'href' not in item and 'value' not in item):
+        if kind in ('docker', 'oci') or ('image' in item and 'href' not in item):
             units.append(docker_unit(item, where))
         elif 'href' in item or 'value' in item or kind in CWL_TYPES:
             if cwl_loader is None:

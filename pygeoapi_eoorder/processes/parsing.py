@@ -9,7 +9,7 @@ class UnsupportedPackage(ValueError):
     """A package media type this server does not deploy."""
 
 
-SUPPORTED = (OGCAPPPKG, 'application/json', *CWL_TYPES)
+SUPPORTED = (OGCAPPPKG, 'application/json', *CWL_TYPES, 'application/atom+xml')
 
 
 def parse_package(raw: bytes, media_type: str | None, workflow: str | None = None) -> Package:
@@ -21,5 +21,8 @@ def parse_package(raw: bytes, media_type: str | None, workflow: str | None = Non
     if media_type in CWL_TYPES:
         from .cwl import parse_cwl_package
         return parse_cwl_package(raw, media_type, workflow)
+    if media_type in ('application/atom+xml', 'application/xml', 'text/xml'):
+        from .owc import parse_owc_package
+        return parse_owc_package(raw)
     raise UnsupportedPackage(f'cannot deploy {media_type or "a body without Content-Type"}; '
                              f'use one of: {", ".join(SUPPORTED)}')
