@@ -81,7 +81,8 @@ def submit(session: requests.Session, base_url: str) -> Submission:
         response = session.post(base_url + EXECUTE_PATH, data=SUBMIT_BODY,
                                 headers=SUBMIT_HEADERS, timeout=REQUEST_TIMEOUT)
     except requests.RequestException as err:
-        return Submission(time.perf_counter() - start, None, None, f'{type(err).__name__}: {err}')
+        return Submission(time.perf_counter() - start, None, None,
+                          f'{type(err).__name__}: {err}')
     seconds = time.perf_counter() - start
     location = response.headers.get('Location', '')
     job_id = location.rstrip('/').rsplit('/', 1)[-1] if '/jobs/' in location else None
@@ -94,7 +95,8 @@ def submit(session: requests.Session, base_url: str) -> Submission:
     return Submission(seconds, response.status_code, job_id, error)
 
 
-def sequential(base_url: str, count: int, warmup: int) -> tuple[list[Submission], list[Submission]]:
+def sequential(base_url: str, count: int,
+               warmup: int) -> tuple[list[Submission], list[Submission]]:
     """`warmup` then `count` submissions one after another; returns (warm-up, measured)."""
     with requests.Session() as session:
         warm = [submit(session, base_url) for _ in range(warmup)]

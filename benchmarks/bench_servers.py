@@ -167,11 +167,15 @@ class Server:
         self.log_sizes = {path: path.stat().st_size for path in self.logs if path.is_file()}
 
     def stop(self, grace: float = 15.0) -> list[int]:
-        """Stop the process group (TERM, then KILL); return pids of leftovers killed."""
+        """TERM the server, then KILL its process group; return pids of leftovers killed.
+
+        Only the main process gets TERM, as from a process manager: it stops its own
+        children (a TERM to the whole group would stop them all at once, in any order).
+        """
         if self.process is None:
             return []
         if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
+            self.process.terminate()
             try:
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:

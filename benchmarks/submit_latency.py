@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import shutil
 import signal
 import sys
@@ -65,7 +66,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument('-n', '--requests', type=int, help='sequential submissions measured '
                         f'(default {PRESETS["full"]["requests"]}, quick '
                         f'{PRESETS["quick"]["requests"]})')
-    parser.add_argument('--warmup', type=int, help='sequential submissions not measured')
+    parser.add_argument('--warmup', type=int,
+                        help='sequential submissions not measured (default 20, quick 5)')
     parser.add_argument('-c', '--clients', type=int, help='concurrent clients (default 16)')
     parser.add_argument('-d', '--duration', type=float,
                         help='seconds of concurrent submission (default 10, quick 2)')
@@ -151,7 +153,7 @@ def table_rows(results: list[Result], args: argparse.Namespace) -> list[tuple[st
         row('  failed or dismissed', jobs('failed', 'dismissed')),
         row(f'  not final after {args.wait:g} s', lambda r: str(r.completion.not_final)),
         row('lost (accepted, not successful)', lambda r: str(r.completion.lost)),
-        row('all jobs final after (s)', lambda r: f'{r.completion.seconds:.1f}'),
+        row('all final, s after last submit', lambda r: f'{r.completion.seconds:.1f}'),
         row('problem lines in server logs', lambda r: str(r.problem_count)),
     ]
 
@@ -207,6 +209,7 @@ def _interrupt(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    load_at_start = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix='eoorder-bench-'))
     print(f'work directory: {workdir}', flush=True)
     try:
@@ -222,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(f'\nworkers {args.workers} x threads {args.threads} (gthread) for both; '
           f'{args.requests} sequential after {args.warmup} warm-up; {args.clients} clients '
-          f'for {args.duration:g} s\n')
+          f'for {args.duration:g} s; {os.cpu_count()} CPUs, load average at start '
+          f'{load_at_start:.2f}\n')
     print_table(table_rows([ours, theirs], args), [ours.name, theirs.name])
     for result in (ours, theirs):
         print_details(result)

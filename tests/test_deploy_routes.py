@@ -143,5 +143,5 @@ def test_nested_process_description_and_unit_list(server):
 
 def test_conformance_declares_part2(server):
     conforms = requests.get(f'{server.url}/conformance', timeout=10).json()['conformsTo']
-    for name in ('deploy-replace-undeploy', 'ogcapppkg', 'docker'):
+    for name in ('deploy-replace-undeploy', 'ogcapppkg', 'docker', 'cwl'):
         assert f'http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/{name}' in conforms

@@ -15,7 +15,7 @@ from ..processes.parsing import UnsupportedPackage, parse_package
 
 LOGGER = logging.getLogger(__name__)
 P2 = 'http://www.opengis.net/spec/ogcapi-processes-2/1.0/conf/'
-DEPLOY_CONFORMANCE = [P2 + 'deploy-replace-undeploy', P2 + 'ogcapppkg', P2 + 'docker']
+DEPLOY_CONFORMANCE = [P2 + 'deploy-replace-undeploy', P2 + 'ogcapppkg', P2 + 'docker', P2 + 'cwl']
 
 
 def summary(process: dict, base_url: str) -> dict:
