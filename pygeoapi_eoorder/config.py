@@ -46,6 +46,7 @@ class JobSettings:
     sync_timeout_seconds: float
     retention_seconds: float
     max_attempts: int
+    shutdown_grace_seconds: float
     callback_timeout_seconds: float
 
 

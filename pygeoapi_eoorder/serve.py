@@ -45,7 +45,9 @@ class Watchdog(threading.Thread):
 
     def run(self):
         while not self.stopping.wait(1.0):
-            if self.process.poll() is not None:
+            # an engine that was asked to stop (shutdown) is not restarted; a crashed one is
+            if self.process.poll() is not None and \
+                    not control.stopping_path(self.settings).exists():
                 try:
                     self.process = self.start_supervisor()
                 except RuntimeError:
@@ -56,7 +58,7 @@ class Watchdog(threading.Thread):
         if self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(15)
+                self.process.wait(self.settings.jobs.shutdown_grace_seconds + 10)
             except Exception:
                 self.process.kill()
 

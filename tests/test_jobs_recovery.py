@@ -73,3 +73,20 @@ def test_supervisor_is_restarted_when_missing(make_server):
     assert new_pid != pid
     with open(f'/proc/{new_pid}/stat') as fh:  # attached to `eoorder serve`, not detached
         assert int(fh.read().split(')')[-1].split()[1]) == server.process.pid
+
+
+def test_graceful_stop_lets_jobs_finish_then_ends_the_rest(make_server, tmp_path):
+    server = make_server({'jobs': {'workers': 2, 'shutdown_grace_seconds': 4}})
+    short = server.submit('countdown', {'steps': 10, 'delay': 0.2,
+                                        'pid_file': str(tmp_path / 's')})
+    long = server.submit('countdown', {'steps': 400, 'delay': 0.1,
+                                       'pid_file': str(tmp_path / 'l')})
+    wait_file(tmp_path / 's')
+    wait_file(tmp_path / 'l')
+    os.killpg(server.process.pid, signal.SIGTERM)  # as Ctrl-C or a service manager would
+    server.process.wait(30)
+    server.start()
+    assert server.wait_for(short)['status'] == 'successful'
+    ended = server.wait_for(long)
+    assert ended['status'] == 'failed'
+    assert 'the server was stopped while it ran' in ended['message']

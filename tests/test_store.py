@@ -34,10 +34,13 @@ def test_lifecycle_and_transition_table(repo):
     job = repo.add('p', inputs={'a': 1}, subscriber={'successUri': 'http://x'})
     assert repo.get(job['id'])['status'] == 'accepted'
     assert not repo.transition(job['id'], 'successful')        # accepted -> successful: no
-    [claimed] = repo.claim(5)
+    claimed = repo.claim('w1')
     assert claimed['id'] == job['id'] and claimed['status'] == 'running'
     assert claimed['attempts'] == 1 and claimed['inputs'] == {'a': 1}
-    assert repo.claim(5) == []                                   # claimed once only
+    assert claimed['worker'] == 'w1'
+    assert repo.claim('w2') is None                              # claimed once only
+    assert repo.release(job['id']) == {'status': 'running', 'files_removed': False}
+    assert repo.get(job['id'])['worker'] is None
     assert repo.report_progress(job['id'], 40, 'half')
     assert repo.finish(job['id'], 'successful', progress=100)
     assert not repo.finish(job['id'], 'failed')                  # final is final
@@ -54,9 +57,10 @@ def test_concurrent_claims_hand_each_job_out_once(repo):
 
     def claimer():
         for _ in range(20):
-            got = repo.claim(3)
-            with lock:
-                claimed.extend(job['id'] for job in got)
+            got = repo.claim(threading.current_thread().name)
+            if got is not None:
+                with lock:
+                    claimed.append(got['id'])
 
     threads = [threading.Thread(target=claimer) for _ in range(4)]
     for thread in threads:
@@ -68,7 +72,7 @@ def test_concurrent_claims_hand_each_job_out_once(repo):
 
 def test_dismissal_races_a_finishing_worker(repo):
     job = repo.add('p')
-    repo.claim(1)
+    repo.claim('w')
     assert repo.dismiss(job['id']) == 'running'
     assert not repo.finish(job['id'], 'successful')
     assert repo.get(job['id'])['status'] == 'dismissed'
@@ -77,7 +81,8 @@ def test_dismissal_races_a_finishing_worker(repo):
 def test_query_filters(repo):
     a = repo.add('alpha', job_type='process')
     b = repo.add('beta', job_type='harvest')
-    repo.claim(2)
+    repo.claim('w')
+    repo.claim('w')
     repo.finish(a['id'], 'failed')
     assert [j['id'] for j in repo.query(JobQuery(process_ids=['alpha']))[0]] == [a['id']]
     assert [j['id'] for j in repo.query(JobQuery(types=['harvest']))[0]] == [b['id']]

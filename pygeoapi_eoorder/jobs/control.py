@@ -28,6 +28,11 @@ def lock_path(settings: Settings) -> Path:
     return settings.run_dir / 'supervisor.lock'
 
 
+def stopping_path(settings: Settings) -> Path:
+    """Present while a supervisor drains after being asked to stop (not after a crash)."""
+    return settings.run_dir / 'supervisor.stopping'
+
+
 def socket_path(settings: Settings) -> Path:
     return settings.run_dir / 'supervisor.sock'
 

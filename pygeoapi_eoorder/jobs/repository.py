@@ -31,6 +31,9 @@ JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'crea
               'attempts', 'worker', 'owner', 'files_removed')
 
 
+COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
+
+
 def as_dict(job: Job) -> dict:
     return {name: getattr(job, name) for name in JOB_FIELDS}
 
@@ -75,8 +78,8 @@ class JobRepository:
 
     def get(self, job_id: str) -> dict | None:
         with self.store.read() as session:
-            job = session.get(Job, job_id)
-            return as_dict(job) if job is not None else None
+            row = session.execute(select(*COLUMNS).where(Job.id == job_id)).mappings().first()
+            return dict(row) if row is not None else None
 
     def status_of(self, job_ids: Iterable[str]) -> dict[str, str]:
         ids = list(job_ids)
@@ -115,10 +118,10 @@ class JobRepository:
         where = and_(*conditions) if conditions else True
         with self.store.read() as session:
             total = session.scalar(select(func.count()).select_from(Job).where(where))
-            rows = session.scalars(select(Job).where(where)
+            rows = session.execute(select(*COLUMNS).where(where)
                                    .order_by(Job.created.desc(), Job.id)
-                                   .limit(q.limit).offset(q.offset))
-            return [as_dict(job) for job in rows], int(total or 0)
+                                   .limit(q.limit).offset(q.offset)).mappings()
+            return [dict(row) for row in rows], int(total or 0)
 
     # -- status changes -------------------------------------------------------
     def transition(self, job_id: str, to: str, **fields: Any) -> bool:
@@ -137,15 +140,17 @@ class JobRepository:
                 .values(**values))
             return result.rowcount == 1
 
-    def finish(self, job_id: str, to: str, **fields: Any) -> bool:
+    def finish(self, job_id: str, to: str, started: datetime | None = None,
+               **fields: Any) -> bool:
         """Move a running job to a final status, recording its duration."""
-        job = self.get(job_id)
-        if job is None:
-            return False
+        if started is None:
+            job = self.get(job_id)
+            if job is None:
+                return False
+            started = job['started']
         now = utcnow()
-        started = job['started'] or now
         return self.transition(job_id, to, finished=now, worker=None,
-                               duration=(now - started).total_seconds(), **fields)
+                               duration=(now - (started or now)).total_seconds(), **fields)
 
     def report_progress(self, job_id: str, progress: int, message: str | None = None) -> bool:
         """Record progress of a running job (ignored once it left `running`)."""
@@ -158,21 +163,27 @@ class JobRepository:
                                      .values(**values))
             return result.rowcount == 1
 
-    def claim(self, limit: int) -> list[dict]:
-        """Move up to `limit` of the oldest accepted jobs to running and return them."""
-        with self.store.read() as session:
-            ids = list(session.scalars(select(Job.id).where(Job.status == ACCEPTED)
-                                       .order_by(Job.created).limit(limit)))
-        claimed = []
-        for job_id in ids:
-            if self.transition(job_id, RUNNING, started=utcnow(), progress=0,
-                               message='Job running', attempts=Job.attempts + 1):
-                claimed.append(self.get(job_id))
-        return claimed
-
-    def set_worker(self, job_id: str, worker: str | None) -> None:
+    def claim(self, worker: str) -> dict | None:
+        """Move the oldest accepted job to running for `worker`, in one statement."""
+        oldest = select(Job.id).where(Job.status == ACCEPTED).order_by(Job.created).limit(1)
+        if not self.store.is_sqlite:
+            oldest = oldest.with_for_update(skip_locked=True)
+        now = utcnow()
         with self.store.write() as session:
-            session.execute(update(Job).where(Job.id == job_id).values(worker=worker))
+            row = session.execute(
+                update(Job).where(Job.id == oldest.scalar_subquery(),
+                                  Job.status.in_(TRANSITIONS[RUNNING]))
+                .values(status=RUNNING, started=now, updated=now, progress=0,
+                        message='Job running', attempts=Job.attempts + 1, worker=worker)
+                .returning(*COLUMNS)).mappings().first()
+            return dict(row) if row is not None else None
+
+    def release(self, job_id: str) -> dict | None:
+        """The job left its worker; return its status and whether its files are gone."""
+        with self.store.write() as session:
+            row = session.execute(update(Job).where(Job.id == job_id).values(worker=None)
+                                  .returning(Job.status, Job.files_removed)).mappings().first()
+            return dict(row) if row is not None else None
 
     def dismiss(self, job_id: str) -> str | None:
         """Dismiss a job; return the status it had (None if unknown or already dismissed)."""
@@ -187,7 +198,8 @@ class JobRepository:
     def interrupted(self) -> list[dict]:
         """Jobs left `running` by a job engine that is no longer alive."""
         with self.store.read() as session:
-            return [as_dict(j) for j in session.scalars(select(Job).where(Job.status == RUNNING))]
+            rows = session.execute(select(*COLUMNS).where(Job.status == RUNNING)).mappings()
+            return [dict(row) for row in rows]
 
     def expired(self, before: datetime) -> list[str]:
         """Final jobs finished before `before` whose files are still on disk."""

@@ -124,8 +124,24 @@ class Supervisor:
             self.dispatch()
             if time.monotonic() - self.last_sweep > self.sweep_every:
                 self.sweep_retention()
+        self.drain()
+
+    def drain(self) -> None:
+        """Asked to stop: let running jobs finish within the grace period, then end them."""
+        deadline = time.monotonic() + self.settings.jobs.shutdown_grace_seconds
+        while any(w.job_id for w in self.workers) and time.monotonic() < deadline:
+            self.wait_for_events()
+            self.reap_workers()
+            self.stop_dismissed()
         for worker in self.workers:
+            job_id = worker.job_id
             worker.kill()
+            if job_id:
+                self.stop_containers(job_id)
+                self.release(worker, job_id)
+                job = self.repo.get(job_id)
+                if job and job['status'] == 'running':
+                    self.end_interrupted(job, 'the server was stopped while it ran')
 
     def wait_for_events(self) -> None:
         sources = [w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]
@@ -152,9 +168,8 @@ class Supervisor:
     def release(self, worker: WorkerHandle, job_id: str) -> None:
         """A job left its worker; clean up after it if it was dismissed meanwhile."""
         worker.job_id = None
-        self.repo.set_worker(job_id, None)
-        job = self.repo.get(job_id)
-        if job and job['status'] == DISMISSED and not job['files_removed']:
+        state = self.repo.release(job_id)
+        if state and state['status'] == DISMISSED and not state['files_removed']:
             self.runtime.manager.remove_files(job_id)
 
     def replace(self, worker: WorkerHandle) -> None:
@@ -164,7 +179,7 @@ class Supervisor:
     def reap_workers(self) -> None:
         """Replace workers that died; their job failed (or is requeued if idempotent)."""
         for worker in list(self.workers):
-            if worker.process.is_alive():
+            if worker.process.is_alive() or not self.running and not worker.job_id:
                 continue
             code = worker.process.exitcode
             job_id = worker.job_id
@@ -196,12 +211,13 @@ class Supervisor:
             LOGGER.info('job %s: %s container(s) stopped', job_id, killed)
 
     def dispatch(self) -> None:
-        idle = [w for w in self.workers if w.job_id is None and w.process.is_alive()]
-        if not idle:
-            return
-        for worker, job in zip(idle, self.repo.claim(len(idle))):
+        for worker in self.workers:
+            if worker.job_id is not None or not worker.process.is_alive():
+                continue
+            job = self.repo.claim(worker.tag)
+            if job is None:
+                return
             worker.job_id = job['id']
-            self.repo.set_worker(job['id'], worker.tag)
             worker.conn.send(job)
 
     def sweep_retention(self) -> None:
@@ -232,10 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     supervisor = Supervisor(runtime)
 
     def stop(*_):
+        control.stopping_path(settings).touch()
         supervisor.running = False
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    control.stopping_path(settings).unlink(missing_ok=True)
     os.ftruncate(lock, 0)
     os.write(lock, f'{os.getpid()}\n'.encode())
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),

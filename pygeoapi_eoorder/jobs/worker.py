@@ -84,20 +84,22 @@ def run_job(runtime: Runtime, job: dict) -> None:
             if isinstance(processor, JobProcessor):
                 processor.context = JobContext(repo, job, job_dir, log, runtime.settings,
                                                base_url, manager)
-            callbacks.send(subscriber.get('inProgressUri'), status_info(repo.get(job['id']), base_url),
-                           timeout=timeout, allow_internal=allow_internal, logger=log)
+            if subscriber.get('inProgressUri'):
+                callbacks.send(subscriber['inProgressUri'], status_info(job, base_url),
+                               timeout=timeout, allow_internal=allow_internal, logger=log)
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}
             mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
             result_file, mimetype = write_result(job_dir, mimetype, outputs)
         except Exception as err:  # a process may raise anything: it becomes the job's failure
             message, error = _failure(err)
             log.exception('job failed: %s', message)
-            if repo.finish(job['id'], FAILED, message=message, error=error):
+            if repo.finish(job['id'], FAILED, started=job['started'], message=message,
+                           error=error):
                 callbacks.send(subscriber.get('failedUri'), status_info(repo.get(job['id']), base_url),
                                timeout=timeout, allow_internal=allow_internal, logger=log)
             return
-        if repo.finish(job['id'], SUCCESSFUL, progress=100, message='Job complete',
-                       mimetype=mimetype, result_file=result_file):
+        if repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
+                       message='Job complete', mimetype=mimetype, result_file=result_file):
             log.info('job complete')
             callbacks.send(subscriber.get('successUri'),
                            results_document(manager.process_metadata(job['process_id']),
@@ -111,8 +113,10 @@ def worker_main(runtime: Runtime, conn: Connection) -> None:
     """Entry point of a forked worker process."""
     control.die_with_parent()
     os.setpgid(0, 0)
+    # the supervisor decides when a worker ends (SIGKILL); a Ctrl-C or a TERM sent to the
+    # whole process group must not kill the jobs it is draining
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     runtime = runtime.after_fork()
     while True:
         try:
