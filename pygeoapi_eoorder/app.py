@@ -7,6 +7,8 @@ replace the views whose behaviour this package owns (execution, jobs, OpenAPI).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -132,6 +134,17 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, deploy: DeployRout
         app.add_url_rule(prefix + path, endpoint, view, methods=methods)
 
 
+# Components that add their own routes: each module has `install(app, api, settings)`.
+COMPONENTS = ('pygeoapi_eoorder.ordering.http', 'pygeoapi_eoorder.catalogue.opensearch')
+
+
+def components():
+    """The component modules present in this installation."""
+    for name in COMPONENTS:
+        if importlib.util.find_spec(name.rsplit('.', 1)[0]) and importlib.util.find_spec(name):
+            yield importlib.import_module(name)
+
+
 def create_app(config_path: str | None = None) -> Flask:
     """Build the app for a configuration file (default: $PYGEOAPI_CONFIG)."""
     path = config_path or os.environ.get(eoconfig.ENV_CONFIG)
@@ -153,6 +166,8 @@ def create_app(config_path: str | None = None) -> Flask:
     app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
     _install_routes(app, flask_app, JobRoutes(flask_app.api_), DeployRoutes(flask_app.api_),
                     cache)
+    for component in components():
+        component.install(app, flask_app.api_, settings)
     _install_error_handlers(app)
     if not control.supervised_externally():
         control.ensure_supervisor(settings, force=True)

@@ -128,7 +128,10 @@ class Server:
         return reply.json()['jobID']
 
     def job(self, job_id: str) -> dict:
-        reply = requests.get(f'{self.url}/jobs/{job_id}', timeout=10)
+        try:
+            reply = requests.get(f'{self.url}/jobs/{job_id}', timeout=10)
+        except requests.ConnectionError as err:
+            raise AssertionError(f'{err}; server log:\n{self.log()[-4000:]}') from err
         assert reply.status_code == 200, reply.text
         return reply.json()
 

@@ -60,8 +60,12 @@ def eoorder_paths() -> dict:
 
 def build(config: dict) -> dict:
     """The full OpenAPI document for `config` (deployed processes come from the store)."""
+    from ..app import components
     document = get_oas(config, fail_on_invalid_collection=False)
-    for path, item in eoorder_paths().items():
+    paths = eoorder_paths()
+    for component in components():
+        paths.update(component.openapi_paths())
+    for path, item in paths.items():
         merged = document['paths'].setdefault(path, {})
         for method, operation in item.items():
             if method in merged and path == '/jobs':

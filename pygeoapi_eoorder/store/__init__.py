@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .models import Base, DeployedProcess, Job
 
+MODEL_MODULES = ('pygeoapi_eoorder.ordering.models', 'pygeoapi_eoorder.catalogue.models')
+
 __all__ = ['Store', 'Job', 'DeployedProcess', 'get_store', 'utcnow', 'isoformat']
 
 
@@ -73,6 +75,11 @@ class Store:
 
     def create_schema(self) -> None:
         """Create missing tables; concurrent first starts may race, so retry."""
+        import importlib
+        import importlib.util
+        for name in MODEL_MODULES:  # components keep their tables beside their code
+            if importlib.util.find_spec(name.rsplit('.', 1)[0]) and importlib.util.find_spec(name):
+                importlib.import_module(name)
         for attempt in range(5):
             try:
                 Base.metadata.create_all(self.write_engine)

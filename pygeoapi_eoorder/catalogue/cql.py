@@ -1,0 +1,214 @@
+"""CQL2 text and JSON parsing through pygeofilter, with workarounds for its known bugs.
+
+pygeofilter 0.3/0.4 problems handled here (each covered by tests/test_catalogue_cql.py):
+
+- cql2-text only knows the infix form ``a T_INTERSECTS b``; CQL2's function form
+  ``T_INTERSECTS(a, b)`` (and every other ``T_*`` function) fails to parse: rewritten to infix.
+- cql2-text ``INTERVAL`` accepts neither dates nor open ends (``'..'``): rewritten to
+  sentinel timestamps and turned back into open ends after parsing.
+- CQL2 names ``T_STARTS/T_STARTEDBY/T_FINISHES/T_FINISHEDBY`` are ``T_BEGINS/...`` there.
+- cql2-json ``{"bbox": [minx, miny, maxx, maxy]}`` becomes ``Envelope(x1, x2, y1, y2)`` with
+  the numbers in the wrong slots: replaced by the equivalent polygon before parsing.
+- A cql2-json document passed as ``filter`` in a GET query string is parsed as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timezone
+
+from pygeofilter import ast, values
+from pygeofilter.parsers.cql2_json import parse as _parse_json
+from pygeofilter.parsers.cql2_text import parse as _parse_text
+
+OPEN_START = '0001-01-01T00:00:00Z'
+OPEN_END = '9999-12-31T23:59:59Z'
+_RENAMED = {'T_STARTS': 'T_BEGINS', 'T_STARTEDBY': 'T_BEGUNBY',
+            'T_FINISHES': 'T_ENDS', 'T_FINISHEDBY': 'T_ENDEDBY'}
+_TEMPORAL_FUNC = re.compile(r'\b(T_[A-Z]+)\s*\(', re.IGNORECASE)
+_INTERVAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
+
+
+class CQLError(ValueError):
+    """A filter that cannot be parsed; the message says why."""
+
+
+def _outside_quotes(text: str) -> list[bool]:
+    """For each character: is it outside a single- or double-quoted literal?"""
+    flags, quote = [], None
+    for char in text:
+        if quote:
+            flags.append(False)
+            if char == quote:
+                quote = None
+        elif char in '\'"':
+            quote = char
+            flags.append(False)
+        else:
+            flags.append(True)
+    return flags
+
+
+def _split_call(text: str, open_index: int) -> tuple[list[str], int]:
+    """Arguments of the call whose '(' is at open_index, and the index after its ')'."""
+    depth, start, args = 0, open_index + 1, []
+    outside = _outside_quotes(text)
+    for i in range(open_index, len(text)):
+        if not outside[i]:
+            continue
+        char = text[i]
+        if char == '(':
+            depth += 1
+        elif char == ')':
+            depth -= 1
+            if depth == 0:
+                args.append(text[start:i])
+                return args, i + 1
+        elif char == ',' and depth == 1:
+            args.append(text[start:i])
+            start = i + 1
+    raise CQLError('unbalanced parentheses')
+
+
+def _is_function_call(text: str, match: re.Match, outside: list[bool]) -> bool:
+    """`T_OP(` is a call unless an operand precedes it (the infix form `a T_OP (b)`)."""
+    if not outside[match.start()]:
+        return False
+    before = text[:match.start()].rstrip()
+    if not before or before[-1] in '(,':
+        return True
+    return bool(re.search(r'\b(AND|OR|NOT)$', before, re.IGNORECASE))
+
+
+def _temporal_to_infix(text: str) -> str:
+    """T_OP(a, b) -> ((a) T_OP (b)), recursively, leaving quoted text alone."""
+    while True:
+        outside = _outside_quotes(text)
+        match = next((m for m in _TEMPORAL_FUNC.finditer(text)
+                      if _is_function_call(text, m, outside)), None)
+        if match is None:
+            return text
+        args, end = _split_call(text, match.end() - 1)
+        if len(args) != 2:
+            raise CQLError(f'{match.group(1)} takes two arguments')
+        op = match.group(1).upper()
+        op = _RENAMED.get(op, op)
+        text = (f'{text[:match.start()]}(({args[0].strip()}) {op} ({args[1].strip()}))'
+                f'{text[end:]}')
+
+
+def _fix_interval(match: re.Match) -> str:
+    def bound(value: str, sentinel: str, end: bool) -> str:
+        if value in ('..', ''):
+            return sentinel
+        if re.fullmatch(r'\d{4}-\d{2}-\d{2}', value):
+            return value + ('T23:59:59Z' if end else 'T00:00:00Z')
+        return value
+    return (f"INTERVAL('{bound(match.group(1), OPEN_START, False)}',"
+            f"'{bound(match.group(2), OPEN_END, True)}')")
+
+
+def _infix_renames(text: str) -> str:
+    for cql2, name in _RENAMED.items():
+        text = re.sub(rf'\b{cql2}\b', name, text, flags=re.IGNORECASE)
+    return text
+
+
+def _open_ends(node):
+    """Sentinel interval bounds back to open ends (None), throughout the AST."""
+    if isinstance(node, values.Interval):
+        start, end = node.start, node.end
+        if isinstance(start, datetime) and start.year == 1:
+            start = None
+        if isinstance(end, datetime) and end.year == 9999:
+            end = None
+        return values.Interval(start, end)
+    if isinstance(node, ast.Node):
+        for name, value in vars(node).items():
+            if isinstance(value, (ast.Node, values.Interval)):
+                setattr(node, name, _open_ends(value))
+            elif isinstance(value, list):
+                setattr(node, name, [_open_ends(v) for v in value])
+    return node
+
+
+def parse_text(text: str) -> ast.Node:
+    """Parse CQL2 text (a JSON document is accepted too)."""
+    if text.lstrip().startswith('{'):
+        return parse_json(text)
+    try:
+        fixed = _INTERVAL.sub(_fix_interval, _infix_renames(_temporal_to_infix(text)))
+        return _open_ends(_parse_text(fixed))
+    except CQLError:
+        raise
+    except Exception as err:
+        raise CQLError(_short(err)) from None
+
+
+def _bbox_to_polygon(node):
+    if isinstance(node, dict):
+        if set(node) == {'bbox'} and isinstance(node['bbox'], list):
+            box = node['bbox']
+            if len(box) == 6:
+                box = [box[0], box[1], box[3], box[4]]
+            if len(box) != 4 or not all(isinstance(v, (int, float)) for v in box):
+                raise CQLError('bbox needs 4 or 6 numbers')
+            x1, y1, x2, y2 = box
+            return {'type': 'Polygon',
+                    'coordinates': [[[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]]}
+        return {k: _bbox_to_polygon(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_bbox_to_polygon(v) for v in node]
+    return node
+
+
+def parse_json(document: str | dict) -> ast.Node:
+    """Parse CQL2 JSON (a string or a decoded document)."""
+    try:
+        data = json.loads(document) if isinstance(document, (str, bytes)) else document
+        if not isinstance(data, dict):
+            raise CQLError('a CQL2 JSON filter is an object')
+        return _parse_json(_bbox_to_polygon(data))
+    except CQLError:
+        raise
+    except Exception as err:
+        raise CQLError(_short(err)) from None
+
+
+def parse(text: str, lang: str | None = None) -> ast.Node:
+    """Parse a `filter` value in `filter-lang` (cql2-text by default)."""
+    if lang in ('cql2-json', 'cql-json'):
+        return parse_json(text)
+    return parse_text(text)
+
+
+def _short(err: Exception) -> str:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return first[:200]
+
+
+def to_utc(value: date | datetime | None) -> datetime | None:
+    """Naive UTC datetime (the store's convention) of a parsed date or datetime."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value
+    return datetime(value.year, value.month, value.day)
+
+
+def attributes(node) -> set[str]:
+    """Names of every attribute (queryable) the AST refers to."""
+    found: set[str] = set()
+    if isinstance(node, ast.Attribute):
+        found.add(node.name)
+    elif isinstance(node, ast.Node):
+        for value in vars(node).values():
+            if isinstance(value, list):
+                for item in value:
+                    found |= attributes(item)
+            else:
+                found |= attributes(value)
+    return found
