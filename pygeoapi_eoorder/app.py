@@ -166,6 +166,9 @@ def create_app(config_path: str | None = None) -> Flask:
     app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
     _install_routes(app, flask_app, JobRoutes(flask_app.api_), DeployRoutes(flask_app.api_),
                     cache)
+    from .auth import flask as auth_flask
+    auth_flask.install(app, flask_app.api_.manager.auth,
+                       flask_app.API_RULES.get_url_prefix('flask') or '')
     for component in components():
         component.install(app, flask_app.api_, settings)
     _install_error_handlers(app)

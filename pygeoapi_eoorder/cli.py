@@ -74,6 +74,58 @@ def openapi(config_file, output):
     output.write('\n')
 
 
+@cli.group()
+def users():
+    """Manage the users file of the basic authenticator."""
+
+
+@users.command('add')
+@click.argument('users_file', type=click.Path(dir_okay=False))
+@click.argument('name')
+@click.option('--role', 'roles', multiple=True, help='a role of the user (repeatable)')
+@click.password_option(help='the password (asked twice when not given)')
+def users_add(users_file, name, roles, password):
+    """Add or update NAME in USERS_FILE with a hashed password."""
+    from pathlib import Path
+
+    import yaml
+    from werkzeug.security import generate_password_hash
+    path = Path(users_file)
+    try:
+        data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    except yaml.YAMLError as err:
+        click.echo(f'eoorder: {users_file}: not valid YAML ({err}); fix: correct or remove it',
+                   err=True)
+        sys.exit(2)
+    data = data or {}
+    data.setdefault('users', {})[name] = {'password': generate_password_hash(password),
+                                          'roles': list(roles)}
+    path.write_text(yaml.safe_dump(data))
+    path.chmod(0o600)
+    click.echo(f'{name}: saved in {users_file} (roles: {", ".join(roles) or "none"})')
+
+
+@cli.command('apikey')
+@click.argument('keys_file', type=click.Path(dir_okay=False))
+@click.argument('user')
+@click.option('--role', 'roles', multiple=True, help='a role of the key (repeatable)')
+def apikey(keys_file, user, roles):
+    """Create an API key for USER in KEYS_FILE (only its hash is stored) and print it."""
+    import hashlib
+    import secrets
+    from pathlib import Path
+
+    import yaml
+    path = Path(keys_file)
+    data = (yaml.safe_load(path.read_text()) if path.exists() else None) or {}
+    key = secrets.token_urlsafe(32)
+    data.setdefault('keys', []).append({'sha256': hashlib.sha256(key.encode()).hexdigest(),
+                                        'user': user, 'roles': list(roles)})
+    path.write_text(yaml.safe_dump(data))
+    path.chmod(0o600)
+    click.echo(key)
+
+
 def main():
     cli()
 

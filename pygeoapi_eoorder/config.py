@@ -24,6 +24,7 @@ ENV_STORE_URL = 'EOORDER_STORE_URL'
 BUILTIN_PROCESSES = {  # Testbed-13 ADES transactions, as processes
     'DeployProcess': 'pygeoapi_eoorder.processes.builtin.DeployProcess',
     'UndeployProcess': 'pygeoapi_eoorder.processes.builtin.UndeployProcess',
+    '_oseo_order_item': 'pygeoapi_eoorder.ordering.item_job.OrderItemProcess',  # internal
 }
 
 
@@ -232,6 +233,17 @@ def load(path: str | os.PathLike, strict: bool = False) -> tuple[dict, Settings]
     resources = config.setdefault('resources', {})
     for process_id, processor in BUILTIN_PROCESSES.items():
         resources.setdefault(process_id, {'type': 'process', 'processor': {'name': processor}})
+    _check_auth(settings)
     if strict:
         _validate_pygeoapi_schema(config)
     return config, settings
+
+
+def _check_auth(settings: Settings) -> None:
+    """Load the authenticators once, so a broken auth block stops start-up clearly."""
+    from .auth import Auth
+    try:
+        Auth(settings.block['auth'], settings.config_path.parent)
+    except Exception as err:  # a plugin may fail in any way: report it in one line
+        raise ConfigError(f'eoorder.auth.authenticators: {type(err).__name__}: {err}; fix: '
+                          'check the authenticator names, files and options') from None

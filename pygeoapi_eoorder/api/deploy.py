@@ -8,6 +8,7 @@ import logging
 from flask import Request, Response
 from pygeoapi.api import API
 
+from ..auth import current_user
 from ..errors import problem
 from ..processes import deployed
 from ..processes.packages import OGCAPPPKG, Package, PackageError
@@ -73,7 +74,29 @@ class DeployRoutes:
     def _is_builtin(self, process_id: str) -> bool:
         return process_id in self.manager.configured_processes
 
+    def _may_deploy(self) -> Response | None:
+        if not self.manager.auth.allowed(current_user(), 'deploy'):
+            return problem(403, 'forbidden', 'you may not deploy, replace or undeploy '
+                           'processes (permission deploy)')
+        return None
+
+    def _owned(self, process_id: str) -> Response | None:
+        """None if the caller may change this deployed process, else the error."""
+        definition = self.manager.registry.all().get(process_id)
+        user = current_user()
+        if definition is None or not self.manager.auth.can_see_process(user, definition):
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        if not self.manager.auth.owns(user, definition.get('owner')):
+            return problem(403, 'forbidden', f'process {process_id!r} belongs to another user')
+        return self._may_deploy()
+
     def deploy(self, request: Request) -> Response:
+        refused = self._may_deploy()
+        if refused is not None:
+            return refused
+        visibility = request.args.get('visibility', 'public')
+        if visibility not in ('public', 'private'):
+            return problem(400, 'invalid-parameter', "visibility: must be 'public' or 'private'")
         package = self._parse(request)
         if isinstance(package, Response):
             return package
@@ -82,8 +105,10 @@ class DeployRoutes:
                            f'a process {package.id!r} exists already; replace it with PUT '
                            f'/processes/{package.id}')
         warnings = self._image_warnings(package)
-        if not self.manager.registry.put(package.id, deployed.resource(package),
-                                         package=package.raw,
+        owner = current_user().name if current_user() else None
+        if not self.manager.registry.put(package.id,
+                                         deployed.resource(package, owner, visibility),
+                                         package=package.raw, owner=owner,
                                          media_type=package.media_type, only_new=True):
             return problem(409, 'duplicated-process', f'a process {package.id!r} exists already')
         LOGGER.info('deployed process %s', package.id)
@@ -98,8 +123,9 @@ class DeployRoutes:
         if self._is_builtin(process_id):
             return problem(403, 'immutable-process',
                            f'process {process_id!r} is built in and cannot be replaced')
-        if self.manager.registry.get(process_id) is None:
-            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        refused = self._owned(process_id)
+        if refused is not None:
+            return refused
         package = self._parse(request)
         if isinstance(package, Response):
             return package
@@ -107,20 +133,29 @@ class DeployRoutes:
             return problem(400, 'invalid-parameter',
                            f'processDescription.id: {package.id!r} differs from the process '
                            f'being replaced ({process_id!r})')
-        self.manager.registry.put(process_id, deployed.resource(package), package=package.raw,
-                                  media_type=package.media_type)
+        previous = self.manager.registry.all()[process_id]
+        self.manager.registry.put(
+            process_id, deployed.resource(package, previous.get('owner'),
+                                          previous.get('visibility', 'public')),
+            package=package.raw, media_type=package.media_type, owner=previous.get('owner'))
         return Response(status=204)
 
     def undeploy(self, request: Request, process_id: str) -> Response:
         if self._is_builtin(process_id):
             return problem(403, 'immutable-process',
                            f'process {process_id!r} is built in and cannot be undeployed')
+        refused = self._owned(process_id)
+        if refused is not None:
+            return refused
         if not self.manager.registry.remove(process_id):
             return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
         return Response(status=204)
 
     def package(self, request: Request, process_id: str) -> Response:
         row = self.manager.registry.get(process_id)
+        if row is not None and not self.manager.auth.can_see_process(current_user(),
+                                                                     row.definition):
+            row = None
         if row is None:
             if process_id in self.manager.processes:
                 return problem(404, 'no-such-process', f'process {process_id!r} is built in: '

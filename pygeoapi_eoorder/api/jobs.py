@@ -13,6 +13,7 @@ from pygeoapi.api import API, APIRequest
 from pygeoapi.formats import F_HTML
 from pygeoapi.util import DATETIME_FORMAT, render_j2_template
 
+from ..auth import current_user
 from ..errors import problem
 from ..jobs.manager import Manager
 from ..jobs.repository import FINAL
@@ -52,6 +53,13 @@ class JobRoutes:
     def base_url(self) -> str:
         return self.api.base_url.rstrip('/')
 
+    def _job(self, job_id: str) -> dict | None:
+        """The job if it exists and the caller may see it (others' jobs do not exist)."""
+        job = self.manager.repo.get(job_id)
+        if job is None or not self.manager.auth.owns(current_user(), job['owner']):
+            return None
+        return job
+
     def _wants_html(self, request: Request) -> bool:
         return APIRequest.from_flask(request, self.api.locales).format == F_HTML
 
@@ -79,8 +87,10 @@ class JobRoutes:
         prefer = _prefer_tokens(request.headers.get('Prefer'))
         is_async = self.manager.wants_async(
             process_id, 'respond-async' if 'respond-async' in prefer else None)
+        user = current_user()
         job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
-                                  response=req.response, subscriber=req.subscriber)
+                                  response=req.response, subscriber=req.subscriber,
+                                  owner=user.name if user else None)
         location = {'Location': f"{self.base_url}/jobs/{job['id']}"}
         if is_async:
             return _json(status_info(job, self.base_url), 201,
@@ -143,7 +153,7 @@ class JobRoutes:
 
     def result_file(self, request: Request, job_id: str, name: str) -> Response:
         """One output file (or a file inside an output directory) of a job."""
-        job = self.manager.repo.get(job_id)
+        job = self._job(job_id)
         if job is None:
             return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
         if job['status'] in ('accepted', 'running'):
@@ -162,6 +172,9 @@ class JobRoutes:
             query = job_query.parse(request.args, default_limit, max_limit)
         except job_query.InvalidQuery as err:
             return problem(400, 'invalid-parameter', str(err))
+        user = current_user()
+        if not self.manager.auth.is_admin(user):
+            query.owner = user.name if user else ''
         jobs, matched = self.manager.repo.query(query)
         document = {'jobs': [status_info(job, self.base_url) for job in jobs],
                     'numberMatched': matched, 'numberReturned': len(jobs),
@@ -196,7 +209,7 @@ class JobRoutes:
         return links
 
     def get_job(self, request: Request, job_id: str) -> Response:
-        job = self.manager.repo.get(job_id)
+        job = self._job(job_id)
         if job is None:
             return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
         info = status_info(job, self.base_url)
@@ -206,13 +219,13 @@ class JobRoutes:
         return _json(info)
 
     def dismiss(self, request: Request, job_id: str) -> Response:
-        if self.manager.repo.get(job_id) is None:
+        if self._job(job_id) is None:
             return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
         job = self.manager.dismiss(job_id)
         return _json(status_info(job, self.base_url))
 
     def results(self, request: Request, job_id: str) -> Response:
-        job = self.manager.repo.get(job_id)
+        job = self._job(job_id)
         if job is None:
             return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
         if job['status'] in ('accepted', 'running'):
@@ -223,7 +236,7 @@ class JobRoutes:
         return self._result_response(job, mode, {})
 
     def log(self, request: Request, job_id: str) -> Response:
-        job = self.manager.repo.get(job_id)
+        job = self._job(job_id)
         if job is None:
             return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
         path = self.manager.log_path(job_id)

@@ -32,15 +32,23 @@ class Limits:
     user: str = '1000:1000'
 
 
+_CLIENTS: dict[tuple, object] = {}
+
+
 def client(base_url: str | None = None):
-    """A Docker client, or a clear failure when the engine cannot be reached."""
+    """This process' Docker client, or a clear failure when the engine cannot be reached."""
     import docker
     from docker.errors import DockerException
+    key = (base_url, os.getpid())
     try:
-        engine = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
+        engine = _CLIENTS.get(key)
+        if engine is None:
+            engine = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
+            _CLIENTS[key] = engine
         engine.ping()
         return engine
     except DockerException as err:
+        _CLIENTS.pop(key, None)
         where = base_url or os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')
         raise ExecutionError(f'the Docker engine at {where} is unreachable ({err})') from None
 

@@ -46,6 +46,7 @@ class Manager(BaseManager):
         self.repo = JobRepository(self.store)
         self.registry = ProcessRegistry(self.store)
         self._metadata: dict[str, tuple[Any, dict]] = {}
+        self._auth = None
 
     # -- processes: configured ones plus those deployed at run time ---------------
     @property
@@ -54,10 +55,23 @@ class Manager(BaseManager):
         return self._configured
 
     @property
+    def auth(self):
+        """The access rules of this deployment (authenticators, roles, permissions)."""
+        if self._auth is None:
+            from ..auth import Auth
+            self._auth = Auth(self.settings.block['auth'], self.settings.config_path.parent)
+        return self._auth
+
+    @property
     def processes(self) -> collections.OrderedDict:
+        """Configured processes, then deployed ones the caller may see (private ones only
+        by their owner and admins; outside requests, e.g. in workers, all of them)."""
+        from ..auth import current_user
+        user = current_user()
         merged = collections.OrderedDict(self._configured)
         for pid, definition in self.registry.all().items():
-            merged.setdefault(pid, definition)
+            if user is None or self.auth.can_see_process(user, definition):
+                merged.setdefault(pid, definition)
         return merged
 
     def get_processor(self, process_id: str) -> BaseProcessor:
@@ -102,13 +116,13 @@ class Manager(BaseManager):
     def wait(self, job_id: str, timeout: float) -> dict:
         """Poll until the job is final or `timeout` passes; return its record."""
         deadline = time.monotonic() + timeout
-        delay = 0.005
+        delay = 0.002
         while True:
             job = self.repo.get(job_id)
             if job is None or job['status'] in FINAL or time.monotonic() >= deadline:
                 return job
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.05)
+            delay = min(delay * 1.5, 0.01)  # a finished job is seen within 10 ms
 
     def wants_async(self, process_id: str, prefer: str | None) -> bool:
         """Asynchronous if asked for, or if the process cannot run synchronously."""

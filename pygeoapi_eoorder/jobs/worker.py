@@ -118,6 +118,7 @@ def worker_main(runtime: Runtime, conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     runtime = runtime.after_fork()
+    logging.getLogger().handlers.clear()  # the supervisor's handlers: job logs go to job.log
     while True:
         try:
             job = conn.recv()

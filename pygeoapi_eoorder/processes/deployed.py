@@ -10,9 +10,9 @@ from .packages import Package
 PROCESSOR = 'pygeoapi_eoorder.processes.deployed.DeployedProcessor'
 
 
-def resource(package: Package, owner: str | None = None) -> dict:
+def resource(package: Package, owner: str | None = None, visibility: str = 'public') -> dict:
     """The pygeoapi process resource of a deployed package, as kept in the store."""
-    return {'type': 'process', 'mutable': True, 'owner': owner,
+    return {'type': 'process', 'mutable': True, 'owner': owner, 'visibility': visibility,
             'processor': {'name': PROCESSOR, 'package': package.to_dict()}}
 
 

@@ -1,0 +1,40 @@
+"""Attaching the caller to every request; 401 with WWW-Authenticate on OGC API routes."""
+
+from __future__ import annotations
+
+from flask import Flask, g, request
+
+from ..errors import problem
+from .service import Auth, AuthenticationFailed
+
+OWN_AUTH_ERRORS = ('/oseo',)  # answered as ows:ExceptionReport by the ordering component
+
+
+def install(app: Flask, auth: Auth, prefix: str = '') -> None:
+    app.extensions['eoorder_auth'] = auth
+
+    @app.before_request
+    def _identify():
+        path = request.path[len(prefix):] if prefix and request.path.startswith(prefix) \
+            else request.path
+        own_errors = any(path == p or path.startswith(p + '/') for p in OWN_AUTH_ERRORS)
+        g.auth_error = None
+        try:
+            user = auth.identify(request)
+        except AuthenticationFailed as err:
+            if own_errors:
+                g.user, g.auth_error = None, str(err)
+                return None
+            return problem(401, 'unauthorized', f'authentication failed: {err}',
+                           {'WWW-Authenticate': auth.challenge()})
+        if user is None and (auth.anonymous or auth.is_public(path)):
+            user = auth.anonymous_user()
+        if user is None and not own_errors:
+            return problem(401, 'unauthorized', 'authentication required',
+                           {'WWW-Authenticate': auth.challenge()})
+        g.user = user
+        return None
+
+
+def get_auth(app: Flask) -> Auth:
+    return app.extensions['eoorder_auth']

@@ -1,0 +1,85 @@
+"""The configured authenticators and permission rules, and the caller of the current request."""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import g, has_request_context
+
+from .base import AuthenticationFailed, Authenticator, User
+from .builtin import BUILTIN
+
+PERMISSIONS = ('deploy', 'moderate', 'edit_catalogue', 'order')
+
+
+def _load(spec: dict, base_dir) -> Authenticator:
+    name = spec['name']
+    options = {k: v for k, v in spec.items() if k != 'name'}
+    if name in BUILTIN:
+        return BUILTIN[name](options, base_dir)
+    module, _, cls = name.rpartition('.')
+    if not module:
+        raise ValueError(f'auth authenticator {name!r}: use a built-in name '
+                         f'({", ".join(BUILTIN)}) or a dotted path package.module.Class')
+    return getattr(importlib.import_module(module), cls)(options, base_dir)
+
+
+class Auth:
+    """Authenticators tried in order; the first that recognises credentials decides."""
+
+    def __init__(self, block: dict, base_dir):
+        self.authenticators = [_load(spec, base_dir) for spec in block['authenticators']]
+        self.anonymous = block['anonymous']
+        self.anonymous_roles = frozenset(block['anonymous_roles'])
+        self.public_paths = block['public_paths']
+        self.admin_roles = frozenset(block['admin_roles'])
+        self.permissions = block['permissions']
+        self.order_collections = block['order_collections']
+
+    def identify(self, request) -> User | None:
+        for authenticator in self.authenticators:
+            user = authenticator.authenticate(request)
+            if user is not None:
+                return user
+        return None
+
+    def anonymous_user(self) -> User:
+        return User('anonymous', self.anonymous_roles)
+
+    def challenge(self) -> str:
+        return ', '.join(a.challenge() for a in self.authenticators)
+
+    def is_public(self, path: str) -> bool:
+        return any(path == p or (p != '/' and path.startswith(p.rstrip('/') + '/'))
+                   for p in self.public_paths)
+
+    def is_admin(self, user: User | None) -> bool:
+        return user is not None and user.has_any(self.admin_roles)
+
+    def allowed(self, user: User | None, permission: str, collection: str | None = None) -> bool:
+        if user is None:
+            return False
+        if self.is_admin(user):
+            return True
+        if not user.has_any(self.permissions.get(permission, [])):
+            return False
+        if permission == 'order' and collection in self.order_collections:
+            return user.has_any(self.order_collections[collection])
+        return True
+
+    def owns(self, user: User | None, owner: str | None) -> bool:
+        """May `user` see a resource owned by `owner`? (Admins see everything.)"""
+        return self.is_admin(user) or (user is not None and owner == user.name)
+
+    def can_see_process(self, user: User | None, definition: dict) -> bool:
+        if definition.get('visibility', 'public') != 'private':
+            return True
+        return self.owns(user, definition.get('owner'))
+
+
+def current_user() -> User | None:
+    """The caller of the current request (None outside a request, e.g. in a worker)."""
+    return g.get('user') if has_request_context() else None
+
+
+__all__ = ['Auth', 'AuthenticationFailed', 'PERMISSIONS', 'current_user']
