@@ -15,6 +15,7 @@ from ..jobs.context import JobContext
 from ..processes.packages import ExecutionUnit
 from . import docker_runner
 from .errors import ExecutionError
+from .stage_out import register_stac
 from .staging import Stager
 
 LITERAL_TYPES = {'string', 'number', 'integer', 'boolean'}
@@ -114,6 +115,7 @@ def collect_outputs(ctx: JobContext, process: dict, output_ids: list[str]) -> di
             if (target / 'catalog.json').is_file():
                 document[output_id] = {'href': f'{href}/catalog.json',
                                        'type': 'application/json', 'rel': 'stac-catalog'}
+                register_stac(ctx, target, href)
             else:
                 document[output_id] = {'href': href, 'type': 'inode/directory'}
         else:

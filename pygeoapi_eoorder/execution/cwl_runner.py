@@ -17,6 +17,7 @@ from ..processes.packages import ExecutionUnit
 from . import docker_runner
 from .app_runner import requested_ids
 from .errors import ExecutionError
+from .stage_out import register_stac
 from .staging import Stager
 
 
@@ -64,6 +65,7 @@ def _describe(ctx: JobContext, output_id: str, value: Any, results: Path) -> Any
     relative = path.relative_to(results).as_posix()
     href = f'{ctx.base_url}/jobs/{ctx.job_id}/results/{relative}'
     if value['class'] == 'Directory' and (path / 'catalog.json').is_file():
+        register_stac(ctx, path, href)
         return {'href': f'{href}/catalog.json', 'type': 'application/json',
                 'rel': 'stac-catalog'}
     return {'href': href, 'type': value.get('format') or
