@@ -80,8 +80,11 @@ class DeployRoutes:
                            'processes (permission deploy)')
         return None
 
-    def _owned(self, process_id: str) -> Response | None:
+    def _owned(self, process_id: str, verb: str) -> Response | None:
         """None if the caller may change this deployed process, else the error."""
+        if self._is_builtin(process_id):
+            return problem(403, 'immutable-process',
+                           f'process {process_id!r} is built in and cannot be {verb}')
         definition = self.manager.registry.all().get(process_id)
         user = current_user()
         if definition is None or not self.manager.auth.can_see_process(user, definition):
@@ -120,10 +123,7 @@ class DeployRoutes:
         return response
 
     def replace(self, request: Request, process_id: str) -> Response:
-        if self._is_builtin(process_id):
-            return problem(403, 'immutable-process',
-                           f'process {process_id!r} is built in and cannot be replaced')
-        refused = self._owned(process_id)
+        refused = self._owned(process_id, 'replaced')
         if refused is not None:
             return refused
         package = self._parse(request)
@@ -141,10 +141,7 @@ class DeployRoutes:
         return Response(status=204)
 
     def undeploy(self, request: Request, process_id: str) -> Response:
-        if self._is_builtin(process_id):
-            return problem(403, 'immutable-process',
-                           f'process {process_id!r} is built in and cannot be undeployed')
-        refused = self._owned(process_id)
+        refused = self._owned(process_id, 'undeployed')
         if refused is not None:
             return refused
         if not self.manager.registry.remove(process_id):
