@@ -126,6 +126,15 @@ def apikey(keys_file, user, roles):
     click.echo(key)
 
 
+def _mount_components() -> None:
+    """Command groups of the components (orders, harvest, ...)."""
+    from .ordering.cli import orders
+    cli.add_command(orders)
+
+
+_mount_components()
+
+
 def main():
     cli()
 

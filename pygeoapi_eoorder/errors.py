@@ -21,6 +21,8 @@ TYPES = {
     'duplicated-process': _P2 + 'duplicated-process',
     'immutable-process': _P2 + 'immutable-process',
     'not-found': 'about:blank',
+    'unauthorized': 'about:blank',
+    'forbidden': 'about:blank',
     'gone': 'about:blank',
     'method-not-allowed': 'about:blank',
 }

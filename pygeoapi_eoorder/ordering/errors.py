@@ -21,26 +21,32 @@ HTTP_STATUS = {
     'OrderTypeNotSupported': 501,
     'ProductNotAvailable': 400,
     'LimitExceeded': 400,
-    'InvalidRequest': 400,
 }
 
 
 class OseoError(Exception):
     """An OSEO exception: a code, a text and the locator (the offending element or value)."""
 
-    def __init__(self, code: str, text: str, locator: str | None = None):
+    def __init__(self, code: str, text: str, locator: str | None = None,
+                 status: int | None = None):
         super().__init__(text)
         self.code = code
         self.text = text
         self.locator = locator
+        self.status = status
 
     @property
     def http_status(self) -> int:
-        return HTTP_STATUS.get(self.code, 400)
+        return self.status or HTTP_STATUS.get(self.code, 400)
 
     @property
     def is_client_fault(self) -> bool:
         return self.http_status < 500
+
+
+def bad_request(text: str, locator: str | None = None) -> OseoError:
+    """A request the server cannot read at all (not XML, not an OSEO message)."""
+    return OseoError('NoApplicableCode', text, locator, status=400)
 
 
 def missing(locator: str, text: str | None = None) -> OseoError:

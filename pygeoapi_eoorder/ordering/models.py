@@ -27,6 +27,7 @@ class Order(Base):
     updated: Mapped[datetime] = mapped_column(DateTime)
     status_notification: Mapped[str] = mapped_column(String(8), default='None')
     reply_to: Mapped[str | None] = mapped_column(Text)
+    binding: Mapped[str] = mapped_column(String(8), default='xml')
     priority: Mapped[str | None] = mapped_column(String(16))
     packaging: Mapped[str | None] = mapped_column(String(8))
     protocol: Mapped[str | None] = mapped_column(String(16))
@@ -65,6 +66,7 @@ class OrderItem(Base):
     token: Mapped[str | None] = mapped_column(String(64), unique=True)
     expires: Mapped[datetime | None] = mapped_column(DateTime)
     downloads: Mapped[int] = mapped_column(Integer, default=0)
+    described: Mapped[bool] = mapped_column(Boolean, default=False)  # by nextReady
     files_removed: Mapped[bool] = mapped_column(Boolean, default=False)
     item_xml: Mapped[str] = mapped_column(Text)
 

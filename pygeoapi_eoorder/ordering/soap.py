@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .errors import OseoError, exception_report
+from .errors import OseoError, bad_request, exception_report
 from .xmlns import SOAP11, SOAP12, WSA, WSSE, serialize
 
 XML, S11, S12 = 'xml', 'soap11', 'soap12'
@@ -52,16 +52,16 @@ def unwrap(root: etree._Element) -> Message:
     binding = {SOAP11: S11, SOAP12: S12}.get(namespace)
     if binding is None:
         if etree.QName(root).localname == 'Envelope':
-            raise OseoError('InvalidRequest', f'unknown SOAP envelope namespace {namespace!r} '
-                            f'(use {SOAP12} or {SOAP11})', 'Envelope')
+            raise bad_request(f'unknown SOAP envelope namespace {namespace!r} '
+                              f'(use {SOAP12} or {SOAP11})', 'Envelope')
         return Message(XML, root)
     body = root.find(f'{{{namespace}}}Body')
     if body is None:
         raise OseoError('MissingParameterValue', 'SOAP envelope without a Body', 'Body')
     children = [child for child in body if isinstance(child.tag, str)]
     if len(children) != 1:
-        raise OseoError('InvalidRequest', f'SOAP Body must hold exactly one OSEO request '
-                        f'(found {len(children)})', 'Body')
+        raise bad_request(f'SOAP Body must hold exactly one OSEO request '
+                          f'(found {len(children)})', 'Body')
     message = Message(binding, children[0])
     header = root.find(f'{{{namespace}}}Header')
     if header is not None:

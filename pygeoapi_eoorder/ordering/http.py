@@ -1,0 +1,157 @@
+"""Flask routes of the ordering component (called by app.py: `install(app, api, settings)`).
+
+/oseo (POST: SOAP 1.2, SOAP 1.1, XML; GET: KVP GetCapabilities), /oseo/downloads/...,
+/orders, /orders/{id}, /orders/{id}/approve|reject. The internal item process is hidden
+from /processes and cannot be executed directly.
+"""
+
+from __future__ import annotations
+
+import json
+
+from flask import Flask, request
+
+from ..config import ConfigError
+from ..errors import problem
+from .delivery import Sweeper, download
+from .endpoint import Endpoint
+from .schemas import SchemaSet, SchemaUnavailable
+from .service import ITEM_PROCESS, OrderService
+from .views import OrderViews
+
+XML_BODY = {'content': {ct: {'schema': {'type': 'string'}} for ct in
+                        ('application/soap+xml', 'text/xml', 'application/xml')}}
+
+
+def _hide_internal_processes(app: Flask) -> None:
+    """Leave `_`-prefixed processes out of /processes and refuse to execute them."""
+    views = app.view_functions
+    listing, execute = views['pygeoapi.get_processes'], views['pygeoapi.execute_process_jobs']
+
+    def get_processes(process_id=None):
+        if process_id is not None and process_id.startswith('_'):
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        response = listing(process_id)
+        if process_id is None and response.status_code == 200 and \
+                response.mimetype == 'application/json':
+            body = json.loads(response.get_data())
+            body['processes'] = [p for p in body.get('processes', [])
+                                 if not str(p.get('id', '')).startswith('_')]
+            response.set_data(json.dumps(body))
+        return response
+
+    def execute_process(process_id):
+        if process_id.startswith('_'):
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        return execute(process_id)
+
+    views['pygeoapi.get_processes'] = get_processes
+    views['pygeoapi.execute_process_jobs'] = execute_process
+
+
+def install(app: Flask, api, settings) -> None:
+    _hide_internal_processes(app)
+    block = settings.block['ordering']
+    if not block['enabled']:
+        return
+    schemas = SchemaSet(block.get('schemas'))
+    if not schemas.location.startswith(('http://', 'https://')):
+        try:
+            schemas.schema  # a wrong local location is a configuration error
+        except SchemaUnavailable as err:
+            raise ConfigError(f'eoorder.ordering.schemas: {err}; fix: point it at a directory '
+                              'mirroring schemas.opengis.net, an OASIS catalog.xml, or '
+                              'https://schemas.opengis.net') from None
+    service = OrderService(settings, api.manager)
+    auth = api.manager.auth
+    base_url = api.base_url.rstrip('/')
+    endpoint = Endpoint(service, schemas, auth, base_url)
+    views = OrderViews(service, auth, base_url)
+    sweeper = Sweeper(service, block['delivery']['cleanup_interval_seconds'])
+
+    def oseo():
+        sweeper.maybe_run()
+        if request.method == 'GET':
+            return endpoint.get(request)
+        return endpoint.post(request)
+
+    def downloads(token, name):
+        sweeper.maybe_run()
+        return download(service, token, name)
+
+    prefix = ''
+    rules = [
+        ('/oseo', 'eoorder.oseo', ['GET', 'POST'], oseo),
+        ('/oseo/downloads/<token>/<path:name>', 'eoorder.oseo_download', ['GET'], downloads),
+        ('/orders', 'eoorder.orders', ['GET'], lambda: views.list(request)),
+        ('/orders/<order_id>', 'eoorder.order', ['GET'],
+         lambda order_id: views.get(request, order_id)),
+        ('/orders/<order_id>/approve', 'eoorder.order_approve', ['POST'],
+         lambda order_id: views.moderate(request, order_id, 'approve')),
+        ('/orders/<order_id>/reject', 'eoorder.order_reject', ['POST'],
+         lambda order_id: views.moderate(request, order_id, 'reject')),
+    ]
+    for path, endpoint_name, methods, view in rules:
+        app.add_url_rule(prefix + path, endpoint_name, view, methods=methods)
+
+
+def _xml_response(description: str) -> dict:
+    return {'description': description, **XML_BODY}
+
+
+def openapi_paths() -> dict:
+    """OpenAPI path items of the ordering routes."""
+    order_id = {'name': 'orderId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
+    json_ok = {'description': 'JSON (or HTML with f=html)',
+               'content': {'application/json': {'schema': {'type': 'object'}},
+                           'text/html': {'schema': {'type': 'string'}}}}
+    return {
+        '/oseo': {
+            'get': {'summary': 'OSEO GetCapabilities (KVP)', 'tags': ['ordering'],
+                    'operationId': 'oseoGetCapabilities',
+                    'parameters': [
+                        {'name': 'service', 'in': 'query', 'required': True,
+                         'schema': {'type': 'string', 'enum': ['OS']}},
+                        {'name': 'request', 'in': 'query', 'required': True,
+                         'schema': {'type': 'string', 'enum': ['GetCapabilities']}},
+                        {'name': 'acceptVersions', 'in': 'query', 'schema': {'type': 'string'}},
+                        {'name': 'sections', 'in': 'query', 'schema': {'type': 'string'}}],
+                    'responses': {'200': _xml_response('oseo:Capabilities'),
+                                  '400': _xml_response('ows:ExceptionReport')}},
+            'post': {'summary': 'OSEO 1.0 request (SOAP 1.2, SOAP 1.1 or plain XML)',
+                     'tags': ['ordering'], 'operationId': 'oseo',
+                     'requestBody': {'required': True, **XML_BODY},
+                     'responses': {'200': _xml_response('OSEO response'),
+                                   '400': _xml_response('ows:ExceptionReport / SOAP Fault'),
+                                   '500': _xml_response('ows:ExceptionReport / SOAP Fault')}}},
+        '/oseo/downloads/{token}/{name}': {'get': {
+            'summary': 'Download a delivered order item', 'tags': ['ordering'],
+            'operationId': 'oseoDownload',
+            'parameters': [{'name': 'token', 'in': 'path', 'required': True,
+                            'schema': {'type': 'string'}},
+                           {'name': 'name', 'in': 'path', 'required': True,
+                            'schema': {'type': 'string'}}],
+            'responses': {'200': {'description': 'the file'},
+                          '404': {'description': 'unknown'}, '410': {'description': 'expired'}}}},
+        '/orders': {'get': {'summary': 'List orders', 'tags': ['ordering'],
+                            'operationId': 'getOrders',
+                            'parameters': [{'name': n, 'in': 'query', 'schema': s} for n, s in (
+                                ('status', {'type': 'string'}), ('limit', {'type': 'integer'}),
+                                ('offset', {'type': 'integer'}), ('f', {'type': 'string'}))],
+                            'responses': {'200': json_ok}}},
+        '/orders/{orderId}': {'get': {'summary': 'An order with its items and history',
+                                      'tags': ['ordering'], 'operationId': 'getOrder',
+                                      'parameters': [order_id],
+                                      'responses': {'200': json_ok,
+                                                    '404': {'description': 'no such order'}}}},
+        '/orders/{orderId}/approve': {'post': {
+            'summary': 'Approve an order awaiting moderation', 'tags': ['ordering'],
+            'operationId': 'approveOrder', 'parameters': [order_id],
+            'responses': {'200': json_ok, '403': {'description': 'not a moderator'},
+                          '409': {'description': 'not awaiting approval'}}}},
+        '/orders/{orderId}/reject': {'post': {
+            'summary': 'Reject an order awaiting moderation', 'tags': ['ordering'],
+            'operationId': 'rejectOrder', 'parameters': [order_id],
+            'responses': {'200': json_ok, '403': {'description': 'not a moderator'},
+                          '409': {'description': 'not awaiting approval'}}}},
+    }

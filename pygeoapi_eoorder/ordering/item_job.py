@@ -1,0 +1,113 @@
+"""The built-in process that runs one order item in the job engine (`_oseo_order_item`).
+
+Its id starts with `_`, so pygeoapi leaves it out of the OpenAPI document; the ordering
+routes also hide it from /processes and refuse to execute it directly.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from datetime import timedelta
+
+from pygeoapi.plugin import load_plugin  # noqa: F401  (same loader semantics as pygeoapi)
+from pygeoapi.process.base import ProcessorExecuteError
+
+from ..jobs.context import JobProcessor
+from ..store import utcnow
+from . import states
+from .processors import ItemProcessingError, ItemWork
+
+METADATA = {
+    'version': '1.0.0', 'id': '_oseo_order_item', 'title': 'OSEO order item',
+    'description': 'Processes and delivers one item of an OSEO order (internal).',
+    'jobControlOptions': ['async-execute'], 'keywords': ['OSEO'],
+    'inputs': {'order': {'title': 'order id', 'minOccurs': 1, 'schema': {'type': 'string'}},
+               'item': {'title': 'item key', 'minOccurs': 1, 'schema': {'type': 'string'}}},
+    'outputs': {'delivery': {'title': 'delivered files',
+                             'schema': {'type': 'object',
+                                        'contentMediaType': 'application/json'}}},
+}
+
+
+def load_item_processor(dotted: str, config: dict):
+    """Import `package.module.Class` and instantiate it with `config`."""
+    import importlib
+    module_name, _, class_name = dotted.rpartition('.')
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as err:
+        raise ItemProcessingError(f'item processor {dotted!r} cannot be loaded ({err})') \
+            from None
+    return cls(config)
+
+
+def download_url(base_url: str, token: str, name: str) -> str:
+    return f'{base_url.rstrip("/")}/oseo/downloads/{token}/{name}'
+
+
+class OrderItemProcess(JobProcessor):
+    def __init__(self, processor_def):
+        super().__init__(processor_def, METADATA)
+
+    def execute(self, data, outputs=None):
+        from .notify import notify_change
+        from .service import OrderService
+        ctx = self.context
+        service = OrderService(ctx.settings, ctx.manager)
+        item = service.repo.item(str(data.get('item')))
+        if item is None or item['order_id'] != data.get('order'):
+            raise ProcessorExecuteError(user_msg='order item not found')
+        change = service.repo.transition_item(item['id'], states.IN_PRODUCTION, 'in production')
+        if change is None:  # cancelled or terminated before it started
+            ctx.log.info('item %s is %s: nothing to do', item['item_id'],
+                         service.repo.item(item['id'])['status'])
+            return 'application/json', {'item': item['item_id'], 'status': 'skipped'}
+        notify_change(service, change, ctx.log)
+        try:
+            result = self._run(service, item)
+        except Exception as err:
+            message = str(err) if isinstance(err, ItemProcessingError) else \
+                f'{type(err).__name__}: {err}'
+            change = service.repo.transition_item(item['id'], states.FAILED, message[:4000])
+            notify_change(service, change, ctx.log)
+            service.start_items(item['order_id'])
+            raise ProcessorExecuteError(user_msg=message) from None
+        notify_change(service, result, ctx.log)
+        service.start_items(item['order_id'])
+        return 'application/json', {'item': item['item_id'], 'status': 'Completed'}
+
+    def _run(self, service, item: dict):
+        ctx = self.context
+        conf = service.conf
+        collection = conf.collections.get(item['collection_id'])
+        dotted = (conf.tasking.get('handler') if item['kind'] == 'tasking' else None) or \
+            (collection.conf.get('processor') if collection else None) or conf.processor
+        processor = load_item_processor(dotted, {'ordering': conf.block,
+                                                 'collection': collection.conf
+                                                 if collection else None})
+        work = ItemWork(order_id=item['order_id'], item_id=item['item_id'], kind=item['kind'],
+                        identifier=item['identifier'], collection=collection,
+                        options=item['options'] or {}, packaging=item['packaging'],
+                        protocol=item['protocol'], workdir=ctx.workdir, log=ctx.log,
+                        progress=ctx.progress, settings=ctx.settings, manager=ctx.manager)
+        processor.prepare(work)
+        processor.process(work)
+        token = secrets.token_urlsafe(24)
+        target = conf.downloads_dir / token
+        partial = conf.downloads_dir / f'.{token}.part'
+        shutil.rmtree(partial, ignore_errors=True)
+        delivered = processor.deliver(work, partial)
+        names = [path.relative_to(partial).as_posix() for path in delivered]
+        partial.rename(target)
+        expires = utcnow() + timedelta(seconds=conf.delivery['expiration_seconds'])
+        ctx.progress(95, 'delivered')
+        change = service.repo.transition_item(
+            item['id'], states.COMPLETED, 'ready for download', files=names, token=token,
+            expires=expires)
+        if change is None:  # cancelled meanwhile: withdraw the delivery
+            processor.clean(target)
+            raise ItemProcessingError('item cancelled during processing')
+        ctx.log.info('delivered %s', ', '.join(download_url(ctx.base_url, token, n)
+                                               for n in names))
+        return change

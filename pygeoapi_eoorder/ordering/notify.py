@@ -1,0 +1,77 @@
+"""Notifications POSTed to a client's endpoint (its WS-Addressing ReplyTo):
+SubmitResponse as an order progresses (statusNotification Final or All), CancelResponse
+after a Cancel, GetQuotationResponse for an asynchronous quotation."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import requests
+from lxml import etree
+from pygeoapi.util import is_request_allowed
+
+from . import soap, states
+from .encode import monitor_specification
+from .xmlns import O, VERSION, xml_datetime
+
+LOGGER = logging.getLogger(__name__)
+
+
+def post(conf, binding: str, url: str, payload: etree._Element, action: str,
+         log: logging.Logger = LOGGER) -> bool:
+    """POST one message; failures are logged, never raised."""
+    settings = conf.notifications
+    if not is_request_allowed(url, settings['allow_internal_addresses']):
+        log.warning('notification to %s refused: internal addresses are not allowed '
+                    '(ordering.notifications.allow_internal_addresses)', url)
+        return False
+    binding = binding if binding in (soap.S11, soap.S12) else soap.S12
+    body = soap.to_bytes(soap.envelope(binding, payload, action=action, to=url))
+    headers = {'Content-Type': soap.CONTENT_TYPES[binding]}
+    if binding == soap.S11:
+        headers['SOAPAction'] = f'"{action}"'
+    else:
+        headers['Content-Type'] += f'; action="{action}"'
+    try:
+        reply = requests.post(url, data=body, headers=headers, allow_redirects=False,
+                              timeout=settings['timeout_seconds'])
+        log.info('%s to %s answered %s', action, url, reply.status_code)
+        return reply.ok
+    except requests.RequestException as err:
+        log.warning('%s to %s failed: %s', action, url, err)
+        return False
+
+
+def status_message(kind: str, order: dict, items: list[dict]) -> etree._Element:
+    """SubmitResponse or CancelResponse (StatusNotificationType) for an order."""
+    return getattr(O, kind)(O.timeStamp(xml_datetime(None)),
+                            monitor_specification(order, items), service='OS',
+                            version=VERSION)
+
+
+def wanted(order: dict, before: str, after: str) -> bool:
+    """Does the order's statusNotification ask for this change?"""
+    if not order.get('reply_to') or before == after:
+        return False
+    mode = order.get('status_notification')
+    return mode == 'All' or (mode == 'Final' and after in states.FINAL)
+
+
+def notify_change(service, change, log: logging.Logger = LOGGER) -> None:
+    """Send a SubmitResponse when the order's status changed as its client asked."""
+    if change is None:
+        return
+    order = service.repo.get(change.order_id)
+    if order is None or not wanted(order, change.before, change.after):
+        return
+    message = status_message('SubmitResponse', order, service.repo.items(order['id']))
+    post(service.conf, order['binding'], order['reply_to'], message, 'SubmitResponse', log)
+
+
+def in_background(function, *args) -> threading.Thread:
+    """Run a notification without holding up the reply to the request that caused it."""
+    thread = threading.Thread(target=function, args=args, daemon=True,
+                              name='oseo-notification')
+    thread.start()
+    return thread

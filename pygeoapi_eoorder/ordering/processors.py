@@ -1,0 +1,146 @@
+"""Item processors: how one order item becomes files to download.
+
+A processor is a class referenced by dotted path (`ordering.processor`, or a
+collection's `processor`), like any pygeoapi plugin. The item job calls, in order,
+`prepare` (find and fetch the product), `process` (optional work on it), `deliver`
+(return the files to publish) and, once the delivery has expired, `clean`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..execution.errors import ExecutionError
+from ..execution.staging import Stager
+from .catalogue_lookup import product_href
+from .packaging import package
+
+
+class ItemProcessingError(Exception):
+    """The item cannot be processed; the message is shown to the client."""
+
+
+@dataclass
+class ItemWork:
+    """Everything a processor knows about the item it works on."""
+
+    order_id: str
+    item_id: str
+    kind: str
+    identifier: str | None
+    collection: object | None  # settings.Collection
+    options: dict
+    packaging: str | None
+    protocol: str | None
+    workdir: Path
+    log: logging.Logger
+    progress: Callable[[int, str], None]
+    settings: object  # config.Settings
+    manager: object = None
+    files: list[Path] = field(default_factory=list)  # what prepare/process produced
+
+
+class ItemProcessor:
+    """Base of item processors; the defaults do nothing but deliver `work.files`."""
+
+    def __init__(self, config: dict):
+        self.config = config
+
+    def prepare(self, work: ItemWork) -> None:
+        """Find the product and bring it into `work.workdir`; fill `work.files`."""
+
+    def process(self, work: ItemWork) -> None:
+        """Optional processing of `work.files` (replace them with the results)."""
+
+    def deliver(self, work: ItemWork, target: Path) -> list[Path]:
+        """Put the files to publish into `target`; return them."""
+        return _deliver(work, target)
+
+    def clean(self, published: Path) -> None:
+        """Remove what was published once it expired."""
+        shutil.rmtree(published, ignore_errors=True)
+
+
+def _safe_name(value: str) -> str:
+    keep = ''.join(c if c.isalnum() or c in '-_.' else '_' for c in value)
+    return keep.strip('._')[:100] or 'item'
+
+
+def _deliver(work: ItemWork, target: Path) -> list[Path]:
+    if not work.files:
+        raise ItemProcessingError(f'item {work.item_id}: nothing to deliver')
+    target.mkdir(parents=True, exist_ok=True)
+    if work.packaging:
+        return [package(work.files, target, _safe_name(work.item_id), work.packaging)]
+    delivered = []
+    for path in work.files:
+        destination = target / path.name
+        if path.is_dir():
+            shutil.copytree(path, destination)
+        else:
+            shutil.copy2(path, destination)
+        delivered.append(destination)
+    return delivered
+
+
+class DefaultItemProcessor(ItemProcessor):
+    """Resolves the product through the catalogue (or the collection's enclosure
+    template), stages it in like an ADES input, and delivers it (packaged if asked)."""
+
+    def prepare(self, work: ItemWork) -> None:
+        href = product_href(work.settings, work.identifier or '', work.collection)
+        if not href:
+            raise ItemProcessingError(f'product {work.identifier!r} not found in the '
+                                      'catalogue and its collection has no enclosure template')
+        roots = work.settings.block['execution']['stage_in']['allowed_file_roots']
+        stager = Stager(work.workdir / 'inputs', roots)
+        work.log.info('staging in %s', href)
+        try:
+            path = stager.fetch('product', href)
+        except ExecutionError as err:
+            raise ItemProcessingError(str(err).replace('input product', f'product '
+                                                       f'{work.identifier}')) from None
+        work.files = [path]
+        work.progress(40, 'product staged in')
+
+    def process(self, work: ItemWork) -> None:
+        """Run the deployed process named by an option (`process:` in the collection's
+        option) on the staged product, through the job engine, and deliver its results."""
+        if work.collection is None:
+            return
+        for name, option in work.collection.option_names.items():
+            if option.get('process') and name in work.options:
+                self._run_process(work, option['process'], name, work.options[name])
+
+    def _run_process(self, work: ItemWork, process_id: str, name: str, value: str) -> None:
+        from ..jobs.context import JobContext  # noqa: F401  (documented dependency)
+        processor = work.manager.get_processor(process_id)
+        work.log.info('running process %s for option %s=%s', process_id, name, value)
+        context = getattr(processor, 'context', None)
+        if hasattr(processor, 'context'):
+            from ..jobs.context import JobContext as Ctx
+            processor.context = Ctx(work.manager.repo, {'id': f'{work.order_id}-{name}'},
+                                    work.workdir / f'process-{name}', work.log,
+                                    work.settings, '', work.manager)
+        inputs = {'product': {'href': work.files[0].as_uri()}, name: value}
+        try:
+            mimetype, outputs = processor.execute(inputs)
+        except Exception as err:
+            raise ItemProcessingError(f'process {process_id} failed: {err}') from None
+        finally:
+            if context is not None:
+                processor.context = context
+        result = work.workdir / f'{process_id}-result'
+        result.mkdir(parents=True, exist_ok=True)
+        out = result / ('result.json' if 'json' in (mimetype or '') else 'result')
+        if isinstance(outputs, (bytes, bytearray)):
+            out.write_bytes(outputs)
+        else:
+            import json
+            out.write_text(json.dumps(outputs))
+        work.files = [out]
+        work.progress(70, f'process {process_id} done')

@@ -1,0 +1,260 @@
+"""Orders in the shared store. Every status change goes through the transition table,
+as a compare-and-set, with a history row, in the same transaction as the order's
+derived status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select, update
+
+from ..store import Store, utcnow
+from . import states
+from .models import Order, OrderHistory, OrderItem, Quotation
+
+ORDER_FIELDS = [c.name for c in Order.__table__.columns]
+ITEM_FIELDS = [c.name for c in OrderItem.__table__.columns]
+BRIEF_FIELDS = [f for f in ORDER_FIELDS if f != 'request_xml']
+
+
+@dataclass
+class OrderQuery:
+    """Filters of GetStatus filteringCriteria and of the /orders listing."""
+
+    owner: str | None = None
+    any_owner: bool = False
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    statuses: list[str] = field(default_factory=list)
+    reference: str | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass
+class Change:
+    """What one transition did to an order (for notifications)."""
+
+    order_id: str
+    before: str
+    after: str
+
+
+def _row(row) -> dict:
+    return dict(row) if row is not None else None
+
+
+class OrderRepository:
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- creation -------------------------------------------------------------
+    def create(self, order: dict, items: list[dict], message: str) -> None:
+        """Commit an order with its items and first history row, all or nothing."""
+        now = utcnow()
+        with self.store.write() as session:
+            session.add(Order(created=now, updated=now, item_count=len(items), **order))
+            session.flush()
+            session.add_all(OrderItem(updated=now, order_id=order['id'], **item)
+                            for item in items)
+            session.add(OrderHistory(order_id=order['id'], from_status=None,
+                                     to_status=order['status'], at=now, message=message))
+
+    # -- reading --------------------------------------------------------------
+    def get(self, order_id: str, with_request: bool = True) -> dict | None:
+        columns = [Order.__table__.c[f] for f in (ORDER_FIELDS if with_request
+                                                  else BRIEF_FIELDS)]
+        with self.store.read() as session:
+            return _row(session.execute(select(*columns).where(Order.id == order_id))
+                        .mappings().first())
+
+    def items(self, order_id: str) -> list[dict]:
+        with self.store.read() as session:
+            rows = session.execute(select(OrderItem.__table__).where(
+                OrderItem.order_id == order_id).order_by(OrderItem.position)).mappings()
+            return [dict(r) for r in rows]
+
+    def item(self, item_pk: str) -> dict | None:
+        with self.store.read() as session:
+            return _row(session.execute(select(OrderItem.__table__).where(
+                OrderItem.id == item_pk)).mappings().first())
+
+    def item_by_token(self, token: str) -> dict | None:
+        with self.store.read() as session:
+            return _row(session.execute(select(OrderItem.__table__).where(
+                OrderItem.token == token)).mappings().first())
+
+    def history(self, order_id: str) -> list[dict]:
+        with self.store.read() as session:
+            rows = session.execute(select(OrderHistory.__table__).where(
+                OrderHistory.order_id == order_id).order_by(OrderHistory.id)).mappings()
+            return [dict(r) for r in rows]
+
+    def query(self, q: OrderQuery, with_request: bool = False) -> tuple[list[dict], int]:
+        conditions = []
+        if not q.any_owner:
+            conditions.append(Order.owner == q.owner if q.owner is not None
+                              else Order.owner.is_(None))
+        if q.updated_from is not None:
+            conditions.append(Order.updated >= q.updated_from)
+        if q.updated_to is not None:
+            conditions.append(Order.updated <= q.updated_to)
+        if q.statuses:
+            conditions.append(Order.status.in_(q.statuses))
+        if q.reference is not None:
+            conditions.append(Order.reference == q.reference)
+        where = and_(True, *conditions)
+        columns = [Order.__table__.c[f] for f in (ORDER_FIELDS if with_request
+                                                  else BRIEF_FIELDS)]
+        with self.store.read() as session:
+            total = session.scalar(select(func.count()).select_from(Order).where(where))
+            rows = session.execute(select(*columns).where(where)
+                                   .order_by(Order.updated.desc(), Order.id)
+                                   .limit(q.limit).offset(q.offset)).mappings()
+            return [dict(r) for r in rows], int(total or 0)
+
+    def active_items_of(self, owner: str | None) -> int:
+        owned = Order.owner == owner if owner is not None else Order.owner.is_(None)
+        with self.store.read() as session:
+            return int(session.scalar(
+                select(func.count()).select_from(OrderItem).join(Order)
+                .where(owned, OrderItem.status.in_(states.ACTIVE))) or 0)
+
+    # -- status changes -------------------------------------------------------
+    def _lock_order(self, session, order_id: str) -> dict | None:
+        stmt = select(Order.id, Order.status, Order.status_info).where(Order.id == order_id)
+        if not self.store.is_sqlite:  # SQLite's BEGIN IMMEDIATE already serialises writers
+            stmt = stmt.with_for_update()
+        return _row(session.execute(stmt).mappings().first())
+
+    def _derive(self, session, order: dict, now: datetime, message: str | None) -> Change:
+        statuses = list(session.scalars(select(OrderItem.status).where(
+            OrderItem.order_id == order['id'])))
+        status, info = states.order_status(order['status'], statuses)
+        if status != order['status'] or info != order['status_info']:
+            session.execute(update(Order).where(Order.id == order['id'])
+                            .values(status=status, status_info=info, updated=now))
+            if status != order['status']:
+                session.add(OrderHistory(order_id=order['id'], from_status=order['status'],
+                                         to_status=status, at=now, message=message or info))
+        else:
+            session.execute(update(Order).where(Order.id == order['id']).values(updated=now))
+        return Change(order['id'], order['status'], status)
+
+    def transition_item(self, item_pk: str, to: str, message: str | None = None,
+                        **fields: Any) -> Change | None:
+        """Move an item to `to` if the table allows it; None when it does not."""
+        now = utcnow()
+        with self.store.write() as session:
+            item = session.execute(select(OrderItem.order_id, OrderItem.status,
+                                          OrderItem.item_id).where(OrderItem.id == item_pk)
+                                   ).mappings().first()
+            if item is None:
+                return None
+            order = self._lock_order(session, item['order_id'])
+            result = session.execute(
+                update(OrderItem).where(OrderItem.id == item_pk,
+                                        OrderItem.status.in_(states.TRANSITIONS[to]))
+                .values(status=to, updated=now, status_info=message, **fields))
+            if result.rowcount != 1:
+                return None
+            if item['status'] != to:
+                session.add(OrderHistory(order_id=item['order_id'], item=item['item_id'],
+                                         from_status=item['status'], to_status=to, at=now,
+                                         message=message))
+            return self._derive(session, order, now, None)
+
+    def transition_order(self, order_id: str, to: str, message: str | None = None,
+                         items_too: bool = True) -> tuple[Change, list[dict]] | None:
+        """Move an order (and its items that may move) to `to`; return the moved items."""
+        now = utcnow()
+        with self.store.write() as session:
+            order = self._lock_order(session, order_id)
+            if order is None or not states.allowed(order['status'], to):
+                return None
+            moved = []
+            if items_too:
+                moved = [dict(r) for r in session.execute(
+                    select(OrderItem.id, OrderItem.item_id, OrderItem.status,
+                           OrderItem.job_id).where(OrderItem.order_id == order_id,
+                                                   OrderItem.status.in_(
+                                                       states.TRANSITIONS[to]))).mappings()]
+                if moved:
+                    session.execute(update(OrderItem).where(
+                        OrderItem.id.in_([m['id'] for m in moved]),
+                        OrderItem.status.in_(states.TRANSITIONS[to]))
+                        .values(status=to, status_info=message, updated=now))
+                    session.add_all(OrderHistory(order_id=order_id, item=m['item_id'],
+                                                 from_status=m['status'], to_status=to,
+                                                 at=now, message=message) for m in moved)
+            session.execute(update(Order).where(Order.id == order_id)
+                            .values(status=to, status_info=message, updated=now))
+            session.add(OrderHistory(order_id=order_id, from_status=order['status'],
+                                     to_status=to, at=now, message=message))
+            return Change(order_id, order['status'], to), moved
+
+    # -- scheduling of item jobs ---------------------------------------------
+    def claim_pending(self, order_id: str, limit: int, claim: str) -> list[dict]:
+        """Mark up to `limit` accepted items without a job as being submitted by `claim`.
+
+        `limit` counts items already running: at most `limit` of the order run at once.
+        """
+        with self.store.write() as session:
+            self._lock_order(session, order_id)
+            running = session.scalar(select(func.count()).select_from(OrderItem).where(
+                OrderItem.order_id == order_id, OrderItem.job_id.is_not(None),
+                OrderItem.status.in_((states.ACCEPTED, states.IN_PRODUCTION)))) or 0
+            free = limit - running
+            if free <= 0:
+                return []
+            pending = list(session.scalars(select(OrderItem.id).where(
+                OrderItem.order_id == order_id, OrderItem.job_id.is_(None),
+                OrderItem.status == states.ACCEPTED).order_by(OrderItem.position)
+                .limit(free)))
+            if pending:
+                session.execute(update(OrderItem).where(OrderItem.id.in_(pending),
+                                                        OrderItem.job_id.is_(None))
+                                .values(job_id=claim))
+            return [dict(r) for r in session.execute(select(OrderItem.__table__).where(
+                OrderItem.id.in_(pending))).mappings()] if pending else []
+
+    def set_job(self, item_pk: str, job_id: str) -> None:
+        with self.store.write() as session:
+            session.execute(update(OrderItem).where(OrderItem.id == item_pk)
+                            .values(job_id=job_id))
+
+    def update_item(self, item_pk: str, **fields: Any) -> None:
+        with self.store.write() as session:
+            session.execute(update(OrderItem).where(OrderItem.id == item_pk).values(**fields))
+
+    def count_download(self, item_pk: str) -> Change | None:
+        """Record one download: Completed -> Downloaded (again Downloaded: counted only)."""
+        with self.store.write() as session:
+            session.execute(update(OrderItem).where(OrderItem.id == item_pk)
+                            .values(downloads=OrderItem.downloads + 1))
+        return self.transition_item(item_pk, states.DOWNLOADED, 'downloaded')
+
+    def expired_items(self, now: datetime) -> list[dict]:
+        with self.store.read() as session:
+            rows = session.execute(select(OrderItem.__table__).where(
+                OrderItem.expires.is_not(None), OrderItem.expires < now,
+                OrderItem.files_removed.is_(False))).mappings()
+            return [dict(r) for r in rows]
+
+    # -- quotations -----------------------------------------------------------
+    def add_quotation(self, **fields: Any) -> None:
+        with self.store.write() as session:
+            session.add(Quotation(**fields))
+
+    def quotation(self, quotation_id: str) -> dict | None:
+        with self.store.read() as session:
+            return _row(session.execute(select(Quotation.__table__).where(
+                Quotation.id == quotation_id)).mappings().first())
+
+    def use_quotation(self, quotation_id: str) -> bool:
+        with self.store.write() as session:
+            return session.execute(update(Quotation).where(
+                Quotation.id == quotation_id, Quotation.used.is_(False))
+                .values(used=True)).rowcount == 1

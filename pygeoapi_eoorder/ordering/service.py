@@ -1,0 +1,190 @@
+"""The order service: what OSEO operations, REST views, the CLI and item jobs all call.
+
+Orders are committed before the client hears of them; each item becomes a job of the
+shared engine (job type `order`) when the order is approved, at most `limit` at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from ..config import Settings
+from ..store import get_store
+from . import states
+from .encode import order_item_xml, spec_xml
+from .errors import OseoError, invalid
+from .options import resolve_item
+from .parsing import ParsedOrder
+from .repository import Change, OrderRepository
+from .settings import OrderingSettings
+
+ITEM_PROCESS = '_oseo_order_item'
+ORDER_JOB_TYPE = 'order'
+
+
+def new_order_id() -> str:
+    return str(uuid.uuid4())
+
+
+class OrderService:
+    def __init__(self, settings: Settings, manager=None):
+        self.settings = settings
+        self.conf = OrderingSettings(settings)
+        self.repo = OrderRepository(get_store(settings.store_url))
+        self.manager = manager
+
+    # -- reading ----------------------------------------------------------------
+    def find(self, order_id: str, owner: str | None, admin: bool = False) -> dict:
+        """The order, if it exists and belongs to `owner`; else InvalidOrderIdentifier."""
+        order = self.repo.get(order_id)
+        if order is None or (not admin and order['owner'] != owner):
+            raise OseoError('InvalidOrderIdentifier', f'no order {order_id!r} of yours',
+                            'orderId')
+        return order
+
+    def reconcile(self, order_id: str, items: list[dict]) -> bool:
+        """Items whose job ended without the item knowing (a crash) are marked Failed."""
+        waiting = {i['job_id']: i for i in items if i['job_id'] and i['status'] in (
+            states.ACCEPTED, states.IN_PRODUCTION) and not i['job_id'].startswith('claim:')}
+        if not waiting or self.manager is None:
+            return False
+        changed = False
+        for job_id, status in self.manager.repo.status_of(waiting).items():
+            if status in ('failed', 'dismissed'):
+                job = self.manager.repo.get(job_id)
+                reason = (job or {}).get('message') or f'job {status}'
+                changed |= self.repo.transition_item(waiting[job_id]['id'], states.FAILED,
+                                                     f'processing {status}: {reason}') is not None
+        return changed
+
+    # -- submission ---------------------------------------------------------------
+    def _kind(self, order: ParsedOrder) -> str:
+        if order.order_type == 'SUBSCRIPTION_ORDER':
+            return 'subscription'
+        if order.order_type == 'TASKING_ORDER':
+            return 'tasking'
+        return 'massive' if len(order.items) > self.conf.massive['threshold'] else 'product'
+
+    def check(self, order: ParsedOrder, owner: str | None) -> list:
+        """Refuse what cannot be ordered; return each item's collection."""
+        if order.order_type == 'TASKING_ORDER' and not self.conf.tasking.get('handler'):
+            raise OseoError('OrderTypeNotSupported', 'tasking orders are not supported by '
+                            'this server (no tasking handler is configured)', 'orderType')
+        limit = self.conf.limits['max_items_per_order']
+        if len(order.items) > limit:
+            raise invalid('orderItem', f'{len(order.items)} items in one order; at most '
+                          f'{limit} are accepted')
+        if order.order_type == 'TASKING_ORDER':
+            return [None] * len(order.items)
+        collections = [resolve_item(self.conf, order, item) for item in order.items]
+        active = self.repo.active_items_of(owner)
+        most = self.conf.limits['max_active_items_per_user']
+        if active + len(order.items) > most:
+            raise OseoError('LimitExceeded', f'{active} of your items are waiting or in '
+                            f'production; at most {most} may be at once', 'orderItem')
+        return collections
+
+    def submit(self, order: ParsedOrder, owner: str | None, collections: list | None = None,
+               *, notification: str = 'None',
+               reply_to: str | None = None, binding: str = 'xml',
+               quotation_id: str | None = None) -> dict:
+        if collections is None:
+            collections = self.check(order, owner)
+        kind = self._kind(order)
+        manual = self.conf.moderation.get(kind, 'auto') == 'manual' if kind != 'tasking' \
+            else False
+        order_id = new_order_id()
+        record = {
+            'id': order_id, 'reference': order.reference, 'order_type': order.order_type,
+            'massive': kind == 'massive', 'status': states.SUBMITTED,
+            'status_info': 'awaiting approval' if manual else None, 'owner': owner,
+            'status_notification': notification, 'reply_to': reply_to, 'binding': binding,
+            'priority': order.priority, 'packaging': order.packaging,
+            'protocol': order.protocol, 'options': order.options,
+            'quotation_id': quotation_id, 'request_xml': spec_xml(order.element)}
+        items = []
+        for position, (item, collection) in enumerate(zip(order.items, collections)):
+            items.append({
+                'id': str(uuid.uuid4()), 'position': position, 'item_id': item.item_id,
+                'kind': item.kind, 'collection_id': collection.id if collection else None,
+                'identifier': item.identifier, 'status': states.SUBMITTED,
+                'options': {**order.options, **item.options}, 'packaging': order.packaging,
+                'protocol': item.protocol or order.protocol,
+                'item_xml': order_item_xml(item.element)})
+        self.repo.create(record, items, 'submitted')
+        if not manual:
+            self.approve(order_id, 'automatic approval')
+        return self.repo.get(order_id, with_request=False)
+
+    # -- moderation -----------------------------------------------------------------
+    def approve(self, order_id: str, note: str = 'approved') -> Change | None:
+        done = self.repo.transition_order(order_id, states.ACCEPTED, note)
+        if done is None:
+            return None
+        self.start_items(order_id)
+        return done[0]
+
+    def reject(self, order_id: str, reason: str) -> Change | None:
+        done = self.repo.transition_order(order_id, states.TERMINATED,
+                                          f'rejected: {reason}' if reason else 'rejected')
+        return done[0] if done else None
+
+    # -- running items ----------------------------------------------------------------
+    def _parallel_limit(self, order: dict) -> int:
+        if order['massive']:
+            return self.conf.massive['batch_size']
+        items = self.repo.items(order['id'])
+        collections = {i['collection_id'] for i in items}
+        sequential = any(not self.conf.collections[c].parallel for c in collections
+                         if c in self.conf.collections)
+        return 1 if sequential else max(1, len(items))
+
+    def start_items(self, order_id: str) -> list[str]:
+        """Submit jobs for the order's waiting items, within its parallel limit."""
+        order = self.repo.get(order_id, with_request=False)
+        if order is None or order['status'] in (states.SUBMITTED, *states.FINAL) \
+                or order['order_type'] == 'SUBSCRIPTION_ORDER' or self.manager is None:
+            return []
+        claim = f'claim:{uuid.uuid4()}'
+        started = []
+        for item in self.repo.claim_pending(order_id, self._parallel_limit(order), claim):
+            job = self.manager.submit(ITEM_PROCESS, {'order': order_id, 'item': item['id']},
+                                      job_type=ORDER_JOB_TYPE, owner=order['owner'])
+            self.repo.set_job(item['id'], job['id'])
+            started.append(job['id'])
+        return started
+
+    # -- cancelling -------------------------------------------------------------------
+    def cancel(self, order_id: str, owner: str | None, admin: bool = False) -> dict:
+        order = self.find(order_id, owner, admin)
+        done = self.repo.transition_order(order_id, states.CANCELLED, 'cancelled by the client')
+        if done is None:
+            raise invalid('orderId', f'order {order_id!r} is {order["status"]} and can no '
+                          'longer be cancelled')
+        for item in done[1]:
+            job_id = item['job_id']
+            if job_id and not job_id.startswith('claim:') and self.manager is not None:
+                try:
+                    self.manager.dismiss(job_id)
+                except Exception:  # the job may be gone already; the item is cancelled
+                    pass
+        return self.repo.get(order_id)
+
+    def summary(self, order: dict, items: list[dict] | None = None) -> dict[str, Any]:
+        """A JSON view of an order (REST and CLI)."""
+        from ..store import isoformat
+        body = {'id': order['id'], 'reference': order['reference'],
+                'orderType': order['order_type'], 'massive': order['massive'],
+                'status': order['status'], 'statusInfo': order['status_info'],
+                'owner': order['owner'], 'created': isoformat(order['created']),
+                'updated': isoformat(order['updated']), 'items': order['item_count']}
+        if items is not None:
+            body['items'] = [{'itemId': i['item_id'], 'kind': i['kind'],
+                              'collection': i['collection_id'], 'identifier': i['identifier'],
+                              'status': i['status'], 'statusInfo': i['status_info'],
+                              'jobID': i['job_id'] if i['job_id'] and not
+                              i['job_id'].startswith('claim:') else None,
+                              'downloads': i['downloads'],
+                              'expires': isoformat(i['expires'])} for i in items]
+        return body

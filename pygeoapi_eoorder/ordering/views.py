@@ -1,0 +1,137 @@
+"""REST/JSON and HTML views of orders (/orders, /orders/{id}) and the moderation route,
+over the same order service as OSEO."""
+
+from __future__ import annotations
+
+import html
+import json
+
+from flask import Request, Response
+
+from ..auth.service import current_user
+from ..errors import problem
+from ..store import isoformat
+from .errors import OseoError
+from .repository import OrderQuery
+
+
+def _wants_html(request: Request) -> bool:
+    if request.args.get('f'):
+        return request.args['f'] == 'html'
+    return request.accept_mimetypes.best_match(['application/json', 'text/html']) == \
+        'text/html'
+
+
+def _json(body: dict, status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype='application/json')
+
+
+def _page(title: str, body: str) -> Response:
+    return Response(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
+                    f'{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>'
+                    f'{body}</body></html>', mimetype='text/html')
+
+
+class OrderViews:
+    def __init__(self, service, auth, base_url: str):
+        self.service = service
+        self.auth = auth
+        self.base_url = base_url.rstrip('/')
+
+    def _user(self):
+        user = current_user()
+        if user is None:
+            return None, problem(401, 'unauthorized', 'authentication required')
+        return user, None
+
+    def list(self, request: Request) -> Response:
+        user, error = self._user()
+        if error:
+            return error
+        try:
+            limit = max(1, min(int(request.args.get('limit', 20)), 1000))
+            offset = max(0, int(request.args.get('offset', 0)))
+        except ValueError:
+            return problem(400, 'invalid-parameter', 'limit and offset must be integers')
+        statuses = [s for s in request.args.get('status', '').split(',') if s]
+        orders, total = self.service.repo.query(OrderQuery(
+            owner=user.name, any_owner=self.auth.is_admin(user), statuses=statuses,
+            limit=limit, offset=offset))
+        body = {'orders': [dict(self.service.summary(o), links=[{
+            'rel': 'self', 'href': f'{self.base_url}/orders/{o["id"]}',
+            'type': 'application/json'}]) for o in orders],
+            'numberMatched': total, 'numberReturned': len(orders), 'links': []}
+        if offset + limit < total:
+            body['links'].append({'rel': 'next', 'type': 'application/json', 'href':
+                                  f'{self.base_url}/orders?limit={limit}&offset={offset + limit}'})
+        if _wants_html(request):
+            rows = ''.join(
+                f'<tr><td><a href="{self.base_url}/orders/{html.escape(o["id"])}?f=html">'
+                f'{html.escape(o["id"])}</a></td><td>{html.escape(o["reference"] or "")}</td>'
+                f'<td>{o["orderType"]}</td><td>{o["status"]}</td><td>{o["items"]}</td>'
+                f'<td>{o["updated"]}</td></tr>' for o in body['orders'])
+            return _page('Orders', f'<p>{total} orders</p><table><tr><th>id</th><th>reference'
+                         f'</th><th>type</th><th>status</th><th>items</th><th>updated</th></tr>'
+                         f'{rows}</table>')
+        return _json(body)
+
+    def _order(self, user, order_id: str):
+        order = self.service.repo.get(order_id, with_request=False)
+        if order is None or not self.auth.owns(user, order['owner']):
+            return None
+        return order
+
+    def get(self, request: Request, order_id: str) -> Response:
+        user, error = self._user()
+        if error:
+            return error
+        order = self._order(user, order_id)
+        if order is None:
+            return problem(404, 'not-found', f'no order {order_id!r}')
+        items = self.service.repo.items(order_id)
+        if self.service.reconcile(order_id, items):
+            order = self.service.repo.get(order_id, with_request=False)
+            items = self.service.repo.items(order_id)
+        body = self.service.summary(order, items)
+        body['history'] = [{'at': isoformat(h['at']), 'item': h['item'], 'from': h['from_status'],
+                            'to': h['to_status'], 'message': h['message']}
+                           for h in self.service.repo.history(order_id)]
+        for entry in body['items']:
+            if entry['jobID']:
+                entry['job'] = f'{self.base_url}/jobs/{entry["jobID"]}'
+        if _wants_html(request):
+            rows = ''.join(f'<tr><td>{html.escape(i["itemId"])}</td><td>'
+                           f'{html.escape(i["identifier"] or "")}</td><td>{i["status"]}</td>'
+                           f'<td>{html.escape(i["statusInfo"] or "")}</td></tr>'
+                           for i in body['items'])
+            history = ''.join(f'<li>{h["at"]} {html.escape(h["item"] or "order")}: '
+                              f'{h["from"]} → {h["to"]} {html.escape(h["message"] or "")}</li>'
+                              for h in body['history'])
+            return _page(f'Order {order_id}', f'<p>Status: {body["status"]}</p><table><tr>'
+                         f'<th>item</th><th>product</th><th>status</th><th>info</th></tr>'
+                         f'{rows}</table><h2>History</h2><ul>{history}</ul>')
+        return _json(body)
+
+    def moderate(self, request: Request, order_id: str, decision: str) -> Response:
+        """POST /orders/{id}/approve or /reject (body: optional {"reason": ...})."""
+        user, error = self._user()
+        if error:
+            return error
+        if not self.auth.allowed(user, 'moderate'):
+            return problem(403, 'forbidden', 'moderating orders needs the moderate permission')
+        if self.service.repo.get(order_id, with_request=False) is None:
+            return problem(404, 'not-found', f'no order {order_id!r}')
+        reason = (request.get_json(silent=True) or {}).get('reason', '') if \
+            request.is_json else request.form.get('reason', '')
+        try:
+            change = (self.service.approve(order_id, f'approved by {user.name}')
+                      if decision == 'approve' else self.service.reject(order_id, reason))
+        except OseoError as err:
+            return problem(400, 'invalid-parameter', err.text)
+        if change is None:
+            order = self.service.repo.get(order_id, with_request=False)
+            return problem(409, 'invalid-parameter', f'order {order_id!r} is '
+                           f'{order["status"]}: only Submitted orders can be moderated')
+        from .notify import notify_change
+        notify_change(self.service, change)
+        return _json(self.service.summary(self.service.repo.get(order_id, with_request=False)))
