@@ -35,12 +35,16 @@ def status_info(job: dict, base_url: str = '') -> dict:
     return info
 
 
+def _is_text(mimetype: str | None) -> bool:
+    return bool(mimetype) and (mimetype.startswith('text/') or mimetype.endswith(('+xml', '/xml')))
+
+
 def results_document(process: dict, job: dict, outputs: Any, mimetype: str,
                      base_url: str = '') -> dict:
     """Results as a document of named outputs (OGC API - Processes Part 1 `results`).
 
     pygeoapi processes return either `{'id': name, 'value': v}`, a mapping of output names,
-    or one value; a non-JSON value is given by reference to the raw result.
+    or one value; text is given by value, other media by reference to the raw result.
     """
     declared = list((process.get('outputs') or {}).keys())
     if mimetype == JSON_TYPE and isinstance(outputs, dict):
@@ -51,5 +55,8 @@ def results_document(process: dict, job: dict, outputs: Any, mimetype: str,
     name = declared[0] if len(declared) == 1 else 'result'
     if mimetype == JSON_TYPE:
         return {name: outputs}
+    if _is_text(mimetype) and isinstance(outputs, (bytes, str)):
+        text = outputs.decode('utf-8', 'replace') if isinstance(outputs, bytes) else outputs
+        return {name: text}
     href = f"{base_url.rstrip('/')}/jobs/{job['id']}/results?response=raw"
     return {name: {'href': href, 'type': mimetype}}
