@@ -48,6 +48,76 @@ def serve(config_path, host, port, workers, threads):
         sys.exit(1)
 
 
+@cli.command()
+@click.option('--config', 'config_path', required=True, type=click.Path(dir_okay=False),
+              envvar=eoconfig.ENV_CONFIG, help='pygeoapi YAML file with an eoorder: block')
+@click.option('--concurrency', type=click.IntRange(1, 256), default=None,
+              help='jobs this worker runs at once (default: eoorder.jobs.workers)')
+@click.option('--loglevel', default='INFO', show_default=True,
+              type=click.Choice(['DEBUG', 'INFO', 'WARNING', 'ERROR'], case_sensitive=False))
+def worker(config_path, concurrency, loglevel):
+    """Run a Celery worker of the cluster engine (jobs.engine: celery)."""
+    _, settings = _load(config_path)
+    if settings.jobs.engine != 'celery':
+        click.echo(f'eoorder: {config_path}: eoorder.jobs.engine is {settings.jobs.engine!r}, '
+                   'so `eoorder serve` runs the jobs itself; fix: set eoorder.jobs.engine: '
+                   'celery to run jobs in workers', err=True)
+        sys.exit(2)
+    try:
+        import celery  # noqa: F401
+    except ImportError:
+        click.echo('eoorder: the celery engine needs Celery; fix: pip install '
+                   '"pygeoapi-eoorder[celery]"', err=True)
+        sys.exit(2)
+    from sqlalchemy.exc import SQLAlchemyError
+    from .jobs.cluster import worker_main
+    try:
+        worker_main(settings, concurrency, loglevel.upper())
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, 'orig', None) or err).strip().splitlines()[0]
+        click.echo(f'eoorder: store {settings.store_url.split("@")[-1]} unreachable '
+                   f'({reason}); fix: start the database or correct eoorder.store.url',
+                   err=True)
+        sys.exit(1)
+
+
+@cli.group('db')
+def db_group():
+    """The shared store's schema."""
+
+
+@db_group.command('upgrade')
+@click.option('--config', 'config_path', required=True, type=click.Path(dir_okay=False),
+              envvar=eoconfig.ENV_CONFIG, help='pygeoapi YAML file with an eoorder: block')
+def db_upgrade(config_path):
+    """Create the store's tables or upgrade them to this version (never drops data)."""
+    _, settings = _load(config_path)
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+    from .store import migrate
+    where = settings.store_url.split('@')[-1]
+    try:
+        if settings.store_url.startswith('sqlite'):
+            from pathlib import Path
+            from .store import _sqlite_engine
+            Path(settings.store_url.split(':///', 1)[-1]).parent.mkdir(parents=True,
+                                                                      exist_ok=True)
+            engine = _sqlite_engine(settings.store_url, immediate=True)
+        else:
+            engine = create_engine(settings.store_url)
+        before, now = migrate.upgrade(engine)
+        engine.dispose()
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, 'orig', None) or err).strip().splitlines()[0]
+        click.echo(f'eoorder: store {where} could not be upgraded ({reason}); fix: start the '
+                   'database or correct eoorder.store.url', err=True)
+        sys.exit(1)
+    if before == now:
+        click.echo(f'{where}: already at revision {now}')
+    else:
+        click.echo(f'{where}: upgraded from {before or "no revision"} to {now}')
+
+
 @cli.group('config')
 def config_group():
     """Check configuration files."""

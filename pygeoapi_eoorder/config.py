@@ -21,6 +21,7 @@ MANAGER_NAME = 'pygeoapi_eoorder.jobs.Manager'
 ENV_CONFIG = 'PYGEOAPI_CONFIG'
 ENV_DATA_DIR = 'EOORDER_DATA_DIR'
 ENV_STORE_URL = 'EOORDER_STORE_URL'
+ENV_BROKER_URL = 'EOORDER_BROKER_URL'
 BUILTIN_PROCESSES = {  # Testbed-13 ADES transactions, as processes
     'DeployProcess': 'pygeoapi_eoorder.processes.builtin.DeployProcess',
     'UndeployProcess': 'pygeoapi_eoorder.processes.builtin.UndeployProcess',
@@ -49,6 +50,12 @@ class JobSettings:
     max_attempts: int
     shutdown_grace_seconds: float
     callback_timeout_seconds: float
+    broker_url: str = 'redis://127.0.0.1:6379/0'
+    queue: str = 'eoorder'
+    prefetch: int = 1
+    lease_seconds: float = 15
+    sweep_interval_seconds: float = 5
+    result_store: str = 'local'
 
 
 @dataclass(frozen=True)
@@ -211,6 +218,8 @@ def build_settings(config: dict, config_path: Path) -> Settings:
     if not store_url.startswith(('sqlite', 'postgresql')):
         raise ConfigError(f'{ENV_STORE_URL}: unsupported store URL {store_url!r}; fix: use '
                           'sqlite:///PATH or postgresql+psycopg://USER@HOST/DB')
+    if os.environ.get(ENV_BROKER_URL):  # kept in the block: it travels to the manager
+        block['jobs']['broker_url'] = os.environ[ENV_BROKER_URL]
     jobs = JobSettings(**block['jobs'])
     return Settings(config_path=config_path, data_dir=data_dir, store_url=store_url,
                     jobs=jobs, block=block)

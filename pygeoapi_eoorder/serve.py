@@ -64,11 +64,18 @@ class Watchdog(threading.Thread):
 
 
 def run(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
-    """Start the job engine, then serve until stopped; a dead engine is restarted."""
+    """Start the job engine, then serve until stopped; a dead engine is restarted.
+
+    With `jobs.engine: celery` the server only enqueues: jobs run in `eoorder worker`
+    processes, so no local supervisor (and no watchdog) is started.
+    """
     os.environ[ENV_CONFIG] = str(settings.config_path)
     os.environ[control.ENV_SUPERVISOR] = 'external'
-    watchdog = Watchdog(settings)
-    watchdog.start()
+    watchdog = Watchdog(settings) if settings.jobs.engine == 'local' else None
+    if watchdog is None:
+        _check_store(settings)
+    else:
+        watchdog.start()
     options = {
         'bind': f'{host}:{port}', 'workers': workers, 'threads': threads,
         'worker_class': 'gthread', 'timeout': 0, 'graceful_timeout': 10,
@@ -78,4 +85,19 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     try:
         Server(options).run()
     finally:
-        watchdog.stop()
+        if watchdog is not None:
+            watchdog.stop()
+
+
+def _check_store(settings: Settings) -> None:
+    """Open (and migrate) the shared store before forking web workers: a store that is
+    unreachable stops start-up with one line instead of failing every request."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .store import get_store
+    try:
+        get_store(settings.store_url).dispose()
+    except SQLAlchemyError as err:
+        reason = str(getattr(err, 'orig', None) or err).strip().splitlines()[0]
+        raise RuntimeError(f'store {settings.store_url.split("@")[-1]} unreachable ({reason});'
+                           ' fix: start the database or correct eoorder.store.url') from None

@@ -134,7 +134,7 @@ class JobRoutes:
         return response
 
     def _result_path(self, job_id: str, name: str):
-        results = self.manager.settings.job_dir(job_id) / 'results'
+        results = self.manager.results_dir(job_id)
         joined = safe_join(str(results), name)
         return None if joined is None else type(results)(joined)
 

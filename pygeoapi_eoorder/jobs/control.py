@@ -97,7 +97,12 @@ def supervised_externally() -> bool:
 
 
 def ensure_supervisor(settings: Settings, *, force: bool = False) -> None:
-    """Start a detached supervisor if none is alive (checked at most every few seconds)."""
+    """Start a detached supervisor if none is alive (checked at most every few seconds).
+
+    Only the local engine has one; with the celery engine `eoorder worker`s run the jobs.
+    """
+    if settings.jobs.engine != 'local':
+        return
     key = str(settings.data_dir)
     now = time.monotonic()
     if not force and now - _last_check.get(key, -CHECK_EVERY) < CHECK_EVERY:

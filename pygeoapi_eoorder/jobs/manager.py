@@ -8,7 +8,6 @@ supervisor's worker processes, never in the web process. Everything that runs wo
 from __future__ import annotations
 
 import collections
-import shutil
 import time
 from typing import Any
 
@@ -17,13 +16,14 @@ from pygeoapi.process.base import (BaseProcessor, JobNotFoundError, JobResultNot
 from pygeoapi.process.manager.base import BaseManager
 from pygeoapi.plugin import load_plugin
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode, Subscriber
+from sqlalchemy.exc import IntegrityError
 
 from ..config import Settings
 from ..processes.registry import ProcessRegistry
 from ..store import get_store, isoformat
-from . import control
+from . import control, result_store
 from .repository import (ACCEPTED, DISMISSED, FINAL, RUNNING, JobQuery, JobRepository)
-from .results import decode, read_result
+from .results import decode
 
 ASYNC, SYNC = 'async-execute', 'sync-execute'
 
@@ -45,6 +45,7 @@ class Manager(BaseManager):
         self.store = get_store(self.settings.store_url)
         self.repo = JobRepository(self.store)
         self.registry = ProcessRegistry(self.store)
+        self.results = result_store.build(self.settings, self.store)
         self._metadata: dict[str, tuple[Any, dict]] = {}
         self._auth = None
 
@@ -102,12 +103,31 @@ class Manager(BaseManager):
     def submit(self, process_id: str, inputs: dict | None = None, *,
                requested_outputs: dict | None = None, response: str = 'raw',
                subscriber: dict | None = None, job_type: str = 'process',
-               owner: str | None = None) -> dict:
-        """Commit a job, wake the workers, return the job record."""
-        job = self.repo.add(process_id, job_type=job_type, inputs=inputs or {},
-                            requested_outputs=requested_outputs, response=response,
-                            subscriber=subscriber, idempotent=self.is_idempotent(process_id),
-                            owner=owner)
+               owner: str | None = None, job_id: str | None = None) -> dict:
+        """Commit a job, wake the workers, return the job record.
+
+        With the celery engine the job is published to the broker only after its row is
+        committed; if the broker cannot be reached the job stays `accepted` and the
+        workers' sweep publishes it later (it is never lost). With `job_id`, submitting
+        again is harmless: the existing job is returned.
+        """
+        if job_id is not None and (existing := self.repo.get(job_id)) is not None:
+            return existing
+        try:
+            job = self.repo.add(process_id, job_type=job_type, inputs=inputs or {},
+                                requested_outputs=requested_outputs, response=response,
+                                subscriber=subscriber,
+                                idempotent=self.is_idempotent(process_id), owner=owner,
+                                job_id=job_id)
+        except IntegrityError:
+            if job_id is None or (job := self.repo.get(job_id)) is None:
+                raise
+            return job
+        if self.settings.jobs.engine == 'celery':
+            from . import cluster
+            if cluster.publish(self.settings, job['id']):
+                self.repo.mark_queued(job['id'])
+            return job
         woken = control.nudge(self.settings)
         if not control.supervised_externally():
             control.ensure_supervisor(self.settings, force=not woken)
@@ -138,7 +158,8 @@ class Manager(BaseManager):
         if job is None:
             raise JobNotFoundError(job_id)
         if previous == RUNNING:
-            control.nudge(self.settings)
+            if self.settings.jobs.engine == 'local':
+                control.nudge(self.settings)  # celery: the task's watcher sees the status
             deadline = time.monotonic() + wait
             while job['worker'] and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -149,7 +170,7 @@ class Manager(BaseManager):
         return job
 
     def remove_files(self, job_id: str, message: str | None = None) -> None:
-        shutil.rmtree(self.settings.job_dir(job_id), ignore_errors=True)
+        self.results.remove(job_id)
         self.repo.mark_files_removed(job_id, message)
 
     def result(self, job_id: str) -> tuple[str, Any]:
@@ -160,13 +181,19 @@ class Manager(BaseManager):
         if not job['result_file'] or job['files_removed']:
             raise JobResultNotFoundError(job_id)
         try:
-            data = read_result(self.settings.job_dir(job_id), job['result_file'])
+            data = self.results.read(job_id, job['result_file'])
         except OSError as err:
             raise JobResultNotFoundError(job_id) from err
         return job['mimetype'], decode(job['mimetype'], data)
 
     def log_path(self, job_id: str):
-        return self.settings.job_dir(job_id) / 'job.log'
+        """A local file holding the job's log (as far as it has been published)."""
+        return self.results.log_path(job_id)
+
+    def results_dir(self, job_id: str):
+        """A local directory holding the job's result files (fetched from the result
+        store first when they are not kept on this machine)."""
+        return self.results.results_dir(job_id)
 
     # -- pygeoapi's BaseManager interface -----------------------------------------
     @staticmethod

@@ -28,7 +28,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'created',
               'started', 'finished', 'updated', 'duration', 'inputs', 'requested_outputs',
               'response', 'subscriber', 'mimetype', 'result_file', 'error', 'idempotent',
-              'attempts', 'worker', 'owner', 'files_removed')
+              'attempts', 'worker', 'owner', 'files_removed', 'heartbeat', 'queued')
 
 
 COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
@@ -124,11 +124,12 @@ class JobRepository:
             return [dict(row) for row in rows], int(total or 0)
 
     # -- status changes -------------------------------------------------------
-    def transition(self, job_id: str, to: str, **fields: Any) -> bool:
+    def transition(self, job_id: str, to: str, *, where: tuple = (), **fields: Any) -> bool:
         """Move a job to `to` if the table allows it from its current status.
 
         Compare-and-set in one statement, so that concurrent writers (a dismissal and a
-        finishing worker, or a duplicate delivery) cannot both win.
+        finishing worker, or a duplicate delivery) cannot both win. `where` adds
+        conditions (e.g. "its lease expired") to the same statement.
         """
         now = utcnow()
         values = {'status': to, 'updated': now, **fields}
@@ -136,7 +137,7 @@ class JobRepository:
             values['finished'] = now
         with self.store.write() as session:
             result = session.execute(
-                update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[to]))
+                update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[to]), *where)
                 .values(**values))
             return result.rowcount == 1
 
@@ -178,10 +179,67 @@ class JobRepository:
                 .returning(*COLUMNS)).mappings().first()
             return dict(row) if row is not None else None
 
-    def release(self, job_id: str) -> dict | None:
-        """The job left its worker; return its status and whether its files are gone."""
+    # -- the cluster engine (Celery): claims by id, leases, publication -----------
+    def claim_id(self, job_id: str, worker: str) -> dict | None:
+        """Move this accepted job to running for `worker` (a delivered task), in one
+        statement: of duplicate deliveries, only one gets the job."""
+        now = utcnow()
         with self.store.write() as session:
-            row = session.execute(update(Job).where(Job.id == job_id).values(worker=None)
+            row = session.execute(
+                update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[RUNNING]))
+                .values(status=RUNNING, started=now, updated=now, heartbeat=now, progress=0,
+                        message='Job running', attempts=Job.attempts + 1, worker=worker)
+                .returning(*COLUMNS)).mappings().first()
+            return dict(row) if row is not None else None
+
+    @staticmethod
+    def lease_expired(before: datetime):
+        """SQL condition: the running job's holder renewed its lease last before `before`."""
+        return func.coalesce(Job.heartbeat, Job.started, Job.updated) < before
+
+    def renew_lease(self, job_id: str, worker: str) -> bool:
+        """The holder's heartbeat; False if the job is no longer running for `worker`."""
+        with self.store.write() as session:
+            result = session.execute(
+                update(Job).where(Job.id == job_id, Job.status == RUNNING, Job.worker == worker)
+                .values(heartbeat=utcnow()))
+            return result.rowcount == 1
+
+    def holder(self, job_id: str) -> dict | None:
+        """Status, worker and lease of a job (what a watcher polls)."""
+        with self.store.read() as session:
+            row = session.execute(select(Job.status, Job.worker, Job.heartbeat,
+                                         Job.files_removed).where(Job.id == job_id)
+                                  ).mappings().first()
+            return dict(row) if row is not None else None
+
+    def stale(self, before: datetime) -> list[dict]:
+        """Running jobs, and dismissed jobs still held, whose lease expired before `before`."""
+        with self.store.read() as session:
+            rows = session.execute(select(*COLUMNS).where(
+                or_(Job.status == RUNNING, and_(Job.status == DISMISSED, Job.worker.is_not(None))),
+                self.lease_expired(before))).mappings()
+            return [dict(row) for row in rows]
+
+    def mark_queued(self, job_id: str) -> None:
+        with self.store.write() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(queued=utcnow()))
+
+    def unpublished(self, before: datetime) -> list[str]:
+        """Accepted jobs committed before `before` that never reached the broker (it was
+        down, or the server died between commit and publication)."""
+        with self.store.read() as session:
+            return list(session.scalars(select(Job.id).where(
+                Job.status == ACCEPTED, Job.queued.is_(None), Job.created < before)
+                .order_by(Job.created)))
+
+    def release(self, job_id: str, worker: str | None = None) -> dict | None:
+        """The job left its worker; return its status and whether its files are gone.
+
+        With `worker`, only if that worker still holds it (not after a takeover)."""
+        held = (Job.worker == worker,) if worker is not None else ()
+        with self.store.write() as session:
+            row = session.execute(update(Job).where(Job.id == job_id, *held).values(worker=None)
                                   .returning(Job.status, Job.files_removed)).mappings().first()
             return dict(row) if row is not None else None
 

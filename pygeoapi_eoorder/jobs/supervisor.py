@@ -10,10 +10,11 @@ Run as `python -m pygeoapi_eoorder.jobs.supervisor CONFIG`.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -31,6 +32,7 @@ from .status import status_info
 from .worker import JOB_FAILED, worker_main
 
 LOGGER = logging.getLogger('eoorder.supervisor')
+SWEEPERS = ('pygeoapi_eoorder.ordering.recovery:sweep',)
 TICK = 0.25
 SWEEP_EVERY = 30.0
 
@@ -117,6 +119,7 @@ class Supervisor:
     # -- the loop -----------------------------------------------------------------
     def run(self) -> None:
         self.recover('the job engine stopped while it ran (server crash or restart)')
+        self.run_sweepers()
         while self.running:
             self.wait_for_events()
             self.reap_workers()
@@ -220,12 +223,24 @@ class Supervisor:
             worker.job_id = job['id']
             worker.conn.send(job)
 
+    def run_sweepers(self) -> None:
+        """Components' recovery sweeps (e.g. orders whose item jobs went missing)."""
+        for sweeper in SWEEPERS:
+            module_name, _, function = sweeper.partition(':')
+            if importlib.util.find_spec(module_name.rsplit('.', 1)[0]) is None:
+                continue
+            try:
+                getattr(importlib.import_module(module_name), function)(
+                    self.runtime.manager, self.settings)
+            except Exception:  # a sweep must never stop the engine
+                LOGGER.exception('sweep %s failed', sweeper)
+
     def sweep_retention(self) -> None:
         self.last_sweep = time.monotonic()
+        self.run_sweepers()
         before = utcnow() - timedelta(seconds=self.settings.jobs.retention_seconds)
         for job_id in self.repo.expired(before):
-            shutil.rmtree(self.settings.job_dir(job_id), ignore_errors=True)
-            self.repo.mark_files_removed(job_id)
+            self.runtime.manager.remove_files(job_id)
             LOGGER.info('job %s: files removed after the retention period', job_id)
 
 

@@ -66,6 +66,13 @@ def _failure(err: Exception) -> tuple[str, dict]:
                     'detail': detail}
 
 
+def _publish_log(manager, job_id: str, job_dir: Path, log: logging.Logger) -> None:
+    try:
+        manager.results.publish_log(job_id, job_dir)
+    except Exception as err:  # the log is a convenience: never fail a job over it
+        log.warning('the job log could not be published: %s', err)
+
+
 def run_job(runtime: Runtime, job: dict) -> None:
     """Run one claimed job to a final status; every failure ends as a failed job."""
     repo, manager = runtime.repo, runtime.manager
@@ -90,17 +97,20 @@ def run_job(runtime: Runtime, job: dict) -> None:
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}
             mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
             result_file, mimetype = write_result(job_dir, mimetype, outputs)
+            manager.results.publish(job['id'], job_dir)  # servers can read them before 'done'
         except Exception as err:  # a process may raise anything: it becomes the job's failure
             message, error = _failure(err)
             log.exception('job failed: %s', message)
+            _publish_log(manager, job['id'], job_dir, log)
             if repo.finish(job['id'], FAILED, started=job['started'], message=message,
                            error=error):
                 callbacks.send(subscriber.get('failedUri'), status_info(repo.get(job['id']), base_url),
                                timeout=timeout, allow_internal=allow_internal, logger=log)
             return
+        log.info('job complete')
+        _publish_log(manager, job['id'], job_dir, log)
         if repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
                        message='Job complete', mimetype=mimetype, result_file=result_file):
-            log.info('job complete')
             callbacks.send(subscriber.get('successUri'),
                            results_document(manager.process_metadata(job['process_id']),
                                             repo.get(job['id']), outputs, mimetype, base_url),

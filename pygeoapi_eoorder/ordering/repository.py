@@ -4,6 +4,8 @@ derived status."""
 
 from __future__ import annotations
 
+import uuid
+
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +19,11 @@ from .models import Order, OrderHistory, OrderItem, Quotation
 ORDER_FIELDS = [c.name for c in Order.__table__.columns]
 ITEM_FIELDS = [c.name for c in OrderItem.__table__.columns]
 BRIEF_FIELDS = [f for f in ORDER_FIELDS if f != 'request_xml']
+
+
+def item_job_id(item_pk: str) -> str:
+    """The id of the job that runs an order item: derived, so that it can be re-created."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f'eoorder:order-item:{item_pk}'))
 
 
 @dataclass
@@ -196,10 +203,12 @@ class OrderRepository:
             return Change(order_id, order['status'], to), moved
 
     # -- scheduling of item jobs ---------------------------------------------
-    def claim_pending(self, order_id: str, limit: int, claim: str) -> list[dict]:
-        """Mark up to `limit` accepted items without a job as being submitted by `claim`.
+    def claim_pending(self, order_id: str, limit: int) -> list[dict]:
+        """Give up to `limit` accepted items without a job their job id (`item_job_id`).
 
-        `limit` counts items already running: at most `limit` of the order run at once.
+        The job is created afterwards under that id, so a crash in between leaves an item
+        whose job is missing, which `ordering.recovery` creates again; `limit` counts items
+        already running: at most `limit` of the order run at once.
         """
         with self.store.write() as session:
             self._lock_order(session, order_id)
@@ -213,17 +222,19 @@ class OrderRepository:
                 OrderItem.order_id == order_id, OrderItem.job_id.is_(None),
                 OrderItem.status == states.ACCEPTED).order_by(OrderItem.position)
                 .limit(free)))
-            if pending:
-                session.execute(update(OrderItem).where(OrderItem.id.in_(pending),
+            for item_pk in pending:
+                session.execute(update(OrderItem).where(OrderItem.id == item_pk,
                                                         OrderItem.job_id.is_(None))
-                                .values(job_id=claim))
+                                .values(job_id=item_job_id(item_pk)))
             return [dict(r) for r in session.execute(select(OrderItem.__table__).where(
                 OrderItem.id.in_(pending))).mappings()] if pending else []
 
-    def set_job(self, item_pk: str, job_id: str) -> None:
-        with self.store.write() as session:
-            session.execute(update(OrderItem).where(OrderItem.id == item_pk)
-                            .values(job_id=job_id))
+    def waiting_items(self) -> list[dict]:
+        """Items that should be in production: they have a job id and are not final."""
+        with self.store.read() as session:
+            return [dict(r) for r in session.execute(select(OrderItem.__table__).where(
+                OrderItem.job_id.is_not(None),
+                OrderItem.status.in_((states.ACCEPTED, states.IN_PRODUCTION)))).mappings()]
 
     def update_item(self, item_pk: str, **fields: Any) -> None:
         with self.store.write() as session:

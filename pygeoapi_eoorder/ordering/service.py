@@ -46,7 +46,7 @@ class OrderService:
     def reconcile(self, order_id: str, items: list[dict]) -> bool:
         """Items whose job ended without the item knowing (a crash) are marked Failed."""
         waiting = {i['job_id']: i for i in items if i['job_id'] and i['status'] in (
-            states.ACCEPTED, states.IN_PRODUCTION) and not i['job_id'].startswith('claim:')}
+            states.ACCEPTED, states.IN_PRODUCTION)}
         if not waiting or self.manager is None:
             return False
         changed = False
@@ -146,14 +146,16 @@ class OrderService:
         if order is None or order['status'] in (states.SUBMITTED, *states.FINAL) \
                 or order['order_type'] == 'SUBSCRIPTION_ORDER' or self.manager is None:
             return []
-        claim = f'claim:{uuid.uuid4()}'
         started = []
-        for item in self.repo.claim_pending(order_id, self._parallel_limit(order), claim):
-            job = self.manager.submit(ITEM_PROCESS, {'order': order_id, 'item': item['id']},
-                                      job_type=ORDER_JOB_TYPE, owner=order['owner'])
-            self.repo.set_job(item['id'], job['id'])
-            started.append(job['id'])
+        for item in self.repo.claim_pending(order_id, self._parallel_limit(order)):
+            started.append(self.submit_item_job(order, item)['id'])
         return started
+
+    def submit_item_job(self, order: dict, item: dict) -> dict:
+        """Create (or find) the job of an item under the id the item already holds."""
+        return self.manager.submit(ITEM_PROCESS, {'order': order['id'], 'item': item['id']},
+                                   job_type=ORDER_JOB_TYPE, owner=order['owner'],
+                                   job_id=item['job_id'])
 
     # -- cancelling -------------------------------------------------------------------
     def cancel(self, order_id: str, owner: str | None, admin: bool = False) -> dict:
@@ -164,7 +166,7 @@ class OrderService:
                           'longer be cancelled')
         for item in done[1]:
             job_id = item['job_id']
-            if job_id and not job_id.startswith('claim:') and self.manager is not None:
+            if job_id and self.manager is not None:
                 try:
                     self.manager.dismiss(job_id)
                 except Exception:  # the job may be gone already; the item is cancelled
@@ -183,8 +185,7 @@ class OrderService:
             body['items'] = [{'itemId': i['item_id'], 'kind': i['kind'],
                               'collection': i['collection_id'], 'identifier': i['identifier'],
                               'status': i['status'], 'statusInfo': i['status_info'],
-                              'jobID': i['job_id'] if i['job_id'] and not
-                              i['job_id'].startswith('claim:') else None,
+                              'jobID': i['job_id'],
                               'downloads': i['downloads'],
                               'expires': isoformat(i['expires'])} for i in items]
         return body

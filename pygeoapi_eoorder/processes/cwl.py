@@ -25,6 +25,8 @@ def _load_text(text: str) -> dict:
         document = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise PackageError(f'package: not valid CWL (YAML/JSON: {err})'.splitlines()[0]) from None
+    except RecursionError:
+        raise PackageError('package: nested too deeply to be a CWL document') from None
     if not isinstance(document, dict):
         raise PackageError('package: a CWL document must be a mapping')
     if 'cwlVersion' not in document:

@@ -13,11 +13,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import Base, DeployedProcess, Job
+from .migrate import MODEL_MODULES
+from .models import Base, DeployedProcess, Job, JobFile
 
-MODEL_MODULES = ('pygeoapi_eoorder.ordering.models', 'pygeoapi_eoorder.catalogue.models')
-
-__all__ = ['Store', 'Job', 'DeployedProcess', 'get_store', 'utcnow', 'isoformat']
+__all__ = ['Store', 'Job', 'JobFile', 'DeployedProcess', 'get_store', 'utcnow', 'isoformat',
+           'MODEL_MODULES']
 
 
 def utcnow() -> datetime:
@@ -74,15 +74,11 @@ class Store:
         self.create_schema()
 
     def create_schema(self) -> None:
-        """Create missing tables; concurrent first starts may race, so retry."""
-        import importlib
-        import importlib.util
-        for name in MODEL_MODULES:  # components keep their tables beside their code
-            if importlib.util.find_spec(name.rsplit('.', 1)[0]) and importlib.util.find_spec(name):
-                importlib.import_module(name)
+        """Create or upgrade the schema (Alembic); concurrent first starts may race, so retry."""
+        from . import migrate
         for attempt in range(5):
             try:
-                Base.metadata.create_all(self.write_engine)
+                migrate.upgrade(self.write_engine)
                 return
             except OperationalError:
                 if attempt == 4:
@@ -108,6 +104,16 @@ class Store:
 
 
 _STORES: dict[tuple[str, int], Store] = {}
+
+
+def adopt_after_fork(store: Store) -> Store:
+    """In a forked child: keep `store` (its schema is known) without its parent's
+    connections, and make `get_store` return it in this process."""
+    import os
+
+    store.dispose()
+    _STORES[(store.url, os.getpid())] = store
+    return store
 
 
 def get_store(url: str) -> Store:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String, Text
+from sqlalchemy import (JSON, Boolean, DateTime, Float, Index, Integer, LargeBinary, String,
+                        Text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -40,6 +41,10 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(255))
     files_removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # engine celery: the running task renews `heartbeat` (its lease); a stale one means
+    # its worker is gone. `queued`: when the job was published to the broker.
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime)
+    queued: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
         Index('ix_eoorder_job_status_created', 'status', 'created'),
@@ -60,4 +65,17 @@ class DeployedProcess(Base):
     package_media_type: Mapped[str | None] = mapped_column(String(255))
     owner: Mapped[str | None] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(DateTime)
+    updated: Mapped[datetime] = mapped_column(DateTime)
+
+
+class JobFile(Base):
+    """A job's result file or log kept in the store (`jobs.result_store: database`), so
+    that every server instance can serve it, whichever worker produced it."""
+
+    __tablename__ = 'eoorder_job_file'
+
+    job_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)  # relative to the job dir
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
     updated: Mapped[datetime] = mapped_column(DateTime)

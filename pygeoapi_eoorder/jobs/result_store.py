@@ -1,0 +1,135 @@
+"""Where job results and logs live for the servers that serve them.
+
+`local` (the embedded default): the job directory under `data_dir`, written by the
+worker and read by the server of the same machine. `database`: the worker copies the
+job's `results/` tree and `job.log` into `eoorder_job_file` rows of the shared store
+before it reports the job finished, so every server instance can serve them; a server
+materialises them into its own `data_dir/cache/` on first read (a finished job's results
+never change) and streams them from there.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from sqlalchemy import delete, select
+
+from ..config import Settings
+from ..store import JobFile, Store, utcnow
+from .results import write_atomic
+
+LOG_NAME = 'job.log'
+COMPLETE = '.complete'
+
+
+class LocalResults:
+    """Results and logs in the job directory of this machine."""
+
+    name = 'local'
+
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+
+    # -- the worker side ----------------------------------------------------------
+    def publish(self, job_id: str, job_dir: Path) -> None:
+        """Make the job's results readable by the servers (before it is reported done)."""
+
+    def publish_log(self, job_id: str, job_dir: Path) -> None:
+        """Make the job's log (so far) readable by the servers."""
+
+    def after_job(self, job_id: str, job_dir: Path) -> None:
+        """The job left this worker; its local files may go if the servers do not need them."""
+
+    # -- the server side ----------------------------------------------------------
+    def read(self, job_id: str, relative: str) -> bytes:
+        return (self.settings.job_dir(job_id) / relative).read_bytes()
+
+    def results_dir(self, job_id: str) -> Path:
+        return self.settings.job_dir(job_id) / 'results'
+
+    def log_path(self, job_id: str) -> Path:
+        return self.settings.job_dir(job_id) / LOG_NAME
+
+    def remove(self, job_id: str) -> None:
+        shutil.rmtree(self.settings.job_dir(job_id), ignore_errors=True)
+
+
+class DatabaseResults(LocalResults):
+    """Results and logs as rows of the shared store, cached on each server's disk."""
+
+    name = 'database'
+
+    def _cache(self, job_id: str) -> Path:
+        return self.settings.data_dir / 'cache' / 'jobs' / job_id
+
+    def _put(self, job_id: str, files: dict[str, bytes], replace_prefix: str | None) -> None:
+        now = utcnow()
+        with self.store.write() as session:
+            if replace_prefix is not None:
+                session.execute(delete(JobFile).where(JobFile.job_id == job_id,
+                                                      JobFile.path.like(f'{replace_prefix}%')))
+            for path, data in files.items():
+                session.merge(JobFile(job_id=job_id, path=path, size=len(data), data=data,
+                                      updated=now))
+
+    def publish(self, job_id: str, job_dir: Path) -> None:
+        results = job_dir / 'results'
+        files = {}
+        if results.is_dir():
+            for path in sorted(results.rglob('*')):
+                if path.is_file() and not path.name.startswith('.'):
+                    files[path.relative_to(job_dir).as_posix()] = path.read_bytes()
+        self._put(job_id, files, replace_prefix='results/')
+
+    def publish_log(self, job_id: str, job_dir: Path) -> None:
+        log = job_dir / LOG_NAME
+        if log.is_file():
+            self._put(job_id, {LOG_NAME: log.read_bytes()}, replace_prefix=None)
+
+    def after_job(self, job_id: str, job_dir: Path) -> None:
+        shutil.rmtree(job_dir, ignore_errors=True)  # everything servers need is in the store
+
+    def read(self, job_id: str, relative: str) -> bytes:
+        with self.store.read() as session:
+            data = session.scalar(select(JobFile.data).where(JobFile.job_id == job_id,
+                                                             JobFile.path == relative))
+        if data is None:
+            raise FileNotFoundError(f'job {job_id}: no stored file {relative}')
+        return bytes(data)
+
+    def results_dir(self, job_id: str) -> Path:
+        """The job's results on this server's disk, fetched from the store once."""
+        cache = self._cache(job_id)
+        if not (cache / COMPLETE).exists():
+            with self.store.read() as session:
+                rows = session.execute(select(JobFile.path, JobFile.data).where(
+                    JobFile.job_id == job_id, JobFile.path.like('results/%'))).all()
+            for path, data in rows:
+                target = (cache / path).resolve()
+                if cache.resolve() in target.parents:  # never outside the cache
+                    write_atomic(target, bytes(data))
+            if rows:
+                write_atomic(cache / COMPLETE, b'')
+        return cache / 'results'
+
+    def log_path(self, job_id: str) -> Path:
+        """The log as last published by the worker (it grows while the job runs)."""
+        path = self._cache(job_id) / LOG_NAME
+        try:
+            write_atomic(path, self.read(job_id, LOG_NAME))
+        except FileNotFoundError:
+            path.unlink(missing_ok=True)
+        return path
+
+    def remove(self, job_id: str) -> None:
+        with self.store.write() as session:
+            session.execute(delete(JobFile).where(JobFile.job_id == job_id))
+        shutil.rmtree(self._cache(job_id), ignore_errors=True)
+        super().remove(job_id)
+
+
+def build(settings: Settings, store: Store) -> LocalResults:
+    kind = settings.jobs.result_store
+    return DatabaseResults(settings, store) if kind == 'database' else LocalResults(settings, store)

@@ -1,0 +1,37 @@
+"""Orders survive crashes: the job engine's sweep re-creates missing item jobs and settles
+items whose job ended without them knowing."""
+
+from __future__ import annotations
+
+import logging
+
+from . import states
+from .service import OrderService
+
+LOGGER = logging.getLogger('eoorder.ordering')
+
+
+def sweep(manager, settings) -> int:
+    """Run by the supervisor at start and periodically; returns how many items it fixed."""
+    service = OrderService(settings, manager)
+    waiting = service.repo.waiting_items()
+    if not waiting:
+        return 0
+    known = manager.repo.status_of(i['job_id'] for i in waiting)
+    fixed = 0
+    orders: dict[str, list] = {}
+    for item in waiting:
+        orders.setdefault(item['order_id'], []).append(item)
+        if item['job_id'] not in known:
+            order = service.repo.get(item['order_id'], with_request=False)
+            if order is None or order['status'] in states.FINAL:
+                continue
+            service.submit_item_job(order, item)
+            LOGGER.warning('order %s item %s: its job was missing and is created again',
+                           item['order_id'], item['item_id'])
+            fixed += 1
+    for order_id, items in orders.items():
+        if service.reconcile(order_id, items):
+            fixed += 1
+        service.start_items(order_id)
+    return fixed

@@ -1,0 +1,75 @@
+"""Schema creation and upgrades of the shared store with Alembic.
+
+Every process that opens the store calls :func:`upgrade`: a database at the newest
+revision costs one query; an older one (including one made before migrations existed, by
+`metadata.create_all`) is upgraded in place, never dropped. Concurrent first starts (a
+server and several workers) are serialised: PostgreSQL by an advisory lock held by the
+upgrading transaction, SQLite by its write lock (`BEGIN IMMEDIATE`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+
+from .models import Base
+
+MODEL_MODULES = ('pygeoapi_eoorder.ordering.models', 'pygeoapi_eoorder.catalogue.models')
+MIGRATIONS = Path(__file__).resolve().parent / 'migrations'
+ADVISORY_LOCK = 0x656f6f72  # 'eoor'
+
+
+def import_models() -> None:
+    """Components keep their tables beside their code: load them into `Base.metadata`."""
+    for name in MODEL_MODULES:
+        if importlib.util.find_spec(name.rsplit('.', 1)[0]) and importlib.util.find_spec(name):
+            importlib.import_module(name)
+
+
+def _config(connection: Connection | None = None):
+    from alembic.config import Config
+    config = Config()
+    config.set_main_option('script_location', str(MIGRATIONS))
+    config.attributes['connection'] = connection
+    return config
+
+
+@lru_cache(maxsize=1)
+def head() -> str:
+    from alembic.script import ScriptDirectory
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, *, force: bool = False) -> tuple[str | None, str]:
+    """Bring the database to the newest revision; return (revision before, revision now).
+
+    Also creates tables a component added after the database reached head (their column
+    changes need a revision of their own).
+    """
+    import_models()
+    target = head()
+    if not force:
+        with engine.connect() as connection:
+            before = current(connection)
+        if before == target:
+            Base.metadata.create_all(engine, checkfirst=True)
+            return before, target
+    from alembic import command
+    with engine.begin() as connection:
+        if connection.dialect.name == 'postgresql':
+            connection.execute(text('SELECT pg_advisory_xact_lock(:key)'), {'key': ADVISORY_LOCK})
+        before = current(connection)
+        if before != target:
+            command.upgrade(_config(connection), 'head')
+        Base.metadata.create_all(connection, checkfirst=True)
+    return before, target

@@ -1,0 +1,1 @@
+"""Alembic migrations of the shared store (see `pygeoapi_eoorder.store.migrate`)."""
