@@ -100,7 +100,7 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, deploy: DeployRout
 
     def conformance_view():
         response = views_original['pygeoapi.conformance']()
-        if _json_response(response):
+        if response.status_code == 200 and _json_response(response):  # not an error (bad f)
             body = json.loads(response.get_data())
             body['conformsTo'] = sorted(set(body['conformsTo']) | set(JOB_LIST_CONFORMANCE)
                                         | set(DEPLOY_CONFORMANCE))
@@ -135,7 +135,8 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, deploy: DeployRout
 
 
 # Components that add their own routes: each module has `install(app, api, settings)`.
-COMPONENTS = ('pygeoapi_eoorder.ordering.http', 'pygeoapi_eoorder.catalogue.opensearch')
+COMPONENTS = ('pygeoapi_eoorder.ordering.http', 'pygeoapi_eoorder.catalogue.opensearch',
+              'pygeoapi_eoorder.ui.http')
 
 
 def components():
