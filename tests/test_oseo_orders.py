@@ -226,6 +226,11 @@ def test_orders_views(server):
     assert order_id in [o['id'] for o in listing['orders']]
     page = requests.get(f'{server.url}/orders/{order_id}?f=html', timeout=10)
     assert page.headers['Content-Type'].startswith('text/html') and order_id in page.text
+    assert 'id="items"' in page.text and 'id="history"' in page.text
+    assert 'eoorder-nav' in page.text and '/static/' in page.text  # pygeoapi's layout
+    listing_page = requests.get(f'{server.url}/orders?f=html', timeout=10)
+    assert f'/orders/{order_id}?f=html' in listing_page.text and 'eoorder-nav' in \
+        listing_page.text
     assert requests.get(f'{server.url}/orders/nope', timeout=10).status_code == 404
 
 

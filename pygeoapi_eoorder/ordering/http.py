@@ -66,7 +66,8 @@ def install(app: Flask, api, settings) -> None:
     auth = api.manager.auth
     base_url = api.base_url.rstrip('/')
     endpoint = Endpoint(service, schemas, auth, base_url)
-    views = OrderViews(service, auth, base_url)
+    from ..ui.render import Renderer
+    views = OrderViews(service, auth, base_url, Renderer(api))
     sweeper = Sweeper(service, block['delivery']['cleanup_interval_seconds'])
 
     def oseo():

@@ -3,7 +3,6 @@ over the same order service as OSEO."""
 
 from __future__ import annotations
 
-import html
 import json
 
 from flask import Request, Response
@@ -26,14 +25,11 @@ def _json(body: dict, status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, mimetype='application/json')
 
 
-def _page(title: str, body: str) -> Response:
-    return Response(f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>'
-                    f'{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>'
-                    f'{body}</body></html>', mimetype='text/html')
 
 
 class OrderViews:
-    def __init__(self, service, auth, base_url: str):
+    def __init__(self, service, auth, base_url: str, renderer=None):
+        self.renderer = renderer
         self.service = service
         self.auth = auth
         self.base_url = base_url.rstrip('/')
@@ -65,15 +61,14 @@ class OrderViews:
             body['links'].append({'rel': 'next', 'type': 'application/json', 'href':
                                   f'{self.base_url}/orders?limit={limit}&offset={offset + limit}'})
         if _wants_html(request):
-            rows = ''.join(
-                f'<tr><td><a href="{self.base_url}/orders/{html.escape(o["id"])}?f=html">'
-                f'{html.escape(o["id"])}</a></td><td>{html.escape(o["reference"] or "")}</td>'
-                f'<td>{o["orderType"]}</td><td>{o["status"]}</td><td>{o["items"]}</td>'
-                f'<td>{o["updated"]}</td></tr>' for o in body['orders'])
-            return _page('Orders', f'<p>{total} orders</p><table><tr><th>id</th><th>reference'
-                         f'</th><th>type</th><th>status</th><th>items</th><th>updated</th></tr>'
-                         f'{rows}</table>')
+            return self._page('eoorder/orders.html', 'Orders', orders=body)
         return _json(body)
+
+    def _page(self, template: str, title: str, **data) -> Response:
+        """A page in pygeoapi's layout, with the package's navigation."""
+        html_text = self.renderer.render(template, {
+            'title': title, 'base': self.base_url, 'section': 'orders', 'ordering': True, **data})
+        return Response(html_text, mimetype='text/html')
 
     def _order(self, user, order_id: str):
         order = self.service.repo.get(order_id, with_request=False)
@@ -100,16 +95,7 @@ class OrderViews:
             if entry['jobID']:
                 entry['job'] = f'{self.base_url}/jobs/{entry["jobID"]}'
         if _wants_html(request):
-            rows = ''.join(f'<tr><td>{html.escape(i["itemId"])}</td><td>'
-                           f'{html.escape(i["identifier"] or "")}</td><td>{i["status"]}</td>'
-                           f'<td>{html.escape(i["statusInfo"] or "")}</td></tr>'
-                           for i in body['items'])
-            history = ''.join(f'<li>{h["at"]} {html.escape(h["item"] or "order")}: '
-                              f'{h["from"]} → {h["to"]} {html.escape(h["message"] or "")}</li>'
-                              for h in body['history'])
-            return _page(f'Order {order_id}', f'<p>Status: {body["status"]}</p><table><tr>'
-                         f'<th>item</th><th>product</th><th>status</th><th>info</th></tr>'
-                         f'{rows}</table><h2>History</h2><ul>{history}</ul>')
+            return self._page('eoorder/order_detail.html', f'Order {order_id}', order=body)
         return _json(body)
 
     def moderate(self, request: Request, order_id: str, decision: str) -> Response:
