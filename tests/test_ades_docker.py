@@ -223,3 +223,16 @@ def test_cwl_tool_and_workflow_run_with_cwltool(ades):
                                 timeout=10).json()
         assert requests.get(document['result']['href'], timeout=10).text.strip() == \
             f'via {name}'
+
+
+def test_unreachable_engine_fails_the_job_clearly(make_server, tmp_path):
+    server = make_server({'execution': {'docker': {
+        'base_url': f'unix://{tmp_path}/no-docker.sock'}}})
+    reply = requests.post(f'{server.url}/processes', data=(PACKAGES / 'echo.ogcapppkg.json')
+                          .read_bytes(), headers={'Content-Type': PKG}, timeout=30)
+    assert reply.status_code == 201
+    assert any('could not check images' in w for w in reply.json()['warnings'])
+    job = server.wait_for(server.submit('echo', {'message': 'x'}))
+    assert job['status'] == 'failed'
+    assert f'the Docker engine at unix://{tmp_path}/no-docker.sock is unreachable' in \
+        job['message']
