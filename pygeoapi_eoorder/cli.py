@@ -198,8 +198,10 @@ def apikey(keys_file, user, roles):
 
 def _mount_components() -> None:
     """Command groups of the components (orders, harvest, ...)."""
+    from .catalogue.cli import harvest
     from .ordering.cli import orders
     cli.add_command(orders)
+    cli.add_command(harvest)
 
 
 _mount_components()

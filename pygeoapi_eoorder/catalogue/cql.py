@@ -9,6 +9,9 @@ pygeofilter 0.3/0.4 problems handled here (each covered by tests/test_catalogue_
 - CQL2 names ``T_STARTS/T_STARTEDBY/T_FINISHES/T_FINISHEDBY`` are ``T_BEGINS/...`` there.
 - cql2-json ``{"bbox": [minx, miny, maxx, maxy]}`` becomes ``Envelope(x1, x2, y1, y2)`` with
   the numbers in the wrong slots: replaced by the equivalent polygon before parsing.
+- ``T_INTERSECTS`` is mapped to ``TimeOverlaps`` (a different Allen relation) in both
+  parsers, and ``T_DISJOINT`` is missing: parsed here into :class:`TimeIntersects` and
+  ``NOT TimeIntersects``.
 - A cql2-json document passed as ``filter`` in a GET query string is parsed as JSON.
 """
 
@@ -19,8 +22,9 @@ import re
 from datetime import date, datetime, timezone
 
 from pygeofilter import ast, values
+from lark import Lark, v_args
 from pygeofilter.parsers.cql2_json import parse as _parse_json
-from pygeofilter.parsers.cql2_text import parse as _parse_text
+from pygeofilter.parsers.cql2_text import parser as _pygeofilter_text
 
 OPEN_START = '0001-01-01T00:00:00Z'
 OPEN_END = '9999-12-31T23:59:59Z'
@@ -32,6 +36,32 @@ _INTERVAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.I
 
 class CQLError(ValueError):
     """A filter that cannot be parsed; the message says why."""
+
+
+class TimeIntersects(ast.TemporalPredicate):
+    """CQL2 T_INTERSECTS (pygeofilter has no node of its own for it)."""
+
+    op = ast.TemporalComparisonOp.TOVERLAPS
+
+    def __init__(self, lhs, rhs):
+        self.lhs, self.rhs = lhs, rhs
+
+    def __repr__(self):
+        return f'TimeIntersects(lhs={self.lhs!r}, rhs={self.rhs!r})'
+
+
+@v_args(meta=False, inline=True)
+class _Transformer(_pygeofilter_text.CQLTransformer):
+    def binary_temporal_predicate(self, lhs, op, rhs):
+        if str(op).lower() == 't_intersects':
+            return TimeIntersects(lhs, rhs)
+        return super().binary_temporal_predicate(lhs, op, rhs)
+
+
+_TEXT_PARSER = Lark.open('grammar.lark', rel_to=_pygeofilter_text.__file__, parser='lalr',
+                         maybe_placeholders=False, transformer=_Transformer(),
+                         import_paths=[str(__import__('pathlib').Path(
+                             _pygeofilter_text.__file__).parent.parent)])
 
 
 def _outside_quotes(text: str) -> list[bool]:
@@ -94,14 +124,20 @@ def _temporal_to_infix(text: str) -> str:
             raise CQLError(f'{match.group(1)} takes two arguments')
         op = match.group(1).upper()
         op = _RENAMED.get(op, op)
-        text = (f'{text[:match.start()]}(({args[0].strip()}) {op} ({args[1].strip()}))'
-                f'{text[end:]}')
+        expression = f'(({args[0].strip()}) {op} ({args[1].strip()}))'
+        if op == 'T_DISJOINT':
+            expression = f'(NOT (({args[0].strip()}) T_INTERSECTS ({args[1].strip()})))'
+        text = f'{text[:match.start()]}{expression}{text[end:]}'
 
 
 def _fix_interval(match: re.Match) -> str:
     def bound(value: str, sentinel: str, end: bool) -> str:
         if value in ('..', ''):
             return sentinel
+        try:
+            datetime.fromisoformat(value.replace('Z', '+00:00').replace('z', '+00:00'))
+        except ValueError:
+            raise CQLError(f'INTERVAL: not an RFC 3339 date or date-time: {value!r}') from None
         if re.fullmatch(r'\d{4}-\d{2}-\d{2}', value):
             return value + ('T23:59:59Z' if end else 'T00:00:00Z')
         return value
@@ -139,15 +175,22 @@ def parse_text(text: str) -> ast.Node:
         return parse_json(text)
     try:
         fixed = _INTERVAL.sub(_fix_interval, _infix_renames(_temporal_to_infix(text)))
-        return _open_ends(_parse_text(fixed))
+        return _open_ends(_TEXT_PARSER.parse(fixed))
     except CQLError:
         raise
     except Exception as err:
         raise CQLError(_short(err)) from None
 
 
-def _bbox_to_polygon(node):
+def _json_fixes(node):
+    """bbox literals to polygons; t_overlaps/t_disjoint into forms parsed unambiguously."""
     if isinstance(node, dict):
+        op = str(node.get('op', '')).lower()
+        args = node.get('args')
+        if op == 't_overlaps' and isinstance(args, list) and len(args) == 2:
+            return {'op': 't_overlappedby', 'args': _json_fixes(args[::-1])}
+        if op == 't_disjoint' and isinstance(args, list):
+            return {'op': 'not', 'args': [{'op': 't_intersects', 'args': _json_fixes(args)}]}
         if set(node) == {'bbox'} and isinstance(node['bbox'], list):
             box = node['bbox']
             if len(box) == 6:
@@ -157,9 +200,22 @@ def _bbox_to_polygon(node):
             x1, y1, x2, y2 = box
             return {'type': 'Polygon',
                     'coordinates': [[[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]]}
-        return {k: _bbox_to_polygon(v) for k, v in node.items()}
+        return {k: _json_fixes(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_bbox_to_polygon(v) for v in node]
+        return [_json_fixes(v) for v in node]
+    return node
+
+
+def _overlaps_to_intersects(node):
+    """After _json_fixes every TimeOverlaps came from t_intersects."""
+    if isinstance(node, ast.TimeOverlaps):
+        return TimeIntersects(_overlaps_to_intersects(node.lhs), node.rhs)
+    if isinstance(node, ast.Node):
+        for name, value in vars(node).items():
+            if isinstance(value, ast.Node):
+                setattr(node, name, _overlaps_to_intersects(value))
+            elif isinstance(value, list):
+                setattr(node, name, [_overlaps_to_intersects(v) for v in value])
     return node
 
 
@@ -169,7 +225,7 @@ def parse_json(document: str | dict) -> ast.Node:
         data = json.loads(document) if isinstance(document, (str, bytes)) else document
         if not isinstance(data, dict):
             raise CQLError('a CQL2 JSON filter is an object')
-        return _parse_json(_bbox_to_polygon(data))
+        return _overlaps_to_intersects(_parse_json(_json_fixes(data)))
     except CQLError:
         raise
     except Exception as err:

@@ -91,12 +91,18 @@ _SQLITE_RTREE = [
         BEGIN DELETE FROM {RTREE} WHERE id = OLD.pk; END''',
 ]
 
+# footprint and acquisition interval in one GiST index: bbox + datetime in one index scan
+# (with separate indexes PostgreSQL ANDs the footprint with half the time index)
+GEOM_TIME_INDEX = ("CREATE INDEX IF NOT EXISTS ix_eoorder_record_geom_time ON eoorder_record "
+                   "USING gist (geom, tsrange(time_start, coalesce(time_end, time_start), '[]'))")
+
 # PostGIS when available (the extension is created by the deployer or scripts/catalogue-*)
 _POSTGRES_SPATIAL = '''
 DO $$ BEGIN
   IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis') THEN
     ALTER TABLE eoorder_record ADD COLUMN IF NOT EXISTS geom geometry(Geometry, 4326);
     CREATE INDEX IF NOT EXISTS ix_eoorder_record_geom ON eoorder_record USING gist (geom);
+    EXECUTE %(geom_time)s;
     CREATE OR REPLACE FUNCTION eoorder_record_geom() RETURNS trigger AS $f$
     BEGIN
       NEW.geom := CASE WHEN NEW.geometry IS NULL THEN NULL
@@ -111,7 +117,7 @@ DO $$ BEGIN
       ON eoorder_record (collection, minx, maxx, miny, maxy);
   END IF;
 END $$;
-'''
+''' % {'geom_time': "'" + GEOM_TIME_INDEX.replace("'", "''") + "'"}
 
 for _statement in _SQLITE_RTREE:
     event.listen(Record.__table__, 'after_create', DDL(_statement).execute_if(dialect='sqlite'))

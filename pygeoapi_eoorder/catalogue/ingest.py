@@ -1,0 +1,65 @@
+"""Register a local STAC catalog (e.g. a job's output) as records of a collection."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from urllib.parse import quote
+
+import pystac
+
+from .records import from_stac_item
+from .repository import RecordRepository, refresh_statistics
+
+BATCH = 500
+
+
+def _catalog_file(catalog: str | pathlib.Path) -> pathlib.Path:
+    path = pathlib.Path(catalog)
+    if path.is_dir():
+        path = path / 'catalog.json'
+    if not path.is_file():
+        raise FileNotFoundError(f'no STAC catalog at {path}')
+    return path.resolve()
+
+
+def _href_rewriter(root: pathlib.Path, base_href: str | None):
+    """Asset hrefs under the catalog's directory become base_href + relative path."""
+    if not base_href:
+        return None
+    base = base_href.rstrip('/')
+
+    def rewrite(href: str) -> str:
+        if '://' in href and not href.startswith('file://'):
+            return href
+        local = pathlib.Path(href.removeprefix('file://'))
+        try:
+            relative = os.path.relpath(local.resolve(), root)
+        except ValueError:
+            return href
+        if relative.startswith('..'):
+            return href
+        return f'{base}/{quote(pathlib.PurePath(relative).as_posix())}'
+    return rewrite
+
+
+def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
+                base_href: str | None = None) -> int:
+    """Upsert every item of the STAC catalog as a record; return how many were ingested."""
+    path = _catalog_file(catalog)
+    stac = pystac.read_file(str(path))
+    if not isinstance(stac, (pystac.Catalog, pystac.Collection)):
+        raise ValueError(f'{path} is not a STAC catalog or collection')
+    stac.make_all_asset_hrefs_absolute()
+    rewrite = _href_rewriter(path.parent, base_href)
+    repository = RecordRepository(store_url, collection_id)
+    batch, total = [], 0
+    for item in stac.get_items(recursive=True):
+        batch.append(from_stac_item(item.to_dict(transform_hrefs=False), rewrite))
+        if len(batch) >= BATCH:
+            total += repository.upsert(batch).total
+            batch = []
+    if batch:
+        total += repository.upsert(batch).total
+    refresh_statistics(store_url, force=True)
+    return total

@@ -1,0 +1,227 @@
+"""Record documents (OGC API - Records GeoJSON) to table rows and back; STAC items to records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from shapely.geometry import shape
+
+from .queryables import QUERYABLES
+
+RECORD_CONFORMANCE = 'http://www.opengis.net/spec/ogcapi-records-1/1.0/req/record-core'
+EXECUTE_REL = 'http://www.opengis.net/def/rel/ogc/1.0/execute'
+EO_PROPERTIES = ('platform', 'instrument', 'productType', 'processingLevel', 'sensorType',
+                 'cloudCover', 'orbitNumber', 'orbitDirection', 'parentIdentifier')
+# STAC item property -> record property (values converted by _from_stac_value)
+STAC_TO_RECORD = {q.stac: name for name, q in QUERYABLES.items()
+                  if q.stac and name in EO_PROPERTIES}
+
+
+class RecordError(ValueError):
+    """A record document that cannot be stored; the message names the member."""
+
+
+def parse_time(value: Any, member: str) -> datetime | None:
+    """An RFC 3339 date or date-time as naive UTC (the store's convention)."""
+    if value in (None, '', '..'):
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        try:
+            parsed = datetime.fromisoformat(text.replace('Z', '+00:00').replace('z', '+00:00'))
+        except ValueError:
+            raise RecordError(f'{member}: not an RFC 3339 date-time: {text!r}') from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    return parsed
+
+
+def iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.strftime('%Y-%m-%dT%H:%M:%S') + (
+        f'.{value.microsecond:06d}'.rstrip('0') if value.microsecond else '') + 'Z'
+
+
+def _time_bounds(record: dict) -> tuple[datetime | None, datetime | None]:
+    props = record.get('properties') or {}
+    time = record.get('time')
+    if isinstance(time, dict):
+        if time.get('interval'):
+            interval = time['interval']
+            if not isinstance(interval, list) or len(interval) != 2:
+                raise RecordError('time.interval: needs two values')
+            return parse_time(interval[0], 'time.interval'), parse_time(interval[1],
+                                                                        'time.interval')
+        for key in ('timestamp', 'date'):
+            if time.get(key):
+                instant = parse_time(time[key], f'time.{key}')
+                return instant, instant
+    start = parse_time(props.get('start_datetime'), 'properties.start_datetime')
+    end = parse_time(props.get('end_datetime'), 'properties.end_datetime')
+    instant = parse_time(props.get('datetime'), 'properties.datetime')
+    return start or instant, end or instant or start
+
+
+def _number(value: Any, member: str, kind=float):
+    if value is None or value == '':
+        return None
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise RecordError(f'properties.{member}: not a number: {value!r}') from None
+
+
+def _keywords(props: dict) -> list[str]:
+    words = props.get('keywords') or []
+    if isinstance(words, str):
+        words = [words]
+    return [str(w) for w in words]
+
+
+def _external_ids(props: dict) -> list[str]:
+    tokens = []
+    for item in props.get('externalIds') or props.get('externalId') or []:
+        if isinstance(item, dict):
+            value, scheme = item.get('value'), item.get('scheme')
+            if value:
+                tokens.append(str(value))
+                if scheme:
+                    tokens.append(f'{scheme}:{value}')
+        elif item:
+            tokens.append(str(item))
+    return tokens
+
+
+def content_hash(record: dict) -> str:
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def normalise(record: dict, identifier: str | None = None) -> dict:
+    """Check a record document and give it the members every served record has."""
+    if not isinstance(record, dict):
+        raise RecordError('record: a JSON object is required')
+    record = json.loads(json.dumps(record, default=str))
+    if identifier is not None:
+        record['id'] = identifier
+    if not record.get('id'):
+        raise RecordError('id: missing')
+    record['id'] = str(record['id'])
+    record['type'] = 'Feature'
+    props = record.setdefault('properties', {})
+    if not isinstance(props, dict):
+        raise RecordError('properties: must be an object')
+    props.setdefault('type', 'dataset')
+    record.setdefault('conformsTo', [RECORD_CONFORMANCE])
+    record.setdefault('links', [])
+    if not isinstance(record['links'], list):
+        raise RecordError('links: must be an array')
+    geometry = record.get('geometry')
+    if geometry is not None:
+        try:
+            geom = shape(geometry)
+        except Exception:
+            raise RecordError('geometry: not a valid GeoJSON geometry') from None
+        if geom.is_empty:
+            record['geometry'] = None
+    start, end = _time_bounds(record)
+    if start and end and end < start:
+        raise RecordError('time: end is before start')
+    if start and 'time' not in record:
+        record['time'] = ({'timestamp': iso(start)} if start == end
+                          else {'interval': [iso(start), iso(end)]})
+    return record
+
+
+def to_row(collection: str, record: dict) -> dict:
+    """Column values of a (normalised) record."""
+    props = record.get('properties') or {}
+    start, end = _time_bounds(record)
+    geometry = record.get('geometry')
+    bounds = shape(geometry).bounds if geometry else (None,) * 4
+    keywords = _keywords(props)
+    external = _external_ids(props)
+    text = ' '.join(str(v) for v in [record['id'], props.get('title'), props.get('description'),
+                                      *keywords, *(props.get(k) for k in EO_PROPERTIES)] if v)
+    return {
+        'collection': collection, 'identifier': record['id'],
+        'type': props.get('type'), 'title': props.get('title'),
+        'description': props.get('description'),
+        'keywords': '|'.join(keywords) or None,
+        'external_ids': ('|' + '|'.join(external) + '|') if external else None,
+        'search_text': text.lower(),
+        'parent_identifier': props.get('parentIdentifier'),
+        'platform': props.get('platform'), 'instrument': props.get('instrument'),
+        'product_type': props.get('productType'),
+        'processing_level': props.get('processingLevel'),
+        'sensor_type': props.get('sensorType'),
+        'cloud_cover': _number(props.get('cloudCover'), 'cloudCover'),
+        'orbit_number': _number(props.get('orbitNumber'), 'orbitNumber', int),
+        'orbit_direction': (str(props['orbitDirection']).upper()
+                            if props.get('orbitDirection') else None),
+        'time_start': start, 'time_end': end,
+        'created': parse_time(props.get('created'), 'properties.created'),
+        'updated': parse_time(props.get('updated'), 'properties.updated'),
+        'minx': bounds[0], 'miny': bounds[1], 'maxx': bounds[2], 'maxy': bounds[3],
+        'geometry': json.dumps(geometry) if geometry else None,
+        'content_hash': content_hash(record),
+        'document': record,
+    }
+
+
+def _from_stac_value(name: str, value: Any) -> Any:
+    if name == 'instrument' and isinstance(value, list):
+        return value[0] if value else None
+    if name == 'orbitDirection' and isinstance(value, str):
+        return value.upper()
+    return value
+
+
+def from_stac_item(item: dict, asset_href=None) -> dict:
+    """A STAC item as a record: EO properties mapped, assets as enclosure links.
+
+    `asset_href(href) -> href` rewrites asset locations (e.g. to a public base URL).
+    """
+    props = dict(item.get('properties') or {})
+    record_props: dict[str, Any] = {
+        'type': 'product',
+        'title': props.get('title') or item.get('id'),
+    }
+    if props.get('description'):
+        record_props['description'] = props['description']
+    for key in ('datetime', 'start_datetime', 'end_datetime', 'created', 'updated'):
+        if props.get(key):
+            record_props[key] = props[key]
+    for stac_name, name in STAC_TO_RECORD.items():
+        if props.get(stac_name) not in (None, ''):
+            record_props[name] = _from_stac_value(name, props[stac_name])
+    if item.get('collection') and 'parentIdentifier' not in record_props:
+        record_props['parentIdentifier'] = item['collection']
+    if props.get('keywords'):
+        record_props['keywords'] = props['keywords']
+    record_props['stac'] = {k: v for k, v in props.items() if ':' in k}
+    links = []
+    for key, asset in (item.get('assets') or {}).items():
+        href = asset.get('href')
+        if not href:
+            continue
+        link = {'rel': 'enclosure' if 'thumbnail' not in (asset.get('roles') or [])
+                else 'preview',
+                'href': asset_href(href) if asset_href else href, 'title': asset.get('title')
+                or key}
+        if asset.get('type'):
+            link['type'] = asset['type']
+        links.append(link)
+    for link in item.get('links') or []:
+        if link.get('rel') in ('license', 'cite-as', 'via', 'describedby'):
+            links.append(link)
+    record = {'id': item['id'], 'type': 'Feature', 'geometry': item.get('geometry'),
+              'properties': record_props, 'links': links}
+    if item.get('bbox'):
+        record['bbox'] = item['bbox']
+    return normalise(record)

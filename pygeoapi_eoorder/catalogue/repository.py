@@ -1,0 +1,173 @@
+"""Reading and writing the records of one collection in the shared store."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, text
+
+from pygeoapi_eoorder.store import Store, get_store, utcnow
+
+from . import records, sql
+from .models import Record
+from .queryables import SORT_COLUMNS
+
+
+@dataclass
+class UpsertResult:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+    def add(self, other: 'UpsertResult') -> None:
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@functools.lru_cache(maxsize=16)
+def has_postgis(url: str) -> bool:
+    """Does the store's record table have the PostGIS geometry column?"""
+    store = get_store(url)
+    if store.is_sqlite:
+        return False
+    with store.read() as session:
+        found = bool(session.execute(text(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'eoorder_record' "
+            "AND column_name = 'geom'")).first())
+    if found:  # tables made before this index existed get it now (once; IF NOT EXISTS)
+        from .models import GEOM_TIME_INDEX
+        with store.write() as session:
+            session.execute(text(GEOM_TIME_INDEX))
+    return found
+
+
+def _stamp(row: dict) -> None:
+    """Served records say when they were created and updated (the store's times if absent)."""
+    props = row['document'].setdefault('properties', {})
+    props.setdefault('created', records.iso(row['created']))
+    props.setdefault('updated', records.iso(row['updated']))
+
+
+_ANALYZED: set[str] = set()
+
+
+def refresh_statistics(url: str, force: bool = False) -> None:
+    """Give the query planner table statistics (without them SQLite scans the time index
+    instead of starting from the R*Tree). Once per process and store, and after bulk loads."""
+    if url in _ANALYZED and not force:
+        return
+    _ANALYZED.add(url)
+    store = get_store(url)
+    with store.write() as session:
+        connection = session.connection()
+        if store.is_sqlite and not force:
+            known = connection.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+            if known and connection.exec_driver_sql(
+                    "SELECT 1 FROM sqlite_stat1 WHERE tbl = 'eoorder_record'").first():
+                return
+        if store.is_sqlite or force:
+            connection.exec_driver_sql('ANALYZE eoorder_record')
+
+
+class RecordRepository:
+    """The records of `collection` in the store at `url`."""
+
+    def __init__(self, url: str, collection: str):
+        self.url, self.collection = url, collection
+        self.store: Store = get_store(url)
+        refresh_statistics(url)
+
+    @property
+    def dialect(self) -> str:
+        return 'sqlite' if self.store.is_sqlite else 'postgresql'
+
+    def where(self, node):
+        return sql.to_sql(node, self.dialect, has_postgis(self.url), self.collection)
+
+    def _prepare(self, session) -> None:
+        if self.store.is_sqlite:
+            sql.register_sqlite_functions(session.connection().connection.driver_connection)
+
+    def search(self, node, sortby: list[dict] | None = None, offset: int = 0,
+               limit: int = 10, count: bool = True) -> tuple[list[dict], int | None]:
+        """Documents matching the query model AST, and how many match in all."""
+        condition = (Record.collection == self.collection) & self.where(node)
+        order = []
+        for sort in sortby or []:
+            col = getattr(Record, SORT_COLUMNS[sort['property']])
+            order.append(col.desc() if sort.get('order') == '-' else col.asc())
+        order.append(Record.pk.asc())
+        with self.store.read() as session:
+            self._prepare(session)
+            rows = session.execute(select(Record.document).where(condition).order_by(*order)
+                                   .offset(offset).limit(limit)).scalars().all()
+            matched = None
+            if count:
+                if offset == 0 and len(rows) < limit:
+                    matched = len(rows)
+                else:
+                    matched = session.execute(select(func.count()).select_from(Record)
+                                              .where(condition)).scalar_one()
+        return list(rows), matched
+
+    def get(self, identifier: str) -> dict | None:
+        with self.store.read() as session:
+            return session.execute(select(Record.document).where(
+                Record.collection == self.collection,
+                Record.identifier == identifier)).scalar_one_or_none()
+
+    def upsert(self, documents: list[dict]) -> UpsertResult:
+        """Insert new records, replace changed ones, skip unchanged ones (by content hash)."""
+        result = UpsertResult()
+        rows = {}
+        for document in documents:
+            row = records.to_row(self.collection, records.normalise(document))
+            rows[row['identifier']] = row
+        if not rows:
+            return result
+        now = utcnow()
+        with self.store.write() as session:
+            existing = {r.identifier: r for r in session.execute(select(Record).where(
+                Record.collection == self.collection,
+                Record.identifier.in_(list(rows)))).scalars()}
+            for identifier, row in rows.items():
+                current = existing.get(identifier)
+                if current is None:
+                    row['created'] = row['created'] or now
+                    row['updated'] = row['updated'] or now
+                    _stamp(row)
+                    session.add(Record(**row))
+                    result.inserted += 1
+                elif current.content_hash == row['content_hash']:
+                    result.unchanged += 1
+                else:
+                    row['created'] = row['created'] or current.created
+                    row['updated'] = row['updated'] or now
+                    _stamp(row)
+                    for key, value in row.items():
+                        setattr(current, key, value)
+                    result.updated += 1
+        return result
+
+    def delete(self, identifier: str) -> bool:
+        with self.store.write() as session:
+            return session.execute(delete(Record).where(
+                Record.collection == self.collection,
+                Record.identifier == identifier)).rowcount > 0
+
+    def clear(self) -> int:
+        with self.store.write() as session:
+            return session.execute(delete(Record).where(
+                Record.collection == self.collection)).rowcount
+
+    def count(self) -> int:
+        with self.store.read() as session:
+            return session.execute(select(func.count()).select_from(Record).where(
+                Record.collection == self.collection)).scalar_one()

@@ -1,0 +1,328 @@
+"""The query model (pygeofilter AST) as SQLAlchemy expressions over `eoorder_record`.
+
+Built on pygeofilter's SQLAlchemy backend (its comparison/like/between/combine helpers and
+evaluator), with the parts it gets wrong for records replaced:
+
+- temporal predicates follow CQL2 (Allen's relations) on the record's acquisition interval
+  [start, end] against instants, dates (whole days) and intervals with open ends, where
+  pygeofilter compares a single column and ignores the record's end;
+- spatial predicates use the spatial index (SQLite R*Tree, PostGIS GiST) and an exact test
+  (shapely inside SQLite, PostGIS functions on PostgreSQL) instead of GeoAlchemy calls.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import date, datetime, time, timedelta
+
+import shapely
+from pygeofilter import ast, values
+from pygeofilter.backends.evaluator import Evaluator, handle
+from pygeofilter.backends.sqlalchemy import filters
+from shapely.geometry import box, shape
+from sqlalchemy import (DateTime, and_, cast, false, func, literal_column, not_, null, or_,
+                        select, true)
+
+from . import cql
+from .models import RTREE, Record
+from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
+from .queryables import QUERYABLES
+
+NEG_INF, POS_INF = object(), object()
+_CONVERSE = {'WITHIN': 'CONTAINS', 'CONTAINS': 'WITHIN'}
+_SHAPELY_OPS = {'INTERSECTS': 'intersects', 'DISJOINT': 'disjoint', 'CONTAINS': 'contains',
+                'WITHIN': 'within', 'TOUCHES': 'touches', 'CROSSES': 'crosses',
+                'OVERLAPS': 'overlaps', 'EQUALS': 'equals'}
+
+
+def column(name: str):
+    """The SQL expression of a queryable (or of an internal attribute)."""
+    if name == TEXT:
+        return Record.search_text
+    if name == EXTERNAL_IDS:
+        return Record.external_ids
+    if name == 'datetime':
+        return Record.time_start
+    if name == GEOMETRY:
+        return Record.geometry
+    queryable = QUERYABLES.get(name)
+    if queryable is None or queryable.column is None:
+        raise QueryError(f'filter: unknown queryable {name!r} (see /queryables)')
+    return getattr(Record, queryable.column)
+
+
+def _end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.max)
+
+
+def _bounds(node):
+    """(start, end) of a temporal operand: SQL expressions, datetimes or open markers."""
+    if isinstance(node, ast.Attribute):
+        if node.name == 'datetime':
+            return Record.time_start, func.coalesce(Record.time_end, Record.time_start)
+        col = column(node.name)
+        if QUERYABLES[node.name].format != 'date-time':
+            raise QueryError(f'filter: {node.name!r} is not a temporal queryable')
+        return col, col
+    if isinstance(node, values.Interval):
+        start, end = node.start, node.end
+        if isinstance(start, timedelta) or isinstance(end, timedelta):
+            if isinstance(start, timedelta):
+                end = _instant(end)
+                return end - start, end
+            start = _instant(start)
+            return start, start + end
+        return (NEG_INF if start is None else _start(start),
+                POS_INF if end is None else _finish(end))
+    if isinstance(node, datetime):
+        instant = cql.to_utc(node)
+        return instant, instant
+    if isinstance(node, date):
+        return _start(node), _finish(node)
+    raise QueryError(f'filter: {node!r} is not a time instant, interval or temporal queryable')
+
+
+def _instant(value):
+    return cql.to_utc(value)
+
+
+def _start(value):
+    return cql.to_utc(value) if isinstance(value, datetime) else datetime.combine(value, time.min)
+
+
+def _finish(value):
+    return cql.to_utc(value) if isinstance(value, datetime) else _end_of_day(value)
+
+
+def _rank(value) -> int:
+    return -1 if value is NEG_INF else (1 if value is POS_INF else 0)
+
+
+def _cmp(a, op: str, b):
+    """a <op> b where either may be a SQL expression, a datetime or an infinite bound."""
+    if _rank(a) or _rank(b):
+        if not (_rank(a) == 0 and _rank(b) == 0):
+            ra, rb = _rank(a), _rank(b)
+            if ra and rb:
+                result = {'<': ra < rb, '<=': ra <= rb, '>': ra > rb, '>=': ra >= rb,
+                          '=': ra == rb}[op]
+            else:  # one finite value against an infinite one
+                result = {'<': ra < rb, '<=': ra < rb, '>': ra > rb, '>=': ra > rb,
+                          '=': False}[op]
+            return true() if result else false()
+    sql_a, sql_b = not isinstance(a, datetime), not isinstance(b, datetime)
+    if not sql_a and not sql_b:
+        result = {'<': a < b, '<=': a <= b, '>': a > b, '>=': a >= b, '=': a == b}[op]
+        return true() if result else false()
+    if not sql_a:  # keep the column on the left so the bind gets its type
+        a, b, op = b, a, {'<': '>', '<=': '>=', '>': '<', '>=': '<=', '=': '='}[op]
+    return {'<': a < b, '<=': a <= b, '>': a > b, '>=': a >= b, '=': a == b}[op]
+
+
+TEMPORAL_RELATIONS = {  # CQL2: relation(A, B) on (A.start, A.end), (B.start, B.end)
+    ast.TimeAfter: lambda a, b: [(a[0], '>', b[1])],
+    ast.TimeBefore: lambda a, b: [(a[1], '<', b[0])],
+    ast.TimeContains: lambda a, b: [(a[0], '<', b[0]), (a[1], '>', b[1])],
+    ast.TimeDuring: lambda a, b: [(a[0], '>', b[0]), (a[1], '<', b[1])],
+    ast.TimeEquals: lambda a, b: [(a[0], '=', b[0]), (a[1], '=', b[1])],
+    ast.TimeEndedBy: lambda a, b: [(a[0], '<', b[0]), (a[1], '=', b[1])],
+    ast.TimeEnds: lambda a, b: [(a[0], '>', b[0]), (a[1], '=', b[1])],
+    cql.TimeIntersects: lambda a, b: [(a[0], '<=', b[1]), (a[1], '>=', b[0])],
+    ast.TimeMeets: lambda a, b: [(a[1], '=', b[0])],
+    ast.TimeMetBy: lambda a, b: [(a[0], '=', b[1])],
+    ast.TimeOverlappedBy: lambda a, b: [(a[0], '>', b[0]), (a[0], '<', b[1]),
+                                         (a[1], '>', b[1])],
+    ast.TimeOverlaps: lambda a, b: [(a[0], '<', b[0]), (a[1], '>', b[0]), (a[1], '<', b[1])],
+    ast.TimeBegunBy: lambda a, b: [(a[0], '=', b[0]), (a[1], '>', b[1])],
+    ast.TimeBegins: lambda a, b: [(a[0], '=', b[0]), (a[1], '<', b[1])],
+}
+
+
+def temporal(node) -> object:
+    relation = TEMPORAL_RELATIONS.get(type(node))
+    if relation is None:
+        raise QueryError(f'filter: unsupported temporal operator {type(node).__name__}')
+    a, b = _bounds(node.lhs), _bounds(node.rhs)
+    return and_(*[_cmp(x, op, y) for x, op, y in relation(a, b)])
+
+
+def postgres_interval_intersects(start, end):
+    """The record interval overlaps [start, end]: one operator the GiST index
+    ix_eoorder_record_geom_time answers (same expression as the index)."""
+    def bound(value):
+        return cast(null(), DateTime) if value in (NEG_INF, POS_INF) else cast(value, DateTime)
+    closed = literal_column("'[]'")
+    record = func.tsrange(Record.time_start, func.coalesce(Record.time_end, Record.time_start),
+                          closed)
+    return and_(Record.time_start.isnot(None),
+                record.op('&&')(func.tsrange(bound(start), bound(end), closed)))
+
+
+def literal_geometry(node):
+    """A shapely geometry from a CQL2 geometry literal, envelope or BBOX() function."""
+    if isinstance(node, values.Geometry):
+        return shape(node.geometry)
+    if isinstance(node, values.Envelope):
+        return box(node.x1, node.y1, node.x2, node.y2)
+    if isinstance(node, ast.Function) and node.name.lower() == 'bbox':
+        args = [float(a) for a in node.arguments]
+        if len(args) == 6:
+            args = [args[0], args[1], args[3], args[4]]
+        return box(*args)
+    raise QueryError(f'filter: {node!r} is not a geometry literal')
+
+
+@functools.lru_cache(maxsize=64)
+def _prepared(wkb_hex: str):
+    geom = shapely.from_wkb(bytes.fromhex(wkb_hex))
+    shapely.prepare(geom)
+    return geom
+
+
+def sqlite_spatial(op: str, record_geojson: str | None, query_wkb_hex: str) -> int:
+    """SQL function `eoorder_spatial` on SQLite: the exact test with shapely."""
+    if record_geojson is None:
+        return 0
+    query = _prepared(query_wkb_hex)
+    record = shapely.from_geojson(record_geojson)
+    return int(bool(getattr(query, _SHAPELY_OPS[_CONVERSE.get(op, op)])(record)))
+
+
+def register_sqlite_functions(dbapi_connection) -> None:
+    dbapi_connection.create_function('eoorder_spatial', 3, sqlite_spatial, deterministic=True)
+
+
+class RecordFilterEvaluator(Evaluator):
+    """pygeofilter evaluator producing SQLAlchemy expressions for `eoorder_record`."""
+
+    def __init__(self, dialect: str, postgis: bool, collection: str):
+        self.dialect, self.postgis, self.collection = dialect, postgis, collection
+
+    @handle(ast.Not)
+    def not_(self, node, sub):
+        return filters.negate(sub)
+
+    @handle(ast.And, ast.Or)
+    def combination(self, node, lhs, rhs):
+        return filters.combine((lhs, rhs), node.op.value)
+
+    @handle(ast.Comparison, subclasses=True)
+    def comparison(self, node, lhs, rhs):
+        for operand in (lhs, rhs):
+            if isinstance(operand, (values.Interval, values.Geometry, values.Envelope)):
+                raise QueryError('filter: intervals and geometries need temporal or spatial '
+                                 'operators')
+        return filters.runop(lhs, rhs, node.op.value)
+
+    @handle(ast.Between)
+    def between(self, node, lhs, low, high):
+        return filters.between(lhs, low, high, node.not_)
+
+    @handle(ast.Like)
+    def like(self, node, lhs):
+        pattern = node.pattern
+        if node.wildcard != '%' or node.singlechar not in ('_', '.'):
+            pattern = pattern.replace(node.wildcard, '%').replace(node.singlechar, '_')
+        expression = (lhs.ilike(pattern, escape='\\') if node.nocase
+                      else lhs.like(pattern, escape='\\'))
+        return not_(expression) if node.not_ else expression
+
+    @handle(ast.In)
+    def in_(self, node, lhs, *options):
+        return filters.runop(lhs, list(options), 'in', node.not_)
+
+    @handle(ast.IsNull)
+    def null(self, node, lhs):
+        return filters.runop(lhs, None, 'is_null', node.not_)
+
+    @handle(ast.TemporalPredicate, cql.TimeIntersects, subclasses=True)
+    def temporal_predicate(self, node, *_):
+        if (self.postgis and isinstance(node, cql.TimeIntersects)
+                and isinstance(node.lhs, ast.Attribute) and node.lhs.name == 'datetime'
+                and not isinstance(node.rhs, ast.Attribute)):
+            return postgres_interval_intersects(*_bounds(node.rhs))
+        return temporal(node)
+
+    @handle(ast.SpatialComparisonPredicate, subclasses=True)
+    def spatial_predicate(self, node, *_):
+        lhs, rhs, op = node.lhs, node.rhs, node.op.name
+        if isinstance(rhs, ast.Attribute) and not isinstance(lhs, ast.Attribute):
+            lhs, rhs, op = rhs, lhs, _CONVERSE.get(op, op)
+        if not (isinstance(lhs, ast.Attribute) and lhs.name == GEOMETRY):
+            raise QueryError('filter: spatial operators compare `geometry` with a literal')
+        return self.spatial(op, literal_geometry(rhs))
+
+    @handle(ast.BBox)
+    def bbox_predicate(self, node, *_):
+        return self.spatial('INTERSECTS', box(node.minx, node.miny, node.maxx, node.maxy))
+
+    def spatial(self, op: str, geom) -> object:
+        if op not in _SHAPELY_OPS:
+            raise QueryError(f'filter: unsupported spatial operator {op}')
+        minx, miny, maxx, maxy = geom.bounds
+        if self.dialect == 'sqlite':
+            exact = func.eoorder_spatial(op, Record.geometry, shapely.to_wkb(geom, hex=True)) == 1
+            if op == 'DISJOINT':
+                return or_(Record.geometry.is_(None), exact)
+            rtree = _rtree_table()
+            candidates = select(rtree.c.id).where(rtree.c.maxx >= minx, rtree.c.minx <= maxx,
+                                                  rtree.c.maxy >= miny, rtree.c.miny <= maxy)
+            return and_(Record.pk.in_(candidates), exact)
+        if self.postgis:
+            fn = getattr(func, f'ST_{op.capitalize()}')
+            return fn(literal_column('eoorder_record.geom'),
+                      func.ST_GeomFromText(geom.wkt, 4326))
+        # PostgreSQL without PostGIS: bounding boxes only
+        overlap = and_(Record.maxx >= minx, Record.minx <= maxx, Record.maxy >= miny,
+                       Record.miny <= maxy)
+        return not_(overlap) if op == 'DISJOINT' else overlap
+
+    @handle(ast.Attribute)
+    def attribute(self, node):
+        return column(node.name)
+
+    @handle(ast.Arithmetic, subclasses=True)
+    def arithmetic(self, node, lhs, rhs):
+        return filters.runop(lhs, rhs, node.op.value)
+
+    @handle(ast.Function)
+    def function(self, node, *arguments):
+        name = node.name.lower()
+        if name in ('lower', 'casei', 'accenti'):
+            return func.lower(arguments[0])
+        if name == 'upper':
+            return func.upper(arguments[0])
+        if name == 'bbox':  # a literal, read by the spatial predicate
+            return node
+        raise QueryError(f'filter: unsupported function {node.name}')
+
+    @handle(*values.LITERALS)
+    def literal(self, node):
+        if isinstance(node, datetime):
+            return cql.to_utc(node)
+        if isinstance(node, date):
+            return datetime.combine(node, time.min)
+        return node
+
+    @handle(type(None))
+    def open_bound(self, node, *_):
+        return None
+
+    @handle(values.Interval, values.Geometry, values.Envelope)
+    def operand_literal(self, node, *_):
+        """Kept as they are: only temporal/spatial predicates (which read nodes) use them."""
+        return node
+
+
+@functools.lru_cache(maxsize=1)
+def _rtree_table():
+    from sqlalchemy import Column, Float, Integer, MetaData, Table
+    return Table(RTREE, MetaData(), Column('id', Integer), Column('minx', Float),
+                 Column('maxx', Float), Column('miny', Float), Column('maxy', Float))
+
+
+def to_sql(node, dialect: str, postgis: bool, collection: str):
+    """The WHERE clause of a query model AST (None: everything)."""
+    if node is None:
+        return true()
+    return RecordFilterEvaluator(dialect, postgis, collection).evaluate(node)

@@ -1,0 +1,62 @@
+"""The same SQL record provider on PostgreSQL/PostGIS (the shared store), over HTTP."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import requests
+
+from pygeoapi_eoorder.catalogue.repository import RecordRepository, has_postgis
+from tests.conftest import Server
+from tests.support.catalogue import eo_record, records_resource
+
+PG_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+
+
+@pytest.fixture(scope='module')
+def pg_catalogue(tmp_path_factory):
+    name = f'pg-{uuid.uuid4().hex[:8]}'
+    repository = RecordRepository(PG_URL, name)
+    repository.upsert([eo_record(i) for i in range(10)])
+    server = Server(tmp_path_factory.mktemp('pgcat'),
+                    {'jobs': {'workers': 1}, 'store': {'url': PG_URL}},
+                    {'products': records_resource('products', collection=name)}).start()
+    yield server
+    server.stop()
+    repository.clear()
+
+
+def get(server, **params):
+    reply = requests.get(f'{server.url}/collections/products/items', params=params, timeout=10)
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+def test_postgis_is_used():
+    assert has_postgis(PG_URL), 'PostGIS missing: run scripts/catalogue-services'
+
+
+def test_queries_on_postgresql(pg_catalogue):
+    assert get(pg_catalogue)['numberMatched'] == 10
+    assert [f['id'] for f in get(pg_catalogue, bbox='2.5,2.5,3.5,3.5',
+                                 sortby='id')['features']] == ['scene-2', 'scene-3']
+    assert [f['id'] for f in get(pg_catalogue, datetime='2021-01-03T06:00:00Z')['features']] \
+        == ['scene-2']
+    assert get(pg_catalogue, q='optical,tile-2')['numberMatched'] == 6
+    body = get(pg_catalogue, filter="S_INTERSECTS(geometry, POLYGON((6.2 6.2, 6.8 6.2, 6.8 6.8, "
+                                    "6.2 6.8, 6.2 6.2))) AND T_AFTER(datetime, "
+                                    "DATE('2021-01-02'))")
+    assert [f['id'] for f in body['features']] == ['scene-6']
+    body = get(pg_catalogue, sortby='-orbitNumber', limit=2, offset=1)
+    assert [f['id'] for f in body['features']] == ['scene-8', 'scene-7']
+    assert body['numberMatched'] == 10
+
+
+def test_transaction_on_postgresql(pg_catalogue):
+    url = f'{pg_catalogue.url}/collections/products/items'
+    reply = requests.post(url, json=eo_record(77, id='pg-tx'),
+                          headers={'Content-Type': 'application/geo+json'}, timeout=10)
+    assert reply.status_code == 201, reply.text
+    assert get(pg_catalogue, bbox='77.2,77.2,77.4,77.4')['features'][0]['id'] == 'pg-tx'
+    assert requests.delete(f'{url}/pg-tx', timeout=10).status_code == 200
