@@ -236,3 +236,33 @@ def test_unreachable_engine_fails_the_job_clearly(make_server, tmp_path):
     assert job['status'] == 'failed'
     assert f'the Docker engine at unix://{tmp_path}/no-docker.sock is unreachable' in \
         job['message']
+
+
+def test_stac_output_is_registered_in_the_results_collection(make_server, files):
+    from .conftest import TEST_PROCESSES
+    root, base = files
+    results = {'type': 'collection', 'title': 'Job results', 'description': 'ADES outputs',
+               'keywords': ['results'], 'links': [],
+               'extents': {'spatial': {'bbox': [-180, -90, 180, 90]}},
+               'providers': [{'type': 'record', 'data': 'eoorder',
+                              'name': 'pygeoapi_eoorder.catalogue.sql_provider.'
+                                      'SQLRecordProvider'}]}
+    server = make_server({'catalogue': {'results_collection': 'results'}},
+                         {**TEST_PROCESSES, 'results': results})
+    reply = requests.post(f'{server.url}/processes', timeout=30, headers={'Content-Type': PKG},
+                          data=(PACKAGES / 'landcover.ogcapppkg.json').read_bytes())
+    assert reply.status_code == 201
+    job_id = server.submit('landcover', {'source': {'href': f'{base}/scene.tif'},
+                                         'aoi': '5.5,50.1,6.25,51', 'epsg': 32631})
+    assert server.wait_for(job_id, timeout=60)['status'] == 'successful'
+    items = requests.get(f'{server.url}/collections/results/items', timeout=10).json()
+    assert items['numberMatched'] == 1
+    record = items['features'][0]
+    assert record['geometry']['type'] == 'Polygon'
+    hrefs = [link['href'] for link in record.get('links', [])] + [
+        asset['href'] for asset in (record.get('assets') or {}).values()]
+    csv_links = [h for h in hrefs if h.endswith('classification.csv')]
+    assert csv_links and csv_links[0].startswith(f'{server.url}/jobs/{job_id}/results/stac/')
+    assert 'source_bytes' in requests.get(csv_links[0], timeout=10).text
+    log = requests.get(f'{server.url}/jobs/{job_id}/log', timeout=10).text
+    assert 'registered 1 STAC item(s)' in log
