@@ -40,6 +40,7 @@ PYGEOAPI_CODES = {
     'NoApplicableCode': 'server-error',
     'InternalError': 'server-error',
     'JobResultNotFound': 'server-error',
+    'Forbidden': 'forbidden',
 }
 
 

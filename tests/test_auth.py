@@ -226,3 +226,53 @@ def test_broken_auth_config_stops_start_up_in_one_line(tmp_path):
     assert done.returncode == 2 and 'Traceback' not in done.stderr
     assert 'eoorder.auth.authenticators' in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_custom_authenticator_from_plugins(make_server, monkeypatch):
+    from .conftest import REPO
+    monkeypatch.setenv('PYTHONPATH', str(REPO / 'plugins'))
+    server = make_server({'auth': {'authenticators': [
+        {'name': 'eoorder_examples.proxy_auth.ProxyHeaderAuthenticator',
+         'trusted_proxies': ['127.0.0.1']}]}})
+    assert requests.get(f'{server.url}/jobs', timeout=10).status_code == 401
+    headers = {'X-Forwarded-User': 'frank', 'X-Forwarded-Roles': 'user'}
+    reply = requests.post(f'{server.url}/processes/countdown/execution', json={},
+                          headers={**headers, 'Prefer': 'respond-async'}, timeout=10)
+    assert reply.status_code == 201
+    job_id = reply.json()['jobID']
+    assert requests.get(f'{server.url}/jobs/{job_id}', headers=headers,
+                        timeout=10).status_code == 200
+    assert requests.get(f'{server.url}/jobs/{job_id}', timeout=10,
+                        headers={'X-Forwarded-User': 'grace'}).status_code == 404
+    deploy = requests.post(f'{server.url}/processes', json=package('by-frank'), timeout=10,
+                           headers={**headers, 'Content-Type': 'application/ogcapppkg+json'})
+    assert deploy.status_code == 403
+
+
+def test_catalogue_editing_needs_the_curator_role(tmp_path, make_server):
+    from .support.catalogue import eo_record
+    (tmp_path / 'users.yml').write_text(yaml.safe_dump({'users': {
+        name: {'password': generate_password_hash(f'{name}-pw'), 'roles': roles}
+        for name, roles in {'alice': ['user'], 'cora': ['curator']}.items()}}))
+    collection = {'type': 'collection', 'title': 'products', 'description': 'EO products',
+                  'keywords': ['eo'], 'links': [],
+                  'extents': {'spatial': {'bbox': [-180, -90, 180, 90]}},
+                  'providers': [{'type': 'record', 'editable': True, 'data': 'eoorder',
+                                 'name': 'pygeoapi_eoorder.catalogue.sql_provider.'
+                                         'SQLRecordProvider'}]}
+    server = make_server({'auth': {'authenticators': [
+        {'name': 'basic', 'users_file': str(tmp_path / 'users.yml')}]}},
+        {'products': collection})
+    items = f'{server.url}/collections/products/items'
+    record = json.dumps(eo_record(1))
+    geojson = {'Content-Type': 'application/geo+json'}
+    refused = requests.post(items, data=record, headers=geojson, auth=as_('alice'), timeout=10)
+    assert refused.status_code == 403 and 'edit_catalogue' in refused.json()['detail']
+    assert requests.post(items, data=record, headers=geojson, auth=as_('cora'),
+                         timeout=10).status_code == 201
+    assert requests.get(f'{items}/scene-1', timeout=10).status_code == 200  # public read
+    assert requests.delete(f'{items}/scene-1', auth=as_('alice'),
+                           timeout=10).status_code == 403
+    assert requests.put(f'{items}/scene-1', data=record, headers=geojson, auth=as_('alice'),
+                        timeout=10).status_code == 403
+    assert requests.delete(f'{items}/scene-1', auth=as_('cora'), timeout=10).status_code == 200

@@ -77,9 +77,19 @@ class Auth:
         return self.owns(user, definition.get('owner'))
 
 
+def caller_may(permission: str, collection: str | None = None) -> bool:
+    """May the caller of the current request do this? (True outside requests: the job
+    engine acts for users who were checked when they submitted.)"""
+    from flask import current_app
+    if not has_request_context():
+        return True
+    auth = current_app.extensions.get('eoorder_auth')
+    return auth is None or auth.allowed(current_user(), permission, collection)
+
+
 def current_user() -> User | None:
     """The caller of the current request (None outside a request, e.g. in a worker)."""
     return g.get('user') if has_request_context() else None
 
 
-__all__ = ['Auth', 'AuthenticationFailed', 'PERMISSIONS', 'current_user']
+__all__ = ['Auth', 'AuthenticationFailed', 'PERMISSIONS', 'caller_may', 'current_user']

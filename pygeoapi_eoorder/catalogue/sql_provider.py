@@ -38,6 +38,11 @@ class RecordExists(ProviderGenericError):
     http_status_code = HTTPStatus.CONFLICT
 
 
+class EditForbidden(ProviderGenericError):
+    ogc_exception_code = 'Forbidden'
+    http_status_code = HTTPStatus.FORBIDDEN
+
+
 class SQLRecordProvider(BaseProvider):
     """Records in the `eoorder_record` table, queried through the shared query model."""
 
@@ -88,7 +93,14 @@ class SQLRecordProvider(BaseProvider):
             raise ProviderItemNotFoundError(user_msg=f'record {identifier!r} not found')
         return self._present(document)
 
+    def _require_editor(self) -> None:
+        from ..auth import caller_may
+        if not caller_may('edit_catalogue'):
+            raise EditForbidden(user_msg=f'editing collection {self.collection!r} needs the '
+                                         'edit_catalogue permission')
+
     def create(self, item) -> str:
+        self._require_editor()
         identifier, record = self._checked(item)
         if self.repository.get(identifier) is not None:
             raise RecordExists(user_msg=f'record {identifier!r} already exists')
@@ -96,6 +108,7 @@ class SQLRecordProvider(BaseProvider):
         return identifier
 
     def update(self, identifier, item) -> bool:
+        self._require_editor()
         _, record = self._checked(item, str(identifier))
         if self.repository.get(str(identifier)) is None:
             raise ProviderItemNotFoundError(user_msg=f'record {identifier!r} not found')
@@ -103,6 +116,7 @@ class SQLRecordProvider(BaseProvider):
         return True
 
     def delete(self, identifier) -> bool:
+        self._require_editor()
         if not self.repository.delete(str(identifier)):
             raise ProviderItemNotFoundError(user_msg=f'record {identifier!r} not found')
         return True
