@@ -105,7 +105,11 @@ def db_upgrade(config_path):
             engine = _sqlite_engine(settings.store_url, immediate=True)
         else:
             engine = create_engine(settings.store_url)
-        before, now = migrate.upgrade(engine)
+        with engine.connect() as connection:
+            steps = len(migrate.pending(migrate.current(connection)))
+        with click.progressbar(length=steps, label='upgrading the store', file=sys.stderr,
+                               show_pos=True) as bar:
+            before, now = migrate.upgrade(engine, on_step=lambda _: bar.update(1))
         engine.dispose()
     except SQLAlchemyError as err:
         reason = str(getattr(err, 'orig', None) or err).strip().splitlines()[0]

@@ -50,11 +50,20 @@ def current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, *, force: bool = False) -> tuple[str | None, str]:
+def pending(before: str | None) -> list[str]:
+    """Revisions between `before` and head, oldest first."""
+    from alembic.script import ScriptDirectory
+    script = ScriptDirectory.from_config(_config())
+    steps = [rev.revision for rev in script.iterate_revisions('head', before)]
+    return list(reversed(steps))
+
+
+def upgrade(engine: Engine, *, force: bool = False, on_step=None) -> tuple[str | None, str]:
     """Bring the database to the newest revision; return (revision before, revision now).
 
     Also creates tables a component added after the database reached head (their column
-    changes need a revision of their own).
+    changes need a revision of their own). `on_step(revision)` is called after each
+    revision is applied (progress for the CLI).
     """
     import_models()
     target = head()
@@ -69,7 +78,9 @@ def upgrade(engine: Engine, *, force: bool = False) -> tuple[str | None, str]:
         if connection.dialect.name == 'postgresql':
             connection.execute(text('SELECT pg_advisory_xact_lock(:key)'), {'key': ADVISORY_LOCK})
         before = current(connection)
-        if before != target:
-            command.upgrade(_config(connection), 'head')
+        for revision in pending(before) if before != target else []:
+            command.upgrade(_config(connection), revision)
+            if on_step is not None:
+                on_step(revision)
         Base.metadata.create_all(connection, checkfirst=True)
     return before, target
