@@ -76,7 +76,8 @@ class JobRoutes:
     def execute(self, request: Request, process_id: str) -> Response:
         if process_id not in self.manager.processes:
             return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
-        if request.get_data() and request.mimetype not in ('application/json', ''):
+        if request.get_data() and request.mimetype not in ('application/json', '') \
+                and not request.mimetype.endswith('+json'):
             return problem(415, 'unsupported-media-type',
                            f'execute requests must be application/json, not {request.mimetype}')
         process = self.manager.process_metadata(process_id)
