@@ -122,3 +122,42 @@ def nudge(settings: Settings) -> bool:
         return True
     except OSError:
         return False
+
+
+def _finished_address(job_id: str) -> str:
+    """An abstract unix socket (Linux): no file, no path-length limit."""
+    return f'\0eoorder-finished-{job_id}'
+
+
+class FinishedListener:
+    """Lets a synchronous request sleep until the worker says its job finished."""
+
+    def __init__(self, job_id: str):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            self.sock.bind(_finished_address(job_id))
+        except OSError:
+            self.sock.close()
+            self.sock = None
+
+    def wait(self, timeout: float) -> None:
+        if self.sock is None:
+            time.sleep(min(timeout, 0.01))
+            return
+        import select
+        if select.select([self.sock], [], [], timeout)[0]:
+            self.sock.recv(16)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+def notify_finished(job_id: str) -> None:
+    """Wake a request waiting for this job (if any; best effort)."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.sendto(b'!', _finished_address(job_id))
+    except OSError:
+        pass

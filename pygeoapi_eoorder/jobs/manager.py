@@ -134,15 +134,27 @@ class Manager(BaseManager):
         return job
 
     def wait(self, job_id: str, timeout: float) -> dict:
-        """Poll until the job is final or `timeout` passes; return its record."""
+        """Until the job is final or `timeout` passes; return its record.
+
+        Local workers wake the waiting request when the job ends; the store is still read
+        every quarter second (dismissals, the cluster engine's remote workers: 10 ms).
+        """
         deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
-            job = self.repo.get(job_id)
-            if job is None or job['status'] in FINAL or time.monotonic() >= deadline:
-                return job
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.01)  # a finished job is seen within 10 ms
+        local = self.settings.jobs.engine == 'local'
+        listener = control.FinishedListener(job_id) if local else None
+        try:
+            while True:
+                job = self.repo.get(job_id)
+                left = deadline - time.monotonic()
+                if job is None or job['status'] in FINAL or left <= 0:
+                    return job
+                if listener is not None:
+                    listener.wait(min(left, 0.25))
+                else:
+                    time.sleep(min(left, 0.01))
+        finally:
+            if listener is not None:
+                listener.close()
 
     def wants_async(self, process_id: str, prefer: str | None) -> bool:
         """Asynchronous if asked for, or if the process cannot run synchronously."""

@@ -138,4 +138,5 @@ def worker_main(runtime: Runtime, conn: Connection) -> None:
             run_job(runtime, job)
         except Exception:  # never lose the worker over bookkeeping errors
             logging.getLogger(__name__).exception('job %s: bookkeeping failed', job['id'])
+        control.notify_finished(job['id'])
         conn.send(('done', job['id']))
