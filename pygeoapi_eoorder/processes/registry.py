@@ -18,8 +18,8 @@ class ProcessRegistry:
 
     def version(self) -> tuple:
         """Changes whenever a process is added, replaced or removed."""
-        with self.store.read() as session:
-            count, latest = session.execute(
+        with self.store.read_engine.connect() as connection:  # asked once per request
+            count, latest = connection.execute(
                 select(func.count(), func.max(DeployedProcess.updated))).one()
         return (int(count or 0), latest)
 
