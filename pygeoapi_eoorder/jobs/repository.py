@@ -34,10 +34,6 @@ JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'crea
 COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
 
 
-def as_dict(job: Job) -> dict:
-    return {name: getattr(job, name) for name in JOB_FIELDS}
-
-
 @dataclass
 class JobQuery:
     """Filters of a job listing (OGC API - Processes job list parameters)."""
