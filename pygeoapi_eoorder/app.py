@@ -28,7 +28,7 @@ from .jobs import control
 def _write_openapi(settings: eoconfig.Settings, document: dict) -> str:
     path = settings.run_dir / 'openapi.json'
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix('.tmp')
+    tmp = path.with_suffix(f'.{os.getpid()}.tmp')  # web workers start (and write) at once
     tmp.write_text(json.dumps(document))
     os.replace(tmp, path)
     return str(path)

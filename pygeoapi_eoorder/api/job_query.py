@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timezone
 
 from werkzeug.datastructures import MultiDict
 
 from ..jobs.repository import STATUSES, JobQuery
+
+
+MAX_SECONDS = 1e9  # about 31 years
 
 
 class InvalidQuery(ValueError):
@@ -28,7 +32,10 @@ def _instant(text: str, name: str) -> datetime | None:
     except ValueError:
         raise InvalidQuery(f'{name}: {text!r} is not an RFC 3339 date-time') from None
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise InvalidQuery(f'{name}: {text!r} is out of range') from None
     return value
 
 
@@ -40,9 +47,12 @@ def _number(args: MultiDict, name: str, minimum: float = 0) -> float | None:
         value = float(text)
     except ValueError:
         raise InvalidQuery(f'{name}: {text!r} is not a number') from None
+    if not math.isfinite(value):
+        raise InvalidQuery(f'{name}: {text!r} is not a finite number of seconds')
     if value < minimum:
         raise InvalidQuery(f'{name}: must be >= {minimum}')
-    return value
+    # a bound past any job's run time selects the same jobs, and stays a valid timedelta
+    return min(value, MAX_SECONDS)
 
 
 def _integer(args: MultiDict, name: str, default: int, minimum: int, maximum: int) -> int:

@@ -40,9 +40,53 @@ JOB_LIST_PARAMETERS = [
 ]
 
 
+PROCESS_ID = {'name': 'processId', 'in': 'path', 'required': True,
+              'schema': {'type': 'string'}, 'description': 'process identifier'}
+PACKAGE_BODY = {'required': True, 'description': 'an application package', 'content': {
+    'application/ogcapppkg+json': {'schema': {'type': 'object'}},
+    'application/cwl+yaml': {'schema': {'type': 'string'}},
+    'application/cwl+json': {'schema': {'type': 'object'}},
+    'application/atom+xml': {'schema': {'type': 'string'}}}}
+
+
+def _part2_paths() -> dict:
+    """OGC API - Processes Part 2 (Deploy, Replace, Undeploy) and the package view."""
+    visibility = _query('visibility', 'who may see the process',
+                        {'type': 'string', 'enum': ['public', 'private']})
+    return {
+        '/processes': {'post': {
+            'summary': 'Deploy a process', 'operationId': 'deploy', 'tags': ['processes'],
+            'parameters': [visibility], 'requestBody': PACKAGE_BODY,
+            'responses': {'201': {'description': 'deployed'}, '400': PROBLEM,
+                          '403': PROBLEM, '409': PROBLEM, '415': PROBLEM}}},
+        '/processes/{processId}': {
+            'put': {'summary': 'Replace a deployed process', 'operationId': 'replace',
+                    'tags': ['processes'], 'parameters': [PROCESS_ID],
+                    'requestBody': PACKAGE_BODY,
+                    'responses': {'204': {'description': 'replaced'}, '400': PROBLEM,
+                                  '403': PROBLEM, '404': PROBLEM, '415': PROBLEM}},
+            'delete': {'summary': 'Undeploy a deployed process', 'operationId': 'undeploy',
+                       'tags': ['processes'], 'parameters': [PROCESS_ID],
+                       'responses': {'204': {'description': 'undeployed'}, '403': PROBLEM,
+                                     '404': PROBLEM}}},
+        '/processes/{processId}/package': {'get': {
+            'summary': 'The application package of a deployed process',
+            'operationId': 'getPackage', 'tags': ['processes'], 'parameters': [PROCESS_ID],
+            'responses': {'200': {'description': 'the package as deployed'},
+                          '404': PROBLEM}}},
+        '/jobs/{jobId}/results/{name}': {'get': {
+            'summary': 'One result of a job (a file output)', 'operationId': 'getJobResult',
+            'tags': ['jobs'], 'parameters': [JOB_ID, {
+                'name': 'name', 'in': 'path', 'required': True, 'schema': {'type': 'string'},
+                'description': 'output identifier (and path inside a directory output)'}],
+            'responses': {'200': {'description': 'the result'}, '404': PROBLEM}}},
+    }
+
+
 def eoorder_paths() -> dict:
     """Path items this package serves beyond pygeoapi's own."""
     return {
+        **_part2_paths(),
         '/jobs': {'get': {
             'summary': 'Retrieve the job list', 'operationId': 'getJobs', 'tags': ['jobs'],
             'parameters': JOB_LIST_PARAMETERS + [{'$ref': '#/components/parameters/f'}],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from .xmlns import OWS, W
@@ -58,11 +60,21 @@ def invalid(locator: str, text: str) -> OseoError:
     return OseoError('InvalidParameterValue', text, locator)
 
 
+_NOT_XML = re.compile('[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
+def xml_text(text: str) -> str:
+    """`text` with the characters XML 1.0 cannot carry (control characters, lone
+    surrogates: they come from the client's own input) replaced by U+FFFD."""
+    return _NOT_XML.sub('\ufffd', text)
+
+
 def exception_report(error: OseoError) -> etree._Element:
     """An ows:ExceptionReport (OWS 2.0) for `error`."""
-    exception = W.Exception(W.ExceptionText(error.text[:4000]), exceptionCode=error.code)
+    exception = W.Exception(W.ExceptionText(xml_text(error.text[:4000])),
+                            exceptionCode=error.code)
     if error.locator:
-        exception.set('locator', error.locator[:255])
+        exception.set('locator', xml_text(error.locator[:255]))
     report = W.ExceptionReport(exception, version='2.0.0')
     report.set('{http://www.w3.org/XML/1998/namespace}lang', 'en')
     return report

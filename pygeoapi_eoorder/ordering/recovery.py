@@ -11,14 +11,28 @@ from .service import OrderService
 LOGGER = logging.getLogger('eoorder.ordering')
 
 
+def _resume_submits(service: OrderService) -> int:
+    """Finish what a crash interrupted inside Submit: the order was committed, but its
+    automatic approval or the creation of its first item jobs was not. (Racing a Submit
+    still in progress is harmless: both transitions are compare-and-set.)"""
+    unapproved, unstarted = service.repo.stalled_orders()
+    for order_id in unapproved:
+        LOGGER.warning('order %s: approved automatically after an interrupted Submit',
+                       order_id)
+        service.approve(order_id, 'automatic approval')
+    for order_id in unstarted:
+        service.start_items(order_id)
+    return len(unapproved) + len(unstarted)
+
+
 def sweep(manager, settings) -> int:
     """Run by the supervisor at start and periodically; returns how many items it fixed."""
     service = OrderService(settings, manager)
+    fixed = _resume_submits(service)
     waiting = service.repo.waiting_items()
     if not waiting:
-        return 0
+        return fixed
     known = manager.repo.status_of(i['job_id'] for i in waiting)
-    fixed = 0
     orders: dict[str, list] = {}
     for item in waiting:
         orders.setdefault(item['order_id'], []).append(item)

@@ -236,6 +236,20 @@ class OrderRepository:
                 OrderItem.job_id.is_not(None),
                 OrderItem.status.in_((states.ACCEPTED, states.IN_PRODUCTION)))).mappings()]
 
+    def stalled_orders(self) -> tuple[list[str], list[str]]:
+        """Orders a crash stopped half-way through Submit: (still Submitted although
+        automatically approved - no `awaiting approval` note -, Accepted with accepted
+        items that never got a job id)."""
+        with self.store.read() as session:
+            unapproved = list(session.scalars(select(Order.id).where(
+                Order.status == states.SUBMITTED, Order.status_info.is_(None))))
+            unstarted = list(session.scalars(select(Order.id).distinct().join(
+                OrderItem, OrderItem.order_id == Order.id).where(
+                Order.status.in_((states.ACCEPTED, states.IN_PRODUCTION)),
+                Order.order_type != 'SUBSCRIPTION_ORDER',  # their items never run jobs
+                OrderItem.status == states.ACCEPTED, OrderItem.job_id.is_(None))))
+        return unapproved, unstarted
+
     def update_item(self, item_pk: str, **fields: Any) -> None:
         with self.store.write() as session:
             session.execute(update(OrderItem).where(OrderItem.id == item_pk).values(**fields))

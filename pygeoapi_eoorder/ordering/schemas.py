@@ -27,6 +27,8 @@ OSEO_XSD = 'schemas.opengis.net/oseo/1.0/oseo.xsd'
 ENV_SCHEMAS = 'EOORDER_OSEO_SCHEMAS'
 DEFAULT_LOCATION = 'https://schemas.opengis.net'
 CATALOG_NS = '{urn:oasis:names:tc:entity:xmlns:xml:catalog}'
+_LOAD_LOCK = threading.Lock()
+LOAD_ATTEMPTS = 4
 
 
 class SchemaUnavailable(Exception):
@@ -111,7 +113,19 @@ class SchemaSet:
     def schema(self) -> etree.XMLSchema:
         schema = getattr(self._local, 'schema', None)
         if schema is None:
-            schema = self._local.schema = self._load()
+            # libxml2 builds a schema's imports badly while other threads build schemas or
+            # parse XML: a reference then fails to resolve at random ("does not resolve to
+            # a(n) type definition"). One build at a time, and a failed build is retried (a
+            # wrong location fails every time, and is reported).
+            with _LOAD_LOCK:
+                for attempt in range(LOAD_ATTEMPTS):
+                    try:
+                        schema = self._load()
+                        break
+                    except SchemaUnavailable:
+                        if attempt == LOAD_ATTEMPTS - 1:
+                            raise
+                self._local.schema = schema
         return schema
 
     def errors(self, element: etree._Element) -> list:

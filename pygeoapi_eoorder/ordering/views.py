@@ -46,7 +46,8 @@ class OrderViews:
             return error
         try:
             limit = max(1, min(int(request.args.get('limit', 20)), 1000))
-            offset = max(0, int(request.args.get('offset', 0)))
+            # past 10**9 no order is left, and SQL integers stay in range (64 bits)
+            offset = min(max(0, int(request.args.get('offset', 0))), 10**9)
         except ValueError:
             return problem(400, 'invalid-parameter', 'limit and offset must be integers')
         statuses = [s for s in request.args.get('status', '').split(',') if s]

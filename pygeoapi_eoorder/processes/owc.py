@@ -53,8 +53,21 @@ def _literal_schema(data) -> dict:
     for bound, key in (('MinimumValue', 'minimum'), ('MaximumValue', 'maximum')):
         found = _any(domain, bound)
         if found is not None and found.text and schema['type'] in ('integer', 'number'):
-            schema[key] = float(found.text)
+            try:
+                schema[key] = float(found.text)
+            except ValueError:
+                raise PackageError(f'wps:LiteralDataDomain/ows:{bound}: not a number') from None
     return schema
+
+
+def _occurs(node, name: str, identifier: str, unbounded: bool = False) -> int | str:
+    value = node.get(name, '1').strip()
+    if unbounded and value == 'unbounded':
+        return value
+    if not (value.isascii() and value.isdigit()):  # not '²' either
+        raise PackageError(f'wps:Input {identifier}: {name} must be a non-negative integer'
+                           + (" or 'unbounded'" if unbounded else ''))
+    return int(value)
 
 
 def _parameter(node, kind: str) -> tuple[str, dict]:
@@ -66,9 +79,8 @@ def _parameter(node, kind: str) -> tuple[str, dict]:
     if abstract:
         spec['description'] = abstract
     if kind == 'Input':
-        spec['minOccurs'] = int(node.get('minOccurs', '1'))
-        max_occurs = node.get('maxOccurs', '1')
-        spec['maxOccurs'] = max_occurs if max_occurs == 'unbounded' else int(max_occurs)
+        spec['minOccurs'] = _occurs(node, 'minOccurs', identifier)
+        spec['maxOccurs'] = _occurs(node, 'maxOccurs', identifier, unbounded=True)
     literal = node.find('wps:LiteralData', NS)
     complex_ = node.find('wps:ComplexData', NS)
     bbox = node.find('wps:BoundingBoxData', NS)

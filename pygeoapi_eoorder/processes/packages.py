@@ -4,6 +4,7 @@ execution units (a Docker image or a CWL document)."""
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -107,8 +108,8 @@ def check_process_description(description: Any) -> dict:
     if not process['outputs']:
         raise PackageError('processDescription.outputs: a process needs at least one output')
     options = process.setdefault('jobControlOptions', ['async-execute', 'sync-execute'])
-    if not isinstance(options, list) or not set(options) <= {'async-execute',
-                                                               'sync-execute', 'dismiss'}:
+    if not isinstance(options, list) or not all(isinstance(o, str) for o in options) \
+            or not set(options) <= {'async-execute', 'sync-execute', 'dismiss'}:
         raise PackageError('processDescription.jobControlOptions: use async-execute, '
                            'sync-execute and/or dismiss')
     process.setdefault('outputTransmission', ['value', 'reference'])
@@ -117,6 +118,12 @@ def check_process_description(description: Any) -> dict:
 
 
 # -- execution units ---------------------------------------------------------------
+def _positive(value) -> bool:
+    """A finite number > 0 (JSON allows NaN and Infinity; booleans are not numbers)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and value > 0
+
+
 def _config_value(config: dict, *names: str):
     return next((config[n] for n in names if config.get(n) is not None), None)
 
@@ -134,17 +141,19 @@ def docker_unit(data: dict, where: str) -> ExecutionUnit:
     if not isinstance(config, dict):
         raise PackageError(f'{where}.config: must be an object (cpu, memory, timeout)')
     cpus = _config_value(config, 'cpu', 'cpus', 'cpuMax', 'cpuMin')
-    if cpus is not None and (not isinstance(cpus, (int, float)) or cpus <= 0):
+    if cpus is not None and not _positive(cpus):
         raise PackageError(f'{where}.config.cpu: must be a positive number')
     memory = _config_value(config, 'memory', 'memoryMax', 'memoryMin')
     if isinstance(memory, (int, float)) and not isinstance(memory, bool):
+        if not _positive(memory):
+            raise PackageError(f'{where}.config.memory: use a size such as 512m or 2g')
         memory = f'{max(1, int(memory * 1024))}m'  # the draft counts gigabytes
     if memory is not None:
         memory = str(memory)
         if not MEMORY_PATTERN.match(memory):
             raise PackageError(f'{where}.config.memory: use a size such as 512m or 2g')
     timeout = _config_value(config, 'timeout', 'jobTimeout')
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+    if timeout is not None and not _positive(timeout):
         raise PackageError(f'{where}.config.timeout: must be a positive number of seconds')
     return ExecutionUnit(kind='docker', image=image.strip(), cpus=cpus, memory=memory,
                          timeout=timeout)

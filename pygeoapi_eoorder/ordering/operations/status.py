@@ -5,7 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ..encode import monitor_specification
-from ..errors import invalid
+from ..errors import invalid, missing
 from ..repository import OrderQuery
 from ..xmlns import O, parse_xml_datetime, q, text
 
@@ -30,12 +30,14 @@ def get_status(call) -> etree._Element:
     request, service = call.request, call.service
     full = text(request, 'oseo:presentation') == 'full'
     order_id = text(request, 'oseo:orderId')
+    criteria = request.find(q('filteringCriteria'))
     if order_id is not None:
         order = service.find(order_id, call.owner, call.admin)
         orders = [order]
-    else:
-        orders, _ = service.repo.query(_criteria(call, request.find(q('filteringCriteria'))),
-                                       with_request=full)
+    elif criteria is not None:
+        orders, _ = service.repo.query(_criteria(call, criteria), with_request=full)
+    else:  # schema-valid: an empty <orderId/>
+        raise missing('orderId', 'GetStatus needs an orderId or filteringCriteria')
     response = O.GetStatusResponse(O.status('success'))
     for order in orders:
         items = None
