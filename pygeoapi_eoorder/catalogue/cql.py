@@ -250,7 +250,11 @@ def to_utc(value: date | datetime | None) -> datetime | None:
         return None
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            try:
+                value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            except OverflowError:
+                raise CQLError(f'{value.isoformat()} is out of range in UTC '
+                               '(years 1 to 9999)') from None
         return value
     return datetime(value.year, value.month, value.day)
 

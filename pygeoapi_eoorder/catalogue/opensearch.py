@@ -359,7 +359,10 @@ class OpenSearch:
         except QueryError as err:
             return problem(400, 'invalid-parameter', str(err))
         provider = self.provider(collection_id)
-        documents, total = provider.repository.search(node, offset=offset, limit=count)
+        try:
+            documents, total = provider.repository.search(node, offset=offset, limit=count)
+        except QueryError as err:
+            return problem(400, 'invalid-parameter', str(err))
         records = [provider._present(d) for d in documents]
         for record in records:
             record['links'].append({

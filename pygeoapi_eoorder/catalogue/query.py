@@ -32,7 +32,10 @@ def parse_datetime_value(text: str, parameter: str) -> datetime:
         value = datetime.fromisoformat(text.replace('Z', '+00:00').replace('z', '+00:00'))
     except ValueError:
         raise QueryError(f'{parameter}: not an RFC 3339 date-time: {text!r}') from None
-    return cql.to_utc(value)
+    try:
+        return cql.to_utc(value)
+    except cql.CQLError as err:
+        raise QueryError(f'{parameter}: {err}') from None
 
 
 def datetime_node(text: str, parameter: str = 'datetime') -> ast.Node:

@@ -10,6 +10,8 @@ from sqlalchemy import delete, func, select, text
 from pygeoapi_eoorder.store import Store, get_store, utcnow
 
 from . import records, sql
+from .cql import CQLError
+from .query import QueryError
 from .models import Record
 from .queryables import SORT_COLUMNS
 
@@ -98,6 +100,15 @@ class RecordRepository:
     def search(self, node, sortby: list[dict] | None = None, offset: int = 0,
                limit: int = 10, count: bool = True) -> tuple[list[dict], int | None]:
         """Documents matching the query model AST, and how many match in all."""
+        try:
+            return self._search(node, sortby, offset, limit, count)
+        except OverflowError:
+            raise QueryError('a number in the query (offset, page or a value) is too large') \
+                from None
+        except CQLError as err:
+            raise QueryError(str(err)) from None
+
+    def _search(self, node, sortby, offset, limit, count):
         condition = (Record.collection == self.collection) & self.where(node)
         order = []
         for sort in sortby or []:

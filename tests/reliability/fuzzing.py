@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from urllib.parse import urlencode
 
 from hypothesis import strategies as st
@@ -94,18 +93,3 @@ def query_string(pairs) -> str:
     items = pairs.items() if isinstance(pairs, dict) else pairs
     return urlencode([(k.encode('utf-8', 'surrogatepass'), v.encode('utf-8', 'surrogatepass'))
                       for k, v in items])
-
-
-# Catalogue defects found by these tests and reported (the catalogue is being written by
-# another engineer, who fixes them): each is reproduced by a strict xfail in
-# test_fuzz_catalogue.py, and kept out of the generated inputs until then. When one is
-# fixed its xfail turns XPASS (a failure): delete it and its pattern here.
-KNOWN_DEFECTS = {
-    'integer beyond 64 bits reaches SQLite (OverflowError -> 500)': re.compile(r'\d{19,}'),
-    'date-time whose UTC value is outside years 1..9999 (OverflowError -> 500)':
-        re.compile(r'(^|[^0-9])(0001-01-01|9999-12-31)'),
-}
-
-
-def known_defect(pairs) -> bool:
-    return any(p.search(str(v)) for _, v in pairs for p in KNOWN_DEFECTS.values())
