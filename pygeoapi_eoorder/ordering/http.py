@@ -16,7 +16,7 @@ from ..errors import problem
 from .delivery import Sweeper, download
 from .endpoint import Endpoint
 from .schemas import SchemaSet, SchemaUnavailable
-from .service import ITEM_PROCESS, OrderService
+from .service import OrderService
 from .views import OrderViews
 
 XML_BODY = {'content': {ct: {'schema': {'type': 'string'}} for ct in

@@ -10,7 +10,6 @@ import secrets
 import shutil
 from datetime import timedelta
 
-from pygeoapi.plugin import load_plugin  # noqa: F401  (same loader semantics as pygeoapi)
 from pygeoapi.process.base import ProcessorExecuteError
 
 from ..jobs.context import JobProcessor

@@ -117,7 +117,6 @@ class DefaultItemProcessor(ItemProcessor):
                 self._run_process(work, option['process'], name, work.options[name])
 
     def _run_process(self, work: ItemWork, process_id: str, name: str, value: str) -> None:
-        from ..jobs.context import JobContext  # noqa: F401  (documented dependency)
         processor = work.manager.get_processor(process_id)
         work.log.info('running process %s for option %s=%s', process_id, name, value)
         context = getattr(processor, 'context', None)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from .migrate import MODEL_MODULES
-from .models import Base, DeployedProcess, Job, JobFile
+from .models import DeployedProcess, Job, JobFile
 
 __all__ = ['Store', 'Job', 'JobFile', 'DeployedProcess', 'get_store', 'utcnow', 'isoformat',
            'MODEL_MODULES']
