@@ -291,3 +291,20 @@ def tinydb(workdir: Path, port: int, workers: int, threads: int) -> Server:
     cmd = [sys.executable, '-m', 'gunicorn', '-w', str(workers), '--threads', str(threads),
            '-k', 'gthread', '-b', f'127.0.0.1:{port}', 'pygeoapi.flask_app:APP']
     return Server('tinydb', f'http://127.0.0.1:{port}', cmd, env, workdir)
+
+
+def add_server_options(parser) -> None:
+    """Options both benchmarks share: the servers' sizes and keeping the work directory."""
+    parser.add_argument('--workers', type=int, default=2, help='gunicorn workers')
+    parser.add_argument('--threads', type=int, default=8, help='threads per gunicorn worker')
+    parser.add_argument('--job-workers', type=int, default=2,
+                        help='job engine worker processes (eoorder.jobs.workers)')
+    parser.add_argument('--keep', action='store_true',
+                        help='keep the work directory (kept anyway when problems are seen)')
+
+
+def apply_preset(args, presets: dict) -> None:
+    """Fill options left unset from the quick or full preset."""
+    for key, value in presets['quick' if args.quick else 'full'].items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)

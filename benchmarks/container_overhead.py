@@ -93,16 +93,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='asynchronous executions submitted at once (default 20)')
     parser.add_argument('--wait', type=float, help='seconds to wait for the concurrent '
                         'jobs to finish (default 120, quick 60)')
-    parser.add_argument('--workers', type=int, default=2, help='gunicorn workers')
-    parser.add_argument('--threads', type=int, default=8, help='threads per gunicorn worker')
-    parser.add_argument('--job-workers', type=int, default=2,
-                        help='job engine worker processes (eoorder.jobs.workers)')
-    parser.add_argument('--keep', action='store_true',
-                        help='keep the work directory (kept anyway when problems are seen)')
+    servers.add_server_options(parser)
     args = parser.parse_args(argv)
-    for key, value in PRESETS['quick' if args.quick else 'full'].items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
+    servers.apply_preset(args, PRESETS)
     for key in ('runs', 'concurrent', 'wait', 'workers', 'threads', 'job_workers'):
         if getattr(args, key) <= 0:
             parser.error(f'--{key.replace("_", "-")} must be positive')
