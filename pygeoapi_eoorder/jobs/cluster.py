@@ -43,7 +43,7 @@ from typing import Any
 
 from ..config import Settings
 from ..store import Job, adopt_after_fork, utcnow
-from . import callbacks
+from . import callbacks, sweeps
 from .repository import ACCEPTED, DISMISSED, FAILED, FINAL, RUNNING
 from .status import status_info
 
@@ -333,31 +333,13 @@ def sweep(runtime) -> dict[str, int]:
         counts['published'] += 1
     if time.monotonic() - _LAST_COMPONENT_SWEEP[0] >= COMPONENT_SWEEP_EVERY:
         _LAST_COMPONENT_SWEEP[0] = time.monotonic()
-        _component_sweeps(runtime)
+        sweeps.run(runtime.manager, runtime.settings)
     for job_id in repo.expired(utcnow() - timedelta(seconds=jobs.retention_seconds)):
         runtime.manager.remove_files(job_id)
         counts['expired'] += 1
     if any(counts.values()):
         LOGGER.info('sweep: %s', counts)
     return counts
-
-
-def _component_sweeps(runtime) -> None:
-    """The components' recovery sweeps the local supervisor also runs (e.g. orders whose
-    item jobs went missing)."""
-    import importlib
-    import importlib.util
-
-    from . import supervisor
-    for sweeper in getattr(supervisor, 'SWEEPERS', ()):
-        module_name, _, function = sweeper.partition(':')
-        if importlib.util.find_spec(module_name.rsplit('.', 1)[0]) is None:
-            continue
-        try:
-            getattr(importlib.import_module(module_name), function)(runtime.manager,
-                                                                    runtime.settings)
-        except Exception:  # a sweep must never stop the worker
-            LOGGER.exception('sweep %s failed', sweeper)
 
 
 # -- `eoorder worker` ----------------------------------------------------------------------

@@ -10,8 +10,6 @@ Run as `python -m pygeoapi_eoorder.jobs.supervisor CONFIG`.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import multiprocessing
 import os
@@ -25,14 +23,13 @@ from pathlib import Path
 
 from ..config import ConfigError
 from ..store import utcnow
-from . import callbacks, control
+from . import callbacks, control, sweeps
 from .repository import ACCEPTED, DISMISSED, FAILED
 from .runtime import Runtime
 from .status import status_info
 from .worker import JOB_FAILED, worker_main
 
 LOGGER = logging.getLogger('eoorder.supervisor')
-SWEEPERS = ('pygeoapi_eoorder.ordering.recovery:sweep',)
 TICK = 0.25
 SWEEP_EVERY = 30.0
 
@@ -224,16 +221,7 @@ class Supervisor:
             worker.conn.send(job)
 
     def run_sweepers(self) -> None:
-        """Components' recovery sweeps (e.g. orders whose item jobs went missing)."""
-        for sweeper in SWEEPERS:
-            module_name, _, function = sweeper.partition(':')
-            if importlib.util.find_spec(module_name.rsplit('.', 1)[0]) is None:
-                continue
-            try:
-                getattr(importlib.import_module(module_name), function)(
-                    self.runtime.manager, self.settings)
-            except Exception:  # a sweep must never stop the engine
-                LOGGER.exception('sweep %s failed', sweeper)
+        sweeps.run(self.runtime.manager, self.settings)
 
     def sweep_retention(self) -> None:
         self.last_sweep = time.monotonic()
