@@ -33,24 +33,42 @@ class Limits:
 
 
 _CLIENTS: dict[tuple, object] = {}
+_API_VERSIONS: dict[str | None, str] = {}  # inherited by forked children: no /version each
+
+
+def _new_client(base_url: str | None):
+    import docker
+    version = _API_VERSIONS.get(base_url)  # None: the SDK asks the engine
+    engine = (docker.DockerClient(base_url=base_url, version=version) if base_url
+              else docker.from_env(version=version))
+    _API_VERSIONS[base_url] = engine.api.api_version
+    return engine
 
 
 def client(base_url: str | None = None):
     """This process' Docker client, or a clear failure when the engine cannot be reached."""
-    import docker
     from docker.errors import DockerException
     key = (base_url, os.getpid())
     try:
         engine = _CLIENTS.get(key)
         if engine is None:
-            engine = docker.DockerClient(base_url=base_url) if base_url else docker.from_env()
-            _CLIENTS[key] = engine
+            engine = _CLIENTS[key] = _new_client(base_url)
         engine.ping()
         return engine
     except DockerException as err:
         _CLIENTS.pop(key, None)
         where = base_url or os.environ.get('DOCKER_HOST', 'unix:///var/run/docker.sock')
         raise ExecutionError(f'the Docker engine at {where} is unreachable ({err})') from None
+
+
+def prepare(base_url: str | None = None) -> None:
+    """In a process that forks job processes: import the SDK and learn the engine's API
+    version once, so that each job's client costs neither (best effort: a worker may run
+    only Python jobs, without Docker)."""
+    try:
+        _new_client(base_url).close()
+    except Exception as err:
+        logging.getLogger(__name__).debug('Docker engine not prepared: %s', err)
 
 
 def image_present(engine, image: str) -> bool:

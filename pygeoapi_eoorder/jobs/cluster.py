@@ -10,7 +10,9 @@ messages. What each piece guarantees:
 - **Late acknowledgement.** Tasks are acknowledged after they return (`acks_late`) and a
   pool process that dies mid-task has its message requeued (`reject_on_worker_lost`); a
   worker machine that disappears leaves its messages unacknowledged, and the broker
-  redelivers them (Redis: after `visibility_timeout`).
+  redelivers them (Redis: after `visibility_timeout`; RabbitMQ: as soon as the worker's
+  connection closes, or when a delivery outlives its `consumer_timeout`, after which the
+  worker reconnects: `broker_channel_error_retry`). A redelivery meets the job's lease.
 - **One run per job.** A delivered task claims *its* job by compare-and-set
   (accepted → running, through the transition table), stamping its identity in `worker`
   and a `heartbeat` it renews every `lease_seconds / 3`. A duplicate delivery finds the job
@@ -19,8 +21,10 @@ messages. What each piece guarantees:
   else failed with the reason) - again by compare-and-set on "lease still expired", so two
   recoverers cannot both win.
 - **Dismissal reaches the worker.** The task runs the job in a forked child (its own process
-  group) and watches the job row every 200 ms: when it turns `dismissed` (`DELETE
-  /jobs/{id}` on any server) it kills the child's process group and the job's containers.
+  group) and watches the job row every 200 ms (one autocommit query on a connection it
+  holds for the job; it wakes at once when the child exits, through a pidfd): when the row
+  turns `dismissed` (`DELETE /jobs/{id}` on any server) it kills the child's process group
+  and the job's containers.
   We chose this over `revoke(terminate=True)`: revoke needs the Celery task id and remote
   control, is forgotten when a worker restarts, signals the *pool process* (whose death
   would requeue the message through `reject_on_worker_lost`), and does not reach Docker
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import signal
 import socket
 import threading
@@ -41,8 +46,10 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select as sql_select
+
 from ..config import Settings
-from ..store import Job, adopt_after_fork, utcnow
+from ..store import Job, Store, adopt_after_fork, utcnow
 from . import callbacks, sweeps
 from .repository import ACCEPTED, DISMISSED, FAILED, FINAL, RUNNING
 from .status import status_info
@@ -76,20 +83,33 @@ def celery_app(settings: Settings, *, worker: bool = False):
         worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=5,
+        # RabbitMQ closes the channel of a delivery left unacknowledged longer than its
+        # consumer_timeout (30 min by default; with late acks, a job's run time): reconnect
+        # instead of shutting down. The redelivery meets the job's lease and is dropped.
+        broker_channel_error_retry=True,
         broker_transport_options={'visibility_timeout': 3600},
     )
     return app
 
 
 _APPS: dict[tuple[str, str, int], Any] = {}
+_APPS_LOCK = threading.Lock()  # the first submissions of a server arrive on several threads
+
+
+def _publisher(settings: Settings):
+    key = (settings.jobs.broker_url, settings.jobs.queue, os.getpid())
+    app = _APPS.get(key)
+    if app is None:
+        with _APPS_LOCK:  # celery's lazy modules fail when two threads import them at once
+            app = _APPS.get(key)
+            if app is None:
+                app = _APPS[key] = celery_app(settings)
+    return app
 
 
 def publish(settings: Settings, job_id: str) -> bool:
     """Publish "run job <id>"; False (logged) if the broker cannot be reached now."""
-    key = (settings.jobs.broker_url, settings.jobs.queue, os.getpid())
-    app = _APPS.get(key)
-    if app is None:
-        app = _APPS[key] = celery_app(settings)
+    app = _publisher(settings)
     try:
         app.send_task(TASK, args=[job_id], queue=settings.jobs.queue, retry=True,
                       retry_policy={'max_retries': 2, 'interval_start': 0,
@@ -162,6 +182,19 @@ def runtime_for(config_path: str):
     return _RUNTIME[pid]
 
 
+def prepare_for_jobs(runtime) -> None:
+    """Import now what every job needs, before the pool processes (and from them each job's
+    child) are forked: a child that imported the Docker SDK and the processors itself spent
+    more CPU on that than on the rest of a short container job."""
+    from ..execution import app_runner, docker_runner  # noqa: F401
+    docker_runner.prepare(runtime.settings.block['execution']['docker'].get('base_url'))
+    for process_id in runtime.manager.processes:
+        try:
+            runtime.manager.get_processor(process_id)
+        except Exception as err:  # reported again, to its job, when one runs
+            LOGGER.debug('process %s: processor not loaded: %s', process_id, err)
+
+
 def identity() -> str:
     return f'{socket.gethostname()}:{os.getpid()}'
 
@@ -216,6 +249,56 @@ def _child(runtime, job: dict) -> None:
         os._exit(code)
 
 
+class _Watch:
+    """What the task polls while its child runs: the job row's status and holder, read on
+    one connection held for the job in autocommit (one round trip per look; a pooled session
+    would add a pre-ping, BEGIN and ROLLBACK), and the child's exit, through a pidfd that
+    ends the wait the moment the child exits."""
+
+    def __init__(self, store: Store, job_id: str, pid: int):
+        self.store, self.pid = store, pid
+        self.query = sql_select(Job.status, Job.worker).where(Job.id == job_id)
+        self.conn = None
+        try:
+            self.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # not Linux >= 5.3: look every WATCH_EVERY
+            self.pidfd = None
+
+    def child_exit(self, timeout: float) -> int | None:
+        """The child's wait status if it exits within `timeout`, else None."""
+        if self.pidfd is not None:
+            select.select([self.pidfd], [], [], timeout)
+        else:
+            time.sleep(timeout)
+        done, status = os.waitpid(self.pid, os.WNOHANG)
+        return status if done else None
+
+    def holder(self) -> dict | None:
+        try:
+            if self.conn is None:
+                self.conn = self.store.read_engine.connect().execution_options(
+                    isolation_level='AUTOCOMMIT')
+            row = self.conn.execute(self.query).mappings().first()
+        except Exception:
+            self._drop_connection()  # a fresh one next time
+            raise
+        return dict(row) if row is not None else None
+
+    def _drop_connection(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+            self.conn = None
+
+    def close(self) -> None:
+        self._drop_connection()
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+
 def execute(runtime, job: dict, me: str) -> str:
     """Run the claimed job in a child process; watch for dismissal; renew the lease."""
     repo, settings = runtime.repo, runtime.settings
@@ -227,35 +310,35 @@ def execute(runtime, job: dict, me: str) -> str:
     heartbeat_every = settings.jobs.lease_seconds / 3
     last_beat = time.monotonic()
     stopped = None
-    status = None
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(WATCH_EVERY)
-        try:
-            holder = repo.holder(job_id)
-        except Exception as err:  # the store is briefly unreachable: keep the job running
-            LOGGER.warning('job %s: status not readable: %s', job_id, err)
-            continue
-        if holder is None or holder['status'] == DISMISSED or (
-                holder['status'] == RUNNING and holder['worker'] != me):
-            stopped = 'dismissed' if holder and holder['status'] == DISMISSED else 'lost lease'
-            _kill_group(pid)
-            os.waitpid(pid, 0)
-            killed = _stop_containers(runtime, job_id)
-            LOGGER.info('job %s %s: job process %s and %s container(s) stopped', job_id,
-                        stopped, pid, killed)
-            break
-        if time.monotonic() - last_beat >= heartbeat_every:
-            last_beat = time.monotonic()
+    watch = _Watch(runtime.manager.store, job_id, pid)
+    try:
+        while (status := watch.child_exit(WATCH_EVERY)) is None:
             try:
-                repo.renew_lease(job_id, me)
-                runtime.manager.results.publish_log(job_id, job_dir)
-            except Exception as err:
-                LOGGER.warning('job %s: heartbeat failed: %s', job_id, err)
+                holder = watch.holder()
+            except Exception as err:  # the store is briefly unreachable: keep the job running
+                LOGGER.warning('job %s: status not readable: %s', job_id, err)
+                continue
+            if holder is None or holder['status'] == DISMISSED or (
+                    holder['status'] == RUNNING and holder['worker'] != me):
+                stopped = 'dismissed' if holder and holder['status'] == DISMISSED else 'lost lease'
+                _kill_group(pid)
+                _, status = os.waitpid(pid, 0)
+                killed = _stop_containers(runtime, job_id)
+                LOGGER.info('job %s %s: job process %s and %s container(s) stopped', job_id,
+                            stopped, pid, killed)
+                break
+            if time.monotonic() - last_beat >= heartbeat_every:
+                last_beat = time.monotonic()
+                try:
+                    repo.renew_lease(job_id, me)
+                    runtime.manager.results.publish_log(job_id, job_dir)
+                except Exception as err:
+                    LOGGER.warning('job %s: heartbeat failed: %s', job_id, err)
+    finally:
+        watch.close()
     state = repo.get(job_id)
     outcome = state['status'] if state else 'gone'
+    clean_exit = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     if state and state['status'] == RUNNING and state['worker'] == me:
         how = (f'signal {os.WTERMSIG(status)}' if os.WIFSIGNALED(status)
                else f'exit code {os.WEXITSTATUS(status)}')
@@ -265,12 +348,13 @@ def execute(runtime, job: dict, me: str) -> str:
         if outcome == 'requeued':
             publish_and_stamp(runtime, job_id)
     if stopped != 'lost lease':  # after a takeover the job's files belong to the new holder
-        try:
-            runtime.manager.results.publish_log(job_id, job_dir)
-        except Exception as err:
-            LOGGER.warning('job %s: log not published: %s', job_id, err)
-        repo.release(job_id, me)
-        state = repo.get(job_id)
+        if stopped or not clean_exit:  # else the child published the whole log itself
+            try:
+                runtime.manager.results.publish_log(job_id, job_dir)
+            except Exception as err:
+                LOGGER.warning('job %s: log not published: %s', job_id, err)
+        if state is None or state['worker'] == me:  # the child did not end it: release it
+            state = repo.release(job_id, me) or repo.get(job_id)
         if state and state['status'] == DISMISSED and not state['files_removed']:
             runtime.manager.remove_files(job_id)
         elif state and state['status'] in FINAL:
@@ -368,7 +452,10 @@ def worker_main(settings: Settings, concurrency: int | None = None,
     def _stop_sweeper(**_):
         sweeper.stopping.set()
 
-    runtime_for(config_path)  # the schema is migrated before any job is taken
+    runtime = runtime_for(config_path)  # the schema is migrated before any job is taken
+    prepare_for_jobs(runtime)
+    for engine in {runtime.manager.store.write_engine, runtime.manager.store.read_engine}:
+        engine.dispose()      # no open connection is inherited by the pool processes
     _RUNTIME.clear()          # pool processes build their own after the fork
     argv = ['worker', f'--loglevel={loglevel}', '-Q', settings.jobs.queue,
             f'--concurrency={concurrency or settings.jobs.workers}', '--pool=prefork',

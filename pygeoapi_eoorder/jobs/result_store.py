@@ -10,6 +10,7 @@ never change) and streams them from there.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 from pathlib import Path
 
@@ -66,13 +67,15 @@ class DatabaseResults(LocalResults):
 
     def _put(self, job_id: str, files: dict[str, bytes], replace_prefix: str | None) -> None:
         now = utcnow()
+        rows = [{'job_id': job_id, 'path': path, 'size': len(data), 'data': data,
+                 'updated': now} for path, data in files.items()]
         with self.store.write() as session:
             if replace_prefix is not None:
-                session.execute(delete(JobFile).where(JobFile.job_id == job_id,
-                                                      JobFile.path.like(f'{replace_prefix}%')))
-            for path, data in files.items():
-                session.merge(JobFile(job_id=job_id, path=path, size=len(data), data=data,
-                                      updated=now))
+                session.execute(delete(JobFile).where(
+                    JobFile.job_id == job_id, JobFile.path.like(f'{replace_prefix}%'),
+                    JobFile.path.not_in(list(files))))
+            if rows:
+                _upsert(session, rows)
 
     def publish(self, job_id: str, job_dir: Path) -> None:
         results = job_dir / 'results'
@@ -128,6 +131,21 @@ class DatabaseResults(LocalResults):
             session.execute(delete(JobFile).where(JobFile.job_id == job_id))
         shutil.rmtree(self._cache(job_id), ignore_errors=True)
         super().remove(job_id)
+
+
+def _upsert(session, rows: list[dict]) -> None:
+    """Insert or replace file rows in one statement (an ORM merge reads each row first;
+    the job's process and its watcher both publish the log)."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ('postgresql', 'sqlite'):
+        for row in rows:
+            session.merge(JobFile(**row))
+        return
+    statement = importlib.import_module(f'sqlalchemy.dialects.{dialect}').insert(JobFile)
+    statement = statement.on_conflict_do_update(
+        index_elements=[JobFile.job_id, JobFile.path],
+        set_={name: statement.excluded[name] for name in ('size', 'data', 'updated')})
+    session.execute(statement, rows)
 
 
 def build(settings: Settings, store: Store) -> LocalResults:

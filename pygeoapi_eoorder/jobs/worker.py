@@ -103,19 +103,21 @@ def run_job(runtime: Runtime, job: dict) -> None:
             log.exception('job failed: %s', message)
             _publish_log(manager, job['id'], job_dir, log)
             if repo.finish(job['id'], FAILED, started=job['started'], message=message,
-                           error=error):
+                           error=error) and subscriber.get('failedUri'):
                 callbacks.send(subscriber.get('failedUri'), status_info(repo.get(job['id']), base_url),
                                timeout=timeout, allow_internal=allow_internal, logger=log)
             return
         log.info('job complete')
         _publish_log(manager, job['id'], job_dir, log)
-        if repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
-                       message='Job complete', mimetype=mimetype, result_file=result_file):
+        finished = repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
+                               message='Job complete', mimetype=mimetype,
+                               result_file=result_file)
+        if finished and subscriber.get('successUri'):  # (the document costs two reads)
             callbacks.send(subscriber.get('successUri'),
                            results_document(manager.process_metadata(job['process_id']),
                                             repo.get(job['id']), outputs, mimetype, base_url),
                            timeout=timeout, allow_internal=allow_internal, logger=log)
-        else:
+        elif not finished:
             log.info('job finished after it was dismissed; its result is discarded')
 
 
