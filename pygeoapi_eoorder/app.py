@@ -8,7 +8,6 @@ replace the views whose behaviour this package owns (execution, jobs, OpenAPI).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import os
 import sys
@@ -23,6 +22,7 @@ from .api.deploy import DEPLOY_CONFORMANCE, DeployRoutes
 from .api.jobs import JOB_LIST_CONFORMANCE, JobRoutes
 from .errors import PROBLEM_TYPE, from_pygeoapi, problem
 from .jobs import control
+from .hooks import present
 
 
 def _write_openapi(settings: eoconfig.Settings, document: dict) -> str:
@@ -142,8 +142,23 @@ COMPONENTS = ('pygeoapi_eoorder.ordering.http', 'pygeoapi_eoorder.catalogue.open
 def components():
     """The component modules present in this installation."""
     for name in COMPONENTS:
-        if importlib.util.find_spec(name.rsplit('.', 1)[0]) and importlib.util.find_spec(name):
+        if present(name):
             yield importlib.import_module(name)
+
+
+def _api_class():
+    from pygeoapi.api import API
+
+    class EOOrderAPI(API):
+        """pygeoapi's API object; deployed processes (absent from the configuration's
+        resources) are rendered with the server's templates."""
+
+        def get_dataset_templates(self, dataset: str) -> dict:
+            if dataset not in self.config.get('resources', {}):
+                return self.tpl_config['server']['templates']
+            return super().get_dataset_templates(dataset)
+
+    return EOOrderAPI
 
 
 def create_app(config_path: str | None = None) -> Flask:
@@ -160,9 +175,8 @@ def create_app(config_path: str | None = None) -> Flask:
     os.environ['PYGEOAPI_OPENAPI'] = _write_openapi(settings, cache.get())
 
     import pygeoapi.flask_app as flask_app
-    from pygeoapi.api import API
 
-    flask_app.api_ = API(config, cache.get(), flask_app.ASYNCAPI)
+    flask_app.api_ = _api_class()(config, cache.get(), flask_app.ASYNCAPI)
     app = flask_app.APP
     app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
     _install_routes(app, flask_app, JobRoutes(flask_app.api_), DeployRoutes(flask_app.api_),

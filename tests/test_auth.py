@@ -1,4 +1,6 @@
-"""Users, authentication and ownership over real HTTP: who may see and do what."""
+"""Authentication over real HTTP: authenticators (basic, API keys, JWT, plugins), 401s,
+configuration errors, public download paths. Who may see and do what is the matrix of
+test_auth_matrix.py."""
 
 import json
 import time
@@ -8,11 +10,14 @@ import pytest
 import requests
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
-from werkzeug.security import generate_password_hash
 
-from .conftest import Server
+from .conftest import TEST_PROCESSES, Server
+from .support import oseo
+from .support.auth import as_, package, write_users
 
 USERS = {'alice': ['user'], 'bob': ['user'], 'dev': ['developer'], 'root': ['admin']}
+PUBLIC_PATHS = ['/', '/conformance', '/openapi', '/static', '/collections', '/opensearch',
+                '/oseo/downloads']
 ISSUER, AUDIENCE = 'https://idp.example/realms/eo', 'eoorder'
 
 
@@ -32,9 +37,8 @@ def token(sub='carol', roles=('user',), key=SIGNING_KEY, kid='k1', **claims):
 @pytest.fixture(scope='module')
 def secured(tmp_path_factory):
     directory = tmp_path_factory.mktemp('auth')
-    (directory / 'users.yml').write_text(yaml.safe_dump({'users': {
-        name: {'password': generate_password_hash(f'{name}-pw'), 'roles': roles}
-        for name, roles in USERS.items()}}))
+    write_users(directory / 'users.yml', USERS)
+    oseo.make_products(directory / 'products', ['p1'])
     import hashlib
     (directory / 'keys.yml').write_text(yaml.safe_dump({'keys': [
         {'sha256': hashlib.sha256(b'alice-key').hexdigest(), 'user': 'alice',
@@ -42,31 +46,15 @@ def secured(tmp_path_factory):
     jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(SIGNING_KEY.public_key()))
     jwk.update(kid='k1', use='sig', alg='RS256')
     (directory / 'jwks.json').write_text(json.dumps({'keys': [jwk]}))
-    server = Server(directory, {'auth': {'authenticators': [
+    auth = {'public_paths': PUBLIC_PATHS, 'authenticators': [
         {'name': 'basic', 'users_file': str(directory / 'users.yml')},
         {'name': 'apikey', 'keys_file': str(directory / 'keys.yml')},
         {'name': 'jwt', 'jwks_file': str(directory / 'jwks.json'), 'issuer': ISSUER,
-         'audience': AUDIENCE, 'roles_claim': 'realm_access.roles'}]}}).start()
+         'audience': AUDIENCE, 'roles_claim': 'realm_access.roles'}]}
+    server = Server(directory, oseo.eoorder_block(directory / 'products', auth=auth),
+                    TEST_PROCESSES).start()
     yield server
     server.stop()
-
-
-def as_(name):
-    return (name, f'{name}-pw')
-
-
-def submit(server, user, steps=1):
-    reply = requests.post(f'{server.url}/processes/countdown/execution', auth=as_(user),
-                          json={'inputs': {'steps': steps}},
-                          headers={'Prefer': 'respond-async'}, timeout=10)
-    assert reply.status_code == 201, reply.text
-    job_id = reply.json()['jobID']
-    deadline = time.monotonic() + 30
-    while requests.get(f'{server.url}/jobs/{job_id}', auth=as_(user),
-                       timeout=10).json()['status'] not in ('successful', 'failed'):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    return job_id
 
 
 def test_public_paths_and_401_with_challenge(secured):
@@ -80,79 +68,6 @@ def test_public_paths_and_401_with_challenge(secured):
         assert 'Basic' in challenge and 'Bearer' in challenge
     reply = requests.get(f'{secured.url}/jobs', auth=('alice', 'wrong'), timeout=10)
     assert reply.status_code == 401 and 'wrong user name or password' in reply.json()['detail']
-
-
-JOB_ROUTES = [('get', ''), ('delete', ''), ('get', '/results'), ('get', '/log'),
-              ('get', '/results/result.json')]
-
-
-def test_jobs_are_private_to_their_owner(secured):
-    job_id = submit(secured, 'alice')
-    for method, suffix in JOB_ROUTES:
-        url = f'{secured.url}/jobs/{job_id}{suffix}'
-        reply = getattr(requests, method)(url, auth=as_('bob'), timeout=10)
-        assert reply.status_code == 404, (method, suffix, reply.text)
-        assert 'does not exist' in reply.json()['detail']
-    assert job_id not in {j['jobID'] for j in requests.get(
-        f'{secured.url}/jobs?limit=1000', auth=as_('bob'), timeout=10).json()['jobs']}
-    assert job_id in {j['jobID'] for j in requests.get(
-        f'{secured.url}/jobs?limit=1000', auth=as_('alice'), timeout=10).json()['jobs']}
-    assert job_id in {j['jobID'] for j in requests.get(
-        f'{secured.url}/jobs?limit=1000', auth=as_('root'), timeout=10).json()['jobs']}
-    for user in ('alice', 'root'):
-        reply = requests.get(f'{secured.url}/jobs/{job_id}/results', auth=as_(user),
-                             timeout=10)
-        assert reply.status_code == 200, user
-    assert requests.delete(f'{secured.url}/jobs/{job_id}', auth=as_('alice'),
-                           timeout=10).json()['status'] == 'dismissed'
-
-
-def package(pid):
-    return {'processDescription': {'id': pid, 'outputs': {'r': {'schema': {'type': 'string'}}}},
-            'executionUnit': {'type': 'docker', 'image': 'eoorder-test/echo:1.0'}}
-
-
-def deploy(server, user, pid, visibility='public'):
-    return requests.post(f'{server.url}/processes', params={'visibility': visibility},
-                         auth=as_(user), json=package(pid), timeout=30,
-                         headers={'Content-Type': 'application/ogcapppkg+json'})
-
-
-def test_deploy_needs_the_deploy_role(secured):
-    reply = deploy(secured, 'alice', 'by-alice')
-    assert reply.status_code == 403 and 'permission deploy' in reply.json()['detail']
-    assert deploy(secured, 'dev', 'by-dev').status_code == 201
-    assert deploy(secured, 'root', 'by-root').status_code == 201
-
-
-def test_private_processes_are_invisible_to_others(secured):
-    assert deploy(secured, 'dev', 'secret', 'private').status_code == 201
-    for user, visible in (('dev', True), ('root', True), ('alice', False)):
-        ids = {p['id'] for p in requests.get(f'{secured.url}/processes?limit=100', auth=as_(user),
-                                             timeout=10).json()['processes']}
-        assert ('secret' in ids) == visible, user
-        status = requests.get(f'{secured.url}/processes/secret', auth=as_(user),
-                              timeout=10).status_code
-        assert status == (200 if visible else 404), user
-    reply = requests.post(f'{secured.url}/processes/secret/execution', auth=as_('alice'),
-                          json={}, timeout=10)
-    assert reply.status_code == 404
-    assert requests.get(f'{secured.url}/processes/secret/package', auth=as_('alice'),
-                        timeout=10).status_code == 404
-    assert requests.delete(f'{secured.url}/processes/secret', auth=as_('alice'),
-                           timeout=10).status_code == 404
-
-
-def test_only_the_owner_or_admin_changes_a_process(secured):
-    assert deploy(secured, 'dev', 'shared').status_code == 201
-    replace = requests.put(f'{secured.url}/processes/shared', auth=as_('alice'),
-                           json=package('shared'), timeout=10,
-                           headers={'Content-Type': 'application/ogcapppkg+json'})
-    assert replace.status_code == 403
-    assert requests.delete(f'{secured.url}/processes/shared', auth=as_('alice'),
-                           timeout=10).status_code == 403
-    assert requests.delete(f'{secured.url}/processes/shared', auth=as_('root'),
-                           timeout=10).status_code == 204
 
 
 def test_api_key(secured):
@@ -249,30 +164,19 @@ def test_custom_authenticator_from_plugins(make_server, monkeypatch):
     assert deploy.status_code == 403
 
 
-def test_catalogue_editing_needs_the_curator_role(tmp_path, make_server):
-    from .support.catalogue import eo_record
-    (tmp_path / 'users.yml').write_text(yaml.safe_dump({'users': {
-        name: {'password': generate_password_hash(f'{name}-pw'), 'roles': roles}
-        for name, roles in {'alice': ['user'], 'cora': ['curator']}.items()}}))
-    collection = {'type': 'collection', 'title': 'products', 'description': 'EO products',
-                  'keywords': ['eo'], 'links': [],
-                  'extents': {'spatial': {'bbox': [-180, -90, 180, 90]}},
-                  'providers': [{'type': 'record', 'editable': True, 'data': 'eoorder',
-                                 'name': 'pygeoapi_eoorder.catalogue.sql_provider.'
-                                         'SQLRecordProvider'}]}
-    server = make_server({'auth': {'authenticators': [
-        {'name': 'basic', 'users_file': str(tmp_path / 'users.yml')}]}},
-        {'products': collection})
-    items = f'{server.url}/collections/products/items'
-    record = json.dumps(eo_record(1))
-    geojson = {'Content-Type': 'application/geo+json'}
-    refused = requests.post(items, data=record, headers=geojson, auth=as_('alice'), timeout=10)
-    assert refused.status_code == 403 and 'edit_catalogue' in refused.json()['detail']
-    assert requests.post(items, data=record, headers=geojson, auth=as_('cora'),
-                         timeout=10).status_code == 201
-    assert requests.get(f'{items}/scene-1', timeout=10).status_code == 200  # public read
-    assert requests.delete(f'{items}/scene-1', auth=as_('alice'),
-                           timeout=10).status_code == 403
-    assert requests.put(f'{items}/scene-1', data=record, headers=geojson, auth=as_('alice'),
-                        timeout=10).status_code == 403
-    assert requests.delete(f'{items}/scene-1', auth=as_('cora'), timeout=10).status_code == 200
+def test_public_download_path_makes_the_token_the_credential(secured):
+    """With /oseo/downloads in auth.public_paths, whoever has the URL downloads (else only
+    the order's owner or an admin: see test_auth_matrix.py)."""
+    order_id = oseo.payload(oseo.post(secured, oseo.submit(oseo.item('a', 'p1')),
+                                      auth=as_('alice'))).findtext('oseo:orderId',
+                                                                   namespaces=oseo.NS)
+    deadline = time.monotonic() + 30
+    while requests.get(f'{secured.url}/orders/{order_id}', auth=as_('alice'),
+                       timeout=10).json()['status'] != 'Completed':
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    url = oseo.payload(oseo.post(secured, oseo.describe(order_id), auth=as_('alice'))) \
+        .findtext('.//oseo:URL', namespaces=oseo.NS)
+    assert requests.get(url, timeout=10).status_code == 200
+    assert requests.get(url, auth=as_('bob'), timeout=10).status_code == 200
+    assert requests.get(url, auth=('bob', 'nope'), timeout=10).status_code == 401

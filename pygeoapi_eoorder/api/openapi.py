@@ -7,6 +7,7 @@ import threading
 
 from pygeoapi.openapi import get_oas
 
+from ..auth import NOBODY, acting_as
 from ..jobs.repository import STATUSES
 
 PROBLEM = {'description': 'Error (application/problem+json)',
@@ -134,6 +135,7 @@ class OpenAPICache:
         key = self.registry.version()
         with self._lock:
             if key != self._key or self._document is None:
-                self._document = build(copy.deepcopy(self.config))
+                with acting_as(NOBODY):  # one document for all: no private process in it
+                    self._document = build(copy.deepcopy(self.config))
                 self._key = key
             return self._document

@@ -7,7 +7,9 @@ from flask import Flask, g, request
 from ..errors import problem
 from .service import Auth, AuthenticationFailed
 
-OWN_AUTH_ERRORS = ('/oseo',)  # answered as ows:ExceptionReport by the ordering component
+# answered as ows:ExceptionReport by the ordering component (exact paths: downloads
+# under /oseo/downloads/ get the 401 with WWW-Authenticate of every other route)
+OWN_AUTH_ERRORS = ('/oseo',)
 
 
 def install(app: Flask, auth: Auth, prefix: str = '') -> None:
@@ -17,7 +19,7 @@ def install(app: Flask, auth: Auth, prefix: str = '') -> None:
     def _identify():
         path = request.path[len(prefix):] if prefix and request.path.startswith(prefix) \
             else request.path
-        own_errors = any(path == p or path.startswith(p + '/') for p in OWN_AUTH_ERRORS)
+        own_errors = path in OWN_AUTH_ERRORS
         g.auth_error = None
         try:
             user = auth.identify(request)

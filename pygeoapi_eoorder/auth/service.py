@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib
+from contextlib import contextmanager
 
 from flask import g, has_request_context
 
@@ -10,6 +12,8 @@ from .base import AuthenticationFailed, Authenticator, User
 from .builtin import BUILTIN
 
 PERMISSIONS = ('deploy', 'moderate', 'edit_catalogue', 'order')
+NOBODY = User('', frozenset())  # owns nothing, has no role: sees only what is public
+_ACTING = contextvars.ContextVar('eoorder_acting_as', default=None)
 
 
 def _load(spec: dict, base_dir) -> Authenticator:
@@ -88,8 +92,24 @@ def caller_may(permission: str, collection: str | None = None) -> bool:
 
 
 def current_user() -> User | None:
-    """The caller of the current request (None outside a request, e.g. in a worker)."""
+    """The caller of the current request (None outside a request, e.g. in a worker), or
+    the user of an enclosing `acting_as` block."""
+    acting = _ACTING.get()
+    if acting is not None:
+        return acting
     return g.get('user') if has_request_context() else None
 
 
-__all__ = ['Auth', 'AuthenticationFailed', 'PERMISSIONS', 'caller_may', 'current_user']
+@contextmanager
+def acting_as(user: User):
+    """Run a block as `user`, in or outside a request: e.g. build what every caller
+    shares (the OpenAPI document) as NOBODY, so that it holds nothing private."""
+    token = _ACTING.set(user)
+    try:
+        yield
+    finally:
+        _ACTING.reset(token)
+
+
+__all__ = ['NOBODY', 'PERMISSIONS', 'Auth', 'AuthenticationFailed', 'acting_as', 'caller_may',
+           'current_user']

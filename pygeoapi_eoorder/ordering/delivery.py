@@ -17,9 +17,13 @@ from .processors import ItemProcessor
 LOGGER = logging.getLogger(__name__)
 
 
-def download(service, token: str, name: str) -> Response:
+def download(service, token: str, name: str, may_see) -> Response:
+    """A delivered file, for callers who `may_see` the order's owner's resources; anyone
+    else gets the same 404 as for an unknown token (nothing tells the download exists)."""
     item = service.repo.item_by_token(token)
-    if item is None or name not in (item['files'] or []):
+    order = service.repo.get(item['order_id'], with_request=False) if item else None
+    if item is None or name not in (item['files'] or []) or order is None \
+            or not may_see(order['owner']):
         return problem(404, 'not-found', 'no such download')
     if item['files_removed'] or (item['expires'] and item['expires'] < utcnow()):
         return problem(410, 'gone', 'this download has expired')

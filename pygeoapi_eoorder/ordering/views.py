@@ -25,14 +25,16 @@ def _json(body: dict, status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, mimetype='application/json')
 
 
-
-
 class OrderViews:
     def __init__(self, service, auth, base_url: str, renderer=None):
         self.renderer = renderer
         self.service = service
         self.auth = auth
         self.base_url = base_url.rstrip('/')
+
+    def _sees_all(self, user) -> bool:
+        """Admins and moderators see every order (moderators must find those to approve)."""
+        return self.auth.is_admin(user) or self.auth.allowed(user, 'moderate')
 
     def _user(self):
         user = current_user()
@@ -52,7 +54,7 @@ class OrderViews:
             return problem(400, 'invalid-parameter', 'limit and offset must be integers')
         statuses = [s for s in request.args.get('status', '').split(',') if s]
         orders, total = self.service.repo.query(OrderQuery(
-            owner=user.name, any_owner=self.auth.is_admin(user), statuses=statuses,
+            owner=user.name, any_owner=self._sees_all(user), statuses=statuses,
             limit=limit, offset=offset))
         body = {'orders': [dict(self.service.summary(o), links=[{
             'rel': 'self', 'href': f'{self.base_url}/orders/{o["id"]}',
@@ -73,7 +75,7 @@ class OrderViews:
 
     def _order(self, user, order_id: str):
         order = self.service.repo.get(order_id, with_request=False)
-        if order is None or not self.auth.owns(user, order['owner']):
+        if order is None or not (self._sees_all(user) or self.auth.owns(user, order['owner'])):
             return None
         return order
 

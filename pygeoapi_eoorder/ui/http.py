@@ -46,6 +46,11 @@ class Pages:
         # even when its record lacks an `order` link
         self.orderable = [c.get('id') if isinstance(c, dict) else c
                           for c in ordering.get('collections') or []] if self.ordering else []
+        self.orders = None
+        if self.ordering:
+            from ..ordering.repository import OrderRepository
+            from ..store import get_store
+            self.orders = OrderRepository(get_store(settings.store_url))
 
     def page(self, template: str, title: str, status: int = 200, **data) -> Response:
         data = {'title': title, 'base': self.base_url, 'ordering': self.ordering,
@@ -78,6 +83,9 @@ class Pages:
     def order_status(self, order_id: str):
         if not self.ordering:
             return self.not_found('ordering is not enabled on this server')
+        order = self.orders.get(order_id, with_request=False)
+        if order is None or not self.api.manager.auth.owns(current_user(), order['owner']):
+            return self.not_found(f'order {order_id!r} does not exist')
         return self.page('order_status.html', f'Order {order_id}', order_id=order_id,
                          links=[{'rel': 'alternate', 'type': 'application/json',
                                  'href': f'{self.base_url}/orders/{order_id}'}])
