@@ -26,6 +26,7 @@ BUILTIN_PROCESSES = {  # Testbed-13 ADES transactions, as processes
     'DeployProcess': 'pygeoapi_eoorder.processes.builtin.DeployProcess',
     'UndeployProcess': 'pygeoapi_eoorder.processes.builtin.UndeployProcess',
     '_oseo_order_item': 'pygeoapi_eoorder.ordering.item_job.OrderItemProcess',  # internal
+    '_oseo_notification': 'pygeoapi_eoorder.ordering.notification_job.NotificationProcess',
 }
 
 

@@ -171,3 +171,12 @@ def server(tmp_path_factory):
     server = Server(tmp_path_factory.mktemp('server'), {'jobs': {'workers': 2}}).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def receiver():
+    """A loopback endpoint that records the OSEO notifications POSTed to it."""
+    from .support.oseo import Receiver
+    receiver = Receiver()
+    yield receiver
+    receiver.close()

@@ -9,11 +9,10 @@ import zipfile
 
 import pytest
 import requests
-from lxml import etree
 
 from .conftest import Server
 from .support import oseo
-from .support.oseo import NS, OSEO, WSA
+from .support.oseo import NS, OSEO
 
 pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
@@ -34,21 +33,8 @@ def server(tmp_path_factory, products):
     server.stop()
 
 
-@pytest.fixture
-def receiver():
-    receiver = oseo.Receiver()
-    yield receiver
-    receiver.close()
-
-
-def _submit(server, body, **kw) -> str:
-    reply = oseo.post(server, body, **kw)
-    assert reply.status_code == 200, reply.text
-    return oseo.payload(reply).findtext('oseo:orderId', namespaces=NS)
-
-
 def test_order_items_run_as_jobs_and_are_downloaded(server):
-    order_id = _submit(server, oseo.submit(oseo.item('a', 'p1') + oseo.item('b', 'p2'),
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1') + oseo.item('b', 'p2'),
                                            packaging='zip'))
     status, items = oseo.wait_status(server, order_id, ('Completed', 'Failed'))
     assert (status, items) == ('Completed', {'a': 'Completed', 'b': 'Completed'})
@@ -76,7 +62,7 @@ def test_order_items_run_as_jobs_and_are_downloaded(server):
 
 
 def test_next_ready_and_brief(server):
-    order_id = _submit(server, oseo.submit(oseo.item('a', 'p1')))
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1')))
     oseo.wait_status(server, order_id, ('Completed',))
     first = oseo.payload(oseo.post(server, oseo.describe(order_id, 'nextReady')))
     assert len(first.findall('oseo:URLs', NS)) == 1
@@ -89,7 +75,8 @@ def test_next_ready_and_brief(server):
 
 
 def test_missing_product_fails_item_with_reason(server):
-    order_id = _submit(server, oseo.submit(oseo.item('ok', 'p1') + oseo.item('gone', 'nope')))
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('ok', 'p1') +
+                                                 oseo.item('gone', 'nope')))
     status, items = oseo.wait_status(server, order_id, ('Completed', 'Failed'))
     assert items == {'ok': 'Completed', 'gone': 'Failed'}
     assert status == 'Completed'
@@ -99,7 +86,7 @@ def test_missing_product_fails_item_with_reason(server):
 
 
 def test_get_status_filtering_criteria(server):
-    order_id = _submit(server, oseo.submit(oseo.item('a', 'p1'), reference='findme'))
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1'), reference='findme'))
     body = (f'<GetStatus xmlns="{OSEO}" service="OS" version="1.0.0"><filteringCriteria>'
             f'<lastUpdate>2000-01-01T00:00:00Z</lastUpdate><orderReference>findme'
             f'</orderReference></filteringCriteria><presentation>brief</presentation></GetStatus>')
@@ -117,7 +104,7 @@ def test_cancel_dismisses_item_jobs(make_server, products, receiver):
     items = ''.join(oseo.item(f'i{n}', 'p1', collection='sequential') for n in range(4))
     headers = (f'<wsa:MessageID>urn:uuid:1</wsa:MessageID><wsa:ReplyTo><wsa:Address>'
                f'{receiver.url}</wsa:Address></wsa:ReplyTo>')
-    order_id = _submit(server, oseo.soap12(oseo.submit(items, packaging='zip'), headers),
+    order_id = oseo.order_id(server, oseo.soap12(oseo.submit(items, packaging='zip'), headers),
                        content_type='application/soap+xml')
     reply = oseo.post(server, oseo.soap12(oseo.cancel(order_id, 'All'), headers),
                       'application/soap+xml')
@@ -139,7 +126,7 @@ def test_cancel_dismisses_item_jobs(make_server, products, receiver):
 def test_submit_response_notifications(server, receiver):
     headers = (f'<wsa:MessageID>urn:uuid:2</wsa:MessageID><wsa:ReplyTo><wsa:Address>'
                f'{receiver.url}</wsa:Address></wsa:ReplyTo>')
-    order_id = _submit(server, oseo.soap12(oseo.submit(oseo.item('a', 'p1'),
+    order_id = oseo.order_id(server, oseo.soap12(oseo.submit(oseo.item('a', 'p1'),
                                                        notification='Final'), headers),
                        content_type='application/soap+xml')
     final = receiver.wait_for(lambda e: e.findtext(
@@ -156,9 +143,7 @@ def test_submit_response_notifications(server, receiver):
 
 
 def test_quotation_sync_async_and_submit_by_quotation(server, receiver):
-    spec = oseo.submit(oseo.item('a', 'p1')).replace('Submit ', 'GetQuotation ', 1) \
-        .replace('</Submit>', '</GetQuotation>') \
-        .replace('<statusNotification>None</statusNotification>', '')
+    spec = oseo.get_quotation(oseo.item('a', 'p1'))
     ack = oseo.payload(oseo.post(server, spec))
     assert ack.tag == f'{{{OSEO}}}GetQuotationAck'
     quotation_id = ack.findtext('oseo:quotation/oseo:quotationId', namespaces=NS)
@@ -173,7 +158,7 @@ def test_quotation_sync_async_and_submit_by_quotation(server, receiver):
     by_quotation = (f'<Submit xmlns="{OSEO}" service="OS" version="1.0.0"><quotationId>'
                     f'{quotation_id}</quotationId><statusNotification>None</statusNotification>'
                     f'</Submit>')
-    order_id = _submit(server, by_quotation)
+    order_id = oseo.order_id(server, by_quotation)
     assert oseo.wait_status(server, order_id, ('Completed',))[0] == 'Completed'
     assert oseo.exception(oseo.post(server, by_quotation)) == ('InvalidParameterValue',
                                                                'quotationId')
@@ -221,7 +206,7 @@ def test_internal_process_hidden(server):
 
 
 def test_orders_views(server):
-    order_id = _submit(server, oseo.submit(oseo.item('a', 'p1')))
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1')))
     listing = requests.get(f'{server.url}/orders', timeout=10).json()
     assert order_id in [o['id'] for o in listing['orders']]
     page = requests.get(f'{server.url}/orders/{order_id}?f=html', timeout=10)
@@ -237,7 +222,7 @@ def test_orders_views(server):
 def test_manual_moderation(make_server, products):
     block = oseo.eoorder_block(products, moderation={'product': 'manual'})
     server = make_server(block, {})
-    order_id = _submit(server, oseo.submit(oseo.item('a', 'p1')))
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1')))
     time.sleep(0.5)
     status, items = oseo.order_status(server, order_id)
     assert (status, items) == ('Submitted', {'a': 'Submitted'})
@@ -245,7 +230,7 @@ def test_manual_moderation(make_server, products):
     assert reply.status_code == 200, reply.text
     assert oseo.wait_status(server, order_id, ('Completed',))[0] == 'Completed'
     assert requests.post(f'{server.url}/orders/{order_id}/approve', timeout=10).status_code == 409
-    other = _submit(server, oseo.submit(oseo.item('a', 'p1')))
+    other = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1')))
     assert requests.post(f'{server.url}/orders/{other}/reject', json={'reason': 'no quota'},
                          timeout=10).status_code == 200
     status, items = oseo.order_status(server, other)
@@ -261,7 +246,7 @@ def test_foreign_order_is_invalid_identifier(make_server, products, tmp_path):
         f'  bob: {{password: "{generate_password_hash("b")}", roles: [user]}}\n')
     auth = {'authenticators': [{'name': 'basic', 'users_file': str(users)}]}
     server = make_server(oseo.eoorder_block(products, auth=auth), {})
-    order_id = _submit(server, oseo.submit(oseo.item('a', 'p1')), auth=('alice', 'a'))
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1')), auth=('alice', 'a'))
     mine = oseo.post(server, oseo.get_status(order_id, 'brief'), auth=('alice', 'a'))
     assert mine.status_code == 200
     theirs = oseo.post(server, oseo.get_status(order_id, 'brief'), auth=('bob', 'b'))

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text
 
+from pygeoapi_eoorder.hooks import call_all
 from pygeoapi_eoorder.store import Store, get_store, utcnow
 
 from . import records, sql
@@ -47,6 +49,16 @@ def has_postgis(url: str) -> bool:
         with store.write() as session:
             session.execute(text(GEOM_TIME_INDEX))
     return found
+
+
+# components told of new records (store URL, collection), after they are committed
+INSERT_LISTENERS = ('pygeoapi_eoorder.ordering.subscriptions:records_inserted',)
+LOGGER = logging.getLogger('eoorder.catalogue')
+
+
+def announce_inserted(store_url: str, collection: str) -> None:
+    """Tell present components (e.g. ordering's subscriptions) of new records."""
+    call_all(INSERT_LISTENERS, store_url, collection, logger=LOGGER)
 
 
 def _stamp(row: dict) -> None:
@@ -165,6 +177,8 @@ class RecordRepository:
                     for key, value in row.items():
                         setattr(current, key, value)
                     result.updated += 1
+        if result.inserted:
+            announce_inserted(self.store.url, self.collection)
         return result
 
     def delete(self, identifier: str) -> bool:

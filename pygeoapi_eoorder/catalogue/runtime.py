@@ -59,9 +59,13 @@ def store_url(data: str | None) -> str:
 
 
 def resource_id_of(provider_def: dict) -> str | None:
-    """The id of the resource whose providers include this definition."""
+    """The id of the resource whose providers include this definition: the very object
+    pygeoapi handed the provider, else (outside the app) an equal definition."""
+    equal = None
     for key, resource in resources().items():
         for provider in (resource or {}).get('providers', []) or []:
-            if provider == provider_def or provider is provider_def:
+            if provider is provider_def:
                 return key
-    return None
+            if equal is None and provider == provider_def:
+                equal = key
+    return equal

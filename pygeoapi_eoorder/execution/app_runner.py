@@ -141,7 +141,7 @@ def run_docker(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     if not docker_runner.image_present(engine, unit.image):
         raise ExecutionError(f'image {unit.image} is not on the Docker engine; load or build '
                              'it there (images are never pulled from a registry here)')
-    stager = Stager(ctx.workdir / 'inputs', execution['stage_in']['allowed_file_roots'])
+    stager = Stager(ctx.workdir / 'inputs', ctx.stage_in_roots())
     environment = Environment(ctx, process, stager)
     environment.add_inputs(data)
     output_ids = requested_ids(process, requested)

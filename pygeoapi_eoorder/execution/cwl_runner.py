@@ -81,7 +81,7 @@ def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
         if not docker_runner.image_present(engine, image):
             raise ExecutionError(f'image {image} is not on the Docker engine; load or build '
                                  'it there (images are never pulled from a registry here)')
-    stager = Stager(ctx.workdir / 'inputs', execution['stage_in']['allowed_file_roots'])
+    stager = Stager(ctx.workdir / 'inputs', ctx.stage_in_roots())
     package = ctx.workdir / 'package.cwl'
     package.write_text(unit.cwl)
     order = ctx.workdir / 'job.json'

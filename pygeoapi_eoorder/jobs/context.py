@@ -28,6 +28,13 @@ class JobContext:
         self.workdir = job_dir / 'work'
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = logger
+        self.file_roots: list[str] = []  # more places file:// inputs may come from
+
+    def stage_in_roots(self) -> list[str]:
+        """Where file:// inputs may be staged in from: the configured roots, and what this
+        job's caller handed it (an order item's staged product)."""
+        return [*self.settings.block['execution']['stage_in']['allowed_file_roots'],
+                *self.file_roots]
 
     def progress(self, percent: int, message: str | None = None) -> None:
         """Record progress (0-100) and an optional message, visible at /jobs/{id}."""

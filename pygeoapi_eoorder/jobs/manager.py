@@ -86,7 +86,8 @@ class Manager(BaseManager):
 
     def process_metadata(self, process_id: str) -> dict:
         """A process description, cached while its definition is unchanged."""
-        conf = self.processes.get(process_id)
+        # a configured process wins over a deployed one of the same id: no store read
+        conf = self._configured.get(process_id) or self.processes.get(process_id)
         if conf is None:
             raise UnknownProcessError('Invalid process identifier')
         cached = self._metadata.get(process_id)
@@ -96,23 +97,23 @@ class Manager(BaseManager):
         return cached[1]
 
     def is_idempotent(self, process_id: str) -> bool:
-        conf = self.processes.get(process_id, {})
+        conf = self._configured.get(process_id) or self.processes.get(process_id, {})
         return bool(conf.get('idempotent') or self.process_metadata(process_id).get('idempotent'))
 
     # -- submitting and waiting ---------------------------------------------------
     def submit(self, process_id: str, inputs: dict | None = None, *,
                requested_outputs: dict | None = None, response: str = 'raw',
                subscriber: dict | None = None, job_type: str = 'process',
-               owner: str | None = None, job_id: str | None = None) -> dict:
-        """Commit a job, wake the workers, return the job record.
+               owner: str | None = None, job_id: str | None = None,
+               wake: bool = True) -> dict:
+        """Commit a job, wake the workers (unless `wake` is false: then call `wake()`
+        soon, e.g. once the reply is sent), return the job record.
 
         With the celery engine the job is published to the broker only after its row is
         committed; if the broker cannot be reached the job stays `accepted` and the
         workers' sweep publishes it later (it is never lost). With `job_id`, submitting
-        again is harmless: the existing job is returned.
+        again is harmless: the insert fails on the key and the existing job is returned.
         """
-        if job_id is not None and (existing := self.repo.get(job_id)) is not None:
-            return existing
         try:
             job = self.repo.add(process_id, job_type=job_type, inputs=inputs or {},
                                 requested_outputs=requested_outputs, response=response,
@@ -123,15 +124,36 @@ class Manager(BaseManager):
             if job_id is None or (job := self.repo.get(job_id)) is None:
                 raise
             return job
+        self.announce([job['id']], wake)
+        return job
+
+    def new_job(self, process_id: str, inputs: dict, *, job_type: str,
+                owner: str | None, job_id: str | None = None) -> dict:
+        """A job row for a caller to insert in its own transaction (the store is shared:
+        e.g. an order and its first item jobs, all or nothing); then call `announce`."""
+        return self.repo.new_row(process_id, job_type=job_type, inputs=inputs,
+                                 idempotent=self.is_idempotent(process_id), owner=owner,
+                                 job_id=job_id)
+
+    def announce(self, job_ids: list[str], wake: bool = True) -> None:
+        """Committed jobs go to the workers: published to the broker (celery engine; one
+        that cannot be reached leaves them to the sweep), or the supervisor is woken."""
         if self.settings.jobs.engine == 'celery':
             from . import cluster
-            if cluster.publish(self.settings, job['id']):
-                self.repo.mark_queued(job['id'])
-            return job
+            for job_id in job_ids:
+                if cluster.publish(self.settings, job_id):
+                    self.repo.mark_queued(job_id)
+            return
+        if wake and job_ids:
+            self.wake()
+
+    def wake(self) -> None:
+        """Wake the local engine's supervisor (it also looks every quarter second)."""
+        if self.settings.jobs.engine != 'local':
+            return
         woken = control.nudge(self.settings)
         if not control.supervised_externally():
             control.ensure_supervisor(self.settings, force=not woken)
-        return job
 
     def wait(self, job_id: str, timeout: float) -> dict:
         """Until the job is final or `timeout` passes; return its record.

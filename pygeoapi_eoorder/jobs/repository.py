@@ -57,11 +57,13 @@ class JobRepository:
         self.store = store
 
     # -- creation and reading -------------------------------------------------
-    def add(self, process_id: str, *, job_type: str = 'process', inputs: Any = None,
-            requested_outputs: Any = None, response: str = 'raw', subscriber: dict | None = None,
-            idempotent: bool = False, owner: str | None = None, job_id: str | None = None,
-            message: str = 'Job accepted and queued') -> dict:
-        """Commit a new `accepted` job and return it."""
+    @staticmethod
+    def new_row(process_id: str, *, job_type: str = 'process', inputs: Any = None,
+                requested_outputs: Any = None, response: str = 'raw',
+                subscriber: dict | None = None, idempotent: bool = False,
+                owner: str | None = None, job_id: str | None = None,
+                message: str = 'Job accepted and queued') -> dict:
+        """The row of a new `accepted` job (for `add`, or a caller's own transaction)."""
         now = utcnow()
         job = {name: None for name in JOB_FIELDS}
         job.update(id=job_id or str(uuid.uuid4()), type=job_type, process_id=process_id,
@@ -69,6 +71,11 @@ class JobRepository:
                    inputs=inputs, requested_outputs=requested_outputs, response=response,
                    subscriber=subscriber, idempotent=idempotent, attempts=0, owner=owner,
                    files_removed=False)
+        return job
+
+    def add(self, process_id: str, **fields: Any) -> dict:
+        """Commit a new `accepted` job and return it."""
+        job = self.new_row(process_id, **fields)
         with self.store.write_engine.begin() as connection:  # Core: the hot path of submit
             connection.execute(insert(Job.__table__), job)
         return job

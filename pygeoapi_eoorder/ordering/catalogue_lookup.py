@@ -9,22 +9,19 @@ and an identifier that is itself a URL is taken as the product's location.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 from urllib.parse import quote, urlparse
+
+from ..hooks import present
 
 LOGGER = logging.getLogger(__name__)
 
 
 def _catalogue(settings, identifier: str, collection_id: str | None) -> dict | None:
     name = 'pygeoapi_eoorder.catalogue.lookup'
-    try:
-        if importlib.util.find_spec('pygeoapi_eoorder.catalogue') is None or \
-                importlib.util.find_spec(name) is None:
-            return None
-        module = importlib.import_module(name)
-    except ImportError:
+    if not present(name):
         return None
+    module = importlib.import_module(name)
     finder = getattr(module, 'find_product', None)
     if finder is None:
         return None

@@ -13,6 +13,7 @@ from flask import Flask, request
 
 from ..config import ConfigError
 from ..errors import problem
+from . import subscriptions
 from .delivery import Sweeper, download
 from .endpoint import Endpoint
 from .schemas import SchemaSet, SchemaUnavailable
@@ -63,6 +64,7 @@ def install(app: Flask, api, settings) -> None:
                               'mirroring schemas.opengis.net, an OASIS catalog.xml, or '
                               'https://schemas.opengis.net') from None
     service = OrderService(settings, api.manager)
+    subscriptions.register(service)
     auth = api.manager.auth
     base_url = api.base_url.rstrip('/')
     endpoint = Endpoint(service, schemas, auth, base_url)
@@ -77,8 +79,13 @@ def install(app: Flask, api, settings) -> None:
         return endpoint.post(request)
 
     def downloads(token, name):
+        """Only the order's owner or an admin downloads (anyone, if the deployer made the
+        path public in `auth.public_paths`: then the URL's token is the credential)."""
+        from ..auth import current_user
         sweeper.maybe_run()
-        return download(service, token, name)
+        public = auth.is_public(f'/oseo/downloads/{token}/{name}')
+        return download(service, token, name,
+                        lambda owner: public or auth.owns(current_user(), owner))
 
     prefix = ''
     rules = [

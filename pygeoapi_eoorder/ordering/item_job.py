@@ -89,7 +89,8 @@ class OrderItemProcess(JobProcessor):
                         identifier=item['identifier'], collection=collection,
                         options=item['options'] or {}, packaging=item['packaging'],
                         protocol=item['protocol'], workdir=ctx.workdir, log=ctx.log,
-                        progress=ctx.progress, settings=ctx.settings, manager=ctx.manager)
+                        progress=ctx.progress, settings=ctx.settings, manager=ctx.manager,
+                        job=ctx.job, base_url=ctx.base_url)
         processor.prepare(work)
         processor.process(work)
         token = secrets.token_urlsafe(24)

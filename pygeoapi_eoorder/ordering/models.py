@@ -106,3 +106,18 @@ class Quotation(Base):
     currency: Mapped[str] = mapped_column(String(10))
     request_xml: Mapped[str] = mapped_column(Text)
     used: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class SubscriptionCursor(Base):
+    """How far a subscription item has been served: catalogue records of its collection
+    with a key above `last_record` are new to it."""
+
+    __tablename__ = 'eoorder_subscription_cursor'
+
+    item_pk: Mapped[str] = mapped_column(
+        ForeignKey('eoorder_order_item.id', ondelete='CASCADE'), primary_key=True)
+    order_id: Mapped[str] = mapped_column(String(64))
+    collection_id: Mapped[str] = mapped_column(String(255))
+    last_record: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    started: Mapped[datetime] = mapped_column(DateTime)

@@ -5,7 +5,6 @@ after a Cancel, GetQuotationResponse for an asynchronous quotation."""
 from __future__ import annotations
 
 import logging
-import threading
 
 import requests
 from lxml import etree
@@ -58,6 +57,23 @@ def wanted(order: dict, before: str, after: str) -> bool:
     return mode == 'All' or (mode == 'Final' and after in states.FINAL)
 
 
+NOTIFICATION_PROCESS = '_oseo_notification'
+NOTIFICATION_JOB_TYPE = 'notification'
+
+
+def send(service, binding: str, url: str, message: etree._Element, action: str,
+         owner: str | None, log: logging.Logger = LOGGER) -> None:
+    """Send a message as a job of the engine: it survives a restart between the
+    request that caused it and its delivery (at least once), and its log is the job's."""
+    if service.manager is None:
+        post(service.conf, binding, url, message, action, log)
+        return
+    service.manager.submit(NOTIFICATION_PROCESS, {
+        'binding': binding, 'url': url, 'action': action,
+        'message': etree.tostring(message, encoding='unicode')},
+        job_type=NOTIFICATION_JOB_TYPE, owner=owner)
+
+
 def notify_change(service, change, log: logging.Logger = LOGGER) -> None:
     """Send a SubmitResponse when the order's status changed as its client asked."""
     if change is None:
@@ -66,12 +82,5 @@ def notify_change(service, change, log: logging.Logger = LOGGER) -> None:
     if order is None or not wanted(order, change.before, change.after):
         return
     message = status_message('SubmitResponse', order, service.repo.items(order['id']))
-    post(service.conf, order['binding'], order['reply_to'], message, 'SubmitResponse', log)
-
-
-def in_background(function, *args) -> threading.Thread:
-    """Run a notification without holding up the reply to the request that caused it."""
-    thread = threading.Thread(target=function, args=args, daemon=True,
-                              name='oseo-notification')
-    thread.start()
-    return thread
+    send(service, order['binding'], order['reply_to'], message, 'SubmitResponse',
+         order['owner'], log)

@@ -41,6 +41,8 @@ class ItemWork:
     progress: Callable[[int, str], None]
     settings: object  # config.Settings
     manager: object = None
+    job: dict | None = None  # the item's job (processes run on the product share it)
+    base_url: str = ''
     files: list[Path] = field(default_factory=list)  # what prepare/process produced
 
 
@@ -109,37 +111,38 @@ class DefaultItemProcessor(ItemProcessor):
 
     def process(self, work: ItemWork) -> None:
         """Run the deployed process named by an option (`process:` in the collection's
-        option) on the staged product, through the job engine, and deliver its results."""
+        option) on the staged product; its results are delivered instead."""
         if work.collection is None:
             return
         for name, option in work.collection.option_names.items():
             if option.get('process') and name in work.options:
-                self._run_process(work, option['process'], name, work.options[name])
+                self._run_process(work, option, name, work.options[name])
 
-    def _run_process(self, work: ItemWork, process_id: str, name: str, value: str) -> None:
-        processor = work.manager.get_processor(process_id)
-        work.log.info('running process %s for option %s=%s', process_id, name, value)
-        context = getattr(processor, 'context', None)
-        if hasattr(processor, 'context'):
-            from ..jobs.context import JobContext as Ctx
-            processor.context = Ctx(work.manager.repo, {'id': f'{work.order_id}-{name}'},
-                                    work.workdir / f'process-{name}', work.log,
-                                    work.settings, '', work.manager)
-        inputs = {'product': {'href': work.files[0].as_uri()}, name: value}
+    def _run_process(self, work: ItemWork, option: dict, name: str, value: str) -> None:
+        """Execute the process in this item's job (its containers are the job's: a cancel
+        stops them), in a directory of its own under the item's work directory."""
+        from ..jobs.context import JobContext
+        process_id = option['process']
         try:
-            mimetype, outputs = processor.execute(inputs)
+            processor = work.manager.get_processor(process_id)
+        except Exception:
+            raise ItemProcessingError(f'option {name}: process {process_id!r} is not '
+                                      'deployed on this server') from None
+        work.log.info('running process %s for option %s=%s', process_id, name, value)
+        job_dir = work.workdir / f'process-{name}'
+        context = JobContext(work.manager.repo, work.job, job_dir, work.log, work.settings,
+                             work.base_url, work.manager)
+        context.file_roots = [str(work.workdir)]
+        processor.context = context
+        inputs = {**option.get('process_inputs', {}),
+                  option.get('product_input', 'product'): {'href': work.files[0].as_uri()},
+                  option.get('value_input') or name: value}
+        try:
+            processor.execute(inputs)
         except Exception as err:
-            raise ItemProcessingError(f'process {process_id} failed: {err}') from None
-        finally:
-            if context is not None:
-                processor.context = context
-        result = work.workdir / f'{process_id}-result'
-        result.mkdir(parents=True, exist_ok=True)
-        out = result / ('result.json' if 'json' in (mimetype or '') else 'result')
-        if isinstance(outputs, (bytes, bytearray)):
-            out.write_bytes(outputs)
-        else:
-            import json
-            out.write_text(json.dumps(outputs))
-        work.files = [out]
+            message = getattr(err, 'message', None) or getattr(err, 'user_msg', None) or err
+            raise ItemProcessingError(f'process {process_id} failed: {message}') from None
+        work.files = sorted((job_dir / 'results').iterdir())
+        if not work.files:
+            raise ItemProcessingError(f'process {process_id} produced no output')
         work.progress(70, f'process {process_id} done')

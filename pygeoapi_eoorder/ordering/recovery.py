@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from . import states
+from . import states, subscriptions
 from .service import OrderService
 
 LOGGER = logging.getLogger('eoorder.ordering')
@@ -28,7 +28,7 @@ def _resume_submits(service: OrderService) -> int:
 def sweep(manager, settings) -> int:
     """Run by the supervisor at start and periodically; returns how many items it fixed."""
     service = OrderService(settings, manager)
-    fixed = _resume_submits(service)
+    fixed = _resume_submits(service) + subscriptions.deliver(service)
     waiting = service.repo.waiting_items()
     if not waiting:
         return fixed

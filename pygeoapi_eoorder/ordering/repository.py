@@ -8,17 +8,18 @@ import uuid
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, insert, select, update
 
-from ..store import Store, utcnow
+from ..store import Job, Store, utcnow
 from . import states
 from .models import Order, OrderHistory, OrderItem, Quotation
 
 ORDER_FIELDS = [c.name for c in Order.__table__.columns]
 ITEM_FIELDS = [c.name for c in OrderItem.__table__.columns]
 BRIEF_FIELDS = [f for f in ORDER_FIELDS if f != 'request_xml']
+SUBSCRIPTION = 'subscription'  # the kind of a subscription's standing item
 
 
 def item_job_id(item_pk: str) -> str:
@@ -58,16 +59,48 @@ class OrderRepository:
         self.store = store
 
     # -- creation -------------------------------------------------------------
-    def create(self, order: dict, items: list[dict], message: str) -> None:
-        """Commit an order with its items and first history row, all or nothing."""
+    def create(self, order: dict, items: list[dict], message: str, *,
+               accept: str | None = None, claim: int = 0,
+               job_for: Callable[[dict], dict] | None = None) -> tuple[dict, list[dict]]:
+        """Commit an order with its items and history, all or nothing, in one transaction.
+
+        With `accept` (the note of an automatic approval) the order `Submitted` is moved
+        to `Accepted` with its items, as `transition_order` would, with the same history
+        rows, and up to `claim` items get their job id (`item_job_id`), as
+        `claim_pending` would; `job_for(item)` gives the row of each such item's job,
+        inserted in the same transaction. Returns the order row and the items given a job.
+        """
         now = utcnow()
-        with self.store.write() as session:
-            session.add(Order(created=now, updated=now, item_count=len(items), **order))
-            session.flush()
-            session.add_all(OrderItem(updated=now, order_id=order['id'], **item)
-                            for item in items)
-            session.add(OrderHistory(order_id=order['id'], from_status=None,
-                                     to_status=order['status'], at=now, message=message))
+        order = {**order, 'created': now, 'updated': now, 'item_count': len(items)}
+        rows = [{'status_info': None, 'job_id': None, **item, 'order_id': order['id'],
+                 'updated': now} for item in items]
+        history = [{'order_id': order['id'], 'item': None, 'from_status': None,
+                    'to_status': order['status'], 'at': now, 'message': message}]
+        claimed: list[dict] = []
+        if accept is not None:
+            before, to = order['status'], states.ACCEPTED
+            if not states.allowed(before, to):
+                raise ValueError(f'an order cannot be created {before} and accepted')
+            order.update(status=to, status_info=accept)
+            moving = [r for r in rows if r['status'] in states.TRANSITIONS[to]]
+            for row in moving:
+                history.append({'order_id': order['id'], 'item': row['item_id'],
+                                'from_status': row['status'], 'to_status': to, 'at': now,
+                                'message': accept})
+                row.update(status=to, status_info=accept)
+            history.append({'order_id': order['id'], 'item': None, 'from_status': before,
+                            'to_status': to, 'at': now, 'message': accept})
+            claimed = [r for r in moving if r['kind'] != SUBSCRIPTION][:max(0, claim)]
+            for row in claimed:
+                row['job_id'] = item_job_id(row['id'])
+        with self.store.write_engine.begin() as connection:  # Core: the hot path of Submit
+            connection.execute(insert(Order.__table__), order)
+            if rows:
+                connection.execute(insert(OrderItem.__table__), rows)
+            connection.execute(insert(OrderHistory.__table__), history)
+            if claimed and job_for is not None:
+                connection.execute(insert(Job.__table__), [job_for(r) for r in claimed])
+        return order, claimed
 
     # -- reading --------------------------------------------------------------
     def get(self, order_id: str, with_request: bool = True) -> dict | None:
@@ -123,11 +156,13 @@ class OrderRepository:
             return [dict(r) for r in rows], int(total or 0)
 
     def active_items_of(self, owner: str | None) -> int:
+        """How many items of `owner` are waiting or in production. Starts from the active
+        items (few), not from the owner's orders (all they ever made)."""
         owned = Order.owner == owner if owner is not None else Order.owner.is_(None)
-        with self.store.read() as session:
-            return int(session.scalar(
-                select(func.count()).select_from(OrderItem).join(Order)
-                .where(owned, OrderItem.status.in_(states.ACTIVE))) or 0)
+        mine = select(Order.id).where(Order.id == OrderItem.order_id, owned).exists()
+        with self.store.read_engine.connect() as connection:  # Core: the hot path of Submit
+            return int(connection.scalar(select(func.count()).select_from(OrderItem).where(
+                OrderItem.status.in_(states.ACTIVE), mine)) or 0)
 
     # -- status changes -------------------------------------------------------
     def _lock_order(self, session, order_id: str) -> dict | None:
@@ -220,6 +255,7 @@ class OrderRepository:
                 return []
             pending = list(session.scalars(select(OrderItem.id).where(
                 OrderItem.order_id == order_id, OrderItem.job_id.is_(None),
+                OrderItem.kind != SUBSCRIPTION,  # a standing subscription runs no job
                 OrderItem.status == states.ACCEPTED).order_by(OrderItem.position)
                 .limit(free)))
             for item_pk in pending:
@@ -246,7 +282,7 @@ class OrderRepository:
             unstarted = list(session.scalars(select(Order.id).distinct().join(
                 OrderItem, OrderItem.order_id == Order.id).where(
                 Order.status.in_((states.ACCEPTED, states.IN_PRODUCTION)),
-                Order.order_type != 'SUBSCRIPTION_ORDER',  # their items never run jobs
+                OrderItem.kind != SUBSCRIPTION,  # a standing subscription runs no job
                 OrderItem.status == states.ACCEPTED, OrderItem.job_id.is_(None))))
         return unapproved, unstarted
 

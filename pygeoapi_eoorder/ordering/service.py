@@ -11,12 +11,12 @@ from typing import Any
 
 from ..config import Settings
 from ..store import get_store
-from . import states
+from . import states, subscriptions
 from .encode import order_item_xml, spec_xml
 from .errors import OseoError, invalid
 from .options import resolve_item
 from .parsing import ParsedOrder
-from .repository import Change, OrderRepository
+from .repository import SUBSCRIPTION, Change, OrderRepository
 from .settings import OrderingSettings
 
 ITEM_PROCESS = '_oseo_order_item'
@@ -88,7 +88,9 @@ class OrderService:
     def submit(self, order: ParsedOrder, owner: str | None, collections: list | None = None,
                *, notification: str = 'None',
                reply_to: str | None = None, binding: str = 'xml',
-               quotation_id: str | None = None) -> dict:
+               quotation_id: str | None = None, wake: bool = True) -> dict:
+        """Commit the order (and, approved automatically, its first item jobs); without
+        `wake` the caller wakes the job engine (`manager.wake()`) once it has replied."""
         if collections is None:
             collections = self.check(order, owner)
         kind = self._kind(order)
@@ -112,16 +114,26 @@ class OrderService:
                 'options': {**order.options, **item.options}, 'packaging': order.packaging,
                 'protocol': item.protocol or order.protocol,
                 'item_xml': order_item_xml(item.element)})
-        self.repo.create(record, items, 'submitted')
-        if not manual:
-            self.approve(order_id, 'automatic approval')
-        return self.repo.get(order_id, with_request=False)
+        if manual:
+            return self.repo.create(record, items, 'submitted')[0]
+        # automatic approval: inserted as Accepted, with its first items' jobs, in one
+        # transaction (with the celery engine they are published once it is committed)
+        limit = self._parallel_limit(record, items) if self.manager is not None else 0
+        stored, claimed = self.repo.create(
+            record, items, 'submitted', accept='automatic approval', claim=limit,
+            job_for=lambda item: self.item_job_row(record, item))
+        if any(item['kind'] == SUBSCRIPTION for item in items):
+            subscriptions.start(self.repo, order_id)
+        if claimed:
+            self.manager.announce([item['job_id'] for item in claimed], wake)
+        return stored
 
     # -- moderation -----------------------------------------------------------------
     def approve(self, order_id: str, note: str = 'approved') -> Change | None:
         done = self.repo.transition_order(order_id, states.ACCEPTED, note)
         if done is None:
             return None
+        subscriptions.start(self.repo, order_id)
         self.start_items(order_id)
         return done[0]
 
@@ -131,10 +143,12 @@ class OrderService:
         return done[0] if done else None
 
     # -- running items ----------------------------------------------------------------
-    def _parallel_limit(self, order: dict) -> int:
+    def _parallel_limit(self, order: dict, items: list[dict] | None = None) -> int:
+        """How many of the order's items may run at once (`items`: when already known)."""
         if order['massive']:
             return self.conf.massive['batch_size']
-        items = self.repo.items(order['id'])
+        if items is None:
+            items = self.repo.items(order['id'])
         collections = {i['collection_id'] for i in items}
         sequential = any(not self.conf.collections[c].parallel for c in collections
                          if c in self.conf.collections)
@@ -144,18 +158,24 @@ class OrderService:
         """Submit jobs for the order's waiting items, within its parallel limit."""
         order = self.repo.get(order_id, with_request=False)
         if order is None or order['status'] in (states.SUBMITTED, *states.FINAL) \
-                or order['order_type'] == 'SUBSCRIPTION_ORDER' or self.manager is None:
+                or self.manager is None:
             return []
         started = []
         for item in self.repo.claim_pending(order_id, self._parallel_limit(order)):
             started.append(self.submit_item_job(order, item)['id'])
         return started
 
-    def submit_item_job(self, order: dict, item: dict) -> dict:
+    def item_job_row(self, order: dict, item: dict) -> dict:
+        """The job of an item, to be inserted with the order (`repo.create`)."""
+        return self.manager.new_job(ITEM_PROCESS, {'order': order['id'], 'item': item['id']},
+                                    job_type=ORDER_JOB_TYPE, owner=order['owner'],
+                                    job_id=item['job_id'])
+
+    def submit_item_job(self, order: dict, item: dict, wake: bool = True) -> dict:
         """Create (or find) the job of an item under the id the item already holds."""
         return self.manager.submit(ITEM_PROCESS, {'order': order['id'], 'item': item['id']},
                                    job_type=ORDER_JOB_TYPE, owner=order['owner'],
-                                   job_id=item['job_id'])
+                                   job_id=item['job_id'], wake=wake)
 
     # -- cancelling -------------------------------------------------------------------
     def cancel(self, order_id: str, owner: str | None, admin: bool = False) -> dict:

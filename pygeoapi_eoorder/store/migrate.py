@@ -10,13 +10,13 @@ upgrading transaction, SQLite by its write lock (`BEGIN IMMEDIATE`).
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from ..hooks import present
 from .models import Base
 
 MODEL_MODULES = ('pygeoapi_eoorder.ordering.models', 'pygeoapi_eoorder.catalogue.models')
@@ -27,7 +27,7 @@ ADVISORY_LOCK = 0x656f6f72  # 'eoor'
 def import_models() -> None:
     """Components keep their tables beside their code: load them into `Base.metadata`."""
     for name in MODEL_MODULES:
-        if importlib.util.find_spec(name.rsplit('.', 1)[0]) and importlib.util.find_spec(name):
+        if present(name):
             importlib.import_module(name)
 
 

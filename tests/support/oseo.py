@@ -123,6 +123,13 @@ def submit(items: str, *, notification: str = 'None', packaging: str | None = No
             f'</Submit>')
 
 
+def get_quotation(items: str, **kw) -> str:
+    """A GetQuotation for the order specification `submit(items, **kw)` would send."""
+    return submit(items, **kw).replace('<Submit ', '<GetQuotation ', 1) \
+        .replace('</Submit>', '</GetQuotation>') \
+        .replace('<statusNotification>None</statusNotification>', '')
+
+
 def get_status(order_id: str, presentation: str = 'full') -> str:
     return (f'<GetStatus xmlns="{OSEO}" service="OS" version="1.0.0"><orderId>{order_id}'
             f'</orderId><presentation>{presentation}</presentation></GetStatus>')
@@ -211,3 +218,10 @@ class Receiver:
 
     def close(self):
         self.httpd.shutdown()
+
+
+def order_id(server, body, *args, **kw) -> str:
+    """POST an OSEO Submit; assert it was acknowledged; return the new order's id."""
+    reply = post(server, body, *args, **kw)
+    assert reply.status_code == 200, reply.text
+    return payload(reply).findtext('oseo:orderId', namespaces=NS)

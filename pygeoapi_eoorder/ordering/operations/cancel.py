@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ..notify import in_background, post, status_message
+from ..notify import send, status_message
 from ..xmlns import O, text
 
 
@@ -16,6 +16,6 @@ def cancel(call) -> etree._Element:
     reply_to = call.message.reply_to or order['reply_to']
     if notification != 'None' and reply_to:
         message = status_message('CancelResponse', order, service.repo.items(order_id))
-        in_background(post, service.conf, call.message.binding, reply_to, message,
-                      'CancelResponse')
+        send(service, call.message.binding, reply_to, message, 'CancelResponse',
+             order['owner'])
     return O.CancelAck(O.status('success'))

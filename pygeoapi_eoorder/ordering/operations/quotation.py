@@ -11,17 +11,18 @@ from lxml import etree
 
 from ...store import utcnow
 from ..errors import OseoError, invalid
-from ..notify import in_background, post
+from ..notify import send
 from ..parsing import parse_order
 from ..xmlns import O, VERSION, q, text, xml_datetime
 
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
-def stored_specification(call, quotation_id: str) -> etree._Element:
-    """The orderSpecification a quotation was given for (valid and the caller's)."""
+def stored_specification(call, quotation_id: str, anyones: bool = False) -> etree._Element:
+    """The orderSpecification a quotation was given for (valid, and the caller's unless
+    `anyones`: an admin may look at any quotation, but orders only by their own)."""
     quotation = call.service.repo.quotation(quotation_id)
-    if quotation is None or quotation['owner'] != call.owner:
+    if quotation is None or not (anyones or quotation['owner'] == call.owner):
         raise invalid('quotationId', f'no quotation {quotation_id!r} of yours')
     if quotation['valid_until'] < utcnow():
         raise invalid('quotationId', f'quotation {quotation_id!r} expired on '
@@ -72,21 +73,21 @@ def _send_response(call, quotation: dict, spec: etree._Element) -> None:
     message = O.GetQuotationResponse(O.status('success'),
                                      _quotation_element(call, quotation, spec),
                                      service='OS', version=VERSION)
-    post(call.conf, call.message.binding, call.message.reply_to, message,
-         'GetQuotationResponse')
+    send(call.service, call.message.binding, call.message.reply_to, message,
+         'GetQuotationResponse', call.owner)
 
 
 def get_quotation(call) -> etree._Element:
     request = call.request
     quotation_id = text(request, 'oseo:quotationId')
     if quotation_id is not None:  # monitoring: the quotation given earlier
-        spec = stored_specification(call, quotation_id)
+        spec = stored_specification(call, quotation_id, anyones=call.admin)
         quotation = call.service.repo.quotation(quotation_id)
         return O.GetQuotationAck(O.status('success'),
                                  _quotation_element(call, quotation, spec))
     spec = request.find(q('orderSpecification'))
     quotation = _quote(call, spec)
     if call.message.reply_to:
-        in_background(_send_response, call, quotation, spec)
+        _send_response(call, quotation, spec)
         return O.GetQuotationAck(O.status('success'), O.quotationId(quotation['id']))
     return O.GetQuotationAck(O.status('success'), _quotation_element(call, quotation, spec))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from lxml import etree
 
+from ...store import utcnow
 from .. import states
 from ..item_job import download_url
 from ..xmlns import O, text, xml_datetime
@@ -23,8 +24,10 @@ def describe_result_access(call) -> etree._Element:
     order = service.find(text(request, 'oseo:orderId'), call.owner, call.admin)
     next_ready = text(request, 'oseo:subFunction') == 'nextReady'
     items = service.repo.items(order['id'])
+    now = utcnow()
     ready = [i for i in items if i['status'] in (states.COMPLETED, states.DOWNLOADED)
-             and i['token'] and not i['files_removed'] and not (next_ready and i['described'])]
+             and i['token'] and not i['files_removed'] and not (i['expires'] and i['expires'] < now)
+             and not (next_ready and i['described'])]
     response = O.DescribeResultAccessResponse(O.status('success'))
     for item in ready:
         for name in item['files'] or ():

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from flask import after_this_request, has_request_context
 from lxml import etree
 
+from .. import states
 from ..errors import OseoError, invalid
 from ..identity import require
 from ..parsing import parse_order
 from ..xmlns import O, q, text
 from .quotation import stored_specification
+
+
+def _wake_after_reply(manager) -> None:
+    """Wake the job engine once the SubmitAck is sent, not while it is being sent (the
+    jobs are committed already; the engine also looks for them every quarter second)."""
+    @after_this_request
+    def wake(response):
+        response.call_on_close(manager.wake)
+        return response
 
 
 def submit(call) -> etree._Element:
@@ -28,9 +39,13 @@ def submit(call) -> etree._Element:
     collections = call.service.check(order, call.owner)
     for collection in {c.id for c in collections if c is not None}:
         require(call.auth, call.user, 'order', collection)
+    later = has_request_context() and call.service.manager is not None
     record = call.service.submit(order, call.owner, collections, notification=notification,
                                  reply_to=call.message.reply_to,
-                                 binding=call.message.binding, quotation_id=quotation_id)
+                                 binding=call.message.binding, quotation_id=quotation_id,
+                                 wake=not later)
+    if later and record['status'] != states.SUBMITTED:
+        _wake_after_reply(call.service.manager)
     ack = O.SubmitAck(O.status('success'), O.orderId(record['id']))
     if record['reference']:
         ack.append(O.orderReference(record['reference']))
