@@ -208,7 +208,7 @@ def test_listings_show_only_own(world, path, alices, bobs, user, sees):
 
 
 @pytest.mark.parametrize('path', ['/orders?limit=1000', '/orders/{order}', '/orders/{bob_order}',
-                                  '/orders/{order}?f=html'])
+                                  '/orders/{order}?f=html', '/ui/orders/{order}'])
 def test_moderators_see_every_order_but_no_job(world, path):
     """Moderators must find the orders awaiting approval: they read all orders (not the
     orders' jobs, results or downloads, which stay their owners')."""

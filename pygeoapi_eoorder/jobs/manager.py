@@ -104,10 +104,8 @@ class Manager(BaseManager):
     def submit(self, process_id: str, inputs: dict | None = None, *,
                requested_outputs: dict | None = None, response: str = 'raw',
                subscriber: dict | None = None, job_type: str = 'process',
-               owner: str | None = None, job_id: str | None = None,
-               wake: bool = True) -> dict:
-        """Commit a job, wake the workers (unless `wake` is false: then call `wake()`
-        soon, e.g. once the reply is sent), return the job record.
+               owner: str | None = None, job_id: str | None = None) -> dict:
+        """Commit a job, wake the workers, return the job record.
 
         With the celery engine the job is published to the broker only after its row is
         committed; if the broker cannot be reached the job stays `accepted` and the
@@ -124,7 +122,7 @@ class Manager(BaseManager):
             if job_id is None or (job := self.repo.get(job_id)) is None:
                 raise
             return job
-        self.announce([job['id']], wake)
+        self.announce([job['id']])
         return job
 
     def new_job(self, process_id: str, inputs: dict, *, job_type: str,

@@ -10,7 +10,7 @@ from flask import Response, send_file
 
 from ..errors import problem
 from ..store import utcnow
-from .item_job import load_item_processor
+from .item_job import load_item_processor, withdrawn
 from .notify import notify_change
 from .processors import ItemProcessor
 
@@ -25,7 +25,7 @@ def download(service, token: str, name: str, may_see) -> Response:
     if item is None or name not in (item['files'] or []) or order is None \
             or not may_see(order['owner']):
         return problem(404, 'not-found', 'no such download')
-    if item['files_removed'] or (item['expires'] and item['expires'] < utcnow()):
+    if withdrawn(item, utcnow()):
         return problem(410, 'gone', 'this download has expired')
     path = (service.conf.downloads_dir / token / name).resolve()
     root = (service.conf.downloads_dir / token).resolve()

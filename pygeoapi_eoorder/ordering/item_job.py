@@ -45,6 +45,11 @@ def download_url(base_url: str, token: str, name: str) -> str:
     return f'{base_url.rstrip("/")}/oseo/downloads/{token}/{name}'
 
 
+def withdrawn(item: dict, now) -> bool:
+    """Is the item's delivery gone: its files removed, or past its expiration date?"""
+    return bool(item['files_removed'] or (item['expires'] and item['expires'] < now))
+
+
 class OrderItemProcess(JobProcessor):
     def __init__(self, processor_def):
         super().__init__(processor_def, METADATA)

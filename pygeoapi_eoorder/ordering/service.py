@@ -171,11 +171,11 @@ class OrderService:
                                     job_type=ORDER_JOB_TYPE, owner=order['owner'],
                                     job_id=item['job_id'])
 
-    def submit_item_job(self, order: dict, item: dict, wake: bool = True) -> dict:
+    def submit_item_job(self, order: dict, item: dict) -> dict:
         """Create (or find) the job of an item under the id the item already holds."""
         return self.manager.submit(ITEM_PROCESS, {'order': order['id'], 'item': item['id']},
                                    job_type=ORDER_JOB_TYPE, owner=order['owner'],
-                                   job_id=item['job_id'], wake=wake)
+                                   job_id=item['job_id'])
 
     # -- cancelling -------------------------------------------------------------------
     def cancel(self, order_id: str, owner: str | None, admin: bool = False) -> dict:

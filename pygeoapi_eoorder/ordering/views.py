@@ -25,16 +25,21 @@ def _json(body: dict, status: int = 200) -> Response:
     return Response(json.dumps(body), status=status, mimetype='application/json')
 
 
+def sees_every_order(auth, user) -> bool:
+    """Admins and moderators (who must find the orders to approve) see every order."""
+    return auth.is_admin(user) or auth.allowed(user, 'moderate')
+
+
+def may_read_order(auth, user, owner: str | None) -> bool:
+    return sees_every_order(auth, user) or auth.owns(user, owner)
+
+
 class OrderViews:
     def __init__(self, service, auth, base_url: str, renderer=None):
         self.renderer = renderer
         self.service = service
         self.auth = auth
         self.base_url = base_url.rstrip('/')
-
-    def _sees_all(self, user) -> bool:
-        """Admins and moderators see every order (moderators must find those to approve)."""
-        return self.auth.is_admin(user) or self.auth.allowed(user, 'moderate')
 
     def _user(self):
         user = current_user()
@@ -54,7 +59,7 @@ class OrderViews:
             return problem(400, 'invalid-parameter', 'limit and offset must be integers')
         statuses = [s for s in request.args.get('status', '').split(',') if s]
         orders, total = self.service.repo.query(OrderQuery(
-            owner=user.name, any_owner=self._sees_all(user), statuses=statuses,
+            owner=user.name, any_owner=sees_every_order(self.auth, user), statuses=statuses,
             limit=limit, offset=offset))
         body = {'orders': [dict(self.service.summary(o), links=[{
             'rel': 'self', 'href': f'{self.base_url}/orders/{o["id"]}',
@@ -75,7 +80,7 @@ class OrderViews:
 
     def _order(self, user, order_id: str):
         order = self.service.repo.get(order_id, with_request=False)
-        if order is None or not (self._sees_all(user) or self.auth.owns(user, order['owner'])):
+        if order is None or not may_read_order(self.auth, user, order['owner']):
             return None
         return order
 

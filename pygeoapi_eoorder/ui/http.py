@@ -83,8 +83,10 @@ class Pages:
     def order_status(self, order_id: str):
         if not self.ordering:
             return self.not_found('ordering is not enabled on this server')
+        from ..ordering.views import may_read_order  # ordering is an optional component
         order = self.orders.get(order_id, with_request=False)
-        if order is None or not self.api.manager.auth.owns(current_user(), order['owner']):
+        if order is None or not may_read_order(self.api.manager.auth, current_user(),
+                                               order['owner']):
             return self.not_found(f'order {order_id!r} does not exist')
         return self.page('order_status.html', f'Order {order_id}', order_id=order_id,
                          links=[{'rel': 'alternate', 'type': 'application/json',

@@ -6,7 +6,7 @@ from lxml import etree
 
 from ...store import utcnow
 from .. import states
-from ..item_job import download_url
+from ..item_job import download_url, withdrawn
 from ..xmlns import O, text, xml_datetime
 
 
@@ -26,8 +26,7 @@ def describe_result_access(call) -> etree._Element:
     items = service.repo.items(order['id'])
     now = utcnow()
     ready = [i for i in items if i['status'] in (states.COMPLETED, states.DOWNLOADED)
-             and i['token'] and not i['files_removed'] and not (i['expires'] and i['expires'] < now)
-             and not (next_ready and i['described'])]
+             and i['token'] and not withdrawn(i, now) and not (next_ready and i['described'])]
     response = O.DescribeResultAccessResponse(O.status('success'))
     for item in ready:
         for name in item['files'] or ():
