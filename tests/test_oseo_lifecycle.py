@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .conftest import Server
+from .conftest import Server, free_port
 from .support import oseo
 from .support.catalogue import records_resource
 from .support.oseo import NS, OSEO
@@ -244,6 +244,27 @@ def test_async_quotation_response_is_sent_by_a_job(server, receiver):
     jobs = requests.get(f'{server.url}/jobs', params={'type': 'notification'},
                         timeout=10).json()['jobs']
     assert any(j['status'] == 'successful' for j in jobs)
+
+
+def test_undeliverable_notification_fails_its_job_with_the_reason(server):
+    """Nothing listens at the ReplyTo address: the client still gets its GetQuotationAck,
+    and the notification's job fails saying what was not delivered where."""
+    def notification_jobs() -> set[str]:
+        return {j['jobID'] for j in requests.get(
+            f'{server.url}/jobs', params={'type': 'notification', 'limit': 1000},
+            timeout=10).json()['jobs']}
+
+    before = notification_jobs()
+    nowhere = f'http://127.0.0.1:{free_port()}/notify'
+    headers = (f'<wsa:MessageID>urn:uuid:q-2</wsa:MessageID><wsa:ReplyTo><wsa:Address>'
+               f'{nowhere}</wsa:Address></wsa:ReplyTo>')
+    reply = oseo.post(server, oseo.soap12(oseo.get_quotation(oseo.item('a', 'p1')), headers),
+                      'application/soap+xml')
+    assert reply.status_code == 200, reply.text
+    [job_id] = notification_jobs() - before
+    job = server.wait_for(job_id)
+    assert job['status'] == 'failed'
+    assert f'GetQuotationResponse to {nowhere} was not delivered' in job['message']
 
 
 def test_expired_deliveries_are_gone_then_removed(make_server, products):
