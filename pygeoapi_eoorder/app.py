@@ -20,6 +20,7 @@ from . import config as eoconfig
 from .api import openapi as oas
 from .api.deploy import DEPLOY_CONFORMANCE, DeployRoutes
 from .api.jobs import JOB_LIST_CONFORMANCE, JobRoutes
+from .auth.throttle import LoginThrottle
 from .errors import PROBLEM_TYPE, from_pygeoapi, problem
 from .jobs import control
 from .hooks import present
@@ -181,9 +182,12 @@ def create_app(config_path: str | None = None) -> Flask:
     app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
     _install_routes(app, flask_app, JobRoutes(flask_app.api_), DeployRoutes(flask_app.api_),
                     cache)
+    from . import web
     from .auth import flask as auth_flask
-    auth_flask.install(app, flask_app.api_.manager.auth,
-                       flask_app.API_RULES.get_url_prefix('flask') or '')
+    prefix = flask_app.API_RULES.get_url_prefix('flask') or ''
+    web.install(app, settings, prefix, flask_app.api_.base_url)  # first: refusals before auth
+    auth_flask.install(app, flask_app.api_.manager.auth, prefix,
+                       LoginThrottle.from_settings(settings))
     for component in components():
         component.install(app, flask_app.api_, settings)
     _install_error_handlers(app)

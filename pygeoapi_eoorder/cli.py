@@ -43,6 +43,9 @@ def serve(config_path, host, port, workers, threads):
     from .serve import run
     try:
         run(settings, host, port, workers, threads)
+    except eoconfig.ConfigError as err:
+        click.echo(f'eoorder: config error: {err}', err=True)
+        sys.exit(2)
     except RuntimeError as err:
         click.echo(f'eoorder: {err}', err=True)
         sys.exit(1)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 
-from .config import ENV_CONFIG, Settings
+from .config import ENV_CONFIG, ConfigError, Settings
 from .jobs import control
 
 
@@ -24,7 +26,24 @@ class Server(BaseApplication):
 
     def load(self):
         from .app import create_app
-        return create_app()
+        try:
+            return create_app()
+        except ConfigError as err:
+            # checked before serving already; if a worker still finds one, it says so in
+            # one line and stops the server (gunicorn halts on a worker's boot error)
+            print(f'eoorder: config error: {err}', file=sys.stderr, flush=True)
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+
+def check_components(settings: Settings) -> None:
+    """Run each component's configuration check (`check(settings)`, if it has one) before
+    the web workers are forked: a config error is then one line, not a traceback per
+    worker. Raises ConfigError."""
+    from .app import components
+    for component in components():
+        check = getattr(component, 'check', None)
+        if check is not None:
+            check(settings)
 
 
 class Watchdog(threading.Thread):
@@ -69,6 +88,7 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     With `jobs.engine: celery` the server only enqueues: jobs run in `eoorder worker`
     processes, so no local supervisor (and no watchdog) is started.
     """
+    check_components(settings)
     os.environ[ENV_CONFIG] = str(settings.config_path)
     os.environ[control.ENV_SUPERVISOR] = 'external'
     watchdog = Watchdog(settings) if settings.jobs.engine == 'local' else None

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.egress import allow_loopback
+
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
 PKG = 'application/ogcapppkg+json'
 
@@ -44,9 +46,9 @@ def files(tmp_path_factory):
 def ades(tmp_path_factory, files):
     from .conftest import Server
     root, _ = files
-    server = Server(tmp_path_factory.mktemp('ades'), {
+    server = Server(tmp_path_factory.mktemp('ades'), allow_loopback({
         'jobs': {'workers': 3},
-        'execution': {'stage_in': {'allowed_file_roots': [str(root)]}}}).start()
+        'execution': {'stage_in': {'allowed_file_roots': [str(root)]}}})).start()
     for name in ('echo.ogcapppkg.json', 'landcover.ogcapppkg.json'):
         reply = requests.post(f'{server.url}/processes', data=(PACKAGES / name).read_bytes(),
                               headers={'Content-Type': PKG}, timeout=30)
@@ -247,7 +249,7 @@ def test_stac_output_is_registered_in_the_results_collection(make_server, files)
                'providers': [{'type': 'record', 'data': 'eoorder',
                               'name': 'pygeoapi_eoorder.catalogue.sql_provider.'
                                       'SQLRecordProvider'}]}
-    server = make_server({'catalogue': {'results_collection': 'results'}},
+    server = make_server(allow_loopback({'catalogue': {'results_collection': 'results'}}),
                          {**TEST_PROCESSES, 'results': results})
     reply = requests.post(f'{server.url}/processes', timeout=30, headers={'Content-Type': PKG},
                           data=(PACKAGES / 'landcover.ogcapppkg.json').read_bytes())

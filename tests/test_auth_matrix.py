@@ -22,7 +22,6 @@ from .support.auth import deploy, password, username_token, write_users
 from .support.catalogue import eo_record, records_resource
 from .support.oseo import NS, OSEO, OWS
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 USERS = {'alice': ['user'], 'bob': ['user'], 'guest': ['viewer'], 'root': ['admin'],
          'dev': ['developer'], 'dev2': ['developer'], 'mod': ['operator'],
@@ -114,7 +113,9 @@ def world(tmp_path_factory):
     oseo.make_products(directory / 'products', ['p1'])
     users = write_users(directory / 'users.yml', USERS)
     auth = {'authenticators': [{'name': 'basic', 'users_file': str(users)}],
-            'order_collections': {'sequential': ['premium']}}
+            'order_collections': {'sequential': ['premium']},
+            # wrong passwords are tried on every route: not a guessing attack to throttle
+            'throttle': {'max_failures': 100000, 'max_failures_per_address': 100000}}
     block = oseo.eoorder_block(directory / 'products', auth=auth,
                                moderation={'product': 'manual'})
     resources = {'countdown': TEST_PROCESSES['countdown'],
@@ -150,35 +151,50 @@ def world(tmp_path_factory):
 
 
 # -- jobs, orders, downloads: the owner and admins, nobody else -------------------------
-OWNED = [  # method, path, status for alice (the owner) and root (an admin)
-    ('GET', '/jobs/{job}', 200),
-    ('GET', '/jobs/{job}?f=html', 200),
-    ('GET', '/jobs/{job}/results', 200),
-    ('GET', '/jobs/{job}/results/result.json', 200),
-    ('GET', '/jobs/{job}/log', 200),
-    ('GET', '/jobs/{item_job}', 200),
-    ('GET', '/ui/jobs/{job}', 200),
-    ('DELETE', '/jobs/{doomed}', 200),
-    ('GET', '/orders/{order}', 200),
-    ('GET', '/orders/{order}?f=html', 200),
-    ('GET', '/ui/orders/{order}', 200),
-    ('GET', '{download}', 200),
+def _json(field: str, key: str):
+    """The reply is JSON whose `field` is the id of the world's `key` resource."""
+    return lambda reply, ids: reply.json()[field] == ids[key]
+
+
+def _names(key: str):
+    """The reply (HTML) names the world's `key` resource."""
+    return lambda reply, ids: ids[key] in reply.text
+
+
+OWNED = [  # method, path, status for alice (the owner) and root (an admin), body check
+    ('GET', '/jobs/{job}', 200, _json('jobID', 'job')),
+    ('GET', '/jobs/{job}?f=html', 200, _names('job')),
+    ('GET', '/jobs/{job}/results', 200,
+     lambda reply, ids: reply.json() == {'id': 'count', 'value': 0}),
+    ('GET', '/jobs/{job}/results/result.json', 200,
+     lambda reply, ids: reply.json() == {'id': 'count', 'value': 0}),
+    ('GET', '/jobs/{job}/log', 200, lambda reply, ids: 'countdown: 0 steps' in reply.text),
+    ('GET', '/jobs/{item_job}', 200, _json('jobID', 'item_job')),
+    ('GET', '/ui/jobs/{job}', 200, _names('job')),
+    ('DELETE', '/jobs/{doomed}', 200, _json('jobID', 'doomed')),
+    ('GET', '/orders/{order}', 200,
+     lambda reply, ids: (reply.json()['id'], reply.json()['owner']) == (ids['order'], 'alice')),
+    ('GET', '/orders/{order}?f=html', 200, _names('order')),
+    ('GET', '/ui/orders/{order}', 200, _names('order')),
+    ('GET', '{download}', 200, lambda reply, ids: reply.content == b'product p1\n' * 100),
 ]
 
 
 @pytest.mark.parametrize('user', OWNER_OR_ADMIN + OTHERS)
-@pytest.mark.parametrize('method, path, allowed', OWNED, ids=[f'{m} {p}' for m, p, _ in OWNED])
-def test_owned_resources(world, method, path, allowed, user):
+@pytest.mark.parametrize('method, path, allowed, right_body', OWNED,
+                         ids=[f'{m} {p}' for m, p, _, _ in OWNED])
+def test_owned_resources(world, method, path, allowed, right_body, user):
     reply = world.request(method, path, user)
     if user in OWNER_OR_ADMIN:
         assert reply.status_code == allowed, reply.text[:300]
+        assert right_body(reply, world.ids), reply.text[:300]
     else:
         assert reply.status_code == 404, reply.text[:300]
         assert fingerprint(reply) == fingerprint(world.request(method, path, user,
                                                                unknown=True))
 
 
-@pytest.mark.parametrize('method, path', [(m, p) for m, p, _ in OWNED] + [
+@pytest.mark.parametrize('method, path', [(m, p) for m, p, _, _ in OWNED] + [
     ('GET', '/jobs'), ('GET', '/orders')], ids=lambda v: v)
 def test_no_or_wrong_credentials_are_401(world, method, path):
     for secret in (None, WRONG_PASSWORD):
@@ -246,9 +262,16 @@ OSEO_OWNED = [  # operation on alice's resources, outcome for alice and root
 @pytest.mark.parametrize('name, body, allowed', OSEO_OWNED, ids=[n for n, _, _ in OSEO_OWNED])
 def test_oseo_on_owned_orders(world, name, body, allowed, user, binding):
     """Cancel of a Completed order is InvalidParameterValue for its owner: past cancelling."""
-    got = outcome(world.oseo(body(world.ids), user, binding))
+    reply = world.oseo(body(world.ids), user, binding)
+    got = outcome(reply)
     if user in OWNER_OR_ADMIN:
         assert got == allowed
+        if allowed == 'ok':  # and the answer is about alice's order (or quotation)
+            ids = world.ids
+            expected = {'GetQuotation': ids['quotation'],
+                        'DescribeResultAccess': world.server.url + ids['download']}
+            named = {e.text for e in oseo.payload(reply).iter()}
+            assert expected.get(name, ids['order']) in named, reply.text[:300]
     else:
         assert got != 'ok'
         assert got == outcome(world.oseo(body(world.unknown()), user, binding))

@@ -14,10 +14,13 @@ from pygeoapi_eoorder.catalogue.repository import RecordRepository
 from tests.conftest import REPO, Server, server_env
 from tests.support.catalogue import eo_record, make_catalog, records_resource
 from tests.support.catalogue_stac import StacServer, stac_item
+from tests.support.egress import allow_loopback_args
 
 
 def run_harvest(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'pygeoapi_eoorder.catalogue.cli', *args],
+    """`eoorder harvest ARGS`, allowed to reach the loopback test sources."""
+    return subprocess.run([sys.executable, '-m', 'pygeoapi_eoorder.catalogue.cli', *args,
+                           *allow_loopback_args()],
                           capture_output=True, text=True, timeout=120, env=server_env(),
                           cwd=REPO)
 

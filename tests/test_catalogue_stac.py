@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import Server
+from tests.support.egress import allow_loopback
 from tests.support.catalogue_stac import MisbehavingServer, StacServer, stac_item
 
 PROVIDER = 'pygeoapi_eoorder.catalogue.stac_provider.STACProvider'
@@ -46,7 +47,8 @@ def federation(stac_api, tmp_path_factory):
                  'broken': remote_resource(broken.url, timeout=2),
                  'hanging': remote_resource(hanging.url, timeout=2)}
     server = Server(tmp_path_factory.mktemp('federation'),
-                    {'jobs': {'workers': 1}, 'catalogue': {'federation': {'timeout_seconds': 5}}},
+                    allow_loopback({'jobs': {'workers': 1},
+                                    'catalogue': {'federation': {'timeout_seconds': 5}}}),
                     resources).start()
     yield server
     server.stop()

@@ -5,7 +5,7 @@ import subprocess
 
 import yaml
 
-from .conftest import LOCAL_CONFIG, eoorder_cmd, make_config, server_env
+from .conftest import LOCAL_CONFIG, eoorder_cmd, free_port, make_config, server_env
 
 
 def run(*args, env=None):
@@ -108,3 +108,15 @@ def test_openapi_lists_our_routes_and_processes(tmp_path):
     names = [p['name'] for p in document['paths']['/jobs']['get']['parameters'] if 'name' in p]
     for name in ('type', 'processID', 'status', 'datetime', 'minDuration', 'maxDuration'):
         assert name in names
+
+
+def test_serve_with_an_app_config_error_stops_with_one_line(tmp_path):
+    """A config error only found while building the app (here: an `ordering.schemas` that
+    holds no schemas) stops `eoorder serve` (gunicorn) with one line, not worker tracebacks."""
+    empty = tmp_path / 'no-schemas'
+    empty.mkdir()
+    path = write_config(tmp_path, {'data_dir': str(tmp_path / 'data'),
+                                   'ordering': {'enabled': True, 'schemas': str(empty)}})
+    result = run('serve', '--config', str(path), '--port', str(free_port()))
+    assert_one_line_error(result, 'eoorder.ordering.schemas', 'oseo/1.0/oseo.xsd not found',
+                          'fix:')

@@ -41,7 +41,7 @@ def test_cuiman_processes_client(server):
         assert status == 'successful'
         assert job_id in {j.jobID for j in client.get_jobs().jobs}
         results = client.get_job_results(job_id)
-        assert results is not None
+        assert results.model_dump(mode='json') == {'id': 'count', 'value': 3}  # 3 steps
         long = client.execute_process('countdown-async', ProcessRequest(
             inputs={'steps': 200, 'delay': 0.1}))
         server.wait_for(long.jobID, ('running',))

@@ -1,14 +1,11 @@
 """`eoorder orders` (the click group the CLI mounts): list and moderate orders."""
 
-import pytest
 from click.testing import CliRunner
 
 from pygeoapi_eoorder.ordering.cli import orders
 
 from .support import oseo
 from .support.oseo import NS
-
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 
 def test_cli_approve_and_reject(make_server, tmp_path):

@@ -11,7 +11,6 @@ from .conftest import Server
 from .support import oseo
 from .support.oseo import NS, OSEO, SOAP11, SOAP12, WSA
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 COLLECTIONS = ['http://www.opengis.net/def/EOP/ESA/0/ESA.EECF.ENVISAT_ASA_IMx_xS',
                'http://www.opengis.net/def/EOP/ESA/0/TEST.DLR.TSX.SUBSCRIPTION',
@@ -78,7 +77,7 @@ def test_kvp_sections(server):
 
 
 def test_three_bindings_and_content_types(server):
-    body = (oseo.SAMPLES / 'GetCapabilities.xml').read_bytes()
+    body = oseo.require(oseo.SAMPLES / 'GetCapabilities.xml').read_bytes()
     plain = oseo.post(server, body)
     assert plain.headers['Content-Type'].startswith('application/xml')
     assert oseo.payload(plain).tag == f'{{{OSEO}}}Capabilities'
@@ -156,11 +155,11 @@ def test_bad_input_stores_nothing(server):
 
 
 def _samples():
-    return sorted(p for p in oseo.SAMPLES.glob('*.xml'))
+    return sorted(p for p in oseo.require(oseo.SAMPLES).glob('*.xml'))
 
 
 def _corpus():
-    return sorted(oseo.CORPUS.rglob('*.xml'))
+    return sorted(oseo.require(oseo.CORPUS).rglob('*.xml'))
 
 
 REQUESTS = ('GetCapabilities', 'GetOptions', 'GetQuotation', 'Submit', 'GetStatus',
@@ -211,7 +210,7 @@ def test_pyoseo_corpus(server, path):
 
 def test_corpus_submit_becomes_order(server):
     """pyoseo's product order with options (SOAP 1.1, WS-Security) runs to completion."""
-    path = next(oseo.CORPUS.glob('soapui/12_*.xml'))
+    path = next(oseo.require(oseo.CORPUS).glob('soapui/12_*.xml'))
     reply, answer = _answered(server, path)
     order_id = answer.findtext('oseo:orderId', namespaces=NS)
     status, items = oseo.wait_status(server, order_id, ('Completed', 'Failed'))

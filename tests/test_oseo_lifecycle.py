@@ -21,7 +21,6 @@ from .support import oseo
 from .support.catalogue import records_resource
 from .support.oseo import NS, OSEO
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
 SLOW = 'tests.support.slow_items.SlowItemProcessor'

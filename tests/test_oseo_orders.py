@@ -14,7 +14,6 @@ from .conftest import Server
 from .support import oseo
 from .support.oseo import NS, OSEO
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 
 @pytest.fixture(scope='module')
@@ -263,3 +262,26 @@ def test_foreign_order_is_invalid_identifier(make_server, products, tmp_path):
     bad = oseo.post(server, oseo.soap11(oseo.get_status(order_id, 'brief'),
                                         token.format('zz')), 'text/xml')
     assert oseo.exception(bad) == ('AuthenticationFailed', 'UsernameToken')
+
+
+def test_failed_submit_leaves_its_quotation_usable(make_server, products):
+    """A Submit by quotation refused after its quotation is checked (LimitExceeded: another
+    order holds the user's only active item) neither places an order nor uses the quotation
+    up: once that order is cancelled, the same quotation is submitted, once."""
+    block = oseo.eoorder_block(products, limits={'max_active_items_per_user': 1},
+                               moderation={'product': 'manual'})
+    server = make_server(block, {})
+    ack = oseo.payload(oseo.post(server, oseo.get_quotation(oseo.item('a', 'p1'))))
+    quotation_id = ack.findtext('oseo:quotation/oseo:quotationId', namespaces=NS)
+    held = oseo.order_id(server, oseo.submit(oseo.item('h', 'p2')))  # awaits approval
+    by_quotation = (f'<Submit xmlns="{OSEO}" service="OS" version="1.0.0"><quotationId>'
+                    f'{quotation_id}</quotationId><statusNotification>None</statusNotification>'
+                    f'</Submit>')
+    assert oseo.exception(oseo.post(server, by_quotation)) == ('LimitExceeded', 'orderItem')
+    orders = requests.get(f'{server.url}/orders', timeout=10).json()
+    assert [o['id'] for o in orders['orders']] == [held]
+    assert oseo.payload(oseo.post(server, oseo.cancel(held))).tag == f'{{{OSEO}}}CancelAck'
+    order_id = oseo.order_id(server, by_quotation)
+    assert oseo.order_status(server, order_id) == ('Submitted', {'a': 'Submitted'})
+    assert oseo.exception(oseo.post(server, by_quotation)) == ('InvalidParameterValue',
+                                                               'quotationId')

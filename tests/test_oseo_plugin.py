@@ -2,14 +2,11 @@
 
 import hashlib
 
-import pytest
 import requests
 
 from .conftest import REPO
 from .support import oseo
 from .support.oseo import NS
-
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 
 def test_checksum_processor(make_server, tmp_path, monkeypatch):

@@ -3,13 +3,9 @@ picked up again by the job engine's sweep when it starts."""
 
 import sqlite3
 
-import pytest
-
 from .conftest import Server
 from .support import oseo
 from .support.oseo import NS
-
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 
 def test_item_whose_job_went_missing_is_run_after_restart(tmp_path):

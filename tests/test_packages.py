@@ -1,4 +1,5 @@
-"""Every package format deploys into the same kind of process (no container runs here)."""
+"""Every package format deploys into the same kind of process (one inline CWL package is run
+in its container too)."""
 
 import json
 from pathlib import Path
@@ -88,6 +89,8 @@ def test_invalid_owc_is_400(server, body, fragment):
 
 
 def test_cwl_inside_ogcapppkg_by_value(server):
+    """A CWL tool given by value inside an OGC application package deploys and runs (in its
+    container, through cwltool): the job echoes the message."""
     body = {'processDescription': {
         'id': 'echo-by-value', 'inputs': {'message': {'schema': {'type': 'string'}}},
         'outputs': {'result': {'schema': {'type': 'string', 'contentMediaType': 'text/plain'}}}},
@@ -96,7 +99,15 @@ def test_cwl_inside_ogcapppkg_by_value(server):
     reply = requests.post(f'{server.url}/processes', data=json.dumps(body), timeout=30,
                           headers={'Content-Type': 'application/ogcapppkg+json'})
     assert reply.status_code == 201, reply.text
-    requests.delete(f'{server.url}/processes/echo-by-value', timeout=10)
+    try:
+        job_id = server.submit('echo-by-value', {'message': 'inline CWL ran'})
+        job = server.wait_for(job_id, timeout=120)
+        assert job['status'] == 'successful', job
+        result = requests.get(f'{server.url}/jobs/{job_id}/results/result', timeout=10)
+        assert result.status_code == 200, result.text
+        assert result.text.strip() == 'inline CWL ran'
+    finally:
+        requests.delete(f'{server.url}/processes/echo-by-value', timeout=10)
 
 
 def test_testbed13_deploy_and_undeploy_processes(server):
@@ -111,7 +122,7 @@ def test_testbed13_deploy_and_undeploy_processes(server):
 
     again = requests.post(f'{server.url}/processes/DeployProcess/execution', timeout=60,
                           json={'inputs': {'applicationPackage': package}})
-    assert again.status_code == 500 and 'exists already' in again.json()['detail']
+    assert again.status_code == 409 and 'exists already' in again.json()['detail']
 
     reply = requests.post(f'{server.url}/processes/UndeployProcess/execution', timeout=60,
                           json={'inputs': {'processIdentifier': 'echo'},

@@ -9,8 +9,9 @@ from flask import Request, Response
 from pygeoapi.api import API
 
 from ..auth import current_user
+from ..egress import policy_from_settings
 from ..errors import problem
-from ..processes import deployed
+from ..processes import deployed, reserved
 from ..processes.packages import OGCAPPPKG, Package, PackageError
 from ..processes.parsing import UnsupportedPackage, parse_package
 
@@ -48,9 +49,13 @@ class DeployRoutes:
         return self.api.base_url.rstrip('/')
 
     def _parse(self, request: Request) -> Package | Response:
+        from ..processes.cwl import check_package_sandbox
         try:
-            return parse_package(request.get_data(), request.mimetype,
-                                 request.args.get('w'))
+            package = parse_package(request.get_data(), request.mimetype,
+                                    request.args.get('w'), policy=policy_from_settings(
+                                        self.manager.settings.block.get('egress')))
+            check_package_sandbox(package, self.manager.settings.block['execution'])
+            return package
         except UnsupportedPackage as err:
             return problem(415, 'unsupported-media-type', str(err))
         except PackageError as err:
@@ -73,6 +78,22 @@ class DeployRoutes:
 
     def _is_builtin(self, process_id: str) -> bool:
         return process_id in self.manager.configured_processes
+
+    def _reserved(self, process_id: str, verb: str) -> Response | None:
+        """None unless the id is reserved by the configuration and the caller no admin."""
+        if not reserved.is_reserved(self.manager, process_id) or \
+                self.manager.auth.is_admin(current_user()):
+            return None
+        return problem(403, 'immutable-process',
+                       f'process id {process_id!r} is reserved by the server configuration '
+                       f'(built in, or run by an order option): only an admin may {verb} it')
+
+    def _definition(self, package: Package, owner: str | None, visibility: str) -> dict:
+        """The stored resource; marked as the admin's when an admin deploys it."""
+        definition = deployed.resource(package, owner, visibility)
+        if self.manager.auth.is_admin(current_user()):
+            definition[reserved.ADMIN_OWNED] = True
+        return definition
 
     def _may_deploy(self) -> Response | None:
         if not self.manager.auth.allowed(current_user(), 'deploy'):
@@ -107,10 +128,13 @@ class DeployRoutes:
             return problem(409, 'duplicated-process',
                            f'a process {package.id!r} exists already; replace it with PUT '
                            f'/processes/{package.id}')
+        refused = self._reserved(package.id, 'deploy')
+        if refused is not None:
+            return refused
         warnings = self._image_warnings(package)
         owner = current_user().name if current_user() else None
         if not self.manager.registry.put(package.id,
-                                         deployed.resource(package, owner, visibility),
+                                         self._definition(package, owner, visibility),
                                          package=package.raw, owner=owner,
                                          media_type=package.media_type, only_new=True):
             return problem(409, 'duplicated-process', f'a process {package.id!r} exists already')
@@ -123,7 +147,7 @@ class DeployRoutes:
         return response
 
     def replace(self, request: Request, process_id: str) -> Response:
-        refused = self._owned(process_id, 'replaced')
+        refused = self._owned(process_id, 'replaced') or self._reserved(process_id, 'replace')
         if refused is not None:
             return refused
         package = self._parse(request)
@@ -135,8 +159,8 @@ class DeployRoutes:
                            f'being replaced ({process_id!r})')
         previous = self.manager.registry.all()[process_id]
         self.manager.registry.put(
-            process_id, deployed.resource(package, previous.get('owner'),
-                                          previous.get('visibility', 'public')),
+            process_id, self._definition(package, previous.get('owner'),
+                                         previous.get('visibility', 'public')),
             package=package.raw, media_type=package.media_type, owner=previous.get('owner'))
         return Response(status=204)
 

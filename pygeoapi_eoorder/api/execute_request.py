@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 import jsonschema
 
+from ..execution.paths import UnsafePathError, safe_name
+
 MAX_DEPTH = 64
 
 
@@ -60,7 +62,17 @@ def _check_value(name: str, value, schema: dict | None) -> None:
         return
 
 
+def _check_ids(ids, member: str) -> None:
+    """Input and output ids name files and directories: each must be a safe path component."""
+    for name in ids:
+        try:
+            safe_name(name, f'{member} id')
+        except UnsafePathError as err:
+            raise InvalidRequest(f'{member}.{name!r}: {err}') from None
+
+
 def _check_inputs(inputs: dict, declared: dict) -> None:
+    _check_ids(inputs, 'inputs')
     if not declared:
         return
     for name in inputs:
@@ -117,6 +129,7 @@ def parse(raw: bytes, process: dict) -> ExecuteRequest:
             raise InvalidRequest('outputs: must be an object mapping output identifiers '
                                  'to output definitions')
         declared = process.get('outputs') or {}
+        _check_ids(outputs, 'outputs')
         for name in outputs:
             if declared and name not in declared:
                 raise InvalidRequest(f'outputs.{name}: not an output of this process '

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import json
+import mimetypes
+import os
+import stat
 from datetime import datetime, timezone
 from http import HTTPStatus
 from urllib.parse import urlencode
 
-from flask import Request, Response, send_file
-from werkzeug.security import safe_join
+from flask import Request, Response, request as flask_request, send_file
 from pygeoapi.api import API, APIRequest
 from pygeoapi.formats import F_HTML
 from pygeoapi.util import DATETIME_FORMAT, render_j2_template
 
 from ..auth import current_user
 from ..errors import problem
+from ..execution.paths import UnsafePathError, open_nofollow
 from ..jobs.manager import Manager
 from ..jobs.repository import FINAL
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document, status_info
-from . import execute_request, job_query
+from ..processes import permissions
+from . import execute_request, job_query, result_safety
 
 JOB_LIST_CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list',
@@ -73,9 +77,27 @@ class JobRoutes:
         return int(limits.get('default_items', 10)), int(limits.get('max_items', 1000))
 
     # -- execution ----------------------------------------------------------------
+    def _body_too_large(self, request: Request) -> Response | None:
+        """413 for an execute request larger than `execution.max_inline_input_bytes`: large
+        inputs go by reference; the body is not read past the limit, nothing is stored."""
+        from werkzeug.exceptions import RequestEntityTooLarge
+        limit = self.manager.settings.block['execution']['max_inline_input_bytes']
+        refusal = problem(413, 'invalid-parameter', f'the execute request is larger than the '
+                          f'{limit} bytes accepted; pass large inputs by reference (href)')
+        if (request.content_length or 0) > limit:
+            return refusal
+        request.max_content_length = limit + 1  # a chunked body is read up to one more byte
+        try:
+            return refusal if len(request.get_data()) > limit else None
+        except RequestEntityTooLarge:
+            return refusal
+
     def execute(self, request: Request, process_id: str) -> Response:
         if process_id not in self.manager.processes:
             return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        too_large = self._body_too_large(request)
+        if too_large is not None:
+            return too_large
         if request.get_data() and request.mimetype not in ('application/json', '') \
                 and not request.mimetype.endswith('+json'):
             return problem(415, 'unsupported-media-type',
@@ -89,9 +111,14 @@ class JobRoutes:
         is_async = self.manager.wants_async(
             process_id, 'respond-async' if 'respond-async' in prefer else None)
         user = current_user()
+        refused = permissions.refusal(self.manager.get_processor(process_id), self.manager,
+                                      user, req.inputs)
+        if refused is not None:  # built-ins that change shared state: nothing is queued
+            return problem(refused.status, refused.type, refused.detail)
         job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
                                   response=req.response, subscriber=req.subscriber,
-                                  owner=user.name if user else None)
+                                  owner=user.name if user else None,
+                                  owner_roles=sorted(user.roles) if user else None)
         location = {'Location': f"{self.base_url}/jobs/{job['id']}"}
         if is_async:
             return _json(status_info(job, self.base_url), 201,
@@ -118,9 +145,9 @@ class JobRoutes:
         except Exception:
             return problem(500, 'server-error', f"results of job {job['id']} are unreadable",
                            headers)
-        single = self._single_file(job, mimetype, outputs)
-        if response_mode == 'raw' and single is not None:
-            response = send_file(single[0], mimetype=single[1])
+        single = self._single_file(job, mimetype, outputs) if response_mode == 'raw' else None
+        if single is not None:
+            response = self._send_result(*single)
             for key, value in headers.items():
                 response.headers[key] = value
             return response
@@ -130,14 +157,38 @@ class JobRoutes:
             return _json(document, 200, headers)
         body = json.dumps(outputs, default=str) if mimetype == JSON_TYPE else outputs
         response = Response(body, status=200, mimetype=mimetype)
+        result_safety.protect(response, mimetype, f"{job['id']}-result")
         for key, value in headers.items():
             response.headers[key] = value
         return response
 
-    def _result_path(self, job_id: str, name: str):
-        results = self.manager.results_dir(job_id)
-        joined = safe_join(str(results), name)
-        return None if joined is None else type(results)(joined)
+    def _open_result(self, job_id: str, name: str):
+        """An open binary file for result `name` of a job, or None when there is no such
+        regular file. Opened below the results directory without following any symbolic
+        link (a container may have written links: they never lead to host files)."""
+        try:
+            fd = open_nofollow(self.manager.results_dir(job_id), name)
+        except (OSError, UnsafePathError):
+            return None
+        handle = os.fdopen(fd, 'rb')
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            handle.close()
+            return None
+        return handle
+
+    def _send_result(self, handle, name: str, mimetype: str | None) -> Response:
+        """Stream an open result file with its validators, ranges and the safety headers."""
+        info = os.fstat(handle.fileno())
+        download_name = name.rstrip('/').rsplit('/', 1)[-1] or 'result'
+        mimetype = mimetype or mimetypes.guess_type(download_name)[0] \
+            or 'application/octet-stream'
+        response = send_file(handle, mimetype=mimetype, conditional=False,
+                             etag=f'{info.st_ino:x}-{info.st_mtime_ns:x}-{info.st_size:x}',
+                             last_modified=info.st_mtime)
+        response.content_length = info.st_size
+        response = response.make_conditional(flask_request.environ, accept_ranges=True,
+                                              complete_length=info.st_size)
+        return result_safety.protect(response, mimetype, download_name)
 
     def _single_file(self, job: dict, mimetype: str, outputs) -> tuple | None:
         """A raw response of one output given by reference is that output's content."""
@@ -147,10 +198,11 @@ class JobRoutes:
         prefix = f"{self.base_url}/jobs/{job['id']}/results/"
         if not isinstance(value, dict) or not str(value.get('href', '')).startswith(prefix):
             return None
-        path = self._result_path(job['id'], value['href'][len(prefix):])
-        if path is None or not path.is_file():
+        name = value['href'][len(prefix):]
+        handle = self._open_result(job['id'], name)
+        if handle is None:
             return None
-        return path, value.get('type') or 'application/octet-stream'
+        return handle, name, value.get('type') or 'application/octet-stream'
 
     def result_file(self, request: Request, job_id: str, name: str) -> Response:
         """One output file (or a file inside an output directory) of a job."""
@@ -161,10 +213,10 @@ class JobRoutes:
             return problem(404, 'result-not-ready', f"job {job_id} is {job['status']}")
         if job['status'] == 'dismissed' or job['files_removed']:
             return problem(410, 'gone', f'results of job {job_id} were removed')
-        path = self._result_path(job_id, name)
-        if path is None or not path.is_file():
+        handle = self._open_result(job_id, name)
+        if handle is None:
             return problem(404, 'not-found', f'job {job_id} has no result file {name!r}')
-        return send_file(path, conditional=True)
+        return self._send_result(handle, name, None)
 
     # -- job list and job status ---------------------------------------------------
     def list_jobs(self, request: Request) -> Response:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .base import AuthenticationFailed, Authenticator, User
-from .service import NOBODY, Auth, acting_as, caller_may, current_user
+from .service import NOBODY, Auth, acting_as, acting_auth, caller_may, current_user, job_user
 
 __all__ = ['NOBODY', 'Auth', 'AuthenticationFailed', 'Authenticator', 'User', 'acting_as',
-           'caller_may', 'current_user']
+           'acting_auth', 'caller_may', 'current_user', 'job_user']

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from werkzeug.security import check_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .base import AuthenticationFailed, Authenticator, User
+from .throttle import client_address, current as current_throttle
 
 
 def _path(base_dir, name: str) -> Path:
@@ -30,8 +33,39 @@ class NoAuthenticator(Authenticator):
         return User('anonymous', frozenset(self.options.get('roles', ['admin'])))
 
 
+@lru_cache(maxsize=8)
+def _dummy_hash(method: str) -> str:
+    """A hash of a random password made with `method`: checking it costs what checking a
+    real user's password costs."""
+    return generate_password_hash(secrets.token_urlsafe(16), method)
+
+
+def _hash_method(users: dict) -> str:
+    """The hash method of the users file (e.g. `scrypt:32768:8:1`), werkzeug's default
+    when it has no users."""
+    for entry in users.values():
+        stored = entry.get('password') if isinstance(entry, dict) else None
+        if isinstance(stored, str) and stored.count('$') == 2:
+            return stored.split('$', 1)[0]
+    return 'scrypt'
+
+
+def _password_matches(stored: str, password: str) -> bool:
+    """werkzeug's check (its final comparison is `hmac.compare_digest`); False for a
+    malformed stored hash."""
+    try:
+        return check_password_hash(stored, password)
+    except (ValueError, TypeError):
+        return False
+
+
 class BasicAuthenticator(Authenticator):
-    """HTTP Basic against a users file with hashed passwords (`eoorder users add`)."""
+    """HTTP Basic against a users file with hashed passwords (`eoorder users add`).
+
+    An unknown user name costs the same hash check as a known one (a dummy hash made with
+    the file's method), so answer times do not tell which users exist; failed logins are
+    throttled (:mod:`.throttle`).
+    """
 
     scheme = 'Basic'
 
@@ -40,9 +74,21 @@ class BasicAuthenticator(Authenticator):
         self.path = _path(base_dir, options['users_file'])
 
     def check(self, name: str, password: str) -> User:
-        entry = load_users(self.path).get(name)
-        if entry is None or not check_password_hash(entry.get('password', ''), password):
+        throttle = current_throttle()
+        keys = throttle.keys(name, client_address()) if throttle else []
+        earlier_failures = throttle.check(keys) if throttle else 0
+        users = load_users(self.path)
+        entry = users.get(name)
+        stored = entry.get('password') if isinstance(entry, dict) else None
+        if not isinstance(stored, str) or not stored:
+            stored = None
+        matches = _password_matches(stored or _dummy_hash(_hash_method(users)), password)
+        if stored is None or not matches:
+            if throttle:
+                throttle.failed(keys)
             raise AuthenticationFailed('wrong user name or password')
+        if throttle and earlier_failures:
+            throttle.succeeded(keys[0])
         return User(name, frozenset(entry.get('roles') or []))
 
     def authenticate(self, request) -> User | None:

@@ -1,4 +1,5 @@
-"""Attaching the caller to every request; 401 with WWW-Authenticate on OGC API routes."""
+"""Attaching the caller to every request; 401 with WWW-Authenticate on OGC API routes,
+429 with Retry-After while failed logins are throttled."""
 
 from __future__ import annotations
 
@@ -6,14 +7,28 @@ from flask import Flask, g, request
 
 from ..errors import problem
 from .service import Auth, AuthenticationFailed
+from .throttle import EXTENSION as THROTTLE_EXTENSION, LoginThrottle, TooManyFailures
 
 # answered as ows:ExceptionReport by the ordering component (exact paths: downloads
 # under /oseo/downloads/ get the 401 with WWW-Authenticate of every other route)
 OWN_AUTH_ERRORS = ('/oseo',)
 
 
-def install(app: Flask, auth: Auth, prefix: str = '') -> None:
+def _throttled(err: TooManyFailures, own_errors: bool):
+    headers = {'Retry-After': str(err.retry_after)}
+    if own_errors:
+        from ..web import refuse
+        response = refuse(429, f'authentication refused: {err}', oseo=True)
+        response.headers.update(headers)
+        return response
+    return problem(429, 'about:blank', f'authentication refused: {err}', headers)
+
+
+def install(app: Flask, auth: Auth, prefix: str = '',
+            throttle: LoginThrottle | None = None) -> None:
     app.extensions['eoorder_auth'] = auth
+    if throttle is not None:
+        app.extensions[THROTTLE_EXTENSION] = throttle
 
     @app.before_request
     def _identify():
@@ -23,6 +38,8 @@ def install(app: Flask, auth: Auth, prefix: str = '') -> None:
         g.auth_error = None
         try:
             user = auth.identify(request)
+        except TooManyFailures as err:
+            return _throttled(err, own_errors)
         except AuthenticationFailed as err:
             if own_errors:
                 g.user, g.auth_error = None, str(err)

@@ -14,6 +14,7 @@ from .builtin import BUILTIN
 PERMISSIONS = ('deploy', 'moderate', 'edit_catalogue', 'order')
 NOBODY = User('', frozenset())  # owns nothing, has no role: sees only what is public
 _ACTING = contextvars.ContextVar('eoorder_acting_as', default=None)
+_ACTING_AUTH = contextvars.ContextVar('eoorder_acting_auth', default=None)
 
 
 def _load(spec: dict, base_dir) -> Authenticator:
@@ -82,13 +83,27 @@ class Auth:
 
 
 def caller_may(permission: str, collection: str | None = None) -> bool:
-    """May the caller of the current request do this? (True outside requests: the job
-    engine acts for users who were checked when they submitted.)"""
+    """May the caller do this? In a request: its user. Outside one (a job in a worker):
+    the user of the enclosing `acting_as` block, i.e. the job's owner; nobody else."""
+    auth = acting_auth()
+    if auth is None:  # no rules: an app without the auth component, or no job owner
+        return has_request_context()
+    return auth.allowed(current_user(), permission, collection)
+
+
+def acting_auth() -> 'Auth | None':
+    """The rules of the enclosing `acting_as` block, or of the current request's app."""
+    acting = _ACTING_AUTH.get()
+    if acting is not None or not has_request_context():
+        return acting
     from flask import current_app
-    if not has_request_context():
-        return True
-    auth = current_app.extensions.get('eoorder_auth')
-    return auth is None or auth.allowed(current_user(), permission, collection)
+    return current_app.extensions.get('eoorder_auth')
+
+
+def job_user(job: dict) -> User:
+    """Whom a job acts for: its owner with the roles recorded when it was submitted
+    (none recorded: no role, so no permission)."""
+    return User(job.get('owner') or '', frozenset(job.get('owner_roles') or ()))
 
 
 def current_user() -> User | None:
@@ -101,15 +116,19 @@ def current_user() -> User | None:
 
 
 @contextmanager
-def acting_as(user: User):
+def acting_as(user: User, auth: 'Auth | None' = None):
     """Run a block as `user`, in or outside a request: e.g. build what every caller
-    shares (the OpenAPI document) as NOBODY, so that it holds nothing private."""
+    shares (the OpenAPI document) as NOBODY, so that it holds nothing private; or run a
+    job as its owner under the deployment's rules `auth` (for `caller_may`)."""
     token = _ACTING.set(user)
+    auth_token = _ACTING_AUTH.set(auth) if auth is not None else None
     try:
         yield
     finally:
+        if auth_token is not None:
+            _ACTING_AUTH.reset(auth_token)
         _ACTING.reset(token)
 
 
-__all__ = ['NOBODY', 'PERMISSIONS', 'Auth', 'AuthenticationFailed', 'acting_as', 'caller_may',
-           'current_user']
+__all__ = ['NOBODY', 'PERMISSIONS', 'Auth', 'AuthenticationFailed', 'acting_as', 'acting_auth',
+           'caller_may', 'current_user', 'job_user']

@@ -36,6 +36,22 @@ def _settings_block(config_path: str | None) -> dict:
     return (settings.block.get('catalogue') or {}).get('harvest') or {}
 
 
+def _egress_policy(config_path: str | None, allow_hosts: tuple[str, ...] = ()):
+    """The configured egress policy (strict without a configuration), plus the hosts
+    allowed on the command line."""
+    from pygeoapi_eoorder import config as eoconfig
+    from pygeoapi_eoorder.egress import policy_from_settings
+    block: dict = {}
+    if config_path:
+        try:
+            _, settings = eoconfig.load(config_path)
+            block = dict(settings.block.get('egress') or {})
+        except eoconfig.ConfigError:
+            pass
+    block['allowed_hosts'] = [*(block.get('allowed_hosts') or []), *allow_hosts]
+    return policy_from_settings(block)
+
+
 def _submit(config_path: str | None, process_id: str, inputs: dict) -> None:
     """Commit a harvest job to the shared engine and say where to follow it."""
     if not config_path:
@@ -53,7 +69,10 @@ def _submit(config_path: str | None, process_id: str, inputs: dict) -> None:
         raise click.ClickException(
             f'no harvest process {process_id!r} in {config_path}; add a process resource with '
             'processor pygeoapi_eoorder.catalogue.harvest.job.HarvestProcessor')
-    job = get_manager(config).submit(process_id, inputs, job_type='harvest')
+    manager = get_manager(config)
+    # the deployer runs the CLI: the job acts with the admin roles
+    job = manager.submit(process_id, inputs, job_type='harvest',
+                         owner_roles=sorted(manager.auth.admin_roles))
     base = config['server']['url'].rstrip('/')
     click.echo(f'harvest job {job["id"]} accepted; follow it at {base}/jobs/{job["id"]}')
 
@@ -73,11 +92,14 @@ def _submit(config_path: str | None, process_id: str, inputs: dict) -> None:
 @click.option('--max-records', type=click.IntRange(1), help='stop after this many records '
               '(the next run resumes)')
 @click.option('--quiet', is_flag=True, help='no progress bar')
+@click.option('--allow-host', 'allow_hosts', multiple=True,
+              help='host, address or CIDR that may be reached although internal (repeatable; '
+                   'added to egress.allowed_hosts)')
 @click.option('--as-job', 'process_id', is_flag=False, flag_value='harvest', default=None,
               help='submit to the job engine instead (process id, default `harvest`; needs '
                    '--config)')
 def harvest_command(source, collection, kind, remote_collections, config_path, store, restart,
-                    max_records, quiet, process_id):
+                    max_records, quiet, allow_hosts, process_id):
     """Harvest SOURCE (STAC API, static STAC catalog, OpenSearch EO description or OGC API -
     Records items URL) into the records collection COLLECTION; unchanged records are skipped
     and an interrupted harvest resumes where it stopped."""
@@ -110,7 +132,8 @@ def harvest_command(source, collection, kind, remote_collections, config_path, s
                          remote_collections=remote_collections,
                          page_size=int(block.get('page_size', 100)),
                          timeout=float(block.get('timeout_seconds', 30)), restart=restart,
-                         max_records=max_records, progress=progress)
+                         max_records=max_records, progress=progress,
+                         policy=_egress_policy(config_path, allow_hosts))
     except HarvestError as err:
         raise click.ClickException(f'harvest: {err}') from None
     finally:

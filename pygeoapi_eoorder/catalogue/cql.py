@@ -13,6 +13,9 @@ pygeofilter 0.3/0.4 problems handled here (each covered by tests/test_catalogue_
   parsers, and ``T_DISJOINT`` is missing: parsed here into :class:`TimeIntersects` and
   ``NOT TimeIntersects``.
 - A cql2-json document passed as ``filter`` in a GET query string is parsed as JSON.
+
+Filters nested deeper than :data:`MAX_DEPTH` are refused before parsing (pygeofilter and
+the SQL translation recurse, and would fail with RecursionError).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from lark import Lark, v_args
 from pygeofilter.parsers.cql2_json import parse as _parse_json
 from pygeofilter.parsers.cql2_text import parser as _pygeofilter_text
 
+from ..web import nesting
+
+MAX_DEPTH = 100  # deeper filters are refused before the (recursive) parsers see them
 OPEN_START = '0001-01-01T00:00:00Z'
 OPEN_END = '9999-12-31T23:59:59Z'
 _RENAMED = {'T_STARTS': 'T_BEGINS', 'T_STARTEDBY': 'T_BEGUNBY',
@@ -174,6 +180,7 @@ def parse_text(text: str) -> ast.Node:
     if text.lstrip().startswith('{'):
         return parse_json(text)
     try:
+        nesting.check_cql_text_depth(text, MAX_DEPTH)
         fixed = _INTERVAL.sub(_fix_interval, _infix_renames(_temporal_to_infix(text)))
         return _open_ends(_TEXT_PARSER.parse(fixed))
     except CQLError:
@@ -222,7 +229,12 @@ def _overlaps_to_intersects(node):
 def parse_json(document: str | dict) -> ast.Node:
     """Parse CQL2 JSON (a string or a decoded document)."""
     try:
-        data = json.loads(document) if isinstance(document, (str, bytes)) else document
+        if isinstance(document, (str, bytes)):
+            nesting.check_json_depth(document, MAX_DEPTH)
+            data = json.loads(document)
+        else:
+            data = document
+        nesting.check_value_depth(data, MAX_DEPTH)
         if not isinstance(data, dict):
             raise CQLError('a CQL2 JSON filter is an object')
         return _overlaps_to_intersects(_parse_json(_json_fixes(data)))

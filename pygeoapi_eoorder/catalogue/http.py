@@ -14,6 +14,7 @@ import json
 from flask import Flask, Response, request
 
 from pygeoapi_eoorder.errors import problem
+from pygeoapi_eoorder.web import nesting
 
 from . import cql
 from .query import (QueryError, check_queryables, datetime_node, list_values,
@@ -105,8 +106,13 @@ def _check_cql_json_body() -> None:
     Clients such as OWSLib keep the `application/geo+json` content type of an earlier
     create for a later CQL2-JSON search; a body with `op` (and no record `type`) is a filter.
     """
+    data = request.get_data(cache=True) or b'null'
     try:
-        body = json.loads(request.get_data(cache=True) or b'null')
+        nesting.check_json_depth(data, cql.MAX_DEPTH)
+    except nesting.TooDeep as err:
+        raise QueryError(f'request body: {err}') from None
+    try:
+        body = json.loads(data)
     except ValueError:
         return
     if not isinstance(body, dict) or 'op' not in body or body.get('type') == 'Feature':

@@ -8,8 +8,11 @@ from urllib.parse import quote
 
 import pystac
 
+from ..egress import EgressPolicy
 from .records import from_stac_item
 from .repository import RecordRepository, refresh_statistics
+from .stac_io import EgressStacIO
+from .visibility import CURATED, Ownership
 
 BATCH = 500
 
@@ -44,10 +47,15 @@ def _href_rewriter(root: pathlib.Path, base_href: str | None):
 
 
 def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
-                base_href: str | None = None) -> int:
-    """Upsert every item of the STAC catalog as a record; return how many were ingested."""
+                base_href: str | None = None, ownership: Ownership = CURATED,
+                id_prefix: str = '') -> int:
+    """Upsert every item of the STAC catalog as a record; return how many were ingested.
+
+    `ownership`: who owns the records and who sees them; `id_prefix` is put before every
+    item id (a job's prefix: its items never replace anyone else's)."""
     path = _catalog_file(catalog)
-    stac = pystac.read_file(str(path))
+    stac_io = EgressStacIO(EgressPolicy(), 30, path.parent)  # links stay in the catalog
+    stac = pystac.read_file(str(path), stac_io=stac_io)
     if not isinstance(stac, (pystac.Catalog, pystac.Collection)):
         raise ValueError(f'{path} is not a STAC catalog or collection')
     stac.make_all_asset_hrefs_absolute()
@@ -55,11 +63,13 @@ def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
     repository = RecordRepository(store_url, collection_id)
     batch, total = [], 0
     for item in stac.get_items(recursive=True):
-        batch.append(from_stac_item(item.to_dict(transform_hrefs=False), rewrite))
+        record = from_stac_item(item.to_dict(transform_hrefs=False), rewrite)
+        record['id'] = f"{id_prefix}{record['id']}"
+        batch.append(record)
         if len(batch) >= BATCH:
-            total += repository.upsert(batch).total
+            total += repository.upsert(batch, ownership).total
             batch = []
     if batch:
-        total += repository.upsert(batch).total
+        total += repository.upsert(batch, ownership).total
     refresh_statistics(store_url, force=True)
     return total

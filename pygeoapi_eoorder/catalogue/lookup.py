@@ -29,7 +29,11 @@ def data_href(document: dict) -> str | None:
 
 def find_product(settings, identifier: str, collection_id: str | None) -> dict | None:
     """{'collection', 'href'} of the record `identifier` (in `collection_id` if given)."""
+    from .visibility import condition, current_viewer
     query = select(Record.collection, Record.document).where(Record.identifier == identifier)
+    shown = condition(current_viewer())  # another user's private result is no product
+    if shown is not None:
+        query = query.where(shown)
     if collection_id:
         query = query.where(Record.collection == collection_id)
     try:

@@ -51,6 +51,8 @@ class Record(Base):
     geometry: Mapped[str | None] = mapped_column(Text)          # GeoJSON text
     content_hash: Mapped[str | None] = mapped_column(String(64))  # harvest: skip unchanged
     document: Mapped[dict] = mapped_column(JSON)                # the record as served
+    owner: Mapped[str | None] = mapped_column(String(255))      # registered by a job's owner
+    visibility: Mapped[str | None] = mapped_column(String(16))  # 'private': owner and admins
 
     __table_args__ = (
         Index('ux_eoorder_record_collection_identifier', 'collection', 'identifier',

@@ -321,6 +321,7 @@ class OpenSearch:
         from sqlalchemy import distinct, select
 
         from .models import Record
+        from .visibility import PUBLIC_ONLY, condition
         provider = self.provider(collection_id)
         found = {}
         with provider.repository.store.read() as session:
@@ -330,7 +331,8 @@ class OpenSearch:
                                  ('processingLevel', Record.processing_level)):
                 found[name] = [v for v in session.execute(
                     select(distinct(column)).where(Record.collection == provider.collection,
-                                                   column.isnot(None))
+                                                   column.isnot(None),
+                                                   condition(PUBLIC_ONLY))
                     .order_by(column).limit(50)).scalars()]
         return found
 

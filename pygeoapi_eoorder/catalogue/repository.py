@@ -6,12 +6,12 @@ import functools
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import and_, delete, func, select, text
 
 from pygeoapi_eoorder.hooks import call_all
 from pygeoapi_eoorder.store import Store, get_store, utcnow
 
-from . import records, sql
+from . import records, sql, visibility
 from .cql import CQLError
 from .query import QueryError
 from .models import Record
@@ -23,6 +23,7 @@ class UpsertResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    refused: int = 0  # records of another owner, left as they were
 
     @property
     def total(self) -> int:
@@ -32,6 +33,7 @@ class UpsertResult:
         self.inserted += other.inserted
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.refused += other.refused
 
 
 @functools.lru_cache(maxsize=16)
@@ -105,23 +107,34 @@ class RecordRepository:
     def where(self, node):
         return sql.to_sql(node, self.dialect, has_postgis(self.url), self.collection)
 
+    def _mine(self, viewer: visibility.Viewer | None = None) -> list:
+        """Conditions selecting this collection's records that `viewer` (default: the
+        current caller, see `visibility.current_viewer`) may see."""
+        conditions = [Record.collection == self.collection]
+        shown = visibility.condition(viewer or visibility.current_viewer())
+        if shown is not None:
+            conditions.append(shown)
+        return conditions
+
     def _prepare(self, session) -> None:
         if self.store.is_sqlite:
             sql.register_sqlite_functions(session.connection().connection.driver_connection)
 
     def search(self, node, sortby: list[dict] | None = None, offset: int = 0,
-               limit: int = 10, count: bool = True) -> tuple[list[dict], int | None]:
-        """Documents matching the query model AST, and how many match in all."""
+               limit: int = 10, count: bool = True,
+               viewer: visibility.Viewer | None = None) -> tuple[list[dict], int | None]:
+        """Documents matching the query model AST that `viewer` may see, and how many
+        match in all."""
         try:
-            return self._search(node, sortby, offset, limit, count)
+            return self._search(node, sortby, offset, limit, count, viewer)
         except OverflowError:
             raise QueryError('a number in the query (offset, page or a value) is too large') \
                 from None
         except CQLError as err:
             raise QueryError(str(err)) from None
 
-    def _search(self, node, sortby, offset, limit, count):
-        condition = (Record.collection == self.collection) & self.where(node)
+    def _search(self, node, sortby, offset, limit, count, viewer):
+        condition = and_(*self._mine(viewer), self.where(node))
         order = []
         for sort in sortby or []:
             col = getattr(Record, SORT_COLUMNS[sort['property']])
@@ -140,18 +153,27 @@ class RecordRepository:
                                               .where(condition)).scalar_one()
         return list(rows), matched
 
-    def get(self, identifier: str) -> dict | None:
+    def get(self, identifier: str, viewer: visibility.Viewer | None = None) -> dict | None:
+        """The record, if it exists and `viewer` may see it."""
         with self.store.read() as session:
             return session.execute(select(Record.document).where(
-                Record.collection == self.collection,
-                Record.identifier == identifier)).scalar_one_or_none()
+                *self._mine(viewer), Record.identifier == identifier)).scalar_one_or_none()
 
-    def upsert(self, documents: list[dict]) -> UpsertResult:
-        """Insert new records, replace changed ones, skip unchanged ones (by content hash)."""
+    def exists(self, identifier: str) -> bool:
+        """Is the identifier taken, by a record anyone may see or not?"""
+        return self.get(identifier, visibility.INTERNAL) is not None
+
+    def upsert(self, documents: list[dict],
+               ownership: visibility.Ownership = visibility.CURATED) -> UpsertResult:
+        """Insert new records, replace changed ones, skip unchanged ones (by content hash).
+
+        The records get `ownership`; a record stored with another owner is never
+        replaced (counted as `refused`)."""
         result = UpsertResult()
         rows = {}
         for document in documents:
             row = records.to_row(self.collection, records.normalise(document))
+            row.update(owner=ownership.owner, visibility=ownership.visibility)
             rows[row['identifier']] = row
         if not rows:
             return result
@@ -162,13 +184,16 @@ class RecordRepository:
                 Record.identifier.in_(list(rows)))).scalars()}
             for identifier, row in rows.items():
                 current = existing.get(identifier)
-                if current is None:
+                if current is not None and not ownership.may_replace(current.owner):
+                    result.refused += 1
+                elif current is None:
                     row['created'] = row['created'] or now
                     row['updated'] = row['updated'] or now
                     _stamp(row)
                     session.add(Record(**row))
                     result.inserted += 1
-                elif current.content_hash == row['content_hash']:
+                elif current.content_hash == row['content_hash'] and \
+                        current.visibility == row['visibility']:
                     result.unchanged += 1
                 else:
                     row['created'] = row['created'] or current.created
@@ -181,18 +206,18 @@ class RecordRepository:
             announce_inserted(self.store.url, self.collection)
         return result
 
-    def delete(self, identifier: str) -> bool:
+    def delete(self, identifier: str, viewer: visibility.Viewer | None = None) -> bool:
+        """Delete the record if `viewer` may see it; True if it was deleted."""
         with self.store.write() as session:
             return session.execute(delete(Record).where(
-                Record.collection == self.collection,
-                Record.identifier == identifier)).rowcount > 0
+                *self._mine(viewer), Record.identifier == identifier)).rowcount > 0
 
     def clear(self) -> int:
         with self.store.write() as session:
             return session.execute(delete(Record).where(
                 Record.collection == self.collection)).rowcount
 
-    def count(self) -> int:
+    def count(self, viewer: visibility.Viewer | None = None) -> int:
         with self.store.read() as session:
             return session.execute(select(func.count()).select_from(Record).where(
-                Record.collection == self.collection)).scalar_one()
+                *self._mine(viewer))).scalar_one()

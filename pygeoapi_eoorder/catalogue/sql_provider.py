@@ -102,7 +102,7 @@ class SQLRecordProvider(BaseProvider):
     def create(self, item) -> str:
         self._require_editor()
         identifier, record = self._checked(item)
-        if self.repository.get(identifier) is not None:
+        if self.repository.exists(identifier):
             raise RecordExists(user_msg=f'record {identifier!r} already exists')
         self._store(record)
         return identifier
@@ -133,9 +133,12 @@ class SQLRecordProvider(BaseProvider):
 
     def _store(self, record: dict) -> None:
         try:
-            self.repository.upsert([record])
+            result = self.repository.upsert([record])
         except RecordError as err:
             raise InvalidRecord(user_msg=str(err)) from None
+        if result.refused:
+            raise RecordExists(user_msg=f"record {record['id']!r} was registered by a job "
+                                        'for its owner and cannot be replaced')
 
     def __repr__(self):
         return f'<SQLRecordProvider> {self.collection}'

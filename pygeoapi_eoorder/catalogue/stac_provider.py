@@ -24,12 +24,13 @@ from pygeoapi.provider.base import (BaseProvider, ProviderGenericError,
                                     ProviderInvalidQueryError, ProviderItemNotFoundError)
 from pystac_client import Client, ItemSearch
 from pystac_client.exceptions import APIError
-from pystac_client.stac_api_io import StacApiIO
 
+from ..egress import EgressPolicy, EgressRefused, policy_from_settings
 from . import links, runtime, stac
 from .query import QueryError, build, parse_bbox
 from .queryables import pygeoapi_fields
 from .records import from_stac_item
+from .stac_io import EgressStacApiIO
 
 DEFAULT_TIMEOUT = 10.0
 _CLIENTS: dict[tuple[str, float], Client] = {}
@@ -62,11 +63,16 @@ class FreeTextItemSearch(ItemSearch):
         return parameters
 
 
+def _egress_policy() -> EgressPolicy:
+    found = runtime.settings()
+    return policy_from_settings(found.block.get('egress') if found else None)
+
+
 def _client(url: str, timeout: float) -> Client:
     with _LOCK:
         client = _CLIENTS.get((url, timeout))
     if client is None:
-        client = Client.open(url, stac_io=StacApiIO(timeout=timeout, max_retries=0),
+        client = Client.open(url, stac_io=EgressStacApiIO(_egress_policy(), timeout=timeout),
                              timeout=timeout)
         with _LOCK:
             _CLIENTS[(url, timeout)] = client
@@ -112,6 +118,9 @@ class STACProvider(BaseProvider):
             return action(_client(self.data, self.timeout))
         except (QueryError, ValueError) as err:
             raise ProviderInvalidQueryError(user_msg=str(err)) from None
+        except EgressRefused as err:
+            raise RemoteError(user_msg=f'the remote STAC API {self.data} was refused: '
+                                       f'{err}') from None
         except (APIError, requests.RequestException, OSError) as err:
             with _LOCK:
                 _CLIENTS.pop((self.data, self.timeout), None)
@@ -153,8 +162,8 @@ class STACProvider(BaseProvider):
                 raise QueryError(f'q: the remote STAC API {self.data} has no free-text '
                                  'item search; use filter instead')
             search = FreeTextItemSearch(self._search_url(client), client=client, q=q or None,
-                                        stac_io=StacApiIO(timeout=self.timeout,
-                                                          max_retries=0),
+                                        stac_io=EgressStacApiIO(_egress_policy(),
+                                                                timeout=self.timeout),
                                         max_items=max(wanted, 1),
                                         limit=min(max(limit, 1), 100),
                                         **{k: v for k, v in params.items() if v is not None})

@@ -15,6 +15,7 @@ from ..jobs.context import JobContext
 from ..processes.packages import ExecutionUnit
 from . import docker_runner
 from .errors import ExecutionError
+from .paths import UnsafePathError, confine, open_nofollow, safe_name, scrub
 from .stage_out import register_stac
 from .staging import Stager
 
@@ -92,22 +93,44 @@ def _literal_value(text: str, schema: dict) -> Any:
     return text
 
 
+def _read_nofollow(base: Path, name: str, limit: int = 1 << 20) -> str:
+    """The text of `base/name` (at most `limit` bytes), opened without following links."""
+    try:
+        fd = open_nofollow(base, name)
+    except (OSError, UnsafePathError) as err:
+        raise ExecutionError(f'output {name}: cannot be read ({err})') from None
+    with os.fdopen(fd, 'rb') as fh:
+        return fh.read(limit).decode('utf-8', errors='replace')
+
+
 def collect_outputs(ctx: JobContext, process: dict, output_ids: list[str]) -> dict:
     """Move outputs into the job's results and describe them (values or references)."""
     outputs_dir = ctx.workdir / 'outputs'
+    try:
+        removed = scrub(outputs_dir)  # links and special files a container wrote: never followed
+    except OSError as err:
+        raise ExecutionError(f'the outputs cannot be checked ({type(err).__name__}: '
+                             f'{err.filename}): the application left unreadable files') from None
+    if removed:
+        ctx.log.warning('removed %d symbolic link(s) or special file(s) from the outputs: %s',
+                        len(removed), ', '.join(removed[:20]))
     results_dir = ctx.job_dir / 'results'
     results_dir.mkdir(parents=True, exist_ok=True)
     document = {}
     for output_id in output_ids:
         spec = (process.get('outputs') or {}).get(output_id) or {}
-        produced = outputs_dir / output_id
-        if not produced.exists():
-            raise ExecutionError(f'output {output_id} is missing: the application wrote '
-                                 f'nothing at {docker_runner.WORK}/outputs/{output_id}')
+        try:
+            produced = confine(outputs_dir, safe_name(output_id, 'output id'))
+        except UnsafePathError as err:
+            raise ExecutionError(f'output {output_id!r}: {err}') from None
+        if not os.path.lexists(produced):
+            link = ' (a symbolic link or special file, removed)' if output_id in removed else ''
+            raise ExecutionError(f'output {output_id} is missing{link}: the application wrote '
+                                 f'nothing usable at {docker_runner.WORK}/outputs/{output_id}')
         target = results_dir / output_id
         os.replace(produced, target)
         if target.is_file() and _is_literal(spec):
-            document[output_id] = _literal_value(target.read_text(errors='replace'),
+            document[output_id] = _literal_value(_read_nofollow(results_dir, output_id),
                                                  spec.get('schema') or {})
             continue
         href = f"{ctx.base_url}/jobs/{ctx.job_id}/results/{output_id}"
@@ -141,7 +164,7 @@ def run_docker(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     if not docker_runner.image_present(engine, unit.image):
         raise ExecutionError(f'image {unit.image} is not on the Docker engine; load or build '
                              'it there (images are never pulled from a registry here)')
-    stager = Stager(ctx.workdir / 'inputs', ctx.stage_in_roots())
+    stager = ctx.stager()
     environment = Environment(ctx, process, stager)
     environment.add_inputs(data)
     output_ids = requested_ids(process, requested)
@@ -149,10 +172,7 @@ def run_docker(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     shutil.rmtree(outputs_dir, ignore_errors=True)
     outputs_dir.mkdir(parents=True)
     environment.add_outputs(outputs_dir, output_ids)
-    limits = docker_runner.Limits(
-        cpus=unit.cpus or docker_conf['cpus'], memory=unit.memory or docker_conf['memory'],
-        timeout=unit.timeout or docker_conf.get('timeout'), network=docker_conf['network'],
-        user=docker_conf['user'])
+    limits = docker_runner.effective_limits(unit, docker_conf)
     ctx.progress(10, f'running {unit.image}')
     docker_runner.run_container(engine, ctx.job_id, unit.image, ctx.workdir, environment.env,
                                 limits, ctx.log, ctx.progress)

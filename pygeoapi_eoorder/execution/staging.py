@@ -3,38 +3,101 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import requests
 
-from .errors import ExecutionError
+from .. import egress
+from ..egress import EgressPolicy, EgressRefused
+from .errors import ExecutionError, InputRefused
+from .paths import UnsafePathError, confine, safe_name
 
 CHUNK = 1 << 20
 STAC_TYPES = ('Feature', 'Catalog', 'Collection')
 
 
 def _filename(url: str, fallback: str) -> str:
-    name = Path(unquote(urlparse(url).path)).name
-    return name if name and name not in ('.', '..') else fallback
+    """The last segment of the URL's path if it is a safe file name, else `fallback`."""
+    name = unquote(urlparse(url).path).rsplit('/', 1)[-1]
+    try:
+        return safe_name(name, 'file name')
+    except UnsafePathError:
+        return fallback
 
 
-def _allowed_file(url: str, roots: list[str], input_id: str) -> Path:
-    path = Path(unquote(urlparse(url).path)).resolve()
+def _within(path: Path, roots: list[str]) -> bool:
+    """True if the resolved `path` is one of the resolved `roots` or below one."""
     for root in roots:
         base = Path(root).resolve()
         if path == base or base in path.parents:
-            if not path.exists():
-                raise ExecutionError(f'input {input_id}: {url} does not exist')
-            return path
-    raise ExecutionError(f'input {input_id}: {url} is outside the allowed file roots '
-                         '(execution.stage_in.allowed_file_roots)')
+            return True
+    return False
 
 
-def _download(url: str, target: Path, input_id: str, timeout: float) -> Path:
+def _outside_roots(url: str, input_id: str) -> ExecutionError:
+    return ExecutionError(f'input {input_id}: {url} is outside the allowed file roots '
+                          '(execution.stage_in.allowed_file_roots)')
+
+
+def _allowed_file(url: str, roots: list[str], input_id: str) -> Path:
+    """The resolved path of a file:// URL if it (after following every link) lies under
+    one of the resolved `roots`."""
     try:
-        with requests.get(url, stream=True, timeout=timeout) as reply:
+        path = Path(unquote(urlparse(url).path)).resolve()
+    except (OSError, RuntimeError, ValueError):  # a link loop, a NUL byte
+        raise _outside_roots(url, input_id) from None
+    if not _within(path, roots):
+        raise _outside_roots(url, input_id)
+    if not path.exists():
+        raise ExecutionError(f'input {input_id}: {url} does not exist')
+    return path
+
+
+def _copy_file(source: Path, target: Path) -> None:
+    """Copy a regular file without following a link swapped in after the check."""
+    fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, 'rb') as src, open(target, 'wb') as dst:
+        shutil.copyfileobj(src, dst, CHUNK)
+
+
+def _copy_allowed(source: Path, target: Path, url: str, roots: list[str],
+                  input_id: str) -> None:
+    """Copy an allowed file or directory; a link inside it must stay under the roots."""
+    def checked(entry: Path) -> Path:
+        try:
+            resolved = entry.resolve()
+        except (OSError, RuntimeError):
+            resolved = None
+        if resolved is None or not _within(resolved, roots):
+            raise _outside_roots(f'{url} (link {entry.name})', input_id)
+        return resolved
+
+    def check_links(directory: str, names: list[str]) -> list[str]:
+        for name in names:
+            if (Path(directory) / name).is_symlink():
+                checked(Path(directory) / name)
+        return []
+
+    try:
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=check_links,
+                            copy_function=lambda s, d: _copy_file(checked(Path(s)), Path(d)))
+        else:
+            _copy_file(source, target)
+    except (OSError, shutil.Error) as err:
+        raise ExecutionError(f'input {input_id}: cannot copy {url} '
+                             f'({type(err).__name__})') from None
+
+
+def _download(url: str, target: Path, input_id: str, timeout: float,
+              policy: EgressPolicy | None = None) -> Path:
+    """Download `url` to `target` under the egress policy (strict if none is given)."""
+    try:
+        with egress.get(url, policy=policy or EgressPolicy(), timeout=timeout,
+                        stream=True) as reply:
             if reply.status_code != 200:
                 raise ExecutionError(f'input {input_id}: {url} answered HTTP '
                                      f'{reply.status_code}')
@@ -42,6 +105,8 @@ def _download(url: str, target: Path, input_id: str, timeout: float) -> Path:
             with open(target, 'wb') as fh:
                 for chunk in reply.iter_content(CHUNK):
                     fh.write(chunk)
+    except EgressRefused as err:
+        raise ExecutionError(f'input {input_id}: {url} refused: {err}') from None
     except requests.RequestException as err:
         raise ExecutionError(f'input {input_id}: cannot fetch {url} ({type(err).__name__}: '
                              f'{err})') from None
@@ -64,23 +129,22 @@ def _is_stac(path: Path) -> dict | None:
 class Stager:
     """Fetches referenced inputs into `inputs_dir`; returns local paths."""
 
-    def __init__(self, inputs_dir: Path, allowed_file_roots: list[str], timeout: float = 60):
+    def __init__(self, inputs_dir: Path, allowed_file_roots: list[str], timeout: float = 60,
+                 policy: EgressPolicy | None = None):
         self.inputs_dir = inputs_dir
         self.roots = allowed_file_roots
         self.timeout = timeout
+        self.policy = policy or EgressPolicy()  # strict unless the caller passes the config's
 
     def copy_to(self, href: str, target: Path, input_id: str) -> Path:
         """Copy what `href` names (http(s) or an allowed file://) to `target`."""
-        scheme = urlparse(href).scheme
+        scheme = urlparse(href).scheme.lower()
         if scheme in ('http', 'https'):
-            return _download(href, target, input_id, self.timeout)
+            return _download(href, target, input_id, self.timeout, self.policy)
         if scheme == 'file':
             source = _allowed_file(href, self.roots, input_id)
             target.parent.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
-                shutil.copytree(source, target)
-            else:
-                shutil.copy2(source, target)
+            _copy_allowed(source, target, href, self.roots, input_id)
             return target
         raise ExecutionError(f'input {input_id}: unsupported reference {href!r} '
                              '(use http, https or file URLs)')
@@ -88,8 +152,12 @@ class Stager:
     def fetch(self, input_id: str, href: str, index: int = 0) -> Path:
         """Fetch one reference; a STAC item or catalog becomes a local catalog directory
         (catalog.json at its root, assets beside their items, as OGC 20-089 expects)."""
-        target_dir = self.inputs_dir / (input_id if not index else f'{input_id}_{index}')
-        target = self.copy_to(href, target_dir / _filename(href, input_id), input_id)
+        try:
+            name = safe_name(input_id, 'input id')
+            target_dir = confine(self.inputs_dir, name if not index else f'{name}_{index}')
+        except UnsafePathError as err:
+            raise InputRefused(f'input {input_id!r}: {err}') from None
+        target = self.copy_to(href, target_dir / _filename(href, name), input_id)
         if target.is_file():
             document = _is_stac(target)
             if document is not None:

@@ -155,7 +155,8 @@ def end_interrupted(runtime, job: dict, reason: str, where: tuple) -> str | None
     callbacks.send((job.get('subscriber') or {}).get('failedUri'),
                    status_info(repo.get(job['id']), runtime.config['server'].get('url', '')),
                    timeout=settings.jobs.callback_timeout_seconds,
-                   allow_internal=bool(conf.get('allow_internal_requests')), logger=LOGGER)
+                   allow_internal=bool(conf.get('allow_internal_requests')), logger=LOGGER,
+                   egress_block=settings.block.get('egress'))
     return 'failed'
 
 

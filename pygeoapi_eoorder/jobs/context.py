@@ -10,6 +10,7 @@ from pygeoapi.process.base import BaseProcessor
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..execution.staging import Stager
     from .repository import JobRepository
 
 
@@ -35,6 +36,13 @@ class JobContext:
         job's caller handed it (an order item's staged product)."""
         return [*self.settings.block['execution']['stage_in']['allowed_file_roots'],
                 *self.file_roots]
+
+    def stager(self) -> 'Stager':
+        """A stager for this job's inputs: its file roots and the configured egress policy."""
+        from ..egress import policy_from_settings
+        from ..execution.staging import Stager
+        return Stager(self.workdir / 'inputs', self.stage_in_roots(),
+                      policy=policy_from_settings(self.settings.block.get('egress')))
 
     def progress(self, percent: int, message: str | None = None) -> None:
         """Record progress (0-100) and an optional message, visible at /jobs/{id}."""

@@ -104,8 +104,11 @@ class Manager(BaseManager):
     def submit(self, process_id: str, inputs: dict | None = None, *,
                requested_outputs: dict | None = None, response: str = 'raw',
                subscriber: dict | None = None, job_type: str = 'process',
-               owner: str | None = None, job_id: str | None = None) -> dict:
+               owner: str | None = None, job_id: str | None = None,
+               owner_roles: list[str] | None = None) -> dict:
         """Commit a job, wake the workers, return the job record.
+
+        `owner_roles`: the roles the job acts with (its permission checks in the worker).
 
         With the celery engine the job is published to the broker only after its row is
         committed; if the broker cannot be reached the job stays `accepted` and the
@@ -117,7 +120,7 @@ class Manager(BaseManager):
                                 requested_outputs=requested_outputs, response=response,
                                 subscriber=subscriber,
                                 idempotent=self.is_idempotent(process_id), owner=owner,
-                                job_id=job_id)
+                                owner_roles=owner_roles, job_id=job_id)
         except IntegrityError:
             if job_id is None or (job := self.repo.get(job_id)) is None:
                 raise

@@ -28,7 +28,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'created',
               'started', 'finished', 'updated', 'duration', 'inputs', 'requested_outputs',
               'response', 'subscriber', 'mimetype', 'result_file', 'error', 'idempotent',
-              'attempts', 'worker', 'owner', 'files_removed', 'heartbeat', 'queued')
+              'attempts', 'worker', 'owner', 'owner_roles', 'files_removed', 'heartbeat',
+              'queued')
 
 
 COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
@@ -61,7 +62,8 @@ class JobRepository:
     def new_row(process_id: str, *, job_type: str = 'process', inputs: Any = None,
                 requested_outputs: Any = None, response: str = 'raw',
                 subscriber: dict | None = None, idempotent: bool = False,
-                owner: str | None = None, job_id: str | None = None,
+                owner: str | None = None, owner_roles: list[str] | None = None,
+                job_id: str | None = None,
                 message: str = 'Job accepted and queued') -> dict:
         """The row of a new `accepted` job (for `add`, or a caller's own transaction)."""
         now = utcnow()
@@ -70,6 +72,7 @@ class JobRepository:
                    status=ACCEPTED, message=message, progress=0, created=now, updated=now,
                    inputs=inputs, requested_outputs=requested_outputs, response=response,
                    subscriber=subscriber, idempotent=idempotent, attempts=0, owner=owner,
+                   owner_roles=sorted(owner_roles) if owner_roles else None,
                    files_removed=False)
         return job
 

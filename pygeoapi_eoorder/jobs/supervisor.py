@@ -107,7 +107,7 @@ class Supervisor:
                                        self.runtime.config['server'].get('url', '')),
                            timeout=self.settings.jobs.callback_timeout_seconds,
                            allow_internal=self._allows_internal(job['process_id']),
-                           logger=LOGGER)
+                           logger=LOGGER, egress_block=self.settings.block.get('egress'))
 
     def _allows_internal(self, process_id: str) -> bool:
         conf = self.runtime.manager.processes.get(process_id) or {}

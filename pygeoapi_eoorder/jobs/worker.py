@@ -13,6 +13,7 @@ from typing import Iterator
 
 from pygeoapi.error import GenericError
 
+from ..auth import acting_as, job_user
 from . import callbacks, control
 from .context import JobContext, JobProcessor
 from .repository import FAILED, SUCCESSFUL
@@ -79,6 +80,7 @@ def run_job(runtime: Runtime, job: dict) -> None:
     job_dir = runtime.settings.job_dir(job['id'])
     subscriber = job.get('subscriber') or {}
     timeout = runtime.settings.jobs.callback_timeout_seconds
+    egress_block = runtime.settings.block.get('egress')
     base_url = runtime.config['server'].get('url', '')
     with job_log(job_dir / 'job.log') as log:
         log.info('job %s of process %s started (attempt %s)', job['id'], job['process_id'],
@@ -93,9 +95,11 @@ def run_job(runtime: Runtime, job: dict) -> None:
                                                base_url, manager)
             if subscriber.get('inProgressUri'):
                 callbacks.send(subscriber['inProgressUri'], status_info(job, base_url),
-                               timeout=timeout, allow_internal=allow_internal, logger=log)
+                               timeout=timeout, allow_internal=allow_internal, logger=log,
+                               egress_block=egress_block)
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}
-            mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
+            with acting_as(job_user(job), manager.auth):  # its checks are its owner's
+                mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
             result_file, mimetype = write_result(job_dir, mimetype, outputs)
             manager.results.publish(job['id'], job_dir)  # servers can read them before 'done'
         except Exception as err:  # a process may raise anything: it becomes the job's failure
@@ -105,7 +109,8 @@ def run_job(runtime: Runtime, job: dict) -> None:
             if repo.finish(job['id'], FAILED, started=job['started'], message=message,
                            error=error) and subscriber.get('failedUri'):
                 callbacks.send(subscriber.get('failedUri'), status_info(repo.get(job['id']), base_url),
-                               timeout=timeout, allow_internal=allow_internal, logger=log)
+                               timeout=timeout, allow_internal=allow_internal, logger=log,
+                               egress_block=egress_block)
             return
         log.info('job complete')
         _publish_log(manager, job['id'], job_dir, log)
@@ -116,7 +121,8 @@ def run_job(runtime: Runtime, job: dict) -> None:
             callbacks.send(subscriber.get('successUri'),
                            results_document(manager.process_metadata(job['process_id']),
                                             repo.get(job['id']), outputs, mimetype, base_url),
-                           timeout=timeout, allow_internal=allow_internal, logger=log)
+                           timeout=timeout, allow_internal=allow_internal, logger=log,
+                           egress_block=egress_block)
         elif not finished:
             log.info('job finished after it was dismissed; its result is discarded')
 

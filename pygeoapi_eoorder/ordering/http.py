@@ -50,19 +50,36 @@ def _hide_internal_processes(app: Flask) -> None:
     views['pygeoapi.execute_process_jobs'] = execute_process
 
 
-def install(app: Flask, api, settings) -> None:
-    _hide_internal_processes(app)
-    block = settings.block['ordering']
-    if not block['enabled']:
-        return
-    schemas = SchemaSet(block.get('schemas'))
+def _schemas(settings) -> SchemaSet:
+    """The OSEO schemas of `ordering.schemas` (default: the ones shipped in the package)."""
+    from ..egress import policy_from_settings
+    return SchemaSet(settings.block['ordering'].get('schemas'),
+                     cache=settings.data_dir / 'cache' / 'schemas',
+                     policy=policy_from_settings(settings.block))
+
+
+def check(settings) -> SchemaSet | None:
+    """Raise ConfigError if the ordering configuration cannot work (run before serving)."""
+    if not settings.block['ordering']['enabled']:
+        return None
+    schemas = _schemas(settings)
     if not schemas.location.startswith(('http://', 'https://')):
         try:
             schemas.schema  # a wrong local location is a configuration error
         except SchemaUnavailable as err:
-            raise ConfigError(f'eoorder.ordering.schemas: {err}; fix: point it at a directory '
-                              'mirroring schemas.opengis.net, an OASIS catalog.xml, or '
-                              'https://schemas.opengis.net') from None
+            raise ConfigError(f'eoorder.ordering.schemas: {err}; fix: remove the key to use '
+                              'the schemas shipped with the package, or point it at a '
+                              'directory mirroring schemas.opengis.net, an OASIS catalog.xml, '
+                              'or https://schemas.opengis.net') from None
+    return schemas
+
+
+def install(app: Flask, api, settings) -> None:
+    _hide_internal_processes(app)
+    block = settings.block['ordering']
+    schemas = check(settings)
+    if schemas is None:
+        return
     service = OrderService(settings, api.manager)
     subscriptions.register(service)
     auth = api.manager.auth

@@ -8,8 +8,8 @@ import logging
 
 import requests
 from lxml import etree
-from pygeoapi.util import is_request_allowed
 
+from .. import egress
 from . import soap, states
 from .encode import monitor_specification
 from .xmlns import O, VERSION, xml_datetime
@@ -19,11 +19,15 @@ LOGGER = logging.getLogger(__name__)
 
 def post(conf, binding: str, url: str, payload: etree._Element, action: str,
          log: logging.Logger = LOGGER) -> bool:
-    """POST one message; failures are logged, never raised."""
+    """POST one message under the egress policy (widened by
+    `ordering.notifications.allow_internal_addresses`); failures are logged, never raised."""
     settings = conf.notifications
-    if not is_request_allowed(url, settings['allow_internal_addresses']):
-        log.warning('notification to %s refused: internal addresses are not allowed '
-                    '(ordering.notifications.allow_internal_addresses)', url)
+    policy = egress.policy_from_settings(conf.settings.block.get('egress'),
+                                         allow_internal=settings['allow_internal_addresses'])
+    try:
+        egress.check_url(url, policy)
+    except egress.EgressRefused as err:
+        log.warning('notification to %s refused: %s', url, err)
         return False
     binding = binding if binding in (soap.S11, soap.S12) else soap.S12
     body = soap.to_bytes(soap.envelope(binding, payload, action=action, to=url))
@@ -33,10 +37,15 @@ def post(conf, binding: str, url: str, payload: etree._Element, action: str,
     else:
         headers['Content-Type'] += f'; action="{action}"'
     try:
-        reply = requests.post(url, data=body, headers=headers, allow_redirects=False,
-                              timeout=settings['timeout_seconds'])
+        reply = egress.session(policy).post(url, data=body, headers=headers,
+                                            allow_redirects=False,
+                                            timeout=settings['timeout_seconds'])
         log.info('%s to %s answered %s', action, url, reply.status_code)
         return reply.ok
+    except egress.EgressRefused as err:
+        log.warning('notification to %s refused: %s (or set '
+                    'ordering.notifications.allow_internal_addresses)', url, err)
+        return False
     except requests.RequestException as err:
         log.warning('%s to %s failed: %s', action, url, err)
         return False

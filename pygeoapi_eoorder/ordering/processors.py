@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..egress import policy_from_settings
 from ..execution.errors import ExecutionError
+from ..execution.paths import UnsafePathError
 from ..execution.staging import Stager
 from .catalogue_lookup import product_href
-from .packaging import package
+from .packaging import copy_regular, package
 
 
 class ItemProcessingError(Exception):
@@ -73,20 +75,17 @@ def _safe_name(value: str) -> str:
 
 
 def _deliver(work: ItemWork, target: Path) -> list[Path]:
+    """Package `work.files` or copy them into `target`: regular files and directories
+    only, never through a symbolic link, every name a safe relative path."""
     if not work.files:
         raise ItemProcessingError(f'item {work.item_id}: nothing to deliver')
     target.mkdir(parents=True, exist_ok=True)
-    if work.packaging:
-        return [package(work.files, target, _safe_name(work.item_id), work.packaging)]
-    delivered = []
-    for path in work.files:
-        destination = target / path.name
-        if path.is_dir():
-            shutil.copytree(path, destination)
-        else:
-            shutil.copy2(path, destination)
-        delivered.append(destination)
-    return delivered
+    try:
+        if work.packaging:
+            return [package(work.files, target, _safe_name(work.item_id), work.packaging)]
+        return [copy_regular(path, target) for path in work.files]
+    except (UnsafePathError, FileExistsError) as err:
+        raise ItemProcessingError(f'item {work.item_id}: cannot deliver ({err})') from None
 
 
 class DefaultItemProcessor(ItemProcessor):
@@ -99,7 +98,8 @@ class DefaultItemProcessor(ItemProcessor):
             raise ItemProcessingError(f'product {work.identifier!r} not found in the '
                                       'catalogue and its collection has no enclosure template')
         roots = work.settings.block['execution']['stage_in']['allowed_file_roots']
-        stager = Stager(work.workdir / 'inputs', roots)
+        stager = Stager(work.workdir / 'inputs', roots,
+                        policy=policy_from_settings(work.settings.block.get('egress')))
         work.log.info('staging in %s', href)
         try:
             path = stager.fetch('product', href)
@@ -120,14 +120,19 @@ class DefaultItemProcessor(ItemProcessor):
 
     def _run_process(self, work: ItemWork, option: dict, name: str, value: str) -> None:
         """Execute the process in this item's job (its containers are the job's: a cancel
-        stops them), in a directory of its own under the item's work directory."""
+        stops them), in a directory of its own under the item's work directory. Only the
+        deployer's process runs: configured, or deployed by an admin (its id is reserved:
+        a user's process of the same id is never run)."""
         from ..jobs.context import JobContext
+        from ..processes.reserved import trusted_processor
         process_id = option['process']
         try:
-            processor = work.manager.get_processor(process_id)
+            processor = trusted_processor(work.manager, process_id)
         except Exception:
+            processor = None
+        if processor is None:
             raise ItemProcessingError(f'option {name}: process {process_id!r} is not '
-                                      'deployed on this server') from None
+                                      'deployed on this server')
         work.log.info('running process %s for option %s=%s', process_id, name, value)
         job_dir = work.workdir / f'process-{name}'
         context = JobContext(work.manager.repo, work.job, job_dir, work.log, work.settings,

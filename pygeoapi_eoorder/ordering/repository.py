@@ -22,6 +22,10 @@ BRIEF_FIELDS = [f for f in ORDER_FIELDS if f != 'request_xml']
 SUBSCRIPTION = 'subscription'  # the kind of a subscription's standing item
 
 
+class QuotationUsed(Exception):
+    """The order's quotation was submitted already (nothing was committed)."""
+
+
 def item_job_id(item_pk: str) -> str:
     """The id of the job that runs an order item: derived, so that it can be re-created."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f'eoorder:order-item:{item_pk}'))
@@ -69,6 +73,8 @@ class OrderRepository:
         rows, and up to `claim` items get their job id (`item_job_id`), as
         `claim_pending` would; `job_for(item)` gives the row of each such item's job,
         inserted in the same transaction. Returns the order row and the items given a job.
+        The order's `quotation_id`, if any, is marked used in that transaction too (raises
+        QuotationUsed if it was already): a Submit that fails leaves its quotation usable.
         """
         now = utcnow()
         order = {**order, 'created': now, 'updated': now, 'item_count': len(items)}
@@ -94,6 +100,11 @@ class OrderRepository:
             for row in claimed:
                 row['job_id'] = item_job_id(row['id'])
         with self.store.write_engine.begin() as connection:  # Core: the hot path of Submit
+            if order.get('quotation_id') and connection.execute(
+                    update(Quotation.__table__).where(
+                        Quotation.id == order['quotation_id'], Quotation.used.is_(False))
+                    .values(used=True)).rowcount != 1:
+                raise QuotationUsed(order['quotation_id'])
             connection.execute(insert(Order.__table__), order)
             if rows:
                 connection.execute(insert(OrderItem.__table__), rows)
@@ -313,9 +324,3 @@ class OrderRepository:
         with self.store.read() as session:
             return _row(session.execute(select(Quotation.__table__).where(
                 Quotation.id == quotation_id)).mappings().first())
-
-    def use_quotation(self, quotation_id: str) -> bool:
-        with self.store.write() as session:
-            return session.execute(update(Quotation).where(
-                Quotation.id == quotation_id, Quotation.used.is_(False))
-                .values(used=True)).rowcount == 1

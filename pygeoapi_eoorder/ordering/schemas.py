@@ -1,31 +1,41 @@
-"""The OSEO XML schema, loaded from a local mirror, an OASIS catalog or schemas.opengis.net.
+"""The OSEO XML schema: shipped with the package, or from a mirror, a catalog or a URL.
 
-`ordering.schemas` names where the schemas are:
+`ordering.schemas` (an override; by default the OGC schemas shipped in
+`pygeoapi_eoorder/schemas/ogc`, built by `scripts/build-schemas`, are used) names:
 
 - a directory laid out like the schema URLs (`<dir>/schemas.opengis.net/oseo/1.0/oseo.xsd`,
   `<dir>/www.w3.org/...`): every `http(s)://host/path` import is read from `<dir>/host/path`;
 - an OASIS XML catalog file (`catalog.xml`): its `rewriteSystem`/`rewriteURI` entries map
   the imports, as libxml2 would with XML_CATALOG_FILES (which only works if set before
   libxml2 first loads, so the mapping is applied here through an lxml resolver instead);
-- `https://schemas.opengis.net` (or any base URL): the schemas are fetched from there.
+- `https://schemas.opengis.net` (or any base URL): the schemas are fetched from there by the
+  project's HTTP client (:mod:`pygeoapi_eoorder.egress`) into an on-disk cache, never by
+  libxml2 (which is kept off the network).
 
 lxml's XMLSchema objects keep one error log each, so every thread gets its own copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
 from pathlib import Path
 
+import requests
 from lxml import etree
 
+from ..egress import EgressPolicy, EgressRefused, get
 from .errors import OseoError
 
 OSEO_XSD = 'schemas.opengis.net/oseo/1.0/oseo.xsd'
 ENV_SCHEMAS = 'EOORDER_OSEO_SCHEMAS'
-DEFAULT_LOCATION = 'https://schemas.opengis.net'
+SHIPPED = Path(__file__).resolve().parents[1] / 'schemas' / 'ogc'
+DEFAULT_LOCATION = str(SHIPPED)
+DEFAULT_CACHE = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / \
+    'pygeoapi-eoorder' / 'schemas'
+FETCH_TIMEOUT = 30.0
 CATALOG_NS = '{urn:oasis:names:tc:entity:xmlns:xml:catalog}'
 _LOAD_LOCK = threading.Lock()
 LOAD_ATTEMPTS = 4
@@ -71,22 +81,71 @@ def _directory_rewrites(directory: Path) -> list[tuple[str, str]]:
             for scheme in ('http', 'https')]
 
 
-class SchemaSet:
-    """Loads oseo.xsd once per thread from `location` and validates elements against it."""
+class _RemoteResolver(etree.Resolver):
+    """Reads http(s) schema documents through the egress client and an on-disk cache;
+    refuses every other scheme (a remote schema cannot make the server read a local file)."""
 
-    def __init__(self, location: str | None):
+    def __init__(self, cache: Path, policy: EgressPolicy, timeout: float):
+        super().__init__()
+        self.cache, self.policy, self.timeout = cache, policy, timeout
+        self.error: SchemaUnavailable | None = None  # libxml2 hides a resolver's reason
+
+    def fetch(self, url: str) -> bytes:
+        """The document at `url`, from the cache or fetched (and then cached)."""
+        path = self.cache / (hashlib.sha256(url.encode()).hexdigest() + '.xsd')
+        if path.is_file():
+            return path.read_bytes()
+        try:
+            reply = get(url, policy=self.policy, timeout=self.timeout)
+        except (EgressRefused, requests.RequestException) as err:
+            raise SchemaUnavailable(f'{url}: {err}') from None
+        if reply.status_code != 200:
+            raise SchemaUnavailable(f'{url}: HTTP {reply.status_code}')
+        self.cache.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f'{path.name}.{os.getpid()}.{threading.get_ident()}')
+        partial.write_bytes(reply.content)
+        partial.replace(path)
+        return reply.content
+
+    def resolve(self, url, pubid, context):
+        try:
+            if not re.match(r'^https?://', url or ''):
+                raise SchemaUnavailable(f'{url}: a remote schema may only import http(s) URLs')
+            return self.resolve_string(self.fetch(url), context, base_url=url)
+        except SchemaUnavailable as err:
+            self.error = err
+            raise
+
+
+class SchemaSet:
+    """Loads oseo.xsd once per thread from `location` and validates elements against it.
+
+    `cache` and `policy` only serve a remote `location`: where fetched documents are kept,
+    and which addresses the egress client may reach."""
+
+    def __init__(self, location: str | None = None, *, cache: Path | None = None,
+                 policy: EgressPolicy | None = None, timeout: float = FETCH_TIMEOUT):
         self.location = location or os.environ.get(ENV_SCHEMAS) or DEFAULT_LOCATION
+        self.cache = cache or DEFAULT_CACHE
+        self.policy = policy or EgressPolicy()
+        self.timeout = timeout
         self._local = threading.local()
+
+    def _load_remote(self) -> etree.XMLSchema:
+        resolver = _RemoteResolver(self.cache, self.policy, self.timeout)
+        root_url = self.location.rstrip('/') + '/oseo/1.0/oseo.xsd'
+        parser = etree.XMLParser(no_network=True, resolve_entities=False)
+        parser.resolvers.add(resolver)
+        try:
+            document = etree.fromstring(resolver.fetch(root_url), parser, base_url=root_url)
+            return etree.XMLSchema(etree.ElementTree(document))
+        except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as err:
+            raise SchemaUnavailable(str(resolver.error or f'{root_url}: {err}')) from None
 
     def _load(self) -> etree.XMLSchema:
         location = self.location
         if re.match(r'^https?://', location):
-            parser = etree.XMLParser(no_network=False)
-            root_url = location.rstrip('/') + '/oseo/1.0/oseo.xsd'
-            try:
-                return etree.XMLSchema(etree.parse(root_url, parser))
-            except (etree.XMLSchemaParseError, etree.XMLSyntaxError, OSError) as err:
-                raise SchemaUnavailable(f'{root_url}: {err}') from None
+            return self._load_remote()
         path = Path(location)
         if path.is_file():
             rewrites = _catalog_rewrites(path)

@@ -91,8 +91,10 @@ def _serve(session, standing: dict) -> int:
         open_cursor(session, standing)
         return 0
     record = _records()
-    new = session.execute(select(record.pk, record.identifier).where(
-        record.collection == cursor.collection_id, record.pk > cursor.last_record)
+    from ..catalogue.visibility import PUBLIC_ONLY, condition  # a user's private results
+    new = session.execute(select(record.pk, record.identifier).where(  # serve nobody else
+        record.collection == cursor.collection_id, record.pk > cursor.last_record,
+        condition(PUBLIC_ONLY))
         .order_by(record.pk).limit(BATCH)).all()
     if not new:
         return 0

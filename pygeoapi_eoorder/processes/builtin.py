@@ -1,12 +1,15 @@
-"""DeployProcess and UndeployProcess: the Testbed-13 ADES transactions, run as jobs."""
+"""DeployProcess and UndeployProcess: the Testbed-13 ADES transactions, run as jobs (they
+need the `deploy` permission, checked at execute time and again in the job)."""
 
 from __future__ import annotations
 
 import requests
 from pygeoapi.process.base import ProcessorExecuteError
 
+from .. import egress
 from ..jobs.context import JobProcessor
-from . import deployed
+from . import deployed, permissions, reserved
+from .permissions import Refusal, Refused, forbidden
 from .owc import ATOM_TYPE, parse_owc_package
 from .packages import PackageError
 
@@ -39,10 +42,12 @@ def _fail(message: str):
     raise ProcessorExecuteError(user_msg=message)
 
 
-def _package_bytes(value) -> bytes:
+def _package_bytes(value, policy: egress.EgressPolicy) -> bytes:
     if isinstance(value, dict) and 'href' in value:
         try:
-            reply = requests.get(value['href'], timeout=30)
+            reply = egress.get(str(value['href']), policy=policy, timeout=30)
+        except egress.EgressRefused as err:
+            _fail(f'applicationPackage: {value["href"]} refused: {err}')
         except requests.RequestException as err:
             _fail(f'applicationPackage: cannot fetch {value["href"]} ({err})')
         if reply.status_code != 200:
@@ -55,22 +60,45 @@ def _package_bytes(value) -> bytes:
     return value.encode()
 
 
+def _may_deploy(manager, user, inputs) -> Refusal | None:
+    if manager.auth.allowed(user, 'deploy'):
+        return None
+    return forbidden('you may not deploy or undeploy processes (permission deploy)')
+
+
 class DeployProcess(JobProcessor):
+    """Deploys as the job's owner, under the same rules as POST /processes."""
+
+    authorize = staticmethod(_may_deploy)
+
     def __init__(self, processor_def):
         super().__init__(processor_def, DEPLOY)
 
     def execute(self, data, outputs=None):
         from ..api.deploy import summary
+        user = permissions.enforce(self, data)
         try:
-            package = parse_owc_package(_package_bytes(data.get('applicationPackage')))
+            policy = egress.policy_from_settings(self.context.settings.block.get('egress'))
+            package = parse_owc_package(_package_bytes(data.get('applicationPackage'), policy))
         except PackageError as err:
             _fail(str(err))
         manager = self.context.manager
+        exists = Refused(Refusal(409, 'duplicated-process',
+                                 f'a process {package.id!r} exists already; undeploy it first'))
         if package.id in manager.processes:
-            _fail(f'a process {package.id!r} exists already; undeploy it first')
-        if not manager.registry.put(package.id, deployed.resource(package), package=package.raw,
-                                    media_type=package.media_type, only_new=True):
-            _fail(f'a process {package.id!r} exists already')
+            raise exists
+        admin = manager.auth.is_admin(user)
+        if reserved.is_reserved(manager, package.id) and not admin:
+            raise Refused(Refusal(403, 'immutable-process',
+                                  f'process id {package.id!r} is reserved by the server '
+                                  'configuration: only an admin may deploy it'))
+        definition = deployed.resource(package, user.name)
+        if admin:
+            definition[reserved.ADMIN_OWNED] = True
+        if not manager.registry.put(package.id, definition, package=package.raw,
+                                    media_type=package.media_type, owner=user.name,
+                                    only_new=True):
+            raise exists
         self.context.log.info('deployed process %s', package.id)
         return 'application/json', {'id': 'DeployResult', 'value': {
             'deploymentDone': True,
@@ -78,16 +106,32 @@ class DeployProcess(JobProcessor):
 
 
 class UndeployProcess(JobProcessor):
+    """Undeploys as the job's owner: only its own processes (admins: any deployed one)."""
+
+    authorize = staticmethod(_may_deploy)
+
     def __init__(self, processor_def):
         super().__init__(processor_def, UNDEPLOY)
 
     def execute(self, data, outputs=None):
+        user = permissions.enforce(self, data)
         process_id = data.get('processIdentifier')
         manager = self.context.manager
+        if not isinstance(process_id, str):
+            _fail('processIdentifier: give the process identifier as a string')
         if process_id in manager.configured_processes:
-            _fail(f'process {process_id!r} is built in and cannot be undeployed')
-        if not isinstance(process_id, str) or not manager.registry.remove(process_id):
-            _fail(f'process {process_id!r} is not deployed')
+            raise Refused(Refusal(403, 'immutable-process',
+                                  f'process {process_id!r} is built in and cannot be '
+                                  'undeployed'))
+        definition = manager.registry.all().get(process_id)
+        if definition is None or not manager.auth.can_see_process(user, definition):
+            raise Refused(Refusal(404, 'no-such-process',
+                                  f'process {process_id!r} is not deployed'))
+        if not manager.auth.owns(user, definition.get('owner')):
+            raise Refused(forbidden(f'process {process_id!r} belongs to another user'))
+        if not manager.registry.remove(process_id):
+            raise Refused(Refusal(404, 'no-such-process',
+                                  f'process {process_id!r} is not deployed'))
         self.context.log.info('undeployed process %s', process_id)
         return 'application/json', {'id': 'UndeployResult', 'value': {
             'undeploymentDone': True, 'identifier': process_id}}

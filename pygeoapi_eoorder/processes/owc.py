@@ -6,7 +6,8 @@ from __future__ import annotations
 from lxml import etree
 
 from ..xmlsafe import UnsafeXML, parse
-from .packages import ExecutionUnit, Package, PackageError, check_process_description
+from .packages import (ExecutionUnit, Package, PackageError, check_image,
+                       check_process_description)
 
 ATOM_TYPE = 'application/atom+xml'
 NS = {'atom': 'http://www.w3.org/2005/Atom', 'owc': 'http://www.opengis.net/owc/1.0',
@@ -138,9 +139,7 @@ def parse_owc_package(raw: bytes) -> Package:
     docker = offerings.get(DOCKER_CODE)
     if docker is None:
         raise PackageError(f'owc:offering: no offering with code {DOCKER_CODE}')
-    image = _text(docker, 'owc:content')
-    if not image:
-        raise PackageError('owc:offering (docker)/owc:content: the image reference is missing')
+    image = check_image(_text(docker, 'owc:content'), 'owc:offering (docker)/owc:content')
     wps = offerings.get(WPS_CODE)
     if wps is None:
         raise PackageError(f'owc:offering: no offering with code {WPS_CODE}')

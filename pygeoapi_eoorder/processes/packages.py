@@ -9,10 +9,23 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..execution.docker_runner import size_bytes
+
 OGCAPPPKG = 'application/ogcapppkg+json'
 CWL_TYPES = ('application/cwl', 'application/cwl+json', 'application/cwl+yaml')
-ID_PATTERN = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$')
+ID_PATTERN = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}\Z')  # also a safe path component
 MEMORY_PATTERN = re.compile(r'^[0-9]+[kmgKMG]?$')
+MIN_MEMORY = 6 * 1024 ** 2  # Docker refuses smaller memory limits
+
+# Docker's image reference grammar (distribution/reference): [domain/]path[:tag][@digest]
+_COMPONENT = r'[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*'
+_DOMAIN = (r'(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+           r'(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*'
+           r'|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?')
+IMAGE_REFERENCE = re.compile(
+    rf'^(?:{_DOMAIN}/)?{_COMPONENT}(?:/{_COMPONENT})*'
+    r'(?::[\w][\w.-]{0,127})?'
+    r'(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$')
 
 
 class PackageError(ValueError):
@@ -128,15 +141,24 @@ def _config_value(config: dict, *names: str):
     return next((config[n] for n in names if config.get(n) is not None), None)
 
 
+def check_image(image: Any, where: str) -> str:
+    """A Docker image reference as Docker's grammar has it (never options or spaces)."""
+    if not isinstance(image, str) or not image.strip():
+        raise PackageError(f'{where}: missing (a Docker image reference)')
+    image = image.strip()
+    if len(image) > 255 or not IMAGE_REFERENCE.fullmatch(image):
+        raise PackageError(f'{where}: {image[:80]!r} is not a Docker image reference '
+                           '([registry/]name[:tag][@digest], lower-case name, no spaces)')
+    return image
+
+
 def docker_unit(data: dict, where: str) -> ExecutionUnit:
     """A container execution unit: `{type: docker|oci, image, config}` (also the draft's
     qualified form `{type, value: {image, config}}`). `config` takes cpu/memory/timeout or
     the Part 2 draft's cpuMin/cpuMax, memoryMin/memoryMax (GB) and jobTimeout."""
     if isinstance(data.get('value'), dict):
         data = {**data, **data['value']}
-    image = data.get('image')
-    if not isinstance(image, str) or not image.strip():
-        raise PackageError(f'{where}.image: missing (a Docker image reference)')
+    image = check_image(data.get('image'), f'{where}.image')
     config = data.get('config') or {}
     if not isinstance(config, dict):
         raise PackageError(f'{where}.config: must be an object (cpu, memory, timeout)')
@@ -152,10 +174,12 @@ def docker_unit(data: dict, where: str) -> ExecutionUnit:
         memory = str(memory)
         if not MEMORY_PATTERN.match(memory):
             raise PackageError(f'{where}.config.memory: use a size such as 512m or 2g')
+        if size_bytes(memory) < MIN_MEMORY:
+            raise PackageError(f'{where}.config.memory: at least 6m (Docker\'s minimum)')
     timeout = _config_value(config, 'timeout', 'jobTimeout')
     if timeout is not None and not _positive(timeout):
         raise PackageError(f'{where}.config.timeout: must be a positive number of seconds')
-    return ExecutionUnit(kind='docker', image=image.strip(), cpus=cpus, memory=memory,
+    return ExecutionUnit(kind='docker', image=image, cpus=cpus, memory=memory,
                          timeout=timeout)
 
 

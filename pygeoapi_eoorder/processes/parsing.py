@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import partial
+
+from ..egress import EgressPolicy
 from .packages import CWL_TYPES, OGCAPPPKG, Package, parse_ogcapppkg
 
 
@@ -12,12 +15,14 @@ class UnsupportedPackage(ValueError):
 SUPPORTED = (OGCAPPPKG, 'application/json', *CWL_TYPES, 'application/atom+xml')
 
 
-def parse_package(raw: bytes, media_type: str | None, workflow: str | None = None) -> Package:
-    """Parse a deployment request body according to its Content-Type."""
+def parse_package(raw: bytes, media_type: str | None, workflow: str | None = None, *,
+                  policy: EgressPolicy | None = None) -> Package:
+    """Parse a deployment request body according to its Content-Type; documents it names
+    by href are fetched under the egress `policy` (strict if none)."""
     media_type = (media_type or '').lower()
     if media_type in (OGCAPPPKG, 'application/json'):
         from .cwl import unit_from_reference
-        return parse_ogcapppkg(raw, cwl_loader=unit_from_reference)
+        return parse_ogcapppkg(raw, cwl_loader=partial(unit_from_reference, policy=policy))
     if media_type in CWL_TYPES:
         from .cwl import parse_cwl_package
         return parse_cwl_package(raw, media_type, workflow)

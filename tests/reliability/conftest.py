@@ -40,8 +40,6 @@ class ErrorLog(logging.Handler):
 
 @pytest.fixture(scope='session')
 def inprocess_app(tmp_path_factory):
-    if not oseo.SCHEMAS.is_dir():
-        pytest.skip('../shared/ogc-schemas missing')
     from ..conftest import TEST_PROCESSES, make_config
     from pygeoapi_eoorder.jobs import control
 

@@ -19,13 +19,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 import requests
 from lxml import etree
 
 from ..support import oseo
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 ORDERS = EXECUTIONS = 1000
 CLIENTS = 8

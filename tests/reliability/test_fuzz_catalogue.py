@@ -10,13 +10,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from werkzeug.datastructures import MultiDict
 
-cql = pytest.importorskip('pygeoapi_eoorder.catalogue.cql')
-eovalues = pytest.importorskip('pygeoapi_eoorder.catalogue.eovalues')
-opensearch = pytest.importorskip('pygeoapi_eoorder.catalogue.opensearch')
-from pygeoapi_eoorder.catalogue.query import QueryError  # noqa: E402
-from pygeoapi_eoorder.catalogue.queryables import QUERYABLES  # noqa: E402
+from pygeoapi_eoorder.catalogue import cql, eovalues, opensearch
+from pygeoapi_eoorder.catalogue.query import QueryError
+from pygeoapi_eoorder.catalogue.queryables import QUERYABLES
 
-from .fuzzing import nasty_text, query_string  # noqa: E402
+from .fuzzing import nasty_text, query_string
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 NAMES = sorted(QUERYABLES)

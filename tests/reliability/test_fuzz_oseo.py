@@ -16,7 +16,6 @@ from pygeoapi_eoorder.ordering.parsing import parse_order
 from ..support import oseo
 from .fuzzing import mutate_bytes, mutate_tree, nasty_text, query_string
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 REQUESTS = ('Cancel', 'DescribeResultAccess', 'GetCapabilities', 'GetOptions', 'GetQuotation',
             'GetStatus', 'Submit', 'Submit2', 'GetOptions_subscription_with_restriction')
@@ -33,12 +32,10 @@ CONTENT_TYPES = ['application/xml', 'text/xml', 'application/soap+xml',
 
 
 def _corpus() -> list[bytes]:
-    files = [oseo.SAMPLES / f'{name}.xml' for name in REQUESTS]
-    if oseo.CORPUS.is_dir():
-        files += sorted((oseo.CORPUS / 'soapui').glob('*.xml'))
-        files += sorted((oseo.CORPUS / 'custom_samples').glob('*.xml'))
-        files += sorted((oseo.CORPUS / 'incorrect_messages').glob('*.xml'))
-    bodies = [f.read_bytes() for f in files if f.is_file()]
+    files = [oseo.require(oseo.SAMPLES / f'{name}.xml') for name in REQUESTS]
+    for folder in ('soapui', 'custom_samples', 'incorrect_messages'):
+        files += sorted(oseo.require(oseo.CORPUS / folder).glob('*.xml'))
+    bodies = [f.read_bytes() for f in files]
     items = oseo.item('a', 'P1', options='<Format>NetCDF</Format>') + oseo.item('b', 'P2')
     bodies += [oseo.submit(items).encode(), oseo.soap12(oseo.submit(oseo.item('1', 'a'))),
                oseo.soap11(oseo.get_status('ORDER-1')), oseo.get_status('x', 'brief').encode(),

@@ -25,7 +25,6 @@ from lxml import etree
 from ..support import oseo
 from ..support.catalogue import eo_record, records_resource
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 
 SECONDS = float(os.environ.get('EOORDER_LOAD_SECONDS', 60))
 CLIENTS = int(os.environ.get('EOORDER_LOAD_CLIENTS', 50))

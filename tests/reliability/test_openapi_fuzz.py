@@ -14,15 +14,13 @@ import time
 
 import pytest
 import requests
+import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from lxml import etree
+from schemathesis import GenerationMode
 
 from ..support import oseo
 
-schemathesis = pytest.importorskip('schemathesis')
-from schemathesis import GenerationMode  # noqa: E402
-
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 EXAMPLES = 12          # per operation and generation mode
 BUDGET_SECONDS = 100   # for the whole module, whatever the number of operations
 

@@ -10,7 +10,6 @@ import requests
 
 from ..support import oseo
 
-pytestmark = pytest.mark.skipif(not oseo.SCHEMAS.is_dir(), reason='../shared/ogc-schemas missing')
 SECRET = 'eoorder-secret-marker'
 
 

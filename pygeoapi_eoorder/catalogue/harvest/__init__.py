@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from pygeoapi_eoorder.store import get_store, utcnow
 
+from ...egress import EgressPolicy
 from ..models import HarvestState
 from ..repository import RecordRepository, UpsertResult, refresh_statistics
 from .sources import HarvestError, detect
@@ -53,13 +54,15 @@ def _save(store, source: str, collection: str, cursor: str | None, harvested: in
 def harvest(store_url: str, source: str, collection: str, *, kind: str = 'auto',
             remote_collections: list[str] | tuple = (), page_size: int = 100,
             timeout: float = 30, restart: bool = False, max_records: int | None = None,
-            progress: Callable[[int, int | None], None] | None = None) -> HarvestResult:
-    """Harvest SOURCE into COLLECTION; `progress(done, total)` is called after each batch."""
+            progress: Callable[[int, int | None], None] | None = None,
+            policy: EgressPolicy | None = None) -> HarvestResult:
+    """Harvest SOURCE into COLLECTION; `progress(done, total)` is called after each batch.
+    Every request goes through the egress `policy` (strict if none)."""
     if kind not in KINDS:
         raise HarvestError(f'--type {kind}: use one of {", ".join(KINDS)}')
     store = get_store(store_url)
     repository = RecordRepository(store_url, collection)
-    origin = detect(source, kind, list(remote_collections), page_size, timeout)
+    origin = detect(source, kind, list(remote_collections), page_size, timeout, policy)
     state = _state(store, source, collection)
     cursor = None if restart or state is None else state.cursor
     first = origin.index_offset if origin.kind == 'opensearch' else 0

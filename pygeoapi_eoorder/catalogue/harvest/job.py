@@ -9,9 +9,13 @@ resources:
 
 from __future__ import annotations
 
+import pathlib
+
 from pygeoapi.process.base import ProcessorExecuteError
 
+from pygeoapi_eoorder.egress import policy_from_settings
 from pygeoapi_eoorder.jobs import JobProcessor
+from pygeoapi_eoorder.processes.permissions import Refusal, enforce, forbidden
 
 from . import KINDS, HarvestError, harvest
 
@@ -37,8 +41,43 @@ METADATA = {
 }
 
 
+def _local_path_allowed(source: str, roots: list[str]) -> bool:
+    """Is a source that is no URL a path under one of `roots` (links resolved)?"""
+    path = pathlib.Path(source.removeprefix('file://'))
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    for root in roots:
+        base = pathlib.Path(root).resolve()
+        if resolved == base or base in resolved.parents:
+            return True
+    return False
+
+
+def authorize(manager, user, inputs: dict) -> Refusal | None:
+    """Harvesting writes into a records collection: it needs `edit_catalogue` on it; a
+    source on this host must lie under `execution.stage_in.allowed_file_roots` (admins:
+    anywhere)."""
+    collection = inputs.get('collection')
+    if not manager.auth.allowed(user, 'edit_catalogue', collection if isinstance(
+            collection, str) else None):
+        return forbidden(f'harvesting into collection {collection!r} needs the '
+                         'edit_catalogue permission')
+    source = inputs.get('source')
+    if isinstance(source, str) and not source.startswith(('http://', 'https://')) \
+            and not manager.auth.is_admin(user):
+        roots = manager.settings.block['execution']['stage_in']['allowed_file_roots']
+        if not _local_path_allowed(source, roots):
+            return forbidden(f'source {source!r}: local sources must lie under '
+                             'execution.stage_in.allowed_file_roots')
+    return None
+
+
 class HarvestProcessor(JobProcessor):
-    """Runs :func:`harvest` with progress reported to the job."""
+    """Runs :func:`harvest` with progress reported to the job, as its owner."""
+
+    authorize = staticmethod(authorize)
 
     def __init__(self, processor_def):
         super().__init__(processor_def, METADATA)
@@ -49,6 +88,7 @@ class HarvestProcessor(JobProcessor):
         settings = self.context.settings if self.context else None
         if settings is None:
             raise ProcessorExecuteError('harvest runs as a job of the eoorder engine')
+        enforce(self, data)
         block = (settings.block.get('catalogue') or {}).get('harvest') or {}
 
         def progress(done, total):
@@ -61,7 +101,8 @@ class HarvestProcessor(JobProcessor):
                              remote_collections=data.get('remote_collections') or [],
                              page_size=int(block.get('page_size', 100)),
                              timeout=float(block.get('timeout_seconds', 30)),
-                             restart=bool(data.get('restart')), progress=progress)
+                             restart=bool(data.get('restart')), progress=progress,
+                             policy=policy_from_settings(settings.block.get('egress')))
         except HarvestError as err:
             raise ProcessorExecuteError(f'harvest: {err}') from None
         summary = {'kind': result.kind, 'inserted': result.counts.inserted,

@@ -15,6 +15,8 @@ import requests
 from lxml import etree
 from shapely.geometry import box, mapping
 
+from ... import egress
+from ...egress import EgressPolicy, EgressRefused
 from ..records import from_stac_item, normalise
 
 Batch = tuple[list[dict], str]  # (records, cursor after them)
@@ -24,9 +26,11 @@ class HarvestError(Exception):
     """A source that cannot be harvested; the message says why and what to do."""
 
 
-def _get(url: str, timeout: float, **params) -> requests.Response:
+def _get(url: str, timeout: float, policy: EgressPolicy, **params) -> requests.Response:
     try:
-        reply = requests.get(url, params=params or None, timeout=timeout)
+        reply = egress.get(url, policy=policy, params=params or None, timeout=timeout)
+    except EgressRefused as err:
+        raise HarvestError(f'{url}: refused: {err}') from None
     except requests.Timeout:
         raise HarvestError(f'{url}: no answer within {timeout:g} s') from None
     except requests.RequestException as err:
@@ -50,11 +54,14 @@ class StacApiSource(Source):
     kind = 'stac-api'
 
     def __init__(self, url: str, collections: list[str] | None, page_size: int,
-                 timeout: float):
+                 timeout: float, policy: EgressPolicy):
         from pystac_client import Client
-        from pystac_client.stac_api_io import StacApiIO
+
+        from ..stac_io import EgressStacApiIO
         try:
-            self.client = Client.open(url, stac_io=StacApiIO(timeout=timeout, max_retries=1))
+            self.client = Client.open(url, stac_io=EgressStacApiIO(policy, timeout=timeout))
+        except EgressRefused as err:
+            raise HarvestError(f'{url}: refused: {err}') from None
         except Exception as err:  # noqa: BLE001 - pystac-client wraps many kinds
             raise HarvestError(f'{url}: not a usable STAC API ({str(err)[:120]})') from None
         self.collections = list(collections) or None
@@ -90,12 +97,18 @@ class StaticStacSource(Source):
 
     kind = 'stac-static'
 
-    def __init__(self, location: str, page_size: int):
+    def __init__(self, location: str, page_size: int, policy: EgressPolicy,
+                 timeout: float = 30):
+        from ..stac_io import EgressStacIO
         path = pathlib.Path(location)
         if path.is_dir():
             location = str(path / 'catalog.json')
+        local = not urlsplit(location).scheme
+        stac_io = EgressStacIO(policy, timeout, pathlib.Path(location).parent if local else None)
         try:
-            self.root = pystac.read_file(location)
+            self.root = pystac.read_file(location, stac_io=stac_io)
+        except EgressRefused as err:
+            raise HarvestError(f'{location}: refused: {err}') from None
         except Exception as err:  # noqa: BLE001 - pystac raises many kinds
             raise HarvestError(f'{location}: not a readable STAC catalog ({str(err)[:120]})') \
                 from None
@@ -106,14 +119,17 @@ class StaticStacSource(Source):
     def batches(self, cursor):
         done = int(cursor or 0)
         seen, batch = 0, []
-        for item in self.root.get_items(recursive=True):
-            seen += 1
-            if seen <= done:
-                continue
-            batch.append(from_stac_item(item.to_dict(transform_hrefs=True)))
-            if len(batch) >= self.page_size:
-                yield batch, str(seen)
-                batch = []
+        try:
+            for item in self.root.get_items(recursive=True):
+                seen += 1
+                if seen <= done:
+                    continue
+                batch.append(from_stac_item(item.to_dict(transform_hrefs=True)))
+                if len(batch) >= self.page_size:
+                    yield batch, str(seen)
+                    batch = []
+        except EgressRefused as err:
+            raise HarvestError(f'a link of the catalog was refused: {err}') from None
         if batch:
             yield batch, str(seen)
 
@@ -123,12 +139,13 @@ class RecordsSource(Source):
 
     kind = 'records'
 
-    def __init__(self, url: str, page_size: int, timeout: float):
+    def __init__(self, url: str, page_size: int, timeout: float, policy: EgressPolicy):
         self.url = url.rstrip('/')
+        self.policy = policy
         if not self.url.endswith('/items'):
             self.url += '/items'
         self.page_size, self.timeout = page_size, timeout
-        first = _get(self.url, timeout, limit=1, f='json').json()
+        first = _get(self.url, timeout, policy, limit=1, f='json').json()
         if not isinstance(first, dict) or 'features' not in first:
             raise HarvestError(f'{self.url}: not an OGC API - Records items endpoint')
         self.total = first.get('numberMatched')
@@ -136,8 +153,8 @@ class RecordsSource(Source):
     def batches(self, cursor):
         offset = int(cursor or 0)
         while True:
-            body = _get(self.url, self.timeout, limit=self.page_size, offset=offset,
-                        f='json').json()
+            body = _get(self.url, self.timeout, self.policy, limit=self.page_size,
+                        offset=offset, f='json').json()
             features = body.get('features') or []
             if not features:
                 return
@@ -170,10 +187,11 @@ class OpenSearchSource(Source):
 
     kind = 'opensearch'
 
-    def __init__(self, osdd_url: str, page_size: int, timeout: float, osdd: bytes | None = None):
-        self.page_size, self.timeout = page_size, timeout
+    def __init__(self, osdd_url: str, page_size: int, timeout: float, policy: EgressPolicy,
+                 osdd: bytes | None = None):
+        self.page_size, self.timeout, self.policy = page_size, timeout, policy
         try:
-            root = etree.fromstring(osdd or _get(osdd_url, timeout).content, _SAFE)
+            root = etree.fromstring(osdd or _get(osdd_url, timeout, policy).content, _SAFE)
         except etree.XMLSyntaxError:
             raise HarvestError(f'{osdd_url}: not an OpenSearch description document') from None
         url = root.find(f'{{{OS}}}Url[@type="application/atom+xml"]')
@@ -199,7 +217,7 @@ class OpenSearchSource(Source):
         return urlunsplit(parts._replace(query=query))
 
     def _page(self, start_index: int, count: int):
-        reply = _get(self._url(start_index, count), self.timeout)
+        reply = _get(self._url(start_index, count), self.timeout, self.policy)
         try:
             return etree.fromstring(reply.content, _SAFE)
         except etree.XMLSyntaxError:
@@ -266,34 +284,36 @@ def atom_entry_to_record(entry) -> dict:
 
 
 def detect(source: str, kind: str, collections: list[str], page_size: int,
-           timeout: float) -> Source:
-    """The Source for SOURCE (kind `auto` looks at what the location serves)."""
+           timeout: float, policy: EgressPolicy | None = None) -> Source:
+    """The Source for SOURCE (kind `auto` looks at what the location serves); every
+    request, page and link goes through the egress `policy` (strict if none)."""
+    policy = policy or EgressPolicy()
     if kind == 'stac-static' or (kind == 'auto' and pathlib.Path(source).exists()):
-        return StaticStacSource(source, page_size)
+        return StaticStacSource(source, page_size, policy, timeout)
     if kind == 'stac-api':
-        return StacApiSource(source, collections, page_size, timeout)
+        return StacApiSource(source, collections, page_size, timeout, policy)
     if kind == 'opensearch':
-        return OpenSearchSource(source, page_size, timeout)
+        return OpenSearchSource(source, page_size, timeout, policy)
     if kind == 'records':
-        return RecordsSource(source, page_size, timeout)
+        return RecordsSource(source, page_size, timeout, policy)
     if not source.startswith(('http://', 'https://')):
         raise HarvestError(f'{source}: no such file, and not an http(s) URL')
-    reply = _get(source, timeout)
+    reply = _get(source, timeout, policy)
     if reply.content.lstrip()[:1] == b'<':
-        return OpenSearchSource(source, page_size, timeout, osdd=reply.content)
+        return OpenSearchSource(source, page_size, timeout, policy, osdd=reply.content)
     try:
         body = reply.json()
     except ValueError:
         raise HarvestError(f'{source}: neither JSON nor an OpenSearch description') from None
     conforms = ' '.join(body.get('conformsTo') or []) if isinstance(body, dict) else ''
     if 'item-search' in conforms:
-        return StacApiSource(source, collections, page_size, timeout)
+        return StacApiSource(source, collections, page_size, timeout, policy)
     if isinstance(body, dict) and body.get('stac_version') and body.get('type') in (
             'Catalog', 'Collection'):
-        return StaticStacSource(source, page_size)
+        return StaticStacSource(source, page_size, policy, timeout)
     if isinstance(body, dict) and (body.get('itemType') == 'record'
                                    or body.get('type') == 'FeatureCollection'):
-        return RecordsSource(source, page_size, timeout)
+        return RecordsSource(source, page_size, timeout, policy)
     raise HarvestError(f'{source}: cannot tell what kind of source this is; '
                        'give --type stac-api, stac-static, opensearch or records')
 

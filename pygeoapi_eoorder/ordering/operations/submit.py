@@ -9,6 +9,7 @@ from .. import states
 from ..errors import OseoError, invalid
 from ..identity import require
 from ..parsing import parse_order
+from ..repository import QuotationUsed
 from ..xmlns import O, q, text
 from .quotation import stored_specification
 
@@ -22,14 +23,20 @@ def _wake_after_reply(manager) -> None:
         return response
 
 
+def _used(quotation_id: str) -> OseoError:
+    return invalid('quotationId', f'quotation {quotation_id!r} was submitted already')
+
+
 def submit(call) -> etree._Element:
+    """Place the order. A quotation is marked used only with the order's commit, so a
+    Submit refused on the way (limits, authorisation, ...) leaves it usable."""
     request = call.request
     notification = text(request, 'oseo:statusNotification', 'None')
     quotation_id = text(request, 'oseo:quotationId')
     if quotation_id is not None:
         spec = stored_specification(call, quotation_id)
-        if not call.service.repo.use_quotation(quotation_id):
-            raise invalid('quotationId', f'quotation {quotation_id!r} was submitted already')
+        if call.service.repo.quotation(quotation_id)['used']:
+            raise _used(quotation_id)
     else:
         spec = request.find(q('orderSpecification'))
     order = parse_order(spec)
@@ -40,10 +47,14 @@ def submit(call) -> etree._Element:
     for collection in {c.id for c in collections if c is not None}:
         require(call.auth, call.user, 'order', collection)
     later = has_request_context() and call.service.manager is not None
-    record = call.service.submit(order, call.owner, collections, notification=notification,
-                                 reply_to=call.message.reply_to,
-                                 binding=call.message.binding, quotation_id=quotation_id,
-                                 wake=not later)
+    try:
+        record = call.service.submit(order, call.owner, collections,
+                                     notification=notification,
+                                     reply_to=call.message.reply_to,
+                                     binding=call.message.binding, quotation_id=quotation_id,
+                                     wake=not later)
+    except QuotationUsed:
+        raise _used(quotation_id) from None
     if later and record['status'] != states.SUBMITTED:
         _wake_after_reply(call.service.manager)
     ack = O.SubmitAck(O.status('success'), O.orderId(record['id']))

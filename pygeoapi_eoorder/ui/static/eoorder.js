@@ -14,10 +14,17 @@
                Cancelled: 'bg-warning text-dark', Suspended: 'bg-warning text-dark'};
 
   // -- helpers ------------------------------------------------------------------------
+  function safeHref(value) {
+    // only http(s) and relative URLs become links (hrefs come from records and jobs)
+    var href = String(value).replace(/[\u0000-\u0020\u007f]/g, '');
+    var scheme = /^([a-z][a-z0-9+.\-]*):/i.exec(href);
+    return !scheme || ['http', 'https'].indexOf(scheme[1].toLowerCase()) >= 0;
+  }
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (key) {
       if (key === 'text') node.textContent = attrs[key];
+      else if ((key === 'href' || key === 'src') && attrs[key] != null && !safeHref(attrs[key])) return;
       else if (key === 'class') node.className = attrs[key];
       else if (key.slice(0, 2) === 'on') node.addEventListener(key.slice(2), attrs[key]);
       else if (attrs[key] !== undefined && attrs[key] !== null) node.setAttribute(key, attrs[key]);
