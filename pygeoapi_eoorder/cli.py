@@ -32,7 +32,7 @@ def cli():
               envvar=eoconfig.ENV_CONFIG, help='pygeoapi YAML file with an eoorder: block')
 @click.option('--host', default='127.0.0.1', show_default=True, help='address to listen on')
 @click.option('--port', default=5000, show_default=True, type=click.IntRange(1, 65535),
-              help='port to listen on')
+              envvar='PORT', help='port to listen on (or $PORT); links follow it')
 @click.option('--workers', default=2, show_default=True, type=click.IntRange(1, 64),
               help='web worker processes (jobs run in the job engine\'s own workers)')
 @click.option('--threads', default=8, show_default=True, type=click.IntRange(1, 256),

@@ -22,6 +22,7 @@ ENV_CONFIG = 'PYGEOAPI_CONFIG'
 ENV_DATA_DIR = 'EOORDER_DATA_DIR'
 ENV_STORE_URL = 'EOORDER_STORE_URL'
 ENV_BROKER_URL = 'EOORDER_BROKER_URL'
+ENV_BIND_URL = 'EOORDER_BIND_URL'  # set by `eoorder serve`: its --host/--port as a URL
 BUILTIN_PROCESSES = {  # Testbed-13 ADES transactions, as processes
     'DeployProcess': 'pygeoapi_eoorder.processes.builtin.DeployProcess',
     'UndeployProcess': 'pygeoapi_eoorder.processes.builtin.UndeployProcess',
@@ -68,6 +69,7 @@ class Settings:
     store_url: str
     jobs: JobSettings
     block: dict
+    public_url: str | None = None  # `server.url` if set: else links follow the request
 
     @property
     def jobs_dir(self) -> Path:
@@ -87,13 +89,15 @@ class Settings:
     def to_dict(self) -> dict:
         """A JSON-friendly form, carried in the process manager definition."""
         return {'config_path': str(self.config_path), 'data_dir': str(self.data_dir),
-                'store_url': self.store_url, 'block': self.block}
+                'store_url': self.store_url, 'block': self.block,
+                'public_url': self.public_url}
 
     @classmethod
     def from_dict(cls, data: dict) -> 'Settings':
         block = data['block']
         return cls(config_path=Path(data['config_path']), data_dir=Path(data['data_dir']),
-                   store_url=data['store_url'], jobs=JobSettings(**block['jobs']), block=block)
+                   store_url=data['store_url'], jobs=JobSettings(**block['jobs']), block=block,
+                   public_url=data.get('public_url'))
 
 
 def apply_defaults(schema: dict, value: Any) -> Any:
@@ -207,6 +211,28 @@ def _validate_pygeoapi_schema(config: dict) -> None:
         raise ConfigError(f'{key}: {err.message}; fix: {_fix_hint(err)}')
 
 
+def _public_url(server: dict) -> str | None:
+    """`server.url` if the deployer set one (links then always start with it)."""
+    url = server.get('url')
+    if url is None or (isinstance(url, str) and not url.strip()):
+        return None
+    if not isinstance(url, str) or not url.startswith(('http://', 'https://')):
+        raise ConfigError(f'server.url: {url!r} is not an http(s) URL; fix: remove the key '
+                          'to build links from each request, or set the public URL '
+                          '(e.g. https://eo.example.org)')
+    return url.rstrip('/')
+
+
+def bind_url(server: dict, host: str | None = None, port: int | None = None) -> str:
+    """The URL of the bind address (links outside a request when server.url is unset)."""
+    bind = server.get('bind') or {}
+    host = str(host or bind.get('host') or '127.0.0.1')
+    if host in ('0.0.0.0', '::', ''):
+        host = 'localhost'
+    host = f'[{host}]' if ':' in host else host
+    return f'http://{host}:{port or bind.get("port") or 5000}'
+
+
 def build_settings(config: dict, config_path: Path) -> Settings:
     """Validate the eoorder block of `config` and resolve paths and overrides."""
     block = validate_block(config.get('eoorder'))
@@ -221,9 +247,11 @@ def build_settings(config: dict, config_path: Path) -> Settings:
                           'sqlite:///PATH or postgresql+psycopg://USER@HOST/DB')
     if os.environ.get(ENV_BROKER_URL):  # kept in the block: it travels to the manager
         block['jobs']['broker_url'] = os.environ[ENV_BROKER_URL]
+    if block['catalogue']['demo']:  # the demo products (catalogue/demo.py) can be ordered
+        block['execution']['stage_in']['allowed_file_roots'].append(str(data_dir / 'demo'))
     jobs = JobSettings(**block['jobs'])
     return Settings(config_path=config_path, data_dir=data_dir, store_url=store_url,
-                    jobs=jobs, block=block)
+                    jobs=jobs, block=block, public_url=_public_url(config['server']))
 
 
 def load(path: str | os.PathLike, strict: bool = False) -> tuple[dict, Settings]:
@@ -236,6 +264,9 @@ def load(path: str | os.PathLike, strict: bool = False) -> tuple[dict, Settings]
     _check_pygeoapi_part(config)
     settings = build_settings(config, config_path)
     config = copy.deepcopy(config)
+    # pygeoapi needs a server.url; unset, ours follows each request (see urls.py)
+    config['server']['url'] = (settings.public_url or os.environ.get(ENV_BIND_URL)
+                               or bind_url(config['server']))
     config['server']['manager'] = {'name': MANAGER_NAME, 'output_dir': str(settings.jobs_dir),
                                    'connection': settings.store_url,
                                    'settings': settings.to_dict()}

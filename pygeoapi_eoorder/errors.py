@@ -20,6 +20,7 @@ TYPES = {
     'unsupported-media-type': _P2 + 'unsupported-media-type',
     'duplicated-process': _P2 + 'duplicated-process',
     'immutable-process': _P2 + 'immutable-process',
+    'workflow-not-found': _P2 + 'workflow-not-found',
     'not-found': 'about:blank',
     'unauthorized': 'about:blank',
     'forbidden': 'about:blank',

@@ -9,7 +9,7 @@ import threading
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from .config import ENV_CONFIG, ConfigError, Settings
+from .config import ENV_BIND_URL, ENV_CONFIG, ConfigError, Settings, bind_url
 from .jobs import control
 
 
@@ -90,6 +90,7 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     """
     check_components(settings)
     os.environ[ENV_CONFIG] = str(settings.config_path)
+    os.environ[ENV_BIND_URL] = bind_url({}, host, port)  # links outside requests
     os.environ[control.ENV_SUPERVISOR] = 'external'
     watchdog = Watchdog(settings) if settings.jobs.engine == 'local' else None
     if watchdog is None:
@@ -101,6 +102,8 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
         'worker_class': 'gthread', 'timeout': 0, 'graceful_timeout': 10,
         'accesslog': '-', 'errorlog': '-', 'loglevel': 'info',
         'access_log_format': '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
+        # X-Forwarded-* are the app's to honour (web.trusted_proxies), not gunicorn's
+        'forwarded_allow_ips': '', 'secure_scheme_headers': {},
     }
     try:
         Server(options).run()

@@ -268,3 +268,48 @@ def test_stac_output_is_registered_in_the_results_collection(make_server, files)
     assert 'source_bytes' in requests.get(csv_links[0], timeout=10).text
     log = requests.get(f'{server.url}/jobs/{job_id}/log', timeout=10).text
     assert 'registered 1 STAC item(s)' in log
+
+
+def test_subset_of_outputs_runs_and_unrequested_outputs_are_discarded(ades, files):
+    """Issue 20 item 7: the application gets a WPS_OUTPUT_* path for every declared output
+    (landcover insists on writing both); only the requested one is kept and served."""
+    root, base = files
+    job_id = ades.submit('landcover', {'source': {'href': f'{base}/scene.tif'},
+                                       'aoi': '5.5,50.1,6.25,51', 'epsg': 32631},
+                         outputs={'classification': {}})
+    job = ades.wait_for(job_id, timeout=60)
+    assert job['status'] == 'successful', (job, ades.log()[-2000:])
+    document = requests.get(f'{ades.url}/jobs/{job_id}/results?response=document',
+                            timeout=10).json()
+    assert set(document) == {'classification'}
+    csv = requests.get(document['classification']['href'], timeout=10).text
+    assert f'source_bytes,{len((root / "scene.tif").read_bytes())}' in csv
+    for name in ('stac/catalog.json', 'stac'):
+        assert requests.get(f'{ades.url}/jobs/{job_id}/results/{name}',
+                            timeout=10).status_code == 404
+    job_dir = ades.data_dir / 'jobs' / job_id
+    assert not list(job_dir.rglob('catalog.json')), 'the unrequested STAC output was kept'
+
+
+def test_cwl_subset_of_outputs_discards_unrequested_files(ades, files):
+    """The CWL runner answers and keeps only the requested outputs too."""
+    _, base = files
+    text = (PACKAGES / 'landcover.cwl').read_text().replace('\nid: landcover\n',
+                                                             '\nid: landcover-cwl\n')
+    reply = requests.post(f'{ades.url}/processes', data=text.encode(), timeout=30,
+                          headers={'Content-Type': 'application/cwl+yaml'})
+    assert reply.status_code == 201, reply.text
+    job_id = ades.submit('landcover-cwl', {'source': {'href': f'{base}/scene.tif'},
+                                           'aoi': '5.5,50.1,6.25,51'},
+                         outputs={'classification': {}})
+    job = ades.wait_for(job_id, timeout=120)
+    assert job['status'] == 'successful', (job, requests.get(
+        f'{ades.url}/jobs/{job_id}/log', timeout=10).text[-2000:])
+    document = requests.get(f'{ades.url}/jobs/{job_id}/results?response=document',
+                            timeout=10).json()
+    assert set(document) == {'classification'}
+    assert 'source_bytes,10240' in requests.get(document['classification']['href'],
+                                                timeout=10).text
+    assert requests.get(f'{ades.url}/jobs/{job_id}/results/stac/catalog.json',
+                        timeout=10).status_code == 404
+    assert not list((ades.data_dir / 'jobs' / job_id).rglob('catalog.json'))

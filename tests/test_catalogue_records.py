@@ -162,7 +162,7 @@ def test_eo_record_links_enclosure_order_execute(catalogue):
                           timeout=10).json()
     rels = {link['rel']: link['href'] for link in record['links']}
     assert rels['enclosure'] == 'https://data.invalid/scene-3.zip'
-    assert rels['order'] == f'{catalogue.url}/oseo?collection=products&identifier=scene-3'
+    assert rels['order'] == f'{catalogue.url}/ui/order?collection=products&identifier=scene-3'
     execute = 'http://www.opengis.net/def/rel/ogc/1.0/execute'
     assert rels[execute] == f'{catalogue.url}/processes/ndvi/execution'
     props = record['properties']

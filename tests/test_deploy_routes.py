@@ -80,7 +80,7 @@ def test_builtin_processes_are_immutable(server):
                                 data=json.dumps(package('countdown')),
                                 headers={'Content-Type': PKG}, timeout=10),
                    403, P2 + 'immutable-process')
-    assert_problem(deploy(server, package('countdown')), 409, P2 + 'duplicated-process')
+    assert_problem(deploy(server, package('countdown')), 403, P2 + 'immutable-process')
     assert requests.get(f'{server.url}/processes/countdown/package',
                         timeout=10).status_code == 404
 

@@ -168,7 +168,14 @@ def test_callbacks_to_internal_hosts_need_permission(server, callback_server):
     job_id = server.submit('countdown-external', {'steps': 1},
                            subscriber=subscriber(callback_server))
     server.wait_for(job_id)
-    time.sleep(0.5)
+    # the success callback is the last thing a job does: once its refusal is logged, every
+    # callback of the job has been handled
+    refused = f'callback to {callback_server}/success refused'
+    deadline = time.monotonic() + 15
+    log = ''
+    while refused not in log and time.monotonic() < deadline:
+        log = requests.get(f'{server.url}/jobs/{job_id}/log', timeout=10).text
+        time.sleep(0.05)
+    assert refused in log and 'internal addresses are not allowed' in log, log
+    assert f'callback to {callback_server}/progress refused' in log
     assert Collector.received == []
-    log = requests.get(f'{server.url}/jobs/{job_id}/log', timeout=10).text
-    assert 'internal addresses are not allowed' in log

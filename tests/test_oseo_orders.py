@@ -4,7 +4,6 @@ quotations, moderation, options and limits, REST views."""
 from __future__ import annotations
 
 import io
-import time
 import zipfile
 
 import pytest
@@ -222,7 +221,12 @@ def test_manual_moderation(make_server, products):
     block = oseo.eoorder_block(products, moderation={'product': 'manual'})
     server = make_server(block, {})
     order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1')))
-    time.sleep(0.5)
+    # Submit has decided (in its transaction): the order waits for a moderator, and no item
+    # has a job that could run
+    held = requests.get(f'{server.url}/orders/{order_id}', timeout=10).json()
+    assert held['statusInfo'] == 'awaiting approval', held
+    assert [(i['itemId'], i['status'], i['jobID']) for i in held['items']] == \
+        [('a', 'Submitted', None)]
     status, items = oseo.order_status(server, order_id)
     assert (status, items) == ('Submitted', {'a': 'Submitted'})
     reply = requests.post(f'{server.url}/orders/{order_id}/approve', timeout=10)

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
-P1 = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/'
+P2 = 'http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/'
 
 FORMATS = [
     ('echo.ogcapppkg.json', 'application/ogcapppkg+json', 'echo', None),
@@ -56,7 +56,7 @@ def test_landcover_packages_describe_the_same_interface(server):
 def test_cwl_graph_workflow_selection(server):
     reply = deploy(server, 'echo-workflow.cwl', 'application/cwl+yaml', {'w': 'nope'})
     assert reply.status_code == 400
-    assert reply.json()['type'] == P1 + 'invalid-parameter'
+    assert reply.json()['type'] == P2 + 'workflow-not-found'
     assert "w: no process 'nope'" in reply.json()['detail']
     reply = deploy(server, 'echo-workflow.cwl', 'application/cwl+yaml', {'w': 'echo'})
     assert reply.status_code == 201, reply.text  # the tool itself can be deployed too

@@ -11,8 +11,16 @@ from sqlalchemy import delete
 from pygeoapi_eoorder.jobs.repository import JobQuery, JobRepository
 from pygeoapi_eoorder.store import Job, Store, utcnow
 
-PG_URL = os.environ.get('EOORDER_TEST_POSTGRESQL',
-                        'postgresql+psycopg://postgres@127.0.0.1:5432/test')
+from .support.cluster import Database
+
+
+
+@pytest.fixture(scope='module')
+def pg_url():
+    """A PostgreSQL database of this module's own (migrated from scratch), dropped after."""
+    database = Database('eoorder_store').create()
+    yield os.environ.get('EOORDER_TEST_POSTGRESQL', database.url)
+    database.drop()
 
 
 @pytest.fixture(params=['sqlite', 'postgresql'])
@@ -20,7 +28,7 @@ def repo(request, tmp_path):
     if request.param == 'sqlite':
         store = Store(f"sqlite:///{tmp_path / 'store.db'}")
     else:
-        store = Store(PG_URL)
+        store = Store(request.getfixturevalue('pg_url'))
         with store.write() as session:
             session.execute(delete(Job))
     yield JobRepository(store)

@@ -1,10 +1,10 @@
 """The HTML pages in a real headless Chromium (Debian's), driven by Playwright.
 
-Set-up: `scripts/browser` (Debian's chromium, libjs-leaflet, libjs-bootstrap5 and the
-`playwright` Python package; no browser is downloaded). Every request the browser makes
-stays on loopback: pygeoapi's layout loads Bootstrap and Leaflet from a CDN, and those
-requests are answered from Debian's copies; any other outside request is refused (and
-counted: a page that needs one fails the test). Screenshots go to tests/screenshots/.
+Set-up: `scripts/browser` (Debian's chromium and the `playwright` Python package; no
+browser is downloaded). Every request the browser makes stays on loopback: the server
+serves Bootstrap and Leaflet itself (/ui/vendor); any outside request is refused (and
+counted: a page that needs one fails the test; map tiles are refused without counting, the
+map works without them). Screenshots go to tests/screenshots/.
 """
 
 from __future__ import annotations
@@ -24,26 +24,11 @@ from .support.catalogue import eo_record, records_resource
 CHROMIUM = Path('/usr/bin/chromium')
 SCREENSHOTS = Path(__file__).parent / 'screenshots'
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
-DEBIAN_JS = Path('/usr/share/javascript')
 LOOPBACK = {'127.0.0.1', 'localhost', '::1'}
 FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
          '--disable-background-networking', '--disable-component-update', '--disable-sync',
          '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost']
 TIMEOUT_MS = 60_000
-
-
-def _cdn_file(url: str) -> Path | None:
-    """Debian's copy of a CDN asset pygeoapi's templates load (Bootstrap 5, Leaflet)."""
-    path = urlparse(url).path
-    name = path.rsplit('/', 1)[-1]
-    if '/bootstrap@' in path and name.endswith('.css'):
-        return DEBIAN_JS / 'bootstrap5' / 'css' / name
-    if '/bootstrap@' in path and name.endswith('.js'):
-        return DEBIAN_JS / 'bootstrap5' / 'js' / name
-    if '/leaflet@' in path:
-        found = DEBIAN_JS / 'leaflet' / path.split('/dist/', 1)[-1]
-        return found
-    return None
 
 
 @pytest.fixture(scope='module')
@@ -79,9 +64,6 @@ class Browsing:
         host = urlparse(url).hostname or ''
         if host in LOOPBACK or url.startswith(('data:', 'blob:')):
             return route.continue_()
-        local = _cdn_file(url)
-        if local is not None and local.is_file():
-            return route.fulfill(path=str(local))
         if '{z}' not in url and 'tile' in host:   # map tiles: none offline, the map still works
             return route.abort()
         self.refused.append(url)

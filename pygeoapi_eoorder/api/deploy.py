@@ -12,7 +12,7 @@ from ..auth import current_user
 from ..egress import policy_from_settings
 from ..errors import problem
 from ..processes import deployed, reserved
-from ..processes.packages import OGCAPPPKG, Package, PackageError
+from ..processes.packages import OGCAPPPKG, Package, PackageError, WorkflowNotFound
 from ..processes.parsing import UnsupportedPackage, parse_package
 
 LOGGER = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ class DeployRoutes:
             return package
         except UnsupportedPackage as err:
             return problem(415, 'unsupported-media-type', str(err))
+        except WorkflowNotFound as err:
+            return problem(400, 'workflow-not-found', str(err))
         except PackageError as err:
             return problem(400, 'invalid-parameter', str(err))
 
@@ -124,6 +126,10 @@ class DeployRoutes:
         package = self._parse(request)
         if isinstance(package, Response):
             return package
+        if self._is_builtin(package.id):
+            return problem(403, 'immutable-process',
+                           f'process {package.id!r} is built in and cannot be replaced',
+                           {'Location': f'{self.base_url}/processes/{package.id}'})
         if package.id in self.manager.processes:
             return problem(409, 'duplicated-process',
                            f'a process {package.id!r} exists already; replace it with PUT '

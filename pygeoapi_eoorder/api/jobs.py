@@ -127,7 +127,8 @@ class JobRoutes:
         if job['status'] not in FINAL:
             return _json(status_info(job, self.base_url), 201, location)
         applied = {'Preference-Applied': 'wait'} if 'wait' in prefer else {}
-        return self._result_response(job, req.response, {**location, **applied})
+        monitor = {'Link': f'<{location["Location"]}>; rel="monitor"'}
+        return self._result_response(job, req.response, {**location, **monitor, **applied})
 
     def _result_response(self, job: dict, response_mode: str, headers: dict) -> Response:
         status = job['status']
@@ -145,6 +146,8 @@ class JobRoutes:
         except Exception:
             return problem(500, 'server-error', f"results of job {job['id']} are unreadable",
                            headers)
+        if mimetype == JSON_TYPE:
+            outputs = self._rebased(job, outputs)
         single = self._single_file(job, mimetype, outputs) if response_mode == 'raw' else None
         if single is not None:
             response = self._send_result(*single)
@@ -161,6 +164,25 @@ class JobRoutes:
         for key, value in headers.items():
             response.headers[key] = value
         return response
+
+    def _rebased(self, job: dict, outputs):
+        """Output hrefs to this job's result files as seen from this request's base URL
+        (the worker wrote them with the submitting request's)."""
+        written = f"{(job.get('base_url') or self.api.config['server']['url']).rstrip('/')}" \
+            f"/jobs/{job['id']}/results"
+        wanted = f"{self.base_url}/jobs/{job['id']}/results"
+        if written == wanted:
+            return outputs
+        if isinstance(outputs, list):
+            return [self._rebased(job, value) for value in outputs]
+        if not isinstance(outputs, dict):
+            return outputs
+        rebased = {key: self._rebased(job, value) for key, value in outputs.items()}
+        href = rebased.get('href')
+        if isinstance(href, str) and (href == written or href.startswith(written + '/')
+                                      or href.startswith(written + '?')):
+            rebased['href'] = wanted + href[len(written):]
+        return rebased
 
     def _open_result(self, job_id: str, name: str):
         """An open binary file for result `name` of a job, or None when there is no such

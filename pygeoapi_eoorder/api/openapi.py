@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import threading
 
-from pygeoapi.openapi import get_oas
+from pygeoapi.openapi import OPENAPI_YAML, get_oas
 
 from ..auth import NOBODY, acting_as
 from ..jobs.repository import STATUSES
@@ -103,6 +103,22 @@ def eoorder_paths() -> dict:
     }
 
 
+def _declare_as_served(document: dict) -> None:
+    """Correct pygeoapi's declarations where this server answers otherwise: `GET /processes`
+    takes `limit`; `DELETE /jobs/{jobId}` answers 200 with the statusInfo (Part 1 dismiss)."""
+    listing = document['paths'].get('/processes', {}).get('get')
+    if listing is not None:
+        parameters = listing.setdefault('parameters', [])
+        if not any(p.get('name') == 'limit' for p in parameters):
+            parameters.append(_query('limit', 'the number of processes listed',
+                                     {'type': 'integer', 'minimum': 1}))
+    dismiss = document['paths'].get('/jobs/{jobId}', {}).get('delete')
+    if dismiss is not None:
+        responses = dismiss['responses']
+        responses.pop('204', None)
+        responses['200'] = {'$ref': f"{OPENAPI_YAML['oapip']}/responses/Status.yaml"}
+
+
 def build(config: dict) -> dict:
     """The full OpenAPI document for `config` (deployed processes come from the store)."""
     from ..app import components
@@ -118,6 +134,7 @@ def build(config: dict) -> dict:
                 merged[method]['responses'].update(operation['responses'])
             else:
                 merged[method] = operation
+    _declare_as_served(document)
     return document
 
 

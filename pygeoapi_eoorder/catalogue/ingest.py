@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import pystac
 
@@ -27,21 +27,26 @@ def _catalog_file(catalog: str | pathlib.Path) -> pathlib.Path:
 
 
 def _href_rewriter(root: pathlib.Path, base_href: str | None):
-    """Asset hrefs under the catalog's directory become base_href + relative path."""
+    """Asset hrefs under the catalog's directory become base_href + relative path; a
+    local href outside it (a host file named by whoever wrote the catalog) gives None:
+    the asset is not registered."""
     if not base_href:
         return None
     base = base_href.rstrip('/')
 
-    def rewrite(href: str) -> str:
-        if '://' in href and not href.startswith('file://'):
+    def rewrite(href: str) -> str | None:
+        scheme = urlsplit(href).scheme.lower()
+        if scheme in ('http', 'https'):
             return href
-        local = pathlib.Path(href.removeprefix('file://'))
+        if scheme not in ('', 'file'):  # s3://... kept; javascript:, data: dropped
+            return href if '://' in href else None
         try:
+            local = pathlib.Path(unquote(urlsplit(href).path) if scheme else href)
             relative = os.path.relpath(local.resolve(), root)
-        except ValueError:
-            return href
-        if relative.startswith('..'):
-            return href
+        except (ValueError, OSError, RuntimeError):
+            return None
+        if relative == '..' or relative.startswith('../') or os.path.isabs(relative):
+            return None
         return f'{base}/{quote(pathlib.PurePath(relative).as_posix())}'
     return rewrite
 

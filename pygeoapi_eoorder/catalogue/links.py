@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from .. import urls
 from . import runtime
 from .records import EXECUTE_REL
 
@@ -19,14 +20,13 @@ def ordering_enabled_for(collection: str) -> bool:
 
 def decorate(record: dict, collection: str, processes: list[str]) -> dict:
     """The record with its `order` and execute links (computed, never stored)."""
-    base = runtime.base_url()
+    base = urls.of_request() or runtime.base_url()
     links = [link for link in record.get('links', [])
              if link.get('rel') not in ('order', EXECUTE_REL)]
-    if ordering_enabled_for(collection):
-        links.append({'rel': 'order', 'type': 'application/xml',
-                      'title': 'Order this product (OSEO)',
-                      'href': f'{base}/oseo?collection={quote(collection)}'
-                              f'&identifier={quote(record["id"])}'})
+    if ordering_enabled_for(collection):  # the order form, pre-filled (it sends OSEO Submit)
+        links.append({'rel': 'order', 'type': 'text/html', 'title': 'Order this product',
+                      'href': f'{base}/ui/order?collection={quote(collection, safe="")}'
+                              f'&identifier={quote(record["id"], safe="")}'})
     for process_id in processes:
         links.append({'rel': EXECUTE_REL, 'type': 'application/json',
                       'title': f'Process with {process_id}',

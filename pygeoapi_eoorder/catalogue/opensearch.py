@@ -215,10 +215,14 @@ def paging(args, default: int, maximum: int) -> tuple[int, int, int]:
 class OpenSearch:
     def __init__(self, api, block: dict):
         self.api = api
-        self.base = api.base_url.rstrip('/')
         self.default_count = int(block.get('default_count', 20))
         self.max_count = int(block.get('max_count', 100))
         self.resources = api.config.get('resources', {})
+
+    @property
+    def base(self) -> str:
+        """The server's base URL for this request (see `pygeoapi_eoorder.urls`)."""
+        return self.api.base_url.rstrip('/')
 
     # collections served by the SQL provider
     def collections(self) -> dict:

@@ -185,7 +185,8 @@ def _from_stac_value(name: str, value: Any) -> Any:
 def from_stac_item(item: dict, asset_href=None) -> dict:
     """A STAC item as a record: EO properties mapped, assets as enclosure links.
 
-    `asset_href(href) -> href` rewrites asset locations (e.g. to a public base URL).
+    `asset_href(href) -> href` rewrites asset locations (e.g. to a public base URL); when
+    it answers None the asset is dropped, and so are links that are not http(s).
     """
     props = dict(item.get('properties') or {})
     record_props: dict[str, Any] = {
@@ -208,17 +209,20 @@ def from_stac_item(item: dict, asset_href=None) -> dict:
     links = []
     for key, asset in (item.get('assets') or {}).items():
         href = asset.get('href')
+        if href and asset_href:
+            href = asset_href(href)
         if not href:
             continue
         link = {'rel': 'enclosure' if 'thumbnail' not in (asset.get('roles') or [])
                 else 'preview',
-                'href': asset_href(href) if asset_href else href, 'title': asset.get('title')
-                or key}
+                'href': href, 'title': asset.get('title') or key}
         if asset.get('type'):
             link['type'] = asset['type']
         links.append(link)
     for link in item.get('links') or []:
-        if link.get('rel') in ('license', 'cite-as', 'via', 'describedby'):
+        if link.get('rel') in ('license', 'cite-as', 'via', 'describedby') and not (
+                asset_href and not str(link.get('href', '')).lower().startswith(
+                    ('http://', 'https://'))):
             links.append(link)
     record = {'id': item['id'], 'type': 'Feature', 'geometry': item.get('geometry'),
               'properties': record_props, 'links': links}

@@ -68,6 +68,8 @@ class Environment:
                 self.env[f'WPS_INPUT_{input_id}'] = self.resolve(input_id, value, 0)
 
     def add_outputs(self, outputs_dir: Path, output_ids: list[str]) -> None:
+        """A `WPS_OUTPUT_<id>` path for each of `output_ids` (pass every declared output:
+        an application may insist on writing them all)."""
         for output_id in output_ids:
             self.env[f'WPS_OUTPUT_{output_id}'] = self.container_path(outputs_dir / output_id)
 
@@ -148,8 +150,13 @@ def collect_outputs(ctx: JobContext, process: dict, output_ids: list[str]) -> di
     return document
 
 
+def declared_ids(process: dict) -> list[str]:
+    return list((process.get('outputs') or {}).keys())
+
+
 def requested_ids(process: dict, requested: dict | None) -> list[str]:
-    declared = list((process.get('outputs') or {}).keys())
+    """The declared outputs the client asked for (all of them when it named none)."""
+    declared = declared_ids(process)
     if requested:
         return [output_id for output_id in declared if output_id in requested]
     return declared
@@ -167,17 +174,18 @@ def run_docker(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     stager = ctx.stager()
     environment = Environment(ctx, process, stager)
     environment.add_inputs(data)
-    output_ids = requested_ids(process, requested)
     outputs_dir = ctx.workdir / 'outputs'
     shutil.rmtree(outputs_dir, ignore_errors=True)
     outputs_dir.mkdir(parents=True)
-    environment.add_outputs(outputs_dir, output_ids)
+    environment.add_outputs(outputs_dir, declared_ids(process))
     limits = docker_runner.effective_limits(unit, docker_conf)
     ctx.progress(10, f'running {unit.image}')
     docker_runner.run_container(engine, ctx.job_id, unit.image, ctx.workdir, environment.env,
                                 limits, ctx.log, ctx.progress)
     ctx.progress(95, 'collecting outputs')
-    return 'application/json', collect_outputs(ctx, process, output_ids)
+    document = collect_outputs(ctx, process, requested_ids(process, requested))
+    shutil.rmtree(outputs_dir, ignore_errors=True)  # what is left was not requested
+    return 'application/json', document
 
 
 def stop_job(settings, job_id: str) -> int:

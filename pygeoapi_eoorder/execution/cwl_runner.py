@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict
@@ -141,6 +142,35 @@ def _describe(ctx: JobContext, output_id: str, value: Any, results: Path) -> Any
              'application/octet-stream')}
 
 
+def _paths(value: Any, results: Path) -> set[Path]:
+    """The results paths a cwltool output value names (files, directories, secondaries)."""
+    if isinstance(value, list):
+        return set().union(*(_paths(item, results) for item in value))
+    if not isinstance(value, dict):
+        return set()
+    if value.get('class') not in FILE_CLASSES:
+        return set().union(*(_paths(item, results) for item in value.values()))
+    return {_results_path(value, results)} | _paths(value.get('secondaryFiles') or [], results)
+
+
+def discard_unrequested(outputs: dict, kept: list[str], results: Path) -> None:
+    """Remove from the results the files of outputs nobody asked for (unless a requested
+    output shares them), so that they are never served."""
+    keep = set().union(*(_paths(outputs[name], results) for name in kept if name in outputs))
+    for name, value in outputs.items():
+        if name in kept:
+            continue
+        for path in _paths(value, results):
+            if any(path == k or path in k.parents or k in path.parents for k in keep):
+                continue
+            if not os.path.lexists(path):
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
 def _policy(ctx: JobContext, unit: ExecutionUnit) -> SandboxPolicy:
     execution = ctx.settings.block['execution']
     docker_conf = execution['docker']
@@ -170,6 +200,36 @@ def _check_images(ctx: JobContext, unit: ExecutionUnit, engine) -> None:
                                  'it there (images are never pulled from a registry here)')
 
 
+WRITTEN = ('results', 'tmp', 'cwl-out')  # what cwltool and its containers write
+
+
+def _run_cwltool(ctx: JobContext, command: list[str], limits: docker_runner.Limits,
+                 engine) -> tuple[int, str, str]:
+    """Run cwltool under the job's time limit and disk quota (what it and its containers
+    write in the job directory); (exit code, stdout, stderr)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=_environment(ctx), cwd=ctx.workdir)
+
+    def stop() -> None:
+        process.kill()
+        docker_runner.stop_job_containers(engine, ctx.job_id, ctx.job_dir)
+
+    def cleanup() -> None:
+        for name in WRITTEN:
+            shutil.rmtree(ctx.job_dir / name, ignore_errors=True)
+        (ctx.job_dir / 'results').mkdir(exist_ok=True)
+
+    with docker_runner.disk_quota(ctx.job_dir, limits, stop=stop, cleanup=cleanup):
+        try:
+            stdout, stderr = process.communicate(timeout=limits.timeout)
+        except subprocess.TimeoutExpired:
+            stop()
+            process.communicate()
+            raise ExecutionError(f'timed out: the workflow ran longer than '
+                                 f'{limits.timeout:g} s') from None
+    return process.returncode, stdout, stderr
+
+
 def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
             requested: dict | None) -> tuple[str, dict]:
     execution = ctx.settings.block['execution']
@@ -190,6 +250,7 @@ def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     default_image = (execution.get('cwl') or {}).get('default_image')
     command = [sys.executable, '-m', 'pygeoapi_eoorder.execution.cwl_sandbox',
                str(policy_file), '--disable-pull', '--skip-schemas', '--disable-js-validation',
+               '--disable-color',
                '--outdir', str(results),
                '--tmpdir-prefix', f'{ctx.job_dir}/tmp/',
                '--tmp-outdir-prefix', f'{ctx.job_dir}/cwl-out/',
@@ -197,25 +258,26 @@ def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
                target, str(order)]
     ctx.progress(10, 'running cwltool')
     ctx.log.info('cwltool: %s', ' '.join(command))
-    timeout = docker_runner.effective_limits(unit, execution['docker']).timeout
+    limits = docker_runner.effective_limits(unit, execution['docker'])
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                              env=_environment(ctx), cwd=ctx.workdir)
-    except subprocess.TimeoutExpired:
-        raise ExecutionError(f'timed out: the workflow ran longer than {timeout:g} s') from None
+        returncode, stdout, stderr = _run_cwltool(ctx, command, limits, engine)
     finally:
         docker_runner.stop_job_containers(engine, ctx.job_id, ctx.job_dir)
         scrub(results)
-    ctx.log.info('cwltool log:\n%s', done.stderr)
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
+    ctx.log.info('cwltool log:\n%s', stderr)
+    if returncode != 0:
+        lines = [line for line in stderr.splitlines() if line.strip()]
         raise ExecutionError('the CWL workflow failed: ' + ' | '.join(lines[-3:]))
     try:
-        outputs = json.loads(done.stdout or '{}')
+        outputs = json.loads(stdout or '{}')
     except ValueError:
         raise ExecutionError('the CWL workflow answered no readable outputs') from None
+    if not isinstance(outputs, dict):
+        raise ExecutionError('the CWL workflow answered no readable outputs')
+    wanted = requested_ids(process, requested)
+    discard_unrequested(outputs, wanted, results)
     document = {}
-    for output_id in requested_ids(process, requested):
+    for output_id in wanted:
         if output_id not in outputs:
             raise ExecutionError(f'output {output_id} is missing from the workflow results')
         document[output_id] = _describe(ctx, output_id, outputs[output_id], results)

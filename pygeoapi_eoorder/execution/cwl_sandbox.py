@@ -41,10 +41,12 @@ from schema_salad.exceptions import ValidationException
 from schema_salad.fetcher import DefaultFetcher
 from schema_salad.ref_resolver import uri_file_path
 
+from .docker_runner import size_bytes
 from .paths import scrub
 
 BUILD_KEYS = ('dockerFile', 'dockerImageId')
 NEVER_KEYS = ('dockerLoad', 'dockerImport')  # read a host file or a URL into the engine
+MIN_MEMORY_MIB = 6  # the least memory Docker accepts for a container
 TOOL_CLASSES = ('CommandLineTool', 'ExpressionTool', 'Workflow')
 # cwltool binds its own job tmpdir at /tmp; the contract's tmpfs there would collide
 DROPPED_FLAGS = ('--user=', '--net=', '--network=', '--read-only', '--memory=', '--cpus=',
@@ -213,11 +215,39 @@ class SandboxedDockerJob(DockerCommandLineJob):
                 if len(sources) != 1 or not sources[0]:
                     raise WorkflowException(f'unexpected mount {arg!r}: refused')
                 policy.confined(sources[0], 'mount')
-        flags = [arg for arg in policy.flags if not arg.startswith('--tmpfs=/tmp:')]
+        flags = self._resource_flags(
+            [arg for arg in policy.flags if not arg.startswith('--tmpfs=/tmp:')])
         if self.networkaccess and policy.network != 'none':
             flags = [f'--network={policy.network}' if arg.startswith('--network=') else arg
                      for arg in flags]
         return runtime[:3] + ['--pull=never', *flags] + runtime[3:], cidfile
+
+    def _resource_flags(self, flags: list[str]) -> list[str]:
+        """The contract's flags with memory and CPUs lowered to what the tool's
+        ResourceRequirement asks (ramMin MiB, coresMin) when that is less: the operator's
+        values are ceilings, never raised."""
+        asked, _ = self.builder.get_requirement('ResourceRequirement')
+        if not asked:
+            return flags
+        resources = self.builder.resources
+        ram = max(int(resources['ram']), MIN_MEMORY_MIB) if (
+            'ramMin' in asked or 'ramMax' in asked) else None
+        cores = float(resources['cores']) if ('coresMin' in asked or
+                                              'coresMax' in asked) else None
+        lowered = []
+        for arg in flags:
+            name, _, value = arg.partition('=')
+            if ram is not None and name in ('--memory', '--memory-swap') and \
+                    ram * 1024 ** 2 < size_bytes(value):
+                arg = f'{name}={ram}m'
+            elif cores is not None and name == '--cpus' and 0 < cores < float(value):
+                arg = f'--cpus={cores:g}'
+            lowered.append(arg)
+        if ram is not None and not any(a.startswith('--memory=') for a in flags):
+            lowered += [f'--memory={ram}m', f'--memory-swap={ram}m']
+        if cores is not None and cores > 0 and not any(a.startswith('--cpus=') for a in flags):
+            lowered.append(f'--cpus={cores:g}')
+        return lowered
 
     def _give_to_container(self, policy: SandboxPolicy) -> None:
         """Let the container user write its output and tmp directories."""

@@ -228,10 +228,12 @@ def directory_bytes(directory: Path) -> int:
 
 
 @contextmanager
-def disk_quota(directory: Path, limits: Limits, stop: Callable[[], None]) -> Iterator[None]:
+def disk_quota(directory: Path, limits: Limits, stop: Callable[[], None],
+               cleanup: Callable[[], None] | None = None) -> Iterator[None]:
     """Hold what the job writes into `directory` to `limits.disk` (from now on): a watcher
     calls `stop` (which ends the job's containers) when it writes more; then the written
-    files are removed and ExecutionError says the quota was exceeded, whatever else failed."""
+    files are removed (`cleanup`, by default the whole directory emptied) and
+    ExecutionError says the quota was exceeded, whatever else failed."""
     if not limits.disk:
         yield
         return
@@ -242,8 +244,11 @@ def disk_quota(directory: Path, limits: Limits, stop: Callable[[], None]) -> Ite
         yield
     finally:
         if watch.finish():
-            shutil.rmtree(directory, ignore_errors=True)
-            directory.mkdir(parents=True, exist_ok=True)
+            if cleanup is not None:
+                cleanup()
+            else:
+                shutil.rmtree(directory, ignore_errors=True)
+                directory.mkdir(parents=True, exist_ok=True)
             raise ExecutionError(f'disk quota of {limits.disk} exceeded: the job wrote more '
                                  'than that in its work directory and was stopped')
 

@@ -12,6 +12,7 @@ import requests
 
 from .. import egress
 from ..egress import EgressPolicy, EgressRefused
+from .docker_runner import size_bytes
 from .errors import ExecutionError, InputRefused
 from .paths import UnsafePathError, confine, safe_name
 
@@ -92,19 +93,35 @@ def _copy_allowed(source: Path, target: Path, url: str, roots: list[str],
                              f'({type(err).__name__})') from None
 
 
+def _too_large(url: str, input_id: str, max_bytes: int) -> ExecutionError:
+    return ExecutionError(f'input {input_id}: {url} is larger than {max_bytes} bytes, the '
+                          'most a stage-in may bring (execution.stage_in.max_bytes)')
+
+
 def _download(url: str, target: Path, input_id: str, timeout: float,
-              policy: EgressPolicy | None = None) -> Path:
-    """Download `url` to `target` under the egress policy (strict if none is given)."""
+              policy: EgressPolicy | None = None, max_bytes: int | None = None) -> Path:
+    """Download `url` to `target` under the egress policy (strict if none is given), at
+    most `max_bytes` (None: no cap); a larger answer is removed and fails the input."""
     try:
         with egress.get(url, policy=policy or EgressPolicy(), timeout=timeout,
                         stream=True) as reply:
             if reply.status_code != 200:
                 raise ExecutionError(f'input {input_id}: {url} answered HTTP '
                                      f'{reply.status_code}')
+            announced = reply.headers.get('Content-Length', '')
+            if max_bytes is not None and announced.isdigit() and int(announced) > max_bytes:
+                raise _too_large(url, input_id, max_bytes)
             target.parent.mkdir(parents=True, exist_ok=True)
+            written = 0
             with open(target, 'wb') as fh:
                 for chunk in reply.iter_content(CHUNK):
+                    written += len(chunk)
+                    if max_bytes is not None and written > max_bytes:
+                        break
                     fh.write(chunk)
+            if max_bytes is not None and written > max_bytes:
+                target.unlink(missing_ok=True)
+                raise _too_large(url, input_id, max_bytes)
     except EgressRefused as err:
         raise ExecutionError(f'input {input_id}: {url} refused: {err}') from None
     except requests.RequestException as err:
@@ -130,17 +147,19 @@ class Stager:
     """Fetches referenced inputs into `inputs_dir`; returns local paths."""
 
     def __init__(self, inputs_dir: Path, allowed_file_roots: list[str], timeout: float = 60,
-                 policy: EgressPolicy | None = None):
+                 policy: EgressPolicy | None = None, max_bytes: int | str | None = None):
         self.inputs_dir = inputs_dir
         self.roots = allowed_file_roots
         self.timeout = timeout
         self.policy = policy or EgressPolicy()  # strict unless the caller passes the config's
+        self.max_bytes = None if max_bytes is None else size_bytes(max_bytes)
 
     def copy_to(self, href: str, target: Path, input_id: str) -> Path:
         """Copy what `href` names (http(s) or an allowed file://) to `target`."""
         scheme = urlparse(href).scheme.lower()
         if scheme in ('http', 'https'):
-            return _download(href, target, input_id, self.timeout, self.policy)
+            return _download(href, target, input_id, self.timeout, self.policy,
+                             self.max_bytes)
         if scheme == 'file':
             source = _allowed_file(href, self.roots, input_id)
             target.parent.mkdir(parents=True, exist_ok=True)

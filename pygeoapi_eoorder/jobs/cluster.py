@@ -153,7 +153,8 @@ def end_interrupted(runtime, job: dict, reason: str, where: tuple) -> str | None
     LOGGER.warning('job %s failed: %s', job['id'], reason)
     conf = runtime.manager.processes.get(job['process_id']) or {}
     callbacks.send((job.get('subscriber') or {}).get('failedUri'),
-                   status_info(repo.get(job['id']), runtime.config['server'].get('url', '')),
+                   status_info(repo.get(job['id']), job.get('base_url')
+                               or runtime.config['server'].get('url', '')),
                    timeout=settings.jobs.callback_timeout_seconds,
                    allow_internal=bool(conf.get('allow_internal_requests')), logger=LOGGER,
                    egress_block=settings.block.get('egress'))

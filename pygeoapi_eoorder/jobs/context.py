@@ -42,7 +42,8 @@ class JobContext:
         from ..egress import policy_from_settings
         from ..execution.staging import Stager
         return Stager(self.workdir / 'inputs', self.stage_in_roots(),
-                      policy=policy_from_settings(self.settings.block.get('egress')))
+                      policy=policy_from_settings(self.settings.block.get('egress')),
+                      max_bytes=self.settings.block['execution']['stage_in'].get('max_bytes'))
 
     def progress(self, percent: int, message: str | None = None) -> None:
         """Record progress (0-100) and an optional message, visible at /jobs/{id}."""

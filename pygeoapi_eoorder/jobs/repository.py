@@ -9,6 +9,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 
+from .. import urls
 from ..store import Job, Store, utcnow
 
 ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
@@ -29,7 +30,7 @@ JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'crea
               'started', 'finished', 'updated', 'duration', 'inputs', 'requested_outputs',
               'response', 'subscriber', 'mimetype', 'result_file', 'error', 'idempotent',
               'attempts', 'worker', 'owner', 'owner_roles', 'files_removed', 'heartbeat',
-              'queued')
+              'queued', 'base_url')
 
 
 COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
@@ -65,7 +66,8 @@ class JobRepository:
                 owner: str | None = None, owner_roles: list[str] | None = None,
                 job_id: str | None = None,
                 message: str = 'Job accepted and queued') -> dict:
-        """The row of a new `accepted` job (for `add`, or a caller's own transaction)."""
+        """The row of a new `accepted` job (for `add`, or a caller's own transaction),
+        with the base URL of the request that creates it (its links start with it)."""
         now = utcnow()
         job = {name: None for name in JOB_FIELDS}
         job.update(id=job_id or str(uuid.uuid4()), type=job_type, process_id=process_id,
@@ -73,7 +75,7 @@ class JobRepository:
                    inputs=inputs, requested_outputs=requested_outputs, response=response,
                    subscriber=subscriber, idempotent=idempotent, attempts=0, owner=owner,
                    owner_roles=sorted(owner_roles) if owner_roles else None,
-                   files_removed=False)
+                   files_removed=False, base_url=urls.of_request())
         return job
 
     def add(self, process_id: str, **fields: Any) -> dict:

@@ -11,12 +11,15 @@ never change) and streams them from there.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
+import stat
 from pathlib import Path
 
 from sqlalchemy import delete, select
 
 from ..config import Settings
+from ..execution.paths import open_nofollow
 from ..store import JobFile, Store, utcnow
 from .results import write_atomic
 
@@ -78,12 +81,13 @@ class DatabaseResults(LocalResults):
                 _upsert(session, rows)
 
     def publish(self, job_id: str, job_dir: Path) -> None:
+        """Store the regular files of `results/`; links and special files a container
+        wrote are skipped, never followed (each file opened without following links)."""
         results = job_dir / 'results'
         files = {}
-        if results.is_dir():
-            for path in sorted(results.rglob('*')):
-                if path.is_file() and not path.name.startswith('.'):
-                    files[path.relative_to(job_dir).as_posix()] = path.read_bytes()
+        if results.is_dir() and not results.is_symlink():
+            for relative in _regular_files(results):
+                files[f'results/{relative}'] = _read_nofollow(results, relative)
         self._put(job_id, files, replace_prefix='results/')
 
     def publish_log(self, job_id: str, job_dir: Path) -> None:
@@ -131,6 +135,24 @@ class DatabaseResults(LocalResults):
             session.execute(delete(JobFile).where(JobFile.job_id == job_id))
         shutil.rmtree(self._cache(job_id), ignore_errors=True)
         super().remove(job_id)
+
+
+def _regular_files(tree: Path) -> list[str]:
+    """Relative paths of the regular, non-hidden files under `tree`; links not followed."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(tree, followlinks=False):
+        here = Path(dirpath)
+        for name in filenames:
+            path = here / name
+            if not name.startswith('.') and stat.S_ISREG(os.lstat(path).st_mode):
+                found.append(path.relative_to(tree).as_posix())
+    return sorted(found)
+
+
+def _read_nofollow(tree: Path, relative: str) -> bytes:
+    """The bytes of `tree/relative`, opened without following any link below `tree`."""
+    with os.fdopen(open_nofollow(tree, relative), 'rb') as fh:
+        return fh.read()
 
 
 def _upsert(session, rows: list[dict]) -> None:

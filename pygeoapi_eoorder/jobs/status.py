@@ -14,12 +14,14 @@ REL_STATUS = 'http://www.opengis.net/def/rel/ogc/1.0/job-status'
 def status_info(job: dict, base_url: str = '') -> dict:
     """statusInfo of OGC API - Processes Part 1 for a job record."""
     url = f"{base_url.rstrip('/')}/jobs/{job['id']}"
-    info = {
-        'jobID': job['id'], 'type': job['type'], 'processID': job['process_id'],
-        'status': job['status'], 'message': job['message'], 'progress': job['progress'],
+    optional = {
+        'processID': job['process_id'], 'message': job['message'], 'progress': job['progress'],
         'created': isoformat(job['created']), 'started': isoformat(job['started']),
         'finished': isoformat(job['finished']), 'updated': isoformat(job['updated']),
     }
+    # the statusInfo schema allows no null: what is not known yet (started, finished) is left out
+    info = {'jobID': job['id'], 'type': job['type'], 'status': job['status'],
+            **{key: value for key, value in optional.items() if value is not None}}
     if job.get('duration') is not None:
         info['duration'] = round(job['duration'], 3)
     links = [{'href': url, 'rel': 'self', 'type': JSON_TYPE, 'title': 'This job'},

@@ -103,8 +103,8 @@ class Supervisor:
             LOGGER.warning('job %s failed: %s', job['id'], reason)
             subscriber = job.get('subscriber') or {}
             callbacks.send(subscriber.get('failedUri'),
-                           status_info(self.repo.get(job['id']),
-                                       self.runtime.config['server'].get('url', '')),
+                           status_info(self.repo.get(job['id']), job.get('base_url')
+                                       or self.runtime.config['server'].get('url', '')),
                            timeout=self.settings.jobs.callback_timeout_seconds,
                            allow_internal=self._allows_internal(job['process_id']),
                            logger=LOGGER, egress_block=self.settings.block.get('egress'))

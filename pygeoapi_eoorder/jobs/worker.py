@@ -81,7 +81,7 @@ def run_job(runtime: Runtime, job: dict) -> None:
     subscriber = job.get('subscriber') or {}
     timeout = runtime.settings.jobs.callback_timeout_seconds
     egress_block = runtime.settings.block.get('egress')
-    base_url = runtime.config['server'].get('url', '')
+    base_url = job.get('base_url') or runtime.config['server'].get('url', '')  # submitter's
     with job_log(job_dir / 'job.log') as log:
         log.info('job %s of process %s started (attempt %s)', job['id'], job['process_id'],
                  job['attempts'])

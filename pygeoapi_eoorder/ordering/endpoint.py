@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Callable
 
 from flask import Request, Response
 from lxml import etree
@@ -27,14 +28,20 @@ ACTIONS = {'GetQuotation': 'GetQuotationAck', 'Submit': 'SubmitAck',
 
 
 class Endpoint:
-    def __init__(self, service: OrderService, schemas: SchemaSet, auth, base_url: str):
+    def __init__(self, service: OrderService, schemas: SchemaSet, auth,
+                 base_url: Callable[[], str]):
         self.service = service
         self.schemas = schemas
         self.auth = auth
-        self.base_url = base_url.rstrip('/')
+        self._base_url = base_url
         self.operations = registry()
         self.max_bytes = service.conf.max_request_bytes
         self.validate_responses = service.conf.validate_responses
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL for this request (see `pygeoapi_eoorder.urls`)."""
+        return self._base_url().rstrip('/')
 
     # -- replies --------------------------------------------------------------------
     def _reply(self, binding: str, payload: etree._Element, status: int = 200,

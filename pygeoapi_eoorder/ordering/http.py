@@ -83,7 +83,7 @@ def install(app: Flask, api, settings) -> None:
     service = OrderService(settings, api.manager)
     subscriptions.register(service)
     auth = api.manager.auth
-    base_url = api.base_url.rstrip('/')
+    from ..urls import base_url
     endpoint = Endpoint(service, schemas, auth, base_url)
     from ..ui.render import Renderer
     views = OrderViews(service, auth, base_url, Renderer(api))

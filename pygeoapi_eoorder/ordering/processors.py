@@ -97,9 +97,10 @@ class DefaultItemProcessor(ItemProcessor):
         if not href:
             raise ItemProcessingError(f'product {work.identifier!r} not found in the '
                                       'catalogue and its collection has no enclosure template')
-        roots = work.settings.block['execution']['stage_in']['allowed_file_roots']
-        stager = Stager(work.workdir / 'inputs', roots,
-                        policy=policy_from_settings(work.settings.block.get('egress')))
+        stage_in = work.settings.block['execution']['stage_in']
+        stager = Stager(work.workdir / 'inputs', stage_in['allowed_file_roots'],
+                        policy=policy_from_settings(work.settings.block.get('egress')),
+                        max_bytes=stage_in.get('max_bytes'))
         work.log.info('staging in %s', href)
         try:
             path = stager.fetch('product', href)

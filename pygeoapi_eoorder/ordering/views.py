@@ -4,9 +4,11 @@ over the same order service as OSEO."""
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 from flask import Request, Response
 
+from .. import urls
 from ..auth.service import current_user
 from ..errors import problem
 from ..store import isoformat
@@ -35,11 +37,16 @@ def may_read_order(auth, user, owner: str | None) -> bool:
 
 
 class OrderViews:
-    def __init__(self, service, auth, base_url: str, renderer=None):
+    def __init__(self, service, auth, base_url: Callable[[], str], renderer=None):
         self.renderer = renderer
         self.service = service
         self.auth = auth
-        self.base_url = base_url.rstrip('/')
+        self._base_url = base_url
+
+    @property
+    def base_url(self) -> str:
+        """The server's base URL for this request (see `pygeoapi_eoorder.urls`)."""
+        return self._base_url().rstrip('/')
 
     def _user(self):
         user = current_user()
@@ -75,7 +82,7 @@ class OrderViews:
     def _page(self, template: str, title: str, **data) -> Response:
         """A page in pygeoapi's layout, with the package's navigation."""
         html_text = self.renderer.render(template, {
-            'title': title, 'base': self.base_url, 'section': 'orders', 'ordering': True, **data})
+            'title': title, 'base': urls.path(), 'section': 'orders', 'ordering': True, **data})
         return Response(html_text, mimetype='text/html')
 
     def _order(self, user, order_id: str):

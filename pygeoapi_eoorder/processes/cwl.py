@@ -13,7 +13,7 @@ import yaml
 from .. import egress
 from ..egress import EgressPolicy
 from .packages import (IMAGE_REFERENCE, ExecutionUnit, Package, PackageError,
-                       check_process_description)
+                       WorkflowNotFound, check_process_description)
 
 RUNNABLE = ('CommandLineTool', 'Workflow', 'ExpressionTool')
 BASE_URI = 'io://package.cwl'  # cwl_utils resolves ids against this base
@@ -44,7 +44,7 @@ def _select(document: dict, workflow: str | None) -> dict:
         if document.get('class') not in RUNNABLE:
             raise PackageError(f"class: must be one of {', '.join(RUNNABLE)}")
         if workflow and _short(str(document.get('id', ''))) != workflow:
-            raise PackageError(f'w: {workflow!r} is not in this document')
+            raise WorkflowNotFound(f'w: {workflow!r} is not in this document')
         return document
     graph = document['$graph']
     if not isinstance(graph, list) or not graph:
@@ -52,8 +52,8 @@ def _select(document: dict, workflow: str | None) -> dict:
     by_id = {_short(str(p.get('id', ''))): p for p in graph if isinstance(p, dict)}
     if workflow:
         if workflow not in by_id:
-            raise PackageError(f'w: no process {workflow!r} in $graph (available: '
-                               f'{", ".join(sorted(by_id))})')
+            raise WorkflowNotFound(f'w: no process {workflow!r} in $graph (available: '
+                                   f'{", ".join(sorted(by_id))})')
         return by_id[workflow]
     workflows = [p for p in by_id.values() if p.get('class') == 'Workflow']
     if 'main' in by_id:

@@ -32,6 +32,10 @@ class PackageError(ValueError):
     """An invalid package; the message names the offending field."""
 
 
+class WorkflowNotFound(PackageError):
+    """The `w` parameter names no process of the CWL document (Part 2 workflow-not-found)."""
+
+
 @dataclass
 class ExecutionUnit:
     """How a process runs: a Docker image, or a CWL document run by cwltool."""

@@ -41,6 +41,7 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(64))
     owner: Mapped[str | None] = mapped_column(String(255))
     owner_roles: Mapped[list | None] = mapped_column(JSON)  # the owner's roles at submission
+    base_url: Mapped[str | None] = mapped_column(String(2048))  # of the submitting request
     files_removed: Mapped[bool] = mapped_column(Boolean, default=False)
     # engine celery: the running task renews `heartbeat` (its lease); a stale one means
     # its worker is gone. `queued`: when the job was published to the broker.

@@ -8,6 +8,7 @@
     /ui/processes/{id}/execute        execute form generated from the process description
     /ui/jobs/{id}                     a job's progress and log, live
     /ui/static/{file}                 the pages' script and style
+    /ui/vendor/{library}/{file}       Bootstrap, Leaflet, Swagger UI (from PyPI packages)
 
 The pages are thin: they call the same public routes any client calls (/collections,
 /oseo, /orders, /processes, /jobs) with `fetch`, so what the browser shows is what the API
@@ -21,9 +22,10 @@ from pathlib import Path
 from flask import Flask, Response, request, send_from_directory
 from pygeoapi.process.base import UnknownProcessError
 
+from .. import urls
 from ..auth import current_user
 from ..errors import problem
-from . import forms
+from . import forms, vendor
 from .render import Renderer
 
 STATIC = Path(__file__).resolve().parent / 'static'
@@ -39,7 +41,6 @@ class Pages:
         self.api = api
         self.settings = settings
         self.renderer = Renderer(api)
-        self.base_url = api.base_url.rstrip('/')
         ordering = settings.block.get('ordering') or {}
         self.ordering = bool(ordering.get('enabled'))
         # collections offered for ordering: a record of one of these gets "order this product"
@@ -52,8 +53,13 @@ class Pages:
             from ..store import get_store
             self.orders = OrderRepository(get_store(settings.store_url))
 
+    @property
+    def base_url(self) -> str:
+        """The server's base URL for this request (see `pygeoapi_eoorder.urls`)."""
+        return self.api.base_url.rstrip('/')
+
     def page(self, template: str, title: str, status: int = 200, **data) -> Response:
-        data = {'title': title, 'base': self.base_url, 'ordering': self.ordering,
+        data = {'title': title, 'base': urls.path(), 'ordering': self.ordering,
                 'section': template.rsplit('/', 1)[-1].split('.')[0], **data}
         return _html(self.renderer.render(f'eoorder/{template}', data), status)
 
@@ -122,6 +128,13 @@ class Pages:
         response = send_from_directory(STATIC, name, max_age=300)
         return response
 
+    def vendor_file(self, library: str, name: str):
+        """Bootstrap, Leaflet and Swagger UI from their Python packages (no CDN)."""
+        folder = vendor.folder(library)
+        if folder is None:
+            return self.not_found(f'no library {library!r}')
+        return send_from_directory(folder, name, max_age=86400)
+
 
 def install(app: Flask, api, settings) -> None:
     """Called by pygeoapi_eoorder.app for every web worker."""
@@ -141,6 +154,7 @@ def install(app: Flask, api, settings) -> None:
         ('/ui/processes/<process_id>/execute', 'eoorder.ui_execute', pages.execute),
         ('/ui/jobs/<job_id>', 'eoorder.ui_job', pages.job),
         ('/ui/static/<path:name>', 'eoorder.ui_static', pages.static),
+        ('/ui/vendor/<library>/<path:name>', 'eoorder.ui_vendor', pages.vendor_file),
     ]
     for path, endpoint, view in rules:
         app.add_url_rule(prefix + path, endpoint, view, methods=['GET'])

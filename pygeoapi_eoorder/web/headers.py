@@ -1,19 +1,18 @@
 """Security headers on every response; the HTML pages' content security policy.
 
-The policy fits what the pages load: pygeoapi's templates (which ours extend) take
-Bootstrap, Leaflet and the OpenAPI viewers from CDNs and run inline scripts and handlers;
-maps show tiles from the configured basemap. Inline scripts are therefore allowed; HTML
-escaping and the link filter (:mod:`.links`) keep user data out of them. Framing is
-refused (clickjacking).
+The policy fits what the pages load: scripts and styles only from this server (Bootstrap,
+Leaflet and Swagger UI are served at /ui/vendor, no CDN); pygeoapi's templates (which ours
+extend) run inline scripts and handlers; maps show tiles from the configured basemap.
+Inline scripts are therefore allowed; HTML escaping and the link filter (:mod:`.links`)
+keep user data out of them. Framing is refused (clickjacking).
 """
 
 from __future__ import annotations
 
-CDNS = 'https://unpkg.com https://cdn.jsdelivr.net https://cdnjs.cloudflare.com'
-DEFAULT_CSP = (f"default-src 'self'; script-src 'self' 'unsafe-inline' {CDNS}; "
-               f"style-src 'self' 'unsafe-inline' {CDNS} https://fonts.googleapis.com; "
+DEFAULT_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; "
+               "style-src 'self' 'unsafe-inline'; "
                "img-src 'self' data: blob: https: http:; "
-               f"font-src 'self' data: {CDNS} https://fonts.gstatic.com; "
+               "font-src 'self' data:; "
                "connect-src 'self'; worker-src 'self' blob:; object-src 'none'; "
                "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
 

@@ -219,10 +219,15 @@ def test_finding_11_callback_to_internal_address_is_still_refused(strict, intern
         'successUri': f'http://127.0.0.1:{internal_service.port}/success',
         'failedUri': f'http://localhost:{internal_service.port}/failed'})
     assert job['status'] == 'successful', job
-    time.sleep(1)
+    # the success callback is the job's last act: wait until its refusal is logged
+    refused = f'callback to http://127.0.0.1:{internal_service.port}/success refused'
+    deadline = time.monotonic() + 15
+    log = ''
+    while refused not in log and time.monotonic() < deadline:
+        log = call(strict, 'GET', f"/jobs/{job['jobID']}/log", 'alice').text
+        time.sleep(0.05)
+    assert refused in log, log
     assert internal_service.hits == []
-    log = call(strict, 'GET', f"/jobs/{job['jobID']}/log", 'alice').text
-    assert 'callback to' in log and 'refused' in log
 
 
 @pytest.mark.parametrize('case', ['outside', 'link-to-file', 'link-to-dir', 'link-in-dir'])

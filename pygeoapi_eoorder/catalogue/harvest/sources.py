@@ -12,10 +12,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pystac
 import requests
-from lxml import etree
 from shapely.geometry import box, mapping
 
-from ... import egress
+from ... import egress, xmlsafe
 from ...egress import EgressPolicy, EgressRefused
 from ..records import from_stac_item, normalise
 
@@ -178,7 +177,6 @@ ATOM = 'http://www.w3.org/2005/Atom'
 GEORSS = 'http://www.georss.org/georss'
 DC = 'http://purl.org/dc/elements/1.1/'
 EO = 'http://a9.com/-/opensearch/extensions/eo/1.0/'
-_SAFE = etree.XMLParser(resolve_entities=False, no_network=True)
 _EO_NUMBERS = {'cloudCover': float, 'orbitNumber': int}
 
 
@@ -191,9 +189,10 @@ class OpenSearchSource(Source):
                  osdd: bytes | None = None):
         self.page_size, self.timeout, self.policy = page_size, timeout, policy
         try:
-            root = etree.fromstring(osdd or _get(osdd_url, timeout, policy).content, _SAFE)
-        except etree.XMLSyntaxError:
-            raise HarvestError(f'{osdd_url}: not an OpenSearch description document') from None
+            root = xmlsafe.parse(osdd or _get(osdd_url, timeout, policy).content)
+        except xmlsafe.UnsafeXML as err:
+            raise HarvestError(f'{osdd_url}: not an OpenSearch description document '
+                               f'({err})') from None
         url = root.find(f'{{{OS}}}Url[@type="application/atom+xml"]')
         if url is None:
             raise HarvestError(f'{osdd_url}: the description has no Atom results template')
@@ -219,9 +218,9 @@ class OpenSearchSource(Source):
     def _page(self, start_index: int, count: int):
         reply = _get(self._url(start_index, count), self.timeout, self.policy)
         try:
-            return etree.fromstring(reply.content, _SAFE)
-        except etree.XMLSyntaxError:
-            raise HarvestError(f'{self.template}: results are not Atom XML') from None
+            return xmlsafe.parse(reply.content)
+        except xmlsafe.UnsafeXML as err:
+            raise HarvestError(f'{self.template}: results are not Atom XML ({err})') from None
 
     def batches(self, cursor):
         index = int(cursor or self.index_offset)

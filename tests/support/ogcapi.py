@@ -1,0 +1,49 @@
+"""Validation of OGC API - Processes answers against the official Part 1 1.0 schemas
+(local copies in tests/data/ogcapi-processes-1.0), independent of the server's code."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+import yaml
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SCHEMAS = Path(__file__).resolve().parents[1] / 'data' / 'ogcapi-processes-1.0' / 'schemas'
+FORMATS = jsonschema.FormatChecker(formats=())
+
+
+@FORMATS.checks('date-time', raises=ValueError)
+def _rfc3339(value) -> bool:
+    """RFC 3339 date-time: a full date and time with its offset (or Z)."""
+    if not isinstance(value, str):
+        return True
+    if 'T' not in value.upper():
+        raise ValueError(f'{value!r} has no time')
+    parsed = datetime.fromisoformat(value.replace('Z', '+00:00').replace('z', '+00:00'))
+    if parsed.tzinfo is None:
+        raise ValueError(f'{value!r} has no UTC offset')
+    return True
+
+
+@cache
+def _registry() -> Registry:
+    """Every schema file under its own name, so that relative `$ref`s resolve offline. They
+    are OpenAPI 3.0 Schema Objects (`nullable`, `example`): read as JSON Schema 2020-12,
+    where those keywords are annotations without effect."""
+    resources = [(path.name, Resource.from_contents(yaml.safe_load(path.read_text()),
+                                                    default_specification=DRAFT202012))
+                 for path in sorted(SCHEMAS.glob('*.yaml'))]
+    return Registry().with_resources(resources)
+
+
+def validate(instance, schema: str) -> None:
+    """Raise jsonschema.ValidationError unless `instance` is valid against `schema`
+    (a file name, e.g. 'statusInfo.yaml')."""
+    registry = _registry()
+    contents = registry.contents(schema)
+    jsonschema.Draft202012Validator(contents, registry=registry,
+                                    format_checker=FORMATS).validate(instance)

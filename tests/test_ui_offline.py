@@ -1,0 +1,117 @@
+"""Offline HTML: the embedded default's pages in headless Chromium with every request off
+loopback refused. Bootstrap, Leaflet and Swagger UI come from the server (/ui/vendor, from
+their PyPI packages); no template we serve (ours, or pygeoapi's as we override them) loads
+anything from a CDN; the search map draws the demo footprints without tiles."""
+
+from __future__ import annotations
+
+import copy
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+from pygeoapi.util import TEMPLATESDIR
+
+from .conftest import REPO, Server
+from .test_ui_browser import Browsing, browser  # noqa: F401 - the browser fixture
+
+OURS = REPO / 'pygeoapi_eoorder' / 'templates'
+# a tag that makes the browser load something: a script, a stylesheet or an icon
+PARIS = 'DEMO_S2A_MSIL2A_20240601T104021_T31UDQ'
+REMOTE_ASSET = re.compile(r'<(script|link)\b[^>]*\b(src|href)\s*=\s*["\']?(https?:)?//',
+                          re.IGNORECASE)
+
+
+def effective_templates() -> dict[str, Path]:
+    """Every template pygeoapi may render, as the server finds it (ours first)."""
+    found = {p.relative_to(TEMPLATESDIR).as_posix(): p for p in Path(TEMPLATESDIR).rglob('*')
+             if p.suffix in ('.html', '.j2')}
+    found.update({p.relative_to(OURS).as_posix(): p for p in OURS.rglob('*.html')})
+    return found
+
+
+def test_no_served_template_loads_assets_from_a_cdn():
+    templates = effective_templates()
+    assert '_base.html' in templates and templates['_base.html'].is_relative_to(OURS)
+    remote = {name: REMOTE_ASSET.findall(path.read_text())
+              for name, path in templates.items() if REMOTE_ASSET.search(path.read_text())}
+    assert remote == {}
+
+
+@pytest.fixture(scope='module')
+def embedded(tmp_path_factory):
+    """A server on the embedded default (config/local.yml: demo products, ordering)."""
+    local = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
+    directory = tmp_path_factory.mktemp('offline')
+    block = copy.deepcopy(local['eoorder'])
+    block['data_dir'] = str(directory / 'data')
+    server = Server(directory, block, local['resources']).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def offline(browser, tmp_path):  # noqa: F811 - pytest injects the imported fixture
+    session = Browsing(browser, tmp_path)
+    yield session
+    session.close()
+
+
+def _styled(page) -> None:
+    """Bootstrap's stylesheet applies: `.container` gets its max-width and Bootstrap's
+    reboot sets the body font (without the stylesheet: 'none' and the browser's serif)."""
+    width = page.evaluate("getComputedStyle(document.querySelector('.container')).maxWidth")
+    assert width.endswith('px'), f'Bootstrap .container has no max-width: {width}'
+    font = page.evaluate("getComputedStyle(document.body).fontFamily")
+    assert 'system-ui' in font, font
+
+
+def test_pages_are_styled_and_the_search_map_draws_demo_footprints_offline(embedded,
+                                                                           offline):
+    page = offline.page
+    for path in ('/ui', '/collections?f=html', '/processes?f=html', '/jobs?f=html'):
+        page.goto(embedded.url + path)
+        _styled(page)
+    page.goto(embedded.url + '/ui/search?collection=products')
+    _styled(page)
+    assert page.evaluate("typeof L") == 'object'
+    page.wait_for_selector('#search-results tbody tr')
+    assert 'DEMO' in page.inner_text('#search-results')
+    page.wait_for_function("document.querySelectorAll("
+                           "'#search-map .leaflet-overlay-pane path').length >= 4")
+    offline.screenshot('offline-search')
+    page.goto(embedded.url + '/collections/products/items?f=html')
+    _styled(page)
+    assert page.evaluate("typeof L") == 'object'
+    page.wait_for_function("document.querySelectorAll("
+                           "'#items-map .leaflet-overlay-pane path').length >= 4")
+    page.goto(embedded.url + '/openapi?f=html')
+    page.wait_for_selector('.swagger-ui .info')
+    offline.check_clean()
+
+
+def test_a_newcomer_orders_a_demo_product_in_the_browser_and_downloads_it(embedded,
+                                                                          offline):
+    page = offline.page
+    page.goto(embedded.url + '/ui/search?collection=products')
+    page.wait_for_selector('#search-form[data-done]')
+    page.click(f'#search-results tr[data-record="{PARIS}"] a.order-product')
+    page.wait_for_selector('#order-form[data-ready="true"]')
+    assert page.input_value('#order-identifier') == PARIS
+    page.select_option('#opt-packaging', 'zip')
+    page.fill('#order-reference', 'first order')
+    page.click('#order-submit')
+    page.wait_for_url('**/ui/orders/*')
+    page.wait_for_selector('#order[data-status="Completed"] #order-downloads a.download-link',
+                           timeout=60_000)
+    _styled(page)
+    with page.expect_download() as download_info:
+        page.click('#order-downloads a.download-link')
+    saved = offline.downloads / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+    with zipfile.ZipFile(saved) as archive:
+        delivered = archive.read(f'{PARIS}.tif')
+    assert delivered == (embedded.data_dir / 'demo' / f'{PARIS}.tif').read_bytes()
+    offline.check_clean()
