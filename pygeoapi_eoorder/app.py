@@ -279,13 +279,15 @@ def _import_flask_app(settings: eoconfig.Settings, url: str):
     return flask_app
 
 
-def _use_offline_templates(config: dict) -> None:
-    """pygeoapi renders its pages from our template folder first (`server.templates.path`,
-    unless the deployer set one): its layouts with Bootstrap, Leaflet and Swagger UI served
-    by this server (`/ui/vendor`) instead of CDNs, so the HTML works offline."""
-    from .ui.render import TEMPLATES
+def _use_offline_templates(config: dict, settings: eoconfig.Settings) -> None:
+    """pygeoapi renders its pages from `<data_dir>/run/templates/` first
+    (`server.templates.path`, unless the deployer set one): its own templates rewritten to
+    load Bootstrap, Leaflet and Swagger UI from this server (`/ui/vendor`) instead of CDNs,
+    so the HTML works offline (see `ui.offline_templates`)."""
     templates = config['server'].setdefault('templates', {})
-    templates.setdefault('path', str(TEMPLATES))
+    if not templates.get('path'):
+        from .ui import offline_templates
+        templates['path'] = str(offline_templates.build(settings.run_dir))
 
 
 def create_app(config_path: str | None = None) -> Flask:
@@ -295,7 +297,7 @@ def create_app(config_path: str | None = None) -> Flask:
         raise eoconfig.ConfigError(f'{eoconfig.ENV_CONFIG}: not set; fix: point it at a '
                                    'pygeoapi YAML file with an eoorder: block')
     config, settings = eoconfig.load(path)
-    _use_offline_templates(config)
+    _use_offline_templates(config, settings)
     from pygeoapi.process.manager.base import get_manager
     registry = get_manager(config).registry
     cache = oas.OpenAPICache(config, registry)

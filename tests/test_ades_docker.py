@@ -211,7 +211,7 @@ def test_twenty_concurrent_executions_all_complete(ades):
 
 def test_cwl_tool_and_workflow_run_with_cwltool(ades):
     for name, process_id, params in (('echo.cwl', 'echo-cwl', None),
-                                     ('echo-workflow.cwl', 'echo-workflow', {'w': 'main'})):
+                                     ('echo-workflow.cwl', 'main', {'w': 'main'})):
         text = (PACKAGES / name).read_text().replace('\nid: echo\n', '\nid: echo-cwl\n')
         reply = requests.post(f'{ades.url}/processes', data=text.encode(), params=params,
                               headers={'Content-Type': 'application/cwl+yaml'}, timeout=30)

@@ -14,7 +14,7 @@ FORMATS = [
     ('echo.ogcapppkg.json', 'application/ogcapppkg+json', 'echo', None),
     ('echo.ogcapppkg-wrapped.json', 'application/ogcapppkg+json', 'echo', None),
     ('echo.cwl', 'application/cwl+yaml', 'echo', None),
-    ('echo-workflow.cwl', 'application/cwl+yaml', 'echo-workflow', 'main'),
+    ('echo-workflow.cwl', 'application/cwl+yaml', 'main', 'main'),  # the Workflow's id
     ('echo.tb13.xml', 'application/atom+xml', 'echo', None),
 ]
 

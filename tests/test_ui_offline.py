@@ -1,7 +1,8 @@
 """Offline HTML: the embedded default's pages in headless Chromium with every request off
 loopback refused. Bootstrap, Leaflet and Swagger UI come from the server (/ui/vendor, from
-their PyPI packages); no template we serve (ours, or pygeoapi's as we override them) loads
-anything from a CDN; the search map draws the demo footprints without tiles."""
+their PyPI packages); no template we serve (ours, or pygeoapi's as rewritten at start in
+`<data_dir>/run/templates/`) loads anything from a CDN; the search map draws the demo
+footprints without tiles."""
 
 from __future__ import annotations
 
@@ -11,33 +12,72 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from pygeoapi.util import TEMPLATESDIR
+
+from pygeoapi_eoorder.ui import offline_templates, vendor
 
 from .conftest import REPO, Server
 from .test_ui_browser import Browsing, browser  # noqa: F401 - the browser fixture
 
-OURS = REPO / 'pygeoapi_eoorder' / 'templates'
 # a tag that makes the browser load something: a script, a stylesheet or an icon
 PARIS = 'DEMO_S2A_MSIL2A_20240601T104021_T31UDQ'
 REMOTE_ASSET = re.compile(r'<(script|link)\b[^>]*\b(src|href)\s*=\s*["\']?(https?:)?//',
                           re.IGNORECASE)
 
 
-def effective_templates() -> dict[str, Path]:
-    """Every template pygeoapi may render, as the server finds it (ours first)."""
+def effective_templates(generated: Path) -> dict[str, Path]:
+    """Every template pygeoapi may render, as the server finds it (the generated folder
+    first, then pygeoapi's own)."""
     found = {p.relative_to(TEMPLATESDIR).as_posix(): p for p in Path(TEMPLATESDIR).rglob('*')
              if p.suffix in ('.html', '.j2')}
-    found.update({p.relative_to(OURS).as_posix(): p for p in OURS.rglob('*.html')})
+    found.update({p.relative_to(generated).as_posix(): p for p in generated.rglob('*.html')})
     return found
 
 
-def test_no_served_template_loads_assets_from_a_cdn():
-    templates = effective_templates()
-    assert '_base.html' in templates and templates['_base.html'].is_relative_to(OURS)
+def test_no_served_template_loads_assets_from_a_cdn(tmp_path):
+    """A scan of EVERY template pygeoapi may render: none loads a non-local asset, and the
+    rewrite table covers every CDN reference of the installed pygeoapi (a new one fails
+    here instead of loading from the internet)."""
+    assert offline_templates.leftovers() == {}
+    generated = offline_templates.build(tmp_path / 'run')
+    templates = effective_templates(generated)
+    assert templates['_base.html'].is_relative_to(generated)
+    assert templates['eoorder/home.html'].is_relative_to(generated)
     remote = {name: REMOTE_ASSET.findall(path.read_text())
               for name, path in templates.items() if REMOTE_ASSET.search(path.read_text())}
     assert remote == {}
+    local = {m.groups() for path in generated.rglob('*.html')
+             for m in re.finditer(r'/ui/vendor/([\w-]+)/([^"\'\s]+)', path.read_text())}
+    assert {'bootstrap', 'leaflet', 'swagger-ui'} <= {library for library, _ in local}
+    missing = [f'{library}/{name}' for library, name in local
+               if not (vendor.folder(library) / name).is_file()]
+    assert missing == []
+
+
+def test_the_rewrite_table_leaves_no_cdn_reference_and_fails_on_a_new_one():
+    page = ('<link rel="stylesheet" href="https://unpkg.com/leaflet@1.9.4/dist/leaflet.css"/>'
+            '<script src="https://cdn.example.org/new-plugin.js"></script>')
+    pages = {'new.html': offline_templates.rewrite(page)}
+    assert "/ui/vendor/leaflet/leaflet.css" in pages['new.html']
+    assert offline_templates.leftovers(pages) == {
+        'new.html': ['<script src="https://cdn.example.org/new-plugin.js">']}
+
+
+def test_a_second_start_does_not_rewrite_the_templates(make_server):
+    server = make_server()
+    folder = server.data_dir / 'run' / 'templates'
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob('*')}
+    assert folder / '.stamp' in before and folder / '_base.html' in before
+    assert requests.get(server.url + '/collections?f=html', timeout=10).status_code == 200
+    inode = folder.stat().st_ino
+    server.stop()
+    server.start()
+    assert folder.stat().st_ino == inode
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob('*')} == before
+    page = requests.get(server.url + '/openapi?f=html', timeout=10).text
+    assert '/ui/vendor/swagger-ui/swagger-ui-bundle.js' in page and 'unpkg' not in page
 
 
 @pytest.fixture(scope='module')

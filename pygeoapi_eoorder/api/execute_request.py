@@ -130,10 +130,15 @@ def parse(raw: bytes, process: dict) -> ExecuteRequest:
                                  'to output definitions')
         declared = process.get('outputs') or {}
         _check_ids(outputs, 'outputs')
-        for name in outputs:
+        for name, spec in outputs.items():
             if declared and name not in declared:
                 raise InvalidRequest(f'outputs.{name}: not an output of this process '
                                      f'(outputs: {", ".join(declared)})')
+            if spec is not None and not isinstance(spec, dict):
+                raise InvalidRequest(f'outputs.{name}: must be an object')
+            if (spec or {}).get('transmissionMode', 'value') not in ('value', 'reference'):
+                raise InvalidRequest(f"outputs.{name}.transmissionMode: must be 'value' or "
+                                     "'reference'")
 
     response = body.get('response', 'raw')
     if response not in ('raw', 'document'):

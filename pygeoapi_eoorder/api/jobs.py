@@ -23,7 +23,7 @@ from ..jobs.repository import FINAL
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document, status_info
 from ..processes import permissions
-from . import execute_request, job_query, result_safety
+from . import execute_request, job_query, result_modes, result_safety
 
 JOB_LIST_CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list',
@@ -148,22 +148,71 @@ class JobRoutes:
                            headers)
         if mimetype == JSON_TYPE:
             outputs = self._rebased(job, outputs)
-        single = self._single_file(job, mimetype, outputs) if response_mode == 'raw' else None
+        process = self._described(job, outputs)
+        named = dict(results_document(process, job, outputs, mimetype, self.base_url))
+        modes = result_modes.requested_modes(job.get('requested_outputs'))
+        prefix = f"{self.base_url}/jobs/{job['id']}/results/"
+
+        def open_file(name: str):
+            return self._open_result(job['id'], name)
+
+        def exists(name: str) -> bool:
+            handle = open_file(name)
+            if handle is not None:
+                handle.close()
+            return handle is not None
+
+        whole = {'href': f"{prefix.rstrip('/')}?response=raw", 'type': mimetype} \
+            if len(named) == 1 else None
+        for name, mode in modes.items():
+            if name not in named:
+                continue
+            if mode == 'value':
+                named[name] = result_modes.by_value(named[name], prefix, open_file)
+            else:
+                named[name] = result_modes.by_reference(name, named[name], prefix, exists, whole)
+        if response_mode == 'document':
+            return _json(named, 200, headers)
+        if modes and set(modes) >= set(named) and all(
+                modes[name] == 'reference' and isinstance(value, dict) and 'href' in value
+                for name, value in named.items()):  # raw, all by reference: 204 + Link
+            response = Response(status=204)
+            response.headers['Link'] = ', '.join(
+                filter(None, [headers.get('Link'), result_modes.link_header(named)]))
+            for key, value in headers.items():
+                if key != 'Link':
+                    response.headers[key] = value
+            return response
+        several = mimetype == JSON_TYPE and isinstance(outputs, dict) and len(named) > 1 \
+            and set(named) == set(outputs)
+        if several:
+            body, content_type = result_modes.multipart(named, prefix, open_file)
+            response = Response(body, status=200, content_type=content_type)
+            result_safety.protect(response, 'multipart/related', f"{job['id']}-results")
+            for key, value in headers.items():
+                response.headers[key] = value
+            return response
+        single = self._single_file(job, mimetype, outputs)
         if single is not None:
             response = self._send_result(*single)
             for key, value in headers.items():
                 response.headers[key] = value
             return response
-        if response_mode == 'document':
-            document = results_document(self.manager.process_metadata(job['process_id']),
-                                        job, outputs, mimetype, self.base_url)
-            return _json(document, 200, headers)
         body = json.dumps(outputs, default=str) if mimetype == JSON_TYPE else outputs
         response = Response(body, status=200, mimetype=mimetype)
         result_safety.protect(response, mimetype, f"{job['id']}-result")
         for key, value in headers.items():
             response.headers[key] = value
         return response
+
+    def _described(self, job: dict, outputs) -> dict:
+        """The description of a job's process; for a process undeployed since, its outputs
+        are the ones the job stored."""
+        try:
+            return self.manager.process_metadata(job['process_id'])
+        except Exception:
+            return {'outputs': {name: {} for name in outputs}
+                    if isinstance(outputs, dict) else {}}
 
     def _rebased(self, job: dict, outputs):
         """Output hrefs to this job's result files as seen from this request's base URL
@@ -202,8 +251,8 @@ class JobRoutes:
         """Stream an open result file with its validators, ranges and the safety headers."""
         info = os.fstat(handle.fileno())
         download_name = name.rstrip('/').rsplit('/', 1)[-1] or 'result'
-        mimetype = mimetype or mimetypes.guess_type(download_name)[0] \
-            or 'application/octet-stream'
+        mimetype = result_modes.header_safe(mimetype or mimetypes.guess_type(download_name)[0]
+                                            or '') or 'application/octet-stream'
         response = send_file(handle, mimetype=mimetype, conditional=False,
                              etag=f'{info.st_ino:x}-{info.st_mtime_ns:x}-{info.st_size:x}',
                              last_modified=info.st_mtime)
@@ -238,7 +287,24 @@ class JobRoutes:
         handle = self._open_result(job_id, name)
         if handle is None:
             return problem(404, 'not-found', f'job {job_id} has no result file {name!r}')
-        return self._send_result(handle, name, None)
+        return self._send_result(handle, name, self._declared_type(job, name))
+
+    def _declared_type(self, job: dict, name: str) -> str | None:
+        """The media type the results document gives result file `name` (a literal
+        output's file is text/plain); None to guess it from the name."""
+        try:
+            mimetype, outputs = self.manager.result(job['id'])
+        except Exception:
+            return None
+        if mimetype != JSON_TYPE or not isinstance(outputs, dict):
+            return None
+        value = outputs.get(name)
+        if isinstance(value, dict) and isinstance(value.get('type'), str) \
+                and str(value.get('href', '')).endswith(f"/jobs/{job['id']}/results/{name}"):
+            return value['type']
+        if name in outputs and not isinstance(value, (dict, list)):
+            return 'text/plain'
+        return None
 
     # -- job list and job status ---------------------------------------------------
     def list_jobs(self, request: Request) -> Response:

@@ -61,6 +61,12 @@ def _part2_paths() -> dict:
             'responses': {'201': {'description': 'deployed'}, '400': PROBLEM,
                           '403': PROBLEM, '409': PROBLEM, '415': PROBLEM}}},
         '/processes/{processId}': {
+            'get': {'summary': 'Retrieve a process description',
+                    'operationId': 'getProcessDescription', 'tags': ['processes'],
+                    'parameters': [PROCESS_ID, {'$ref': '#/components/parameters/f'}],
+                    'responses': {'200': {'$ref': f"{OPENAPI_YAML['oapip']}/responses/"
+                                                  'ProcessDescription.yaml'},
+                                  '404': PROBLEM}},
             'put': {'summary': 'Replace a deployed process', 'operationId': 'replace',
                     'tags': ['processes'], 'parameters': [PROCESS_ID],
                     'requestBody': PACKAGE_BODY,

@@ -20,6 +20,7 @@ from .stage_out import register_stac
 from .staging import Stager
 
 LITERAL_TYPES = {'string', 'number', 'integer', 'boolean'}
+LITERAL_LIMIT = 64 * 1024  # bytes of a literal input given by reference (an environment value)
 
 
 def _literal(value: Any) -> str:
@@ -46,10 +47,16 @@ class Environment:
     def container_path(self, path: Path) -> str:
         return f'{docker_runner.WORK}/{path.relative_to(self.ctx.workdir).as_posix()}'
 
-    def resolve(self, input_id: str, value: Any, index: int) -> str:
+    def resolve(self, input_id: str, value: Any, index: int, spec: dict | None = None) -> str:
+        """The environment value of one input: a literal as text, a file as its path in
+        the container; a literal given by reference is fetched and passed as its content
+        (unless it is a STAC document: staged as a catalog, its path, as EO packages expect)."""
         if isinstance(value, dict) and 'href' in value:
             self.ctx.log.info('staging in %s from %s', input_id, value['href'])
-            return self.container_path(self.stager.fetch(input_id, value['href'], index))
+            path = self.stager.fetch(input_id, value['href'], index)
+            if spec is not None and _is_literal(spec) and not path.is_dir():
+                return self.literal_content(input_id, path)  # (a STAC item: its catalog)
+            return self.container_path(path)
         if isinstance(value, dict) and 'bbox' in value:
             return ','.join(str(v) for v in value['bbox'])
         if isinstance(value, dict) and 'value' in value:
@@ -62,10 +69,25 @@ class Environment:
             spec = declared.get(input_id) or {}
             if isinstance(value, list) and not _is_array_schema(spec):
                 for index, item in enumerate(value, 1):
-                    self.env[f'WPS_INPUT_{input_id}_{index}'] = self.resolve(input_id, item, index)
+                    self.env[f'WPS_INPUT_{input_id}_{index}'] = self.resolve(input_id, item,
+                                                                             index, spec)
                 self.env[f'WPS_INPUT_{input_id}_COUNT'] = str(len(value))
             else:
-                self.env[f'WPS_INPUT_{input_id}'] = self.resolve(input_id, value, 0)
+                self.env[f'WPS_INPUT_{input_id}'] = self.resolve(input_id, value, 0, spec)
+
+    def literal_content(self, input_id: str, path: Path) -> str:
+        """The text of a staged literal (at most LITERAL_LIMIT bytes, no NUL)."""
+        try:
+            fd = open_nofollow(self.ctx.workdir, path.relative_to(self.ctx.workdir).as_posix())
+        except (OSError, UnsafePathError, ValueError) as err:
+            raise ExecutionError(f'input {input_id}: the referenced value cannot be read '
+                                 f'({err})') from None
+        with os.fdopen(fd, 'rb') as fh:
+            data = fh.read(LITERAL_LIMIT + 1)
+        if len(data) > LITERAL_LIMIT or b'\0' in data:
+            raise ExecutionError(f'input {input_id}: the referenced value is not a literal '
+                                 f'(more than {LITERAL_LIMIT} bytes or binary)')
+        return data.decode('utf-8', 'replace').strip()
 
     def add_outputs(self, outputs_dir: Path, output_ids: list[str]) -> None:
         """A `WPS_OUTPUT_<id>` path for each of `output_ids` (pass every declared output:

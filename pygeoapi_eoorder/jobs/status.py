@@ -27,7 +27,8 @@ def status_info(job: dict, base_url: str = '') -> dict:
     links = [{'href': url, 'rel': 'self', 'type': JSON_TYPE, 'title': 'This job'},
              {'href': f'{url}?f=html', 'rel': 'alternate', 'type': 'text/html',
               'title': 'This job as HTML'},
-             {'href': f'{url}/log', 'rel': 'log', 'type': 'text/plain', 'title': 'Job log'}]
+             # Part 1 2.0 draft: `rel=logs` for the job's log
+             {'href': f'{url}/log', 'rel': 'logs', 'type': 'text/plain', 'title': 'Job log'}]
     if job['status'] == 'successful' and not job['files_removed']:
         links.append({'href': f'{url}/results', 'rel': REL_RESULTS,
                       'type': job['mimetype'] or JSON_TYPE, 'title': 'Job results'})

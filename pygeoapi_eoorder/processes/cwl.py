@@ -4,7 +4,6 @@ OGC process with cwl2ogc and run later by cwltool."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import requests
@@ -56,14 +55,12 @@ def _select(document: dict, workflow: str | None) -> dict:
                                    f'{", ".join(sorted(by_id))})')
         return by_id[workflow]
     workflows = [p for p in by_id.values() if p.get('class') == 'Workflow']
-    if 'main' in by_id:
-        return by_id['main']
-    if len(workflows) == 1:
+    if workflows:  # OGC API - Processes Part 2 (CWL): without `w`, the first Workflow
         return workflows[0]
     if len(by_id) == 1:
         return next(iter(by_id.values()))
-    raise PackageError('w: the $graph holds several processes; choose one with ?w= '
-                       f'(available: {", ".join(sorted(by_id))})')
+    raise PackageError('w: the $graph holds several processes and no Workflow; choose one '
+                       f'with ?w= (available: {", ".join(sorted(by_id))})')
 
 
 def _parsed(text: str, process_id: str, in_graph: bool):
@@ -71,7 +68,7 @@ def _parsed(text: str, process_id: str, in_graph: bool):
     from cwl_utils.parser import load_document_by_string
     uri = f'{BASE_URI}#{process_id}' if in_graph else BASE_URI
     try:
-        loaded = load_document_by_string(text, uri)
+        loaded = load_document_by_string(text, uri, id_=process_id if in_graph else None)
     except Exception as err:  # schema-salad reports validation problems in many classes
         first = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
         raise PackageError(f'package: invalid CWL ({first})') from None
@@ -88,11 +85,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, 'save'):
         return value.save()
     raise TypeError(f'{type(value).__name__} is not JSON')
-
-
-def _slug(text: str) -> str:
-    """A process id from a label (a `$graph`'s `main` says nothing about the application)."""
-    return re.sub(r'[^a-z0-9]+', '-', text.lower()).strip('-')[:128] or 'main'
 
 
 def _docker_requirements(node: Any):
@@ -313,7 +305,7 @@ def describe(text: str, workflow: str | None) -> tuple[dict, str, list[str]]:
     except Exception as err:
         raise PackageError(f'package: cannot describe the CWL inputs/outputs ({err})') from None
     description = {
-        'id': process_id if process_id != 'main' else _slug(selected.get('label') or 'main'),
+        'id': process_id,  # the workflow's id (Part 2), even `main`
         'title': selected.get('label') or process_id,
         'description': selected.get('doc') or selected.get('label') or process_id,
         'version': str(selected.get('s:softwareVersion') or document.get('s:softwareVersion')

@@ -187,6 +187,18 @@ def docker_unit(data: dict, where: str) -> ExecutionUnit:
                          timeout=timeout)
 
 
+def _described_by_unit(units: list[ExecutionUnit]) -> dict:
+    """The process description of a package without one (it is optional in Part 2): the
+    one its CWL execution unit gives; a Docker image alone describes nothing."""
+    cwl_units = [unit for unit in units if unit.kind == 'cwl' and unit.cwl]
+    if not cwl_units:
+        raise PackageError('processDescription: missing (a package whose execution unit is '
+                           'not CWL must describe its process)')
+    from .cwl import describe
+    description, _, _ = describe(cwl_units[0].cwl, cwl_units[0].workflow)
+    return description
+
+
 def parse_ogcapppkg(raw: bytes, cwl_loader=None) -> Package:
     """application/ogcapppkg+json: processDescription + executionUnit."""
     try:
@@ -200,8 +212,6 @@ def parse_ogcapppkg(raw: bytes, cwl_loader=None) -> Package:
     if isinstance(description, dict) and isinstance(description.get('process'), dict):
         description = {**description['process'],
                        **{k: v for k, v in description.items() if k != 'process'}}
-    if description is None:
-        raise PackageError('processDescription: missing')
     units_raw = body.get('executionUnit')
     if units_raw is None:
         raise PackageError('executionUnit: missing')
@@ -225,6 +235,8 @@ def parse_ogcapppkg(raw: bytes, cwl_loader=None) -> Package:
         else:
             raise PackageError(f"{where}.type: unknown execution unit (use 'docker' with an "
                                'image, or a CWL document by href or value)')
+    if description is None:
+        description = _described_by_unit(units)
     process = check_process_description(description)
     return Package(process=process, units=units, media_type=OGCAPPPKG,
                    raw=raw.decode('utf-8', 'replace'))

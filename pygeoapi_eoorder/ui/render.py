@@ -1,9 +1,9 @@
 """Render this package's pages inside pygeoapi's own layout.
 
 The pages live in `pygeoapi_eoorder/templates/eoorder/` and extend pygeoapi's `_base.html`.
-The loader looks first in the deployer's `server.templates.path` (so a customised
-`_base.html` applies to these pages too), then in this package, then in pygeoapi's
-templates; filters, globals and translations are pygeoapi's, as in
+The loader looks first in `server.templates.path` (the offline copy written at start by
+`offline_templates`, or the deployer's: a customised `_base.html` applies to these pages
+too), then in this package, then in pygeoapi's templates; filters, globals and translations are pygeoapi's, as in
 `pygeoapi.util.render_j2_template`.
 """
 

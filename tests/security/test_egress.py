@@ -147,7 +147,8 @@ def test_finding_11_stage_in_from_internal_host_is_allowed_with_allowed_hosts(
         allowing, internal_service):
     job = landcover(allowing, f'http://localhost:{internal_service.port}/secret')
     assert job['status'] == 'successful', job
-    results = call(allowing, 'GET', f"/jobs/{job['jobID']}/results", 'alice').json()
+    results = call(allowing, 'GET', f"/jobs/{job['jobID']}/results?response=document",
+                   'alice').json()
     href = results['classification']['href']
     assert SECRET_SHA in requests.get(href, auth=as_('alice'), timeout=30).text
     assert internal_service.hits == ['/secret']

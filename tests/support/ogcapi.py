@@ -47,3 +47,34 @@ def validate(instance, schema: str) -> None:
     contents = registry.contents(schema)
     jsonschema.Draft202012Validator(contents, registry=registry,
                                     format_checker=FORMATS).validate(instance)
+
+
+def _any_of(node, names: bool = False):
+    """`node` with every `oneOf` keyword read as `anyOf` (`names`: `node` maps property
+    names, which stay as they are)."""
+    if isinstance(node, dict):
+        return {(key if names or key != 'oneOf' else 'anyOf'):
+                _any_of(value, not names and key == 'properties')
+                for key, value in node.items()}
+    if isinstance(node, list):
+        return [_any_of(value) for value in node]
+    return node
+
+
+@cache
+def _any_of_registry() -> Registry:
+    """The schemas read with `oneOf` as `anyOf`: their branches overlap (`inputValueNoObject`
+    lists `string` and `binaryInputValue`, itself a string; `number` and `integer`), so under
+    a strict `oneOf` no string or integer value would ever be valid. The standard means "one
+    of these forms", i.e. anyOf."""
+    resources = [(path.name, Resource.from_contents(_any_of(yaml.safe_load(path.read_text())),
+                                                    default_specification=DRAFT202012))
+                 for path in sorted(SCHEMAS.glob('*.yaml'))]
+    return Registry().with_resources(resources)
+
+
+def validate_any_of(instance, schema: str) -> None:
+    """Like `validate`, with the overlapping `oneOf`s read as `anyOf` (results, inputs)."""
+    registry = _any_of_registry()
+    jsonschema.Draft202012Validator(registry.contents(schema), registry=registry,
+                                    format_checker=FORMATS).validate(instance)
