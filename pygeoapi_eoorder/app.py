@@ -24,6 +24,7 @@ from . import config as eoconfig
 from . import urls
 from .api import openapi as oas
 from .api.deploy import DEPLOY_CONFORMANCE, DeployRoutes
+from .api import job_management
 from .api.jobs import JOB_LIST_CONFORMANCE, JobRoutes
 from .auth.throttle import LoginThrottle
 from .errors import PROBLEM_TYPE, from_pygeoapi, problem
@@ -109,7 +110,8 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, deploy: DeployRout
         if response.status_code == 200 and _json_response(response):  # not an error (bad f)
             body = json.loads(response.get_data())
             body['conformsTo'] = sorted(set(body['conformsTo']) | set(JOB_LIST_CONFORMANCE)
-                                        | set(DEPLOY_CONFORMANCE))
+                                        | set(DEPLOY_CONFORMANCE)
+                                        | set(job_management.CONFORMANCE))
             response.set_data(json.dumps(body))
         return response
 
@@ -136,6 +138,7 @@ def _install_routes(app: Flask, flask_app, routes: JobRoutes, deploy: DeployRout
         ('/processes/<process_id>/package', 'eoorder.package', ['GET'],
          lambda process_id: deploy.package(request, process_id)),
     ]
+    rules += job_management.routes(job_management.JobManagementRoutes(routes), request)
     for path, endpoint, methods, view in rules:
         app.add_url_rule(prefix + path, endpoint, view, methods=methods)
 

@@ -14,7 +14,8 @@ from pygeoapi_eoorder.catalogue import cql
 from pygeoapi_eoorder.catalogue.query import QueryError, check_queryables
 from pygeoapi_eoorder.catalogue.repository import RecordRepository
 
-PG_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
+from .support.cluster import Database
+
 T0 = datetime(2022, 3, 1)
 
 
@@ -33,6 +34,9 @@ RECORDS = {
     'a6-7': (6, 7), 'a0-10': (0, 10),
 }
 INF = float('inf')
+# open-ended records ('..' at one end): -INF / INF in the oracle
+RECORDS.update({'o3-': (3, INF), 'o5-': (5, INF), 'o-4': (-INF, 4), 'o-6': (-INF, 6)})
+OPEN_IDS = {k for k, v in RECORDS.items() if INF in (abs(v[0]), abs(v[1]))}
 # operands: (cql2 text literal, (start, end) in hours; None = open)
 OPERANDS = {
     'instant5': (f"TIMESTAMP('{iso(at(5))}')", (5, 5)),
@@ -61,29 +65,23 @@ ORACLE = {  # CQL2 1.0, temporal functions: A is the record, B the operand
 
 
 def record(identifier: str, start: float, end: float) -> dict:
+    def bound(hours: float) -> str:
+        return '..' if abs(hours) == INF else iso(at(hours))
     time = ({'timestamp': iso(at(start))} if start == end
-            else {'interval': [iso(at(start)), iso(at(end))]})
-    return {'id': identifier, 'geometry': {'type': 'Point', 'coordinates': [start, end]},
+            else {'interval': [bound(start), bound(end)]})
+    point = [start, end] if identifier not in OPEN_IDS else [-50, -50]
+    return {'id': identifier, 'geometry': {'type': 'Point', 'coordinates': point},
             'time': time, 'properties': {'title': identifier}}
-
-
-def _pg_available() -> bool:
-    try:
-        RecordRepository(PG_URL, 'probe').count()
-        return True
-    except Exception:  # noqa: BLE001
-        return False
 
 
 @pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
 def repository(request, tmp_path_factory):
     if request.param == 'sqlite':
         url = f"sqlite:///{tmp_path_factory.mktemp('cql') / 'store.db'}"
-    else:
-        if not _pg_available():
-            pytest.fail('PostgreSQL at 127.0.0.1:5432 (database test) is needed: '
-                        'run scripts/services')
-        url = PG_URL
+    else:  # a PostGIS database of this module's own (fails loudly without PostgreSQL)
+        database = Database('eoorder_cql').create(postgis=True)
+        request.addfinalizer(database.drop)
+        url = database.url
     repo = RecordRepository(url, f'cql-{uuid.uuid4().hex[:8]}')
     repo.upsert([record(k, *v) for k, v in RECORDS.items()])
     yield repo
@@ -124,7 +122,9 @@ def test_instant_operand_in_json_and_date_literals(repository):
         == expected
     # a DATE is the whole day: every record of 2022-03-01 intersects it
     assert search(repository, "T_INTERSECTS(datetime, DATE('2022-03-01'))") == set(RECORDS)
-    assert search(repository, "T_INTERSECTS(datetime, DATE('2022-03-02'))") == set()
+    next_day = (24, 48 - 1e-9)
+    assert search(repository, "T_INTERSECTS(datetime, DATE('2022-03-02'))") == {
+        k for k, v in RECORDS.items() if ORACLE['T_INTERSECTS'](v, next_day)} == {'o3-', 'o5-'}
 
 
 def test_infix_form_still_parses(repository):
@@ -144,7 +144,7 @@ def test_spatial_operators(repository):
     assert search(repository, 'S_WITHIN(geometry, POLYGON((-1 -1, 3.5 -1, 3.5 3.5, '
                               '-1 3.5, -1 -1)))') == {'i2', 'a1-3'}
     disjoint = search(repository, 'S_DISJOINT(geometry, BBOX(-1, -1, 4.5, 20))')
-    assert disjoint == {'i5', 'i8', 'a5-8', 'a6-7'}
+    assert disjoint == {'i5', 'i8', 'a5-8', 'a6-7'} | OPEN_IDS
 
 
 @pytest.mark.parametrize('text', [
@@ -158,3 +158,48 @@ def test_malformed_filters_raise(text):
 def test_unknown_queryable_is_rejected_before_any_query():
     with pytest.raises(QueryError, match="unknown queryable 'secret'"):
         check_queryables(cql.parse("secret = 1 OR cloudCover < 3"))
+
+
+DATETIME_PARAMETERS = {  # Records `datetime=` value: (start, end) in hours, None = open
+    f'{iso(at(5))}': (5, 5),
+    f'{iso(at(7))}': (7, 7),
+    f'{iso(at(2))}/{iso(at(5))}': (2, 5),
+    f'../{iso(at(2.5))}': (-INF, 2.5),
+    f'{iso(at(8.5))}/..': (8.5, INF),
+    f'{iso(at(-2))}/{iso(at(-1))}': (-2, -1),
+}
+
+
+@pytest.mark.parametrize('value', sorted(DATETIME_PARAMETERS))
+def test_records_datetime_parameter_sees_open_ended_intervals(repository, value):
+    from pygeoapi_eoorder.catalogue.query import datetime_node
+    expected = {k for k, v in RECORDS.items()
+                if ORACLE['T_INTERSECTS'](v, DATETIME_PARAMETERS[value])}
+    documents, _ = repository.search(datetime_node(value), limit=1000)
+    assert {d['id'] for d in documents} == expected
+    # a record open at its end is found by any later instant
+    if DATETIME_PARAMETERS[value][0] >= 5:
+        assert {'o3-', 'o5-'} <= expected
+
+
+OPENSEARCH_RELATIONS = {'intersects': 'T_INTERSECTS', 'during': 'T_DURING',
+                        'contains': 'T_CONTAINS', 'disjoint': 'T_DISJOINT',
+                        'equals': 'T_EQUALS'}
+OPENSEARCH_PERIODS = [(2, 5), (5, 5), (None, 4), (5, None), (3, None), (None, 6)]
+
+
+@pytest.mark.parametrize('relation, period',
+                         list(itertools.product(sorted(OPENSEARCH_RELATIONS),
+                                                OPENSEARCH_PERIODS)))
+def test_opensearch_time_relation_sees_open_ended_intervals(repository, relation, period):
+    from pygeoapi_eoorder.catalogue.opensearch import query_model
+    args = {'relation': relation}
+    if period[0] is not None:
+        args['start'] = iso(at(period[0]))
+    if period[1] is not None:
+        args['end'] = iso(at(period[1]))
+    bounds = (-INF if period[0] is None else period[0], INF if period[1] is None else period[1])
+    expected = {k for k, v in RECORDS.items()
+                if ORACLE[OPENSEARCH_RELATIONS[relation]](v, bounds)}
+    documents, _ = repository.search(query_model(args), limit=1000)
+    assert {d['id'] for d in documents} == expected

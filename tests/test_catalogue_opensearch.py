@@ -14,7 +14,8 @@ from tests.support.catalogue import eo_record, records_resource
 NS = {'os': 'http://a9.com/-/spec/opensearch/1.1/',
       'param': 'http://a9.com/-/spec/opensearch/extensions/parameters/1.0/',
       'atom': 'http://www.w3.org/2005/Atom', 'georss': 'http://www.georss.org/georss',
-      'eo': 'http://a9.com/-/opensearch/extensions/eo/1.0/'}
+      'eo': 'http://a9.com/-/opensearch/extensions/eo/1.0/',
+      'dc': 'http://purl.org/dc/elements/1.1/'}
 N = 12
 
 
@@ -46,7 +47,7 @@ def search(site, **params):
 
 def atom_ids(reply) -> list[str]:
     feed = xml(reply)
-    return sorted((e.findtext('atom:id', namespaces=NS) for e in
+    return sorted((e.findtext('dc:identifier', namespaces=NS) for e in
                    feed.findall('atom:entry', NS)), key=lambda i: int(i.split('-')[1]))
 
 
@@ -91,7 +92,9 @@ def test_two_step_search(site):
     feed = xml(requests.get(f'{site.url}/opensearch/search', params={'q': 'sentinel'},
                             timeout=10))
     entries = feed.findall('atom:entry', NS)
-    assert [e.findtext('atom:id', namespaces=NS) for e in entries] == ['products']
+    assert [e.findtext('dc:identifier', namespaces=NS) for e in entries] == ['products']
+    assert [e.findtext('atom:id', namespaces=NS) for e in entries] == [
+        f'{site.url}/collections/products']
     osdd = entries[0].find('atom:link[@rel="search"]', NS).get('href')
     description = xml(requests.get(osdd, timeout=10))
     template = description.find('os:Url[@type="application/atom+xml"]', NS).get('template')
@@ -116,8 +119,10 @@ def test_atom_response_members(site):
     assert query.get('role') == 'request'
     assert query.get('{http://a9.com/-/opensearch/extensions/eo/1.0/}platform') == 'SENTINEL-1B'
     entries = feed.findall('atom:entry', NS)
-    assert [e.findtext('atom:id', namespaces=NS) for e in entries] == [
+    assert [e.findtext('dc:identifier', namespaces=NS) for e in entries] == [
         'scene-4', 'scene-6', 'scene-8', 'scene-10']
+    assert [e.findtext('atom:id', namespaces=NS) for e in entries] == [  # IRIs
+        f'{site.url}/collections/products/items/scene-{i}' for i in (4, 6, 8, 10)]
     polygon = entries[0].findtext('georss:polygon', namespaces=NS)
     assert polygon.split()[:4] == ['4.0', '4.0', '4.0', '5.0']  # lat lon pairs
     assert entries[0].find('atom:link[@rel="enclosure"]', NS) is not None
@@ -213,3 +218,46 @@ def test_control_characters_never_break_the_atom_document(site):
     assert feed.findtext('os:totalResults', namespaces=NS) == '0'
     assert feed.find('os:Query', NS).get(
         '{http://a9.com/-/opensearch/extensions/eo/1.0/}instrument') == 'MSI'
+
+
+def _is_absolute_iri(value: str) -> bool:
+    """RFC 3987: an absolute IRI starts with a scheme and has no spaces."""
+    return bool(re.fullmatch(r'[A-Za-z][A-Za-z0-9+.-]*:[^\s<>"{}|\\^`]+', value))
+
+
+def test_atom_id_is_an_iri_and_antimeridian_footprints_are_not_the_whole_globe(site):
+    url = f'{site.url}/collections/landsat/items'
+    # a scene crossing the antimeridian, stored as two polygons (RFC 7946 3.1.9)
+    west = [[170.0, -20.0], [180.0, -20.0], [180.0, -10.0], [170.0, -10.0], [170.0, -20.0]]
+    east = [[-180.0, -20.0], [-170.0, -20.0], [-170.0, -10.0], [-180.0, -10.0],
+            [-180.0, -20.0]]
+    record = eo_record(0, id='LC08 crossing', geometry={
+        'type': 'MultiPolygon', 'coordinates': [[west], [east]]})
+    record['properties'].update({'instrument': ['OLI', 'TIRS'],
+                                 'keywords': ['landsat', 'thermal', 'antimeridian']})
+    reply = requests.post(url, json=record, headers={'Content-Type': 'application/geo+json'},
+                          timeout=10)
+    assert reply.status_code == 201, reply.text
+    try:
+        feed = xml(requests.get(f'{site.url}/opensearch/collections/landsat/search',
+                                params={'instrument': 'TIRS'}, timeout=10))
+        [entry] = feed.findall('atom:entry', NS)
+        atom_id = entry.findtext('atom:id', namespaces=NS)
+        assert _is_absolute_iri(atom_id), atom_id
+        assert atom_id == f'{site.url}/collections/landsat/items/LC08%20crossing'
+        assert requests.get(atom_id, timeout=10).json()['id'] == 'LC08 crossing'
+        assert entry.find('georss:box', NS) is None
+        polygons = [[float(v) for v in p.text.split()]
+                    for p in entry.findall('georss:polygon', NS)]
+        # oracle: each ring as lat lon pairs, longitudes never spanning the globe
+        expected = [[c for lon, lat in ring for c in (lat, lon)] for ring in (west, east)]
+        assert polygons == expected
+        assert [e.text for e in entry.findall('eo:instrument', NS)] == ['OLI', 'TIRS']
+        assert [c.get('term') for c in entry.findall('atom:category', NS)] == [
+            'landsat', 'thermal', 'antimeridian']
+        for instrument in ('OLI', 'TIRS'):  # every value is searchable
+            assert len(xml(requests.get(
+                f'{site.url}/opensearch/collections/landsat/search',
+                params={'instrument': instrument}, timeout=10)).findall('atom:entry', NS)) == 1
+    finally:
+        requests.delete(f'{url}/LC08%20crossing', timeout=10)

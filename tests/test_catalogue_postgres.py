@@ -10,17 +10,25 @@ import requests
 from pygeoapi_eoorder.catalogue.repository import RecordRepository, has_postgis
 from tests.conftest import Server
 from tests.support.catalogue import eo_record, records_resource
+from tests.support.cluster import Database
 
-PG_URL = 'postgresql+psycopg://postgres@127.0.0.1:5432/test'
 
 
 @pytest.fixture(scope='module')
-def pg_catalogue(tmp_path_factory):
+def pg_url():
+    """A PostGIS database of this module's own (the store migrates it from scratch)."""
+    database = Database('eoorder_catalogue').create(postgis=True)
+    yield database.url
+    database.drop()
+
+
+@pytest.fixture(scope='module')
+def pg_catalogue(tmp_path_factory, pg_url):
     name = f'pg-{uuid.uuid4().hex[:8]}'
-    repository = RecordRepository(PG_URL, name)
+    repository = RecordRepository(pg_url, name)
     repository.upsert([eo_record(i) for i in range(10)])
     server = Server(tmp_path_factory.mktemp('pgcat'),
-                    {'jobs': {'workers': 1}, 'store': {'url': PG_URL}},
+                    {'jobs': {'workers': 1}, 'store': {'url': pg_url}},
                     {'products': records_resource('products', collection=name)}).start()
     yield server
     server.stop()
@@ -33,8 +41,8 @@ def get(server, **params):
     return reply.json()
 
 
-def test_postgis_is_used():
-    assert has_postgis(PG_URL), 'PostGIS missing: run scripts/catalogue-services'
+def test_postgis_is_used(pg_url):
+    assert has_postgis(pg_url), 'PostGIS missing: run scripts/catalogue-services'
 
 
 def test_queries_on_postgresql(pg_catalogue):

@@ -145,6 +145,11 @@ def test_filter_cql2_json_in_query_and_body(catalogue):
     ({'filter': '{"op": "=", "args": [{"property": "secret"}, 1]}',
       'filter-lang': 'cql2-json'}, 'filter'),
     ({'filter-lang': 'sql'}, 'filter-lang'),
+    ({'filter': 'S_INTERSECTS(geometry, POLYGON((0 0, 1 1)))'}, 'filter'),
+    ({'filter': 'S_INTERSECTS(geometry, POLYGON((0 0, 2 2, 2 0, 0 2, 0 0)))'}, 'filter'),
+    ({'filter': '{"op": "s_intersects", "args": [{"property": "geometry"}, {"type": '
+                '"Polygon", "coordinates": [[[0, 0], [1, 1]]]}]}',
+      'filter-lang': 'cql2-json'}, 'filter'),
     ({'sortby': 'description'}, 'sortby'),
     ({'limit': 'ten'}, 'limit'),
     ({'cloudCover': 'cloudy'}, 'cloudCover'),
@@ -209,3 +214,122 @@ def test_html_pages_render(catalogue):
     reply = requests.get(f'{catalogue.url}/collections/products/items/scene-2',
                          params={'f': 'html'}, timeout=10)
     assert reply.status_code == 200 and 'SENTINEL-1B' in reply.text
+
+
+def test_cql2_json_between_with_three_arguments(catalogue):
+    # the form of the official cql2.json schema: {"op": "between", "args": [a, low, high]}
+    document = {'op': 'between', 'args': [{'property': 'orbitNumber'}, 1003, 1006]}
+    expected = [f'scene-{i}' for i in range(N) if 1003 <= 1000 + i <= 1006]
+    body = items(catalogue, **{'filter-lang': 'cql2-json', 'filter': json.dumps(document),
+                               'limit': 100})
+    assert ids(body) == expected
+    reply = requests.post(f'{catalogue.url}/collections/products/items',
+                          data=json.dumps({'op': 'not', 'args': [document]}),
+                          headers={'Content-Type': 'application/query-cql-json',
+                                   'Accept': 'application/geo+json'}, timeout=10)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers['Content-Type'].split(';')[0] == 'application/geo+json'
+    assert ids(reply.json()) == [f'scene-{i}' for i in range(N) if f'scene-{i}' not in expected]
+
+
+# Conformance classes of OGC API - Records - Part 1 (current draft, opengeospatial/
+# ogcapi-records core/standard/abstract_tests): nothing else under this prefix exists
+RECORDS_DRAFT_CLASSES = {f'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/{name}' for name
+                         in ('record-core', 'record-collection', 'records-api',
+                             'record-core-query-parameters', 'cql-filter', 'sorting', 'json',
+                             'html', 'oas30', 'autodiscovery', 'query-param-profile',
+                             'searchable-catalog', 'searchable-catalog/filtering',
+                             'searchable-catalog/sorting', 'local-resources-catalog',
+                             'crawlable-catalog')}
+
+
+def test_conformance_lists_only_uris_of_the_current_records_draft(catalogue):
+    conforms = requests.get(f'{catalogue.url}/conformance', timeout=10).json()['conformsTo']
+    records = {uri for uri in conforms
+               if uri.startswith('http://www.opengis.net/spec/ogcapi-records-1/')}
+    assert records and records <= RECORDS_DRAFT_CLASSES, records - RECORDS_DRAFT_CLASSES
+    for name in ('records-api', 'cql-filter', 'searchable-catalog'):
+        assert f'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/{name}' in records
+
+
+RECORD_PROFILE = 'http://www.opengis.net/def/profile/OGC/0/ogc-record'
+CATALOG_PROFILE = 'http://www.opengis.net/def/profile/OGC/0/ogc-catalog'
+
+
+@pytest.mark.parametrize('path', ['/collections/products/items',
+                                  '/collections/products/items/scene-3'])
+def test_records_are_geojson_when_asked_with_a_profile_link(catalogue, path):
+    url = catalogue.url + path
+    for kwargs in ({'headers': {'Accept': 'application/geo+json'}},
+                   {'params': {'f': 'geojson'}},
+                   {'params': {'f': 'application/geo+json'}}):
+        reply = requests.get(url, timeout=10, **kwargs)
+        assert reply.status_code == 200, reply.text
+        assert reply.headers['Content-Type'].split(';')[0] == 'application/geo+json', kwargs
+        body = reply.json()
+        assert body['type'] in ('Feature', 'FeatureCollection')
+        assert {'rel': 'profile', 'href': RECORD_PROFILE} in [
+            {k: link.get(k) for k in ('rel', 'href')} for link in body['links']]
+    plain = requests.get(url, params={'f': 'json'}, timeout=10)
+    assert plain.headers['Content-Type'].split(';')[0] == 'application/json'
+
+
+def _catalogue_members(collection: dict) -> None:
+    assert collection['type'] == 'Collection'
+    rels = {(link['rel'], link['href']) for link in collection['links']}
+    assert ('profile', CATALOG_PROFILE) in rels
+    sortables = [href for rel, href in rels
+                 if rel == 'http://www.opengis.net/def/rel/ogc/1.0/sortables']
+    assert sortables and sortables[0].endswith(f"/collections/{collection['id']}/sortables")
+    assert requests.get(sortables[0], timeout=10).status_code == 200
+
+
+def test_collections_are_typed_with_sortables_and_profile_links(catalogue):
+    _catalogue_members(requests.get(f'{catalogue.url}/collections/products', timeout=10).json())
+    listed = requests.get(f'{catalogue.url}/collections', timeout=10).json()['collections']
+    _catalogue_members(next(c for c in listed if c['id'] == 'products'))
+
+
+def test_queryables_schema_and_array_properties(catalogue):
+    body = requests.get(f'{catalogue.url}/collections/products/queryables', timeout=10).json()
+    assert body['$schema'] == 'https://json-schema.org/draft/2020-12/schema'
+    record = requests.get(f'{catalogue.url}/collections/products/items/scene-3',
+                          timeout=10).json()
+    for name in ('keywords', 'externalIds'):  # arrays in the records themselves
+        assert isinstance(record['properties'][name], list)
+        assert body['properties'][name]['type'] == 'array', body['properties'][name]
+        assert body['properties'][name]['items']['type'] == 'string'
+    assert body['properties']['cloudCover']['type'] == 'number'
+
+
+@pytest.mark.parametrize('interval, instants', [
+    # (record interval, {datetime= value: found?} computed by hand from the interval)
+    (['2021-02-01T00:00:00Z', '..'], {'2030-01-01T00:00:00Z': True,
+                                      '2021-01-31T00:00:00Z': False,
+                                      '2021-02-01T00:00:00Z/..': True,
+                                      '../2021-01-15T00:00:00Z': False}),
+    (['..', '2021-02-01T00:00:00Z'], {'1990-01-01T00:00:00Z': True,
+                                      '2021-02-02T00:00:00Z': False,
+                                      '../1900-01-01T00:00:00Z': True,
+                                      '2021-02-01T00:00:01Z/..': False}),
+])
+def test_open_ended_record_intervals_are_not_instants(catalogue, interval, instants):
+    url = f'{catalogue.url}/collections/products/items'
+    record = eo_record(40, id='open-ended', time={'interval': interval})
+    reply = requests.post(url, json=record, headers={'Content-Type': 'application/geo+json'},
+                          timeout=10)
+    assert reply.status_code == 201, reply.text
+    try:
+        for value, found in instants.items():
+            matched = [f['id'] for f in items(catalogue, datetime=value, limit=100)['features']]
+            assert ('open-ended' in matched) is found, value
+        # CQL2 T_BEFORE: the record ends before the instant; an open end never does
+        before = "T_BEFORE(datetime, TIMESTAMP('2021-03-01T00:00:00Z'))"
+        assert ('open-ended' in ids_of(items(catalogue, filter=before, limit=100))) is (
+            interval[0] == '..')
+    finally:
+        requests.delete(f'{url}/open-ended', timeout=10)
+
+
+def ids_of(body: dict) -> list[str]:
+    return [f['id'] for f in body['features']]

@@ -143,3 +143,65 @@ def test_q_on_a_remote_without_free_text_is_400_not_ignored(federation):
     reply = items(federation, q='optical')
     assert reply.status_code == 400, reply.text
     assert reply.json()['detail'].startswith('q: ') and 'free-text' in reply.json()['detail']
+
+
+@pytest.fixture(scope='module')
+def limited_federation(tmp_path_factory):
+    """A real stac-fastapi-pgstac without the Filter and Sort extensions, federated."""
+    remote = StacServer(tmp_path_factory.mktemp('stac-limited'), extensions='pagination')
+    collection = f'fed-{uuid.uuid4().hex[:8]}'
+    remote.add_collection(collection)
+    remote.add_items(collection, [stac_item(i, collection) for i in range(N)])
+    remote.collection = collection
+    server = Server(tmp_path_factory.mktemp('federation-limited'),
+                    allow_loopback({'jobs': {'workers': 1}}),
+                    {'limited': remote_resource(remote.url, [collection])}).start()
+    yield server, remote
+    server.stop()
+    remote.remove_collection(collection)
+    remote.stop()
+
+
+@pytest.mark.parametrize('params, parameter', [
+    ({'filter': 'cloudCover >= 70'}, 'filter'),
+    ({'platform': 'sentinel-2a'}, 'platform'),
+    ({'filter-lang': 'cql2-json', 'filter': '{"op": ">=", "args": [{"property": '
+      '"cloudCover"}, 70]}'}, 'filter'),
+    ({'sortby': '-cloudCover'}, 'sortby'),
+])
+def test_remote_without_filter_or_sort_is_400_never_a_wrong_200(limited_federation, params,
+                                                                parameter):
+    server, remote = limited_federation
+    conforms = requests.get(f'{remote.url}/conformance', timeout=30).json()['conformsTo']
+    assert not any(uri.endswith(('#filter', '#sort')) for uri in conforms)  # the premise
+    # the remote itself ignores them: an unfiltered, unsorted 200 (what we must not pass on)
+    assert len(requests.get(f'{remote.url}/search', params={
+        'filter': 'eo:cloud_cover >= 70', 'limit': 50, 'collections': remote.collection},
+        timeout=30).json()['features']) == N
+    reply = items(server, 'limited', **params)
+    assert reply.status_code == 400, reply.text
+    assert reply.headers['Content-Type'].startswith('application/problem+json')
+    assert reply.json()['detail'].startswith(f'{parameter}: '), reply.json()
+    assert 'does not support' in reply.json()['detail']
+    # what the remote supports still works
+    assert ids(items(server, 'limited', bbox='2.5,2.5,3.5,3.5')) == ['item-2', 'item-3']
+
+
+def test_multi_valued_property_on_a_remote_is_never_compared_as_a_string(federation,
+                                                                         stac_api):
+    conforms = requests.get(f'{stac_api.url}/conformance', timeout=30).json()['conformsTo']
+    declares_arrays = any('/cql2/1.0/conf/array-functions' in uri for uri in conforms)
+    # oracle: items with 'msi' among their instruments (odd indexes, see stac_item)
+    expected = [f'item-{i}' for i in range(N) if 'msi' in stac_item(i, 'x')['properties'][
+        'instruments']]
+    reply = items(federation, instrument='msi', limit=50)
+    if declares_arrays:
+        assert ids(reply) == expected
+    else:  # refused, never `instruments = 'msi'` (0 matches, a wrong 200)
+        assert reply.status_code == 400, reply.text
+        assert reply.json()['detail'].startswith('instrument: ')
+
+
+def test_between_reaches_the_remote_in_the_cql2_json_form(federation):
+    expected = [f'item-{i}' for i in range(N) if 20 <= i * 10 <= 40]
+    assert ids(items(federation, filter='cloudCover BETWEEN 20 AND 40', limit=50)) == expected

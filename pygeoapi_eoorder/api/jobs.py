@@ -19,7 +19,7 @@ from ..auth import current_user
 from ..errors import problem
 from ..execution.paths import UnsafePathError, open_nofollow
 from ..jobs.manager import Manager
-from ..jobs.repository import FINAL
+from ..jobs.repository import CREATED, FINAL
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document, status_info
 from ..processes import permissions
@@ -58,9 +58,13 @@ class JobRoutes:
         return self.api.base_url.rstrip('/')
 
     def _job(self, job_id: str) -> dict | None:
-        """The job if it exists and the caller may see it (others' jobs do not exist)."""
+        """The job if it exists and the caller may see it (others' jobs do not exist; a
+        `created` one, not started yet, exists only for its owner, Part 4)."""
         job = self.manager.repo.get(job_id)
-        if job is None or not self.manager.auth.owns(current_user(), job['owner']):
+        user = current_user()
+        if job is None or not self.manager.auth.owns(user, job['owner']):
+            return None
+        if job['status'] == CREATED and job['owner'] != (user.name if user else None):
             return None
         return job
 
@@ -280,7 +284,7 @@ class JobRoutes:
         job = self._job(job_id)
         if job is None:
             return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
-        if job['status'] in ('accepted', 'running'):
+        if job['status'] in (CREATED, 'accepted', 'running'):
             return problem(404, 'result-not-ready', f"job {job_id} is {job['status']}")
         if job['status'] == 'dismissed' or job['files_removed']:
             return problem(410, 'gone', f'results of job {job_id} were removed')
@@ -316,6 +320,7 @@ class JobRoutes:
         user = current_user()
         if not self.manager.auth.is_admin(user):
             query.owner = user.name if user else ''
+        query.created_of = user.name if user else ''
         jobs, matched = self.manager.repo.query(query)
         document = {'jobs': [status_info(job, self.base_url) for job in jobs],
                     'numberMatched': matched, 'numberReturned': len(jobs),
@@ -369,7 +374,7 @@ class JobRoutes:
         job = self._job(job_id)
         if job is None:
             return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
-        if job['status'] in ('accepted', 'running'):
+        if job['status'] in (CREATED, 'accepted', 'running'):
             return problem(404, 'result-not-ready', f"job {job_id} is {job['status']}")
         mode = request.args.get('response', job['response'] or 'raw')
         if mode not in ('raw', 'document'):

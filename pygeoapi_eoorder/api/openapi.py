@@ -9,6 +9,7 @@ from pygeoapi.openapi import OPENAPI_YAML, get_oas
 
 from ..auth import NOBODY, acting_as
 from ..jobs.repository import STATUSES
+from . import job_management
 
 PROBLEM = {'description': 'Error (application/problem+json)',
            'content': {'application/problem+json': {'schema': {'type': 'object'}}}}
@@ -132,6 +133,8 @@ def build(config: dict) -> dict:
     paths = eoorder_paths()
     for component in components():
         paths.update(component.openapi_paths())
+    for path, item in job_management.openapi_paths().items():  # Part 4: beside Part 1's
+        paths[path] = {**paths.get(path, {}), **item}
     for path, item in paths.items():
         merged = document['paths'].setdefault(path, {})
         for method, operation in item.items():

@@ -24,10 +24,12 @@ import json
 import re
 from datetime import date, datetime, timezone
 
+import shapely
 from pygeofilter import ast, values
 from lark import Lark, v_args
 from pygeofilter.parsers.cql2_json import parse as _parse_json
 from pygeofilter.parsers.cql2_text import parser as _pygeofilter_text
+from shapely.geometry import shape
 
 from ..web import nesting
 
@@ -182,7 +184,7 @@ def parse_text(text: str) -> ast.Node:
     try:
         nesting.check_cql_text_depth(text, MAX_DEPTH)
         fixed = _INTERVAL.sub(_fix_interval, _infix_renames(_temporal_to_infix(text)))
-        return _open_ends(_TEXT_PARSER.parse(fixed))
+        return check_geometries(_open_ends(_TEXT_PARSER.parse(fixed)))
     except CQLError:
         raise
     except Exception as err:
@@ -196,6 +198,9 @@ def _json_fixes(node):
         args = node.get('args')
         if op == 't_overlaps' and isinstance(args, list) and len(args) == 2:
             return {'op': 't_overlappedby', 'args': _json_fixes(args[::-1])}
+        if op in ('between', 'not between') and isinstance(args, list) and len(args) == 3:
+            args = [args[0], args[1:]]  # CQL2-JSON's three-argument form
+            node = {**node, 'args': args}
         if op == 't_disjoint' and isinstance(args, list):
             return {'op': 'not', 'args': [{'op': 't_intersects', 'args': _json_fixes(args)}]}
         if set(node) == {'bbox'} and isinstance(node['bbox'], list):
@@ -237,11 +242,27 @@ def parse_json(document: str | dict) -> ast.Node:
         nesting.check_value_depth(data, MAX_DEPTH)
         if not isinstance(data, dict):
             raise CQLError('a CQL2 JSON filter is an object')
-        return _overlaps_to_intersects(_parse_json(_json_fixes(data)))
+        return check_geometries(_overlaps_to_intersects(_parse_json(_json_fixes(data))))
     except CQLError:
         raise
     except Exception as err:
         raise CQLError(_short(err)) from None
+
+
+def check_geometries(node):
+    """Refuse malformed or invalid geometry literals (before any database sees them)."""
+    if isinstance(node, values.Geometry):
+        try:
+            geom = shape(node.geometry)
+        except Exception as err:  # noqa: BLE001 - shapely raises several kinds
+            raise CQLError(f'malformed geometry literal: {_short(err)}') from None
+        if not geom.is_valid:
+            raise CQLError(f'invalid geometry literal: {shapely.is_valid_reason(geom)}')
+    elif isinstance(node, ast.Node):
+        for value in vars(node).values():
+            for item in (value if isinstance(value, list) else [value]):
+                check_geometries(item)
+    return node
 
 
 def parse(text: str, lang: str | None = None) -> ast.Node:

@@ -16,7 +16,7 @@ from flask import Flask, Response, request
 from pygeoapi_eoorder.errors import problem
 from pygeoapi_eoorder.web import nesting
 
-from . import cql
+from . import cql, encodings
 from .query import (QueryError, check_queryables, datetime_node, list_values,
                     parse_bbox, q_node, typed_value)
 from .queryables import EXTRA_PARAMETERS, QUERYABLES, SORT_COLUMNS
@@ -28,9 +28,12 @@ RESERVED = {'bbox', 'bbox-crs', 'crs', 'f', 'lang', 'limit', 'offset', 'resultty
 CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-core',
     'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-collection',
-    'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-api',
+    'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/records-api',
     'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-core-query-parameters',
-    'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-filtering',
+    'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/cql-filter',
+    'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/searchable-catalog',
+    'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/searchable-catalog/filtering',
+    'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/searchable-catalog/sorting',
     'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/sorting',
     'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/json',
     'http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/html',
@@ -48,6 +51,14 @@ CONFORMANCE = [
     'http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions',
     'http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions',
 ]
+RECORDS_PREFIX = 'http://www.opengis.net/spec/ogcapi-records-1/'
+
+
+def conformance_classes(declared: list[str]) -> list[str]:
+    """Ours, plus pygeoapi's except Records URIs the current Records draft does not define
+    (pygeoapi declares e.g. .../conf/core and .../conf/opensearch)."""
+    kept = {uri for uri in declared if not uri.startswith(RECORDS_PREFIX)}
+    return sorted(kept | set(CONFORMANCE))
 
 
 def record_provider(resources: dict, collection_id: str) -> dict | None:
@@ -155,6 +166,7 @@ def install(app: Flask, api) -> None:
     if not hasattr(itemtypes.transform_bbox, '__wrapped__'):
         itemtypes.transform_bbox = _same_crs_shortcut(itemtypes.transform_bbox)
     resources = api.config.get('resources', {})
+    encodings.install(app, lambda cid: bool(cid and record_provider(resources, cid)))
 
     @app.before_request
     def _check_record_query():
@@ -197,7 +209,7 @@ def install(app: Flask, api) -> None:
         response = conformance_before()
         if response.status_code == 200 and response.mimetype == 'application/json':
             body = json.loads(response.get_data())
-            body['conformsTo'] = sorted(set(body['conformsTo']) | set(CONFORMANCE))
+            body['conformsTo'] = conformance_classes(body['conformsTo'])
             response.set_data(json.dumps(body))
         return response
 

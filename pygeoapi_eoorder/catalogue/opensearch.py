@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Flask, Response, request
 from lxml import etree
@@ -27,6 +27,7 @@ from . import eovalues, http, runtime
 from .query import (QueryError, bbox_node, combine, datetime_node, list_values, parse_bbox,
                     parse_datetime_value, q_node)
 from .queryables import QUERYABLES
+from .records import values_of
 
 NS = {
     None: 'http://a9.com/-/spec/opensearch/1.1/',
@@ -333,11 +334,11 @@ class OpenSearch:
                                  ('instrument', Record.instrument),
                                  ('productType', Record.product_type),
                                  ('processingLevel', Record.processing_level)):
-                found[name] = [v for v in session.execute(
+                found[name] = sorted({value for v in session.execute(
                     select(distinct(column)).where(Record.collection == provider.collection,
                                                    column.isnot(None),
                                                    condition(PUBLIC_ONLY))
-                    .order_by(column).limit(50)).scalars()]
+                    .order_by(column).limit(50)).scalars() for value in v.split('|')})
         return found
 
     # searches
@@ -373,7 +374,8 @@ class OpenSearch:
         for record in records:
             record['links'].append({
                 'rel': 'alternate', 'type': 'application/geo+json',
-                'href': f'{self.base}/collections/{collection_id}/items/{record["id"]}'})
+                'href': f'{self.base}/collections/{quote(collection_id, safe="")}/items/'
+                        f'{quote(record["id"], safe="")}'})
         return self._results(records, total, count, start_index, offset, endpoint, mime,
                              f'{self.base}/opensearch/collections/{collection_id}')
 
@@ -542,24 +544,45 @@ def _geojson_links(links: list[dict]) -> dict:
 
 
 def _georss(entry, geometry: dict | None) -> None:
+    """GeoRSS of a footprint: a point, a polygon per polygon part (a product split at the
+    antimeridian is two polygons, never one whole-globe box), else a box per part."""
     if not geometry:
         return
     geom = shape(geometry)
-    if geom.geom_type == 'Point':
-        etree.SubElement(entry, f'{{{NS["georss"]}}}point').text = f'{geom.y} {geom.x}'
-    elif geom.geom_type == 'Polygon':
-        etree.SubElement(entry, f'{{{NS["georss"]}}}polygon').text = ' '.join(
-            f'{y} {x}' for x, y, *_ in geom.exterior.coords)
-    else:
-        west, south, east, north = geom.bounds
-        etree.SubElement(entry, f'{{{NS["georss"]}}}box').text = f'{south} {west} {north} {east}'
+    parts = list(getattr(geom, 'geoms', [geom]))
+    for part in parts:
+        if part.is_empty:
+            continue
+        if part.geom_type == 'Point':
+            etree.SubElement(entry, f'{{{NS["georss"]}}}point').text = f'{part.y} {part.x}'
+        elif part.geom_type == 'Polygon':
+            etree.SubElement(entry, f'{{{NS["georss"]}}}polygon').text = ' '.join(
+                f'{y} {x}' for x, y, *_ in part.exterior.coords)
+        else:
+            west, south, east, north = part.bounds
+            etree.SubElement(entry, f'{{{NS["georss"]}}}box').text = \
+                f'{south} {west} {north} {east}'
+
+
+def atom_id(record: dict) -> str:
+    """atom:id is an IRI: the record's own URL (its alternate or self link), the record id
+    when it already is an absolute IRI, else a URN made of it."""
+    for rel in ('self', 'alternate'):
+        for link in record.get('links', []):
+            if link.get('rel') == rel and str(link.get('href', '')).startswith(
+                    ('http://', 'https://')):
+                return link['href']
+    identifier = str(record['id'])
+    if re.match(r'^[A-Za-z][A-Za-z0-9+.-]*:\S+$', identifier):
+        return identifier
+    return f'urn:eoorder:record:{quote(identifier, safe="")}'
 
 
 def _atom_entry(record: dict):
     atom = NS['atom']
     props = record.get('properties', {})
     entry = etree.Element(f'{{{atom}}}entry')
-    etree.SubElement(entry, f'{{{atom}}}id').text = _xml(record['id'])
+    etree.SubElement(entry, f'{{{atom}}}id').text = _xml(atom_id(record))
     etree.SubElement(entry, f'{{{atom}}}title').text = _xml(props.get('title') or record['id'])
     etree.SubElement(entry, f'{{{atom}}}updated').text = _xml(props.get('updated') or _now())
     if props.get('description'):
@@ -570,11 +593,13 @@ def _atom_entry(record: dict):
         interval = time.get('interval') or [time['timestamp'], time['timestamp']]
         etree.SubElement(entry, f'{{{NS["dc"]}}}date').text = _xml('/'.join(
             v for v in interval if v))
+    for keyword in values_of(props.get('keywords')):
+        etree.SubElement(entry, f'{{{atom}}}category', term=_xml(keyword))
     _georss(entry, record.get('geometry'))
     for name in ('parentIdentifier', 'platform', 'instrument', 'productType', 'processingLevel',
                  'cloudCover', 'orbitNumber', 'orbitDirection'):
-        if props.get(name) is not None:
-            etree.SubElement(entry, f'{{{NS["eo"]}}}{name}').text = _xml(props[name])
+        for value in values_of(props.get(name)):  # one element per value
+            etree.SubElement(entry, f'{{{NS["eo"]}}}{name}').text = _xml(value)
     for link in record.get('links', []):
         attributes = {'rel': _xml(link.get('rel', 'related')),
                       'href': _xml(link.get('href', ''))}

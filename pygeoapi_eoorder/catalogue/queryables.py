@@ -19,6 +19,7 @@ class Queryable:
     enum: tuple[str, ...] | None = None
     stac: str | None = None   # STAC item property of the same meaning
     sortable: bool = True
+    array: bool = False       # multi-valued: the column holds the values '|'-joined
 
 
 QUERYABLES: dict[str, Queryable] = {q.name: q for q in [
@@ -27,16 +28,16 @@ QUERYABLES: dict[str, Queryable] = {q.name: q for q in [
     Queryable('title', 'string', 'title', 'title', stac='title'),
     Queryable('description', 'string', 'description', 'free-text description',
               stac='description', sortable=False),
-    Queryable('keywords', 'string', 'keywords', 'keywords', sortable=False),
+    Queryable('keywords', 'string', 'keywords', 'keywords', sortable=False, array=True),
     Queryable('externalIds', 'string', 'external_ids', 'identifiers in other systems',
-              sortable=False),
+              sortable=False, array=True),
     Queryable('parentIdentifier', 'string', 'parent_identifier',
               'identifier of the collection (series) the record belongs to',
               stac='collection'),
     Queryable('platform', 'string', 'platform', 'platform (satellite) short name',
               stac='platform'),
-    Queryable('instrument', 'string', 'instrument', 'instrument short name',
-              stac='instruments'),
+    Queryable('instrument', 'string', 'instrument', 'instrument short name(s)',
+              stac='instruments', array=True),
     Queryable('productType', 'string', 'product_type', 'product type', stac='product:type'),
     Queryable('processingLevel', 'string', 'processing_level', 'processing level',
               stac='processing:level'),
@@ -60,6 +61,7 @@ QUERYABLES: dict[str, Queryable] = {q.name: q for q in [
 ]}
 
 NUMERIC = {name for name, q in QUERYABLES.items() if q.type in ('number', 'integer')}
+MULTI_VALUED = {name for name, q in QUERYABLES.items() if q.array}
 TEMPORAL = {name for name, q in QUERYABLES.items() if q.format == 'date-time'}
 GEOMETRY = 'geometry'
 SORT_COLUMNS = {name: (q.column or 'time_start') for name, q in QUERYABLES.items()

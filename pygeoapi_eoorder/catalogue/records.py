@@ -20,6 +20,13 @@ STAC_TO_RECORD = {q.stac: name for name, q in QUERYABLES.items()
                   if q.stac and name in EO_PROPERTIES}
 
 
+# an open end ('..') of a record's interval is stored as the earliest/latest time the
+# columns hold, so every temporal comparison treats it as -infinity/+infinity
+OPEN_START = datetime.min
+OPEN_END = datetime.max
+INSTRUMENTS_MAX = 128  # the instrument column holds every instrument, '|'-joined
+
+
 class RecordError(ValueError):
     """A record document that cannot be stored; the message names the member."""
 
@@ -56,8 +63,11 @@ def _time_bounds(record: dict) -> tuple[datetime | None, datetime | None]:
             interval = time['interval']
             if not isinstance(interval, list) or len(interval) != 2:
                 raise RecordError('time.interval: needs two values')
-            return parse_time(interval[0], 'time.interval'), parse_time(interval[1],
-                                                                        'time.interval')
+            start = parse_time(interval[0], 'time.interval')
+            end = parse_time(interval[1], 'time.interval')
+            if start is None and end is None:
+                return None, None
+            return start or OPEN_START, end or OPEN_END
         for key in ('timestamp', 'date'):
             if time.get(key):
                 instant = parse_time(time[key], f'time.{key}')
@@ -77,11 +87,17 @@ def _number(value: Any, member: str, kind=float):
         raise RecordError(f'properties.{member}: not a number: {value!r}') from None
 
 
+def values_of(value: Any) -> list[str]:
+    """Every value of a (possibly multi-valued) property, as strings."""
+    if value in (None, ''):
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value if v not in (None, '')]
+    return [str(value)]
+
+
 def _keywords(props: dict) -> list[str]:
-    words = props.get('keywords') or []
-    if isinstance(words, str):
-        words = [words]
-    return [str(w) for w in words]
+    return values_of(props.get('keywords'))
 
 
 def _external_ids(props: dict) -> list[str]:
@@ -147,7 +163,12 @@ def to_row(collection: str, record: dict) -> dict:
     keywords = _keywords(props)
     external = _external_ids(props)
     text = ' '.join(str(v) for v in [record['id'], props.get('title'), props.get('description'),
-                                      *keywords, *(props.get(k) for k in EO_PROPERTIES)] if v)
+                                      *keywords, *(v for k in EO_PROPERTIES
+                                                   for v in values_of(props.get(k)))] if v)
+    instruments = values_of(props.get('instrument'))
+    if len('|'.join(instruments)) > INSTRUMENTS_MAX:
+        raise RecordError(f'properties.instrument: more than {INSTRUMENTS_MAX} characters '
+                          'of instrument names')
     return {
         'collection': collection, 'identifier': record['id'],
         'type': props.get('type'), 'title': props.get('title'),
@@ -156,7 +177,7 @@ def to_row(collection: str, record: dict) -> dict:
         'external_ids': ('|' + '|'.join(external) + '|') if external else None,
         'search_text': text.lower(),
         'parent_identifier': props.get('parentIdentifier'),
-        'platform': props.get('platform'), 'instrument': props.get('instrument'),
+        'platform': props.get('platform'), 'instrument': '|'.join(instruments) or None,
         'product_type': props.get('productType'),
         'processing_level': props.get('processingLevel'),
         'sensor_type': props.get('sensorType'),
@@ -175,8 +196,8 @@ def to_row(collection: str, record: dict) -> dict:
 
 
 def _from_stac_value(name: str, value: Any) -> Any:
-    if name == 'instrument' and isinstance(value, list):
-        return value[0] if value else None
+    if name == 'instrument' and isinstance(value, list):  # every instrument is kept
+        return value[0] if len(value) == 1 else (value or None)
     if name == 'orbitDirection' and isinstance(value, str):
         return value.upper()
     return value

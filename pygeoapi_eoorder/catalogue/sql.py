@@ -26,9 +26,11 @@ from sqlalchemy import (DateTime, and_, cast, false, func, literal_column, not_,
 from . import cql
 from .models import RTREE, Record
 from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
-from .queryables import QUERYABLES
+from .records import OPEN_END, OPEN_START
+from .queryables import MULTI_VALUED, QUERYABLES
 
-NEG_INF, POS_INF = object(), object()
+# open ends of query intervals: the same bounds open-ended records are stored with
+NEG_INF, POS_INF = OPEN_START, OPEN_END
 _CONVERSE = {'WITHIN': 'CONTAINS', 'CONTAINS': 'WITHIN'}
 _SHAPELY_OPS = {'INTERSECTS': 'intersects', 'DISJOINT': 'disjoint', 'CONTAINS': 'contains',
                 'WITHIN': 'within', 'TOUCHES': 'touches', 'CROSSES': 'crosses',
@@ -94,22 +96,8 @@ def _finish(value):
     return cql.to_utc(value) if isinstance(value, datetime) else _end_of_day(value)
 
 
-def _rank(value) -> int:
-    return -1 if value is NEG_INF else (1 if value is POS_INF else 0)
-
-
 def _cmp(a, op: str, b):
-    """a <op> b where either may be a SQL expression, a datetime or an infinite bound."""
-    if _rank(a) or _rank(b):
-        if not (_rank(a) == 0 and _rank(b) == 0):
-            ra, rb = _rank(a), _rank(b)
-            if ra and rb:
-                result = {'<': ra < rb, '<=': ra <= rb, '>': ra > rb, '>=': ra >= rb,
-                          '=': ra == rb}[op]
-            else:  # one finite value against an infinite one
-                result = {'<': ra < rb, '<=': ra < rb, '>': ra > rb, '>=': ra > rb,
-                          '=': False}[op]
-            return true() if result else false()
+    """a <op> b where either may be a SQL expression or a datetime."""
     sql_a, sql_b = not isinstance(a, datetime), not isinstance(b, datetime)
     if not sql_a and not sql_b:
         result = {'<': a < b, '<=': a <= b, '>': a > b, '>=': a >= b, '=': a == b}[op]
@@ -192,6 +180,21 @@ def register_sqlite_functions(dbapi_connection) -> None:
     dbapi_connection.create_function('eoorder_spatial', 3, sqlite_spatial, deterministic=True)
 
 
+def _escape_like(value: str) -> str:
+    return value.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+
+
+def has_value(col, value) -> object:
+    """A multi-valued column ('a|b|c', or '|a|b|' for externalIds) holds `value`."""
+    token = _escape_like(str(value))
+    return or_(col == str(value), col.like(f'{token}|%', escape='\\'),
+               col.like(f'%|{token}', escape='\\'), col.like(f'%|{token}|%', escape='\\'))
+
+
+def _multi_valued(node) -> bool:
+    return isinstance(node, ast.Attribute) and node.name in MULTI_VALUED
+
+
 class RecordFilterEvaluator(Evaluator):
     """pygeofilter evaluator producing SQLAlchemy expressions for `eoorder_record`."""
 
@@ -212,6 +215,9 @@ class RecordFilterEvaluator(Evaluator):
             if isinstance(operand, (values.Interval, values.Geometry, values.Envelope)):
                 raise QueryError('filter: intervals and geometries need temporal or spatial '
                                  'operators')
+        if _multi_valued(node.lhs) and node.op.value in ('=', '<>'):
+            match = has_value(lhs, rhs)  # any of the values
+            return match if node.op.value == '=' else not_(match)
         return filters.runop(lhs, rhs, node.op.value)
 
     @handle(ast.Between)
@@ -229,6 +235,9 @@ class RecordFilterEvaluator(Evaluator):
 
     @handle(ast.In)
     def in_(self, node, lhs, *options):
+        if _multi_valued(node.lhs):
+            match = or_(*[has_value(lhs, option) for option in options])
+            return not_(match) if node.not_ else match
         return filters.runop(lhs, list(options), 'in', node.not_)
 
     @handle(ast.IsNull)

@@ -15,7 +15,7 @@ from pygeofilter.backends.evaluator import handle
 
 from . import cql
 from .query import EXTERNAL_IDS, TEXT, QueryError
-from .queryables import QUERYABLES
+from .queryables import MULTI_VALUED, QUERYABLES
 
 
 def _iso(value) -> str:
@@ -66,6 +66,20 @@ class STACFilterEncoder(CQL2Evaluator):
                 else value
         return {'interval': [bound(start), bound(end)]}
 
+    @handle(ast.Between)
+    def between(self, node, lhs, low, high):
+        """CQL2-JSON's three-argument form (pygeofilter writes [lhs, [low, high]])."""
+        expression = {'op': 'between', 'args': [lhs, low, high]}
+        return {'op': 'not', 'args': [expression]} if node.not_ else expression
+
+    @handle(ast.Equal, ast.NotEqual)
+    def equality(self, node, lhs, rhs):
+        if not _multi_valued(node.lhs):
+            return {'op': '=' if isinstance(node, ast.Equal) else '<>', 'args': [lhs, rhs]}
+        expression = {'op': 'a_contains', 'args': [lhs, [rhs]]}  # an array property
+        return expression if isinstance(node, ast.Equal) else {'op': 'not',
+                                                                 'args': [expression]}
+
     @handle(ast.Like)
     def like(self, node, lhs):
         pattern = {'op': 'like', 'args': [lhs, node.pattern]}
@@ -77,8 +91,18 @@ class STACFilterEncoder(CQL2Evaluator):
 
     @handle(ast.In)
     def in_(self, node, lhs, *options):
-        expression = {'op': 'in', 'args': [lhs, list(options)]}
+        expression = {'op': 'a_overlaps' if _multi_valued(node.lhs) else 'in',
+                      'args': [lhs, list(options)]}
         return {'op': 'not', 'args': [expression]} if node.not_ else expression
+
+
+def _multi_valued(node) -> bool:
+    return isinstance(node, ast.Attribute) and node.name in MULTI_VALUED
+
+
+def uses_array_functions(node: ast.Node | None) -> list[str]:
+    """The multi-valued queryables a filter compares (encoded with CQL2 array functions)."""
+    return sorted(cql.attributes(node) & MULTI_VALUED) if node is not None else []
 
 
 def to_filter(node: ast.Node | None) -> dict | None:

@@ -15,6 +15,7 @@ A remote that answers with an error gives 502, one that does not answer in time 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from http import HTTPStatus
@@ -33,6 +34,7 @@ from .records import from_stac_item
 from .stac_io import EgressStacApiIO
 
 DEFAULT_TIMEOUT = 10.0
+ARRAY_FUNCTIONS = 'http://www.opengis.net/spec/cql2/1.0/conf/array-functions'
 _CLIENTS: dict[tuple[str, float], Client] = {}
 _LOCK = threading.Lock()
 
@@ -83,6 +85,29 @@ def _has_free_text_item_search(client: Client) -> bool:
     """Free text for items (not just for the collection search) in the remote's conformance."""
     return any('free-text' in uri and 'collection-search' not in uri
                for uri in client.get_conforms_to())
+
+
+def _item_search_extension(client: Client, name: str) -> bool:
+    """The remote declares item-search extension `name` (any STAC API 1.x version; pystac-
+    client 0.9 only knows 1.0.x URIs and misses e.g. .../v1.1.0/item-search#sort)."""
+    pattern = re.compile(r'https://api\.stacspec\.org/v1\.[^/]+/item-search#' + name + '$')
+    return any(pattern.match(uri) for uri in client.get_conforms_to())
+
+
+def check_remote_supports(client: Client, url: str, *, filter_from: str | None,
+                          sorted_: bool, arrays: list[str] = ()) -> None:
+    """Refuse (QueryError, a 400) what the remote does not declare in its conformance
+    classes: it would ignore it and answer a wrong 200 (unfiltered, unsorted)."""
+    if filter_from and not _item_search_extension(client, 'filter'):
+        raise QueryError(f'{filter_from}: the remote STAC API {url} does not support '
+                         'filtering (STAC API - Item Search Filter); use bbox, datetime, '
+                         'ids or q instead')
+    if arrays and not any(uri.startswith(ARRAY_FUNCTIONS) for uri in client.get_conforms_to()):
+        raise QueryError(f'{arrays[0]}: the remote STAC API {url} does not support CQL2 '
+                         'array functions, needed to compare this multi-valued property')
+    if sorted_ and not _item_search_extension(client, 'sort'):
+        raise QueryError(f'sortby: the remote STAC API {url} does not support sorting '
+                         '(STAC API - Item Search Sort)')
 
 
 def _is_timeout(err: BaseException, started: float, timeout: float) -> bool:
@@ -149,7 +174,9 @@ class STACProvider(BaseProvider):
             if datetime_:
                 build(datetime_=datetime_)  # checks it
                 params['datetime'] = datetime_
-            params['filter'] = stac.to_filter(build(properties=others, filterq=filterq))
+            node = build(properties=others, filterq=filterq)
+            arrays = stac.uses_array_functions(node)
+            params['filter'] = stac.to_filter(node)
             if params['filter'] is not None:
                 params['filter_lang'] = 'cql2-json'
             params['sortby'] = stac.sortby(sortby)
@@ -161,6 +188,10 @@ class STACProvider(BaseProvider):
             if q and not _has_free_text_item_search(client):
                 raise QueryError(f'q: the remote STAC API {self.data} has no free-text '
                                  'item search; use filter instead')
+            check_remote_supports(
+                client, self.data, sorted_=bool(params.get('sortby')), arrays=arrays,
+                filter_from=None if params.get('filter') is None
+                else ('filter' if filterq is not None else others[0][0]))
             search = FreeTextItemSearch(self._search_url(client), client=client, q=q or None,
                                         stac_io=EgressStacApiIO(_egress_policy(),
                                                                 timeout=self.timeout),

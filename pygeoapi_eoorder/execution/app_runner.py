@@ -8,9 +8,11 @@ import json
 import mimetypes
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
+from ..jobs import provenance
 from ..jobs.context import JobContext
 from ..processes.packages import ExecutionUnit
 from . import docker_runner
@@ -193,6 +195,7 @@ def run_docker(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     if not docker_runner.image_present(engine, unit.image):
         raise ExecutionError(f'image {unit.image} is not on the Docker engine; load or build '
                              'it there (images are never pulled from a registry here)')
+    ctx.repo.record_provenance(ctx.job_id, images=[provenance.image_facts(engine, unit.image)])
     stager = ctx.stager()
     environment = Environment(ctx, process, stager)
     environment.add_inputs(data)
@@ -210,12 +213,23 @@ def run_docker(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     return 'application/json', document
 
 
+LATE_SWEEP_SECONDS = (1.0, 3.0)
+
+
 def stop_job(settings, job_id: str) -> int:
-    """Kill whatever containers still run for a job (after its worker was killed)."""
+    """Kill whatever containers still run for a job (after its worker was killed), then
+    sweep again a little later: a `docker run` the killed worker had already sent may still
+    be creating its container."""
     try:
         engine = docker_runner.client(settings.block['execution']['docker'].get('base_url'))
     except ExecutionError:
         return 0
     except ImportError:
         return 0
-    return docker_runner.stop_job_containers(engine, job_id, settings.job_dir(job_id))
+    job_dir = settings.job_dir(job_id)
+    for delay in LATE_SWEEP_SECONDS:
+        timer = threading.Timer(delay, docker_runner.stop_job_containers,
+                                (engine, job_id, job_dir))
+        timer.daemon = True
+        timer.start()
+    return docker_runner.stop_job_containers(engine, job_id, job_dir)

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from ..jobs import provenance
 from ..jobs.context import JobContext
 from ..processes.cwl import docker_images
 from ..processes.packages import ExecutionUnit
@@ -194,10 +195,13 @@ def _environment(ctx: JobContext) -> dict[str, str]:
 
 
 def _check_images(ctx: JobContext, unit: ExecutionUnit, engine) -> None:
-    for image in docker_images(yaml.safe_load(unit.cwl)):
+    images = docker_images(yaml.safe_load(unit.cwl))
+    for image in images:
         if not docker_runner.image_present(engine, image):
             raise ExecutionError(f'image {image} is not on the Docker engine; load or build '
                                  'it there (images are never pulled from a registry here)')
+    ctx.repo.record_provenance(ctx.job_id, images=[provenance.image_facts(engine, image)
+                                                   for image in images])
 
 
 WRITTEN = ('results', 'tmp', 'cwl-out')  # what cwltool and its containers write

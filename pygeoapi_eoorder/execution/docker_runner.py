@@ -324,9 +324,10 @@ def run_container(engine, job_id: str, image: str, workdir: Path, env: dict[str,
 
 
 def stop_job_containers(engine, job_id: str, job_dir: Path) -> int:
-    """Kill the containers of a job: ours by label, cwltool's by their mounts."""
+    """Kill the containers of a job, created or running: by label (every container the
+    contract starts carries it) or by a mount of the job directory."""
     killed = 0
-    for container in engine.containers.list():
+    for container in engine.containers.list(all=True):
         mounts = [m.get('Source', '') for m in container.attrs.get('Mounts', [])]
         if container.labels.get(LABEL) == job_id or any(
                 m.startswith(str(job_dir)) for m in mounts):

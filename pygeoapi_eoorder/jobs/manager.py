@@ -22,7 +22,8 @@ from ..config import Settings
 from ..processes.registry import ProcessRegistry
 from ..store import get_store, isoformat
 from . import control, result_store
-from .repository import (ACCEPTED, DISMISSED, FINAL, RUNNING, JobQuery, JobRepository)
+from .repository import (ACCEPTED, CREATED, DISMISSED, FINAL, RUNNING, JobQuery,
+                         JobRepository)
 from .results import decode
 
 ASYNC, SYNC = 'async-execute', 'sync-execute'
@@ -105,10 +106,11 @@ class Manager(BaseManager):
                requested_outputs: dict | None = None, response: str = 'raw',
                subscriber: dict | None = None, job_type: str = 'process',
                owner: str | None = None, job_id: str | None = None,
-               owner_roles: list[str] | None = None) -> dict:
+               owner_roles: list[str] | None = None, created: bool = False) -> dict:
         """Commit a job, wake the workers, return the job record.
 
         `owner_roles`: the roles the job acts with (its permission checks in the worker).
+        `created`: the job is kept in status `created` until `start` (Part 4).
 
         With the celery engine the job is published to the broker only after its row is
         committed; if the broker cannot be reached the job stays `accepted` and the
@@ -120,13 +122,25 @@ class Manager(BaseManager):
                                 requested_outputs=requested_outputs, response=response,
                                 subscriber=subscriber,
                                 idempotent=self.is_idempotent(process_id), owner=owner,
-                                owner_roles=owner_roles, job_id=job_id)
+                                owner_roles=owner_roles, job_id=job_id,
+                                **({'status': CREATED, 'message': 'Job created, not started'}
+                                   if created else {}))
         except IntegrityError:
             if job_id is None or (job := self.repo.get(job_id)) is None:
                 raise
             return job
-        self.announce([job['id']])
+        if not created:
+            self.announce([job['id']])
         return job
+
+    def start(self, job_id: str) -> bool:
+        """Queue a `created` job (False if it is not `created` any more)."""
+        from ..store import Job
+        if not self.repo.transition(job_id, ACCEPTED, where=(Job.status == CREATED,),
+                                    message='Job accepted and queued'):
+            return False
+        self.announce([job_id])
+        return True
 
     def new_job(self, process_id: str, inputs: dict, *, job_type: str,
                 owner: str | None, job_id: str | None = None) -> dict:

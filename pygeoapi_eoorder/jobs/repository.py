@@ -12,25 +12,25 @@ from sqlalchemy import and_, delete, func, insert, or_, select, update
 from .. import urls
 from ..store import Job, Store, utcnow
 
-ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
-    'accepted', 'running', 'successful', 'failed', 'dismissed')
-STATUSES = (ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED)
+CREATED, ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
+    'created', 'accepted', 'running', 'successful', 'failed', 'dismissed')
+STATUSES = (CREATED, ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED)
 FINAL = (SUCCESSFUL, FAILED, DISMISSED)
 
 # target status -> statuses a job may be in to move there (the only place this is decided)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    ACCEPTED: (RUNNING,),                    # an idempotent job requeued after a crash
+    ACCEPTED: (RUNNING, CREATED),            # requeued after a crash; a created one started
     RUNNING: (ACCEPTED,),
     SUCCESSFUL: (RUNNING,),
     FAILED: (ACCEPTED, RUNNING),
-    DISMISSED: (ACCEPTED, RUNNING, SUCCESSFUL, FAILED),
+    DISMISSED: (CREATED, ACCEPTED, RUNNING, SUCCESSFUL, FAILED),
 }
 
 JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'created',
               'started', 'finished', 'updated', 'duration', 'inputs', 'requested_outputs',
               'response', 'subscriber', 'mimetype', 'result_file', 'error', 'idempotent',
               'attempts', 'worker', 'owner', 'owner_roles', 'files_removed', 'heartbeat',
-              'queued', 'base_url')
+              'queued', 'base_url', 'provenance')
 
 
 COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
@@ -48,6 +48,7 @@ class JobQuery:
     min_duration: float | None = None
     max_duration: float | None = None
     owner: str | None = None
+    created_of: str | None = None  # `created` jobs only of this user (Part 4: owner only)
     limit: int = 10
     offset: int = 0
 
@@ -65,13 +66,14 @@ class JobRepository:
                 subscriber: dict | None = None, idempotent: bool = False,
                 owner: str | None = None, owner_roles: list[str] | None = None,
                 job_id: str | None = None,
-                message: str = 'Job accepted and queued') -> dict:
+                message: str = 'Job accepted and queued', status: str = ACCEPTED) -> dict:
         """The row of a new `accepted` job (for `add`, or a caller's own transaction),
-        with the base URL of the request that creates it (its links start with it)."""
+        with the base URL of the request that creates it (its links start with it);
+        `status=CREATED`: kept until started (OGC API - Processes Part 4)."""
         now = utcnow()
         job = {name: None for name in JOB_FIELDS}
         job.update(id=job_id or str(uuid.uuid4()), type=job_type, process_id=process_id,
-                   status=ACCEPTED, message=message, progress=0, created=now, updated=now,
+                   status=status, message=message, progress=0, created=now, updated=now,
                    inputs=inputs, requested_outputs=requested_outputs, response=response,
                    subscriber=subscriber, idempotent=idempotent, attempts=0, owner=owner,
                    owner_roles=sorted(owner_roles) if owner_roles else None,
@@ -113,6 +115,8 @@ class JobRepository:
             conditions.append(Job.created <= q.created_to)
         if q.owner is not None:
             conditions.append(Job.owner == q.owner)
+        if q.created_of is not None:
+            conditions.append(or_(Job.status != CREATED, Job.owner == q.created_of))
         now = utcnow()
         if q.min_duration is not None:
             conditions.append(or_(
@@ -149,6 +153,20 @@ class JobRepository:
                 update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[to]), *where)
                 .values(**values))
             return result.rowcount == 1
+
+    def update_created(self, job_id: str, **fields: Any) -> bool:
+        """Change the definition of a job still `created` (False once it was started)."""
+        with self.store.write() as session:
+            result = session.execute(update(Job).where(Job.id == job_id, Job.status == CREATED)
+                                     .values(updated=utcnow(), **fields))
+            return result.rowcount == 1
+
+    def record_provenance(self, job_id: str, **facts: Any) -> None:
+        """Add facts about what the job ran (only its worker writes them)."""
+        with self.store.write() as session:
+            current = session.scalar(select(Job.provenance).where(Job.id == job_id))
+            session.execute(update(Job).where(Job.id == job_id)
+                            .values(provenance={**(current or {}), **facts}))
 
     def finish(self, job_id: str, to: str, started: datetime | None = None,
                **fields: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Iterator
 from pygeoapi.error import GenericError
 
 from ..auth import acting_as, job_user
-from . import callbacks, control
+from . import callbacks, control, provenance
 from .context import JobContext, JobProcessor
 from .repository import FAILED, SUCCESSFUL
 from .results import write_result
@@ -87,6 +87,8 @@ def run_job(runtime: Runtime, job: dict) -> None:
                  job['attempts'])
         allow_internal = False
         try:
+            repo.record_provenance(job['id'], process=provenance.package_facts(
+                manager, job['process_id']))
             processor = manager.get_processor(job['process_id'])
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])

@@ -47,6 +47,8 @@ class Job(Base):
     # its worker is gone. `queued`: when the job was published to the broker.
     heartbeat: Mapped[datetime | None] = mapped_column(DateTime)
     queued: Mapped[datetime | None] = mapped_column(DateTime)
+    # what ran (process package digest, Docker image id and digests): OGC API Part 4 prov
+    provenance: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index('ix_eoorder_job_status_created', 'status', 'created'),

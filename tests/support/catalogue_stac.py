@@ -34,7 +34,9 @@ def free_port() -> int:
 class StacServer:
     """stac-fastapi-pgstac under uvicorn, with transactions enabled."""
 
-    def __init__(self, log_dir: Path):
+    def __init__(self, log_dir: Path, extensions: str | None = None):
+        """`extensions`: stac-fastapi-pgstac's ENABLED_EXTENSIONS (e.g. 'pagination' for a
+        remote without filter and sort); all of them when None."""
         uvicorn = STAC_VENV / 'bin' / 'uvicorn'
         if not uvicorn.exists():
             pytest.fail(f'no STAC API server in {STAC_VENV}: run scripts/catalogue-services')
@@ -43,6 +45,8 @@ class StacServer:
         env = dict(os.environ, PGUSER='postgres', PGPASSWORD='postgres', PGHOST='127.0.0.1',
                    PGPORT='5432', PGDATABASE='eoorder_stac',
                    ENABLE_TRANSACTIONS_EXTENSIONS='true')
+        if extensions is not None:
+            env['ENABLED_EXTENSIONS'] = extensions
         self.log = log_dir / 'stac-server.log'
         self.process = subprocess.Popen(
             [str(uvicorn), 'stac_fastapi.pgstac.app:create_app', '--factory', '--host', '127.0.0.1',

@@ -56,9 +56,11 @@ class Database:
         self.url = f'{PG_BASE}/{self.name}'
         self.dsn = self.url.replace('postgresql+psycopg', 'postgresql')
 
-    def create(self) -> 'Database':
+    def create(self, postgis: bool = False) -> 'Database':
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.name}"')
+        if postgis:
+            self.query('CREATE EXTENSION IF NOT EXISTS postgis')
         return self
 
     def drop(self) -> None:

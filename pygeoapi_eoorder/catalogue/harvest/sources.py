@@ -16,7 +16,7 @@ from shapely.geometry import box, mapping
 
 from ... import egress, xmlsafe
 from ...egress import EgressPolicy, EgressRefused
-from ..records import from_stac_item, normalise
+from ..records import from_stac_item, normalise, values_of
 
 Batch = tuple[list[dict], str]  # (records, cursor after them)
 
@@ -236,11 +236,15 @@ class OpenSearchSource(Source):
 
 
 def _georss_geometry(entry) -> dict | None:
-    polygon = entry.findtext(f'{{{GEORSS}}}polygon')
-    if polygon:
-        numbers = [float(v) for v in polygon.split()]
-        ring = [[numbers[i + 1], numbers[i]] for i in range(0, len(numbers) - 1, 2)]
-        return {'type': 'Polygon', 'coordinates': [ring]}
+    polygons = []
+    for polygon in entry.findall(f'{{{GEORSS}}}polygon'):
+        numbers = [float(v) for v in (polygon.text or '').split()]
+        polygons.append([[[numbers[i + 1], numbers[i]]
+                          for i in range(0, len(numbers) - 1, 2)]])
+    if len(polygons) > 1:  # e.g. a footprint split at the antimeridian
+        return {'type': 'MultiPolygon', 'coordinates': polygons}
+    if polygons:
+        return {'type': 'Polygon', 'coordinates': polygons[0]}
     point = entry.findtext(f'{{{GEORSS}}}point')
     if point:
         lat, lon = (float(v) for v in point.split())
@@ -264,7 +268,14 @@ def atom_entry_to_record(entry) -> dict:
     for child in entry:
         if isinstance(child.tag, str) and child.tag.startswith(f'{{{EO}}}') and child.text:
             name = child.tag.split('}')[1]
-            props[name] = _EO_NUMBERS.get(name, str)(child.text)
+            value = _EO_NUMBERS.get(name, str)(child.text)
+            if name in props:  # a repeated element: every value is kept
+                props[name] = [*values_of(props[name]), value]
+            else:
+                props[name] = value
+    keywords = [c.get('term') for c in entry.findall(f'{{{ATOM}}}category') if c.get('term')]
+    if keywords:
+        props['keywords'] = keywords
     record = {'id': identifier, 'type': 'Feature', 'geometry': _georss_geometry(entry),
               'properties': props, 'links': []}
     date = entry.findtext(f'{{{DC}}}date')

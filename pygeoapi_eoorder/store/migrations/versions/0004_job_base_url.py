@@ -10,7 +10,8 @@ Revision ID: 0004
 Revises: 0003
 """
 import sqlalchemy as sa
-from alembic import op
+
+from pygeoapi_eoorder.store.migrations.columns import add_column, drop_column
 
 revision = '0004'
 down_revision = '0003'
@@ -18,18 +19,9 @@ branch_labels = None
 depends_on = None
 
 
-def _has_column(table: str, name: str) -> bool:
-    inspector = sa.inspect(op.get_bind())
-    return inspector.has_table(table) and name in {c['name'] for c in
-                                                   inspector.get_columns(table)}
-
-
 def upgrade() -> None:
-    if not _has_column('eoorder_job', 'base_url'):
-        op.add_column('eoorder_job', sa.Column('base_url', sa.String(2048), nullable=True))
+    add_column('eoorder_job', sa.Column('base_url', sa.String(2048), nullable=True))
 
 
 def downgrade() -> None:
-    if _has_column('eoorder_job', 'base_url'):
-        with op.batch_alter_table('eoorder_job') as batch:
-            batch.drop_column('base_url')
+    drop_column('eoorder_job', 'base_url')

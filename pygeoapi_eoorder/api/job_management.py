@@ -1,0 +1,316 @@
+"""OGC API - Processes Part 4 "Job Management" (draft): create a job, keep it `created`
+until started, update it, read its definition and inputs, and its W3C PROV provenance.
+
+Ownership is the job routes': another user's job does not exist here, and a `created`
+job exists only for its owner (not even admins see it before it is started).
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+
+from flask import Request, Response
+
+from ..auth import current_user
+from ..errors import problem
+from ..jobs import provenance
+from ..jobs.repository import CREATED
+from ..jobs.results import JSON_TYPE
+from ..jobs.status import results_document, status_info
+from ..processes import permissions
+from . import execute_request
+from .jobs import JobRoutes, _json
+
+CONFORMANCE = [
+    'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/job-management',
+    'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/ogcapi-processes',
+    'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/provenance',
+]
+LOCKED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/locked'
+DEFINITION_MEMBERS = ('inputs', 'outputs', 'response', 'subscriber')
+PATCH_TYPES = ('application/json', 'application/merge-patch+json')
+
+
+def wants_created(header: str | None) -> bool:
+    """`Prefer: status="created"` (RFC 7240 preference with a quoted value)."""
+    for preference in (header or '').split(','):
+        name, _, value = preference.split(';')[0].partition('=')
+        if name.strip().lower() == 'status' and value.strip().strip('"') == 'created':
+            return True
+    return False
+
+
+def merge_patch(target, patch):
+    """RFC 7396 JSON Merge Patch: objects merge member by member, null removes."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+class JobManagementRoutes:
+    """Part 4 views over the shared job engine; `jobs` gives ownership and execution."""
+
+    def __init__(self, jobs: JobRoutes):
+        self.jobs = jobs
+
+    @property
+    def manager(self):
+        return self.jobs.manager
+
+    def _not_found(self, job_id: str) -> Response:
+        return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
+
+    def _process_id(self, named) -> str | None:
+        """The process an execute request names: its id, or its URI on this server."""
+        if not isinstance(named, str) or not named:
+            return None
+        if '/' not in named:
+            return named
+        path = urlparse(named).path.rstrip('/')
+        marker = '/processes/'
+        if marker not in path or not named.startswith(self.jobs.base_url + '/'):
+            return None
+        return path.rsplit(marker, 1)[1] or None
+
+    def _definition(self, job: dict) -> dict:
+        """The execute request of a job as stored."""
+        definition = {'process': f"{self.jobs.base_url}/processes/{job['process_id']}",
+                      'inputs': job['inputs'] or {}}
+        if job['requested_outputs']:
+            definition['outputs'] = job['requested_outputs']
+        definition['response'] = job['response'] or 'raw'
+        if job['subscriber']:
+            definition['subscriber'] = {k: v for k, v in job['subscriber'].items() if v}
+        return definition
+
+    # -- POST /jobs ---------------------------------------------------------------
+    def create(self, request: Request) -> Response:
+        """Execute at once (as `POST /processes/{id}/execution`), or, with
+        `Prefer: status="created"`, keep the job `created` until it is started."""
+        too_large = self.jobs._body_too_large(request)
+        if too_large is not None:
+            return too_large
+        if request.mimetype not in ('application/json',) and \
+                not request.mimetype.endswith('+json'):
+            return problem(415, 'unsupported-media-type',
+                           f'a job definition must be application/json, not '
+                           f'{request.mimetype or "(none)"}')
+        try:
+            body = json.loads(request.get_data() or b'null')
+        except (ValueError, RecursionError):
+            return problem(400, 'invalid-parameter', 'request body: not valid JSON')
+        if not isinstance(body, dict):
+            return problem(400, 'invalid-parameter', 'request body: must be an execute '
+                           'request (a JSON object) naming its `process`')
+        process_id = self._process_id(body.get('process'))
+        if process_id is None:
+            return problem(400, 'invalid-parameter', 'process: missing, or not the id or the '
+                           f'URI of a process of this server ({self.jobs.base_url}/processes/…)')
+        if process_id not in self.manager.processes:
+            return problem(404, 'no-such-process', f'process {process_id!r} does not exist')
+        if not wants_created(request.headers.get('Prefer')):
+            return self.jobs.execute(request, process_id)
+        process = self.manager.process_metadata(process_id)
+        try:
+            req = execute_request.parse(request.get_data(), process)
+        except execute_request.InvalidRequest as err:
+            return problem(400, 'invalid-parameter', str(err))
+        user = current_user()
+        refused = permissions.refusal(self.manager.get_processor(process_id), self.manager,
+                                      user, req.inputs)
+        if refused is not None:
+            return problem(refused.status, refused.type, refused.detail)
+        job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
+                                  response=req.response, subscriber=req.subscriber,
+                                  owner=user.name if user else None,
+                                  owner_roles=sorted(user.roles) if user else None,
+                                  created=True)
+        return _json(status_info(job, self.jobs.base_url), 201, {
+            'Location': f"{self.jobs.base_url}/jobs/{job['id']}",
+            'Preference-Applied': 'status="created"'})
+
+    # -- PATCH /jobs/{id} ---------------------------------------------------------
+    def update(self, request: Request, job_id: str) -> Response:
+        """Change a `created` job's inputs, outputs, response or subscriber (merge patch);
+        a job that was started is locked (409)."""
+        job = self.jobs._job(job_id)
+        if job is None:
+            return self._not_found(job_id)
+        if job['status'] != CREATED:
+            return problem(409, LOCKED, f"job {job_id} is {job['status']}: only a job in "
+                           "status 'created' can be changed")
+        too_large = self.jobs._body_too_large(request)
+        if too_large is not None:
+            return too_large
+        if request.mimetype not in PATCH_TYPES:
+            return problem(415, 'unsupported-media-type', 'a job update must be '
+                           f'{" or ".join(PATCH_TYPES)}, not {request.mimetype or "(none)"}')
+        try:
+            patch = json.loads(request.get_data() or b'null')
+        except (ValueError, RecursionError):
+            return problem(400, 'invalid-parameter', 'request body: not valid JSON')
+        if not isinstance(patch, dict):
+            return problem(400, 'invalid-parameter', 'request body: must be a JSON object')
+        if execute_request._depth(patch) > execute_request.MAX_DEPTH:
+            return problem(400, 'invalid-parameter', 'request body: nested deeper than '
+                           f'{execute_request.MAX_DEPTH} levels')
+        unknown = sorted(set(patch) - set(DEFINITION_MEMBERS) - {'process'})
+        if unknown:
+            return problem(400, 'invalid-parameter', f'{", ".join(unknown)}: not a member of '
+                           f'a job definition ({", ".join(DEFINITION_MEMBERS)})')
+        definition = self._definition(job)
+        if 'process' in patch and self._process_id(patch['process']) != job['process_id']:
+            return problem(400, 'invalid-parameter', 'process: the process of a job cannot '
+                           'be changed (create another job)')
+        merged = merge_patch(definition, patch)
+        merged.pop('process', None)
+        try:
+            req = execute_request.parse(json.dumps(merged).encode(),
+                                        self.manager.process_metadata(job['process_id']))
+        except execute_request.InvalidRequest as err:
+            return problem(400, 'invalid-parameter', str(err))
+        except Exception:  # the process was undeployed since
+            return problem(400, 'invalid-parameter', f"process {job['process_id']!r} no "
+                           'longer exists: this job cannot be changed or started')
+        if not self.manager.repo.update_created(
+                job_id, inputs=req.inputs, requested_outputs=req.outputs,
+                response=req.response, subscriber=req.subscriber):
+            return problem(409, LOCKED, f'job {job_id} was started meanwhile')
+        return Response(status=204)
+
+    # -- POST /jobs/{id}/results ----------------------------------------------------
+    def start(self, request: Request, job_id: str) -> Response:
+        """Queue a `created` job; 200 with its statusInfo."""
+        job = self.jobs._job(job_id)
+        if job is None:
+            return self._not_found(job_id)
+        if job['status'] != CREATED:
+            return problem(409, LOCKED, f"job {job_id} is {job['status']}: it was started "
+                           'already')
+        if job['process_id'] not in self.manager.processes:
+            return problem(400, 'invalid-parameter', f"process {job['process_id']!r} no "
+                           'longer exists: this job cannot be started')
+        refused = permissions.refusal(self.manager.get_processor(job['process_id']),
+                                      self.manager, current_user(), job['inputs'] or {})
+        if refused is not None:
+            return problem(refused.status, refused.type, refused.detail)
+        if not self.manager.start(job_id):
+            return problem(409, LOCKED, f'job {job_id} was started meanwhile')
+        return _json(status_info(self.manager.repo.get(job_id), self.jobs.base_url), 200,
+                     {'Location': f'{self.jobs.base_url}/jobs/{job_id}'})
+
+    # -- GET /jobs/{id}/definition, /inputs, /prov -----------------------------------
+    def definition(self, request: Request, job_id: str) -> Response:
+        job = self.jobs._job(job_id)
+        if job is None:
+            return self._not_found(job_id)
+        return _json(self._definition(job))
+
+    def inputs(self, request: Request, job_id: str) -> Response:
+        job = self.jobs._job(job_id)
+        if job is None:
+            return self._not_found(job_id)
+        body = {'inputs': job['inputs'] or {}}
+        if job['requested_outputs']:
+            body['outputs'] = job['requested_outputs']
+        body['links'] = [{'href': f'{self.jobs.base_url}/jobs/{job_id}', 'rel': 'up',
+                          'type': JSON_TYPE, 'title': 'The job'}]
+        return _json(body)
+
+    def prov(self, request: Request, job_id: str) -> Response:
+        """W3C PROV-JSON of what the job ran, used and generated, and for whom."""
+        job = self.jobs._job(job_id)
+        if job is None:
+            return self._not_found(job_id)
+        return _json(provenance.document(job, self.jobs.base_url, self._outputs(job)))
+
+    def _outputs(self, job: dict) -> dict | None:
+        """The job's results document (None while there is none, or once removed)."""
+        if job['status'] != 'successful' or job['files_removed']:
+            return None
+        try:
+            mimetype, outputs = self.manager.result(job['id'])
+        except Exception:
+            return None
+        if mimetype == JSON_TYPE:
+            outputs = self.jobs._rebased(job, outputs)
+        return results_document(self.jobs._described(job, outputs), job, outputs, mimetype,
+                                self.jobs.base_url)
+
+
+def routes(view: JobManagementRoutes, request: Request) -> list[tuple]:
+    """URL rules (path, endpoint, methods, view function) of Part 4."""
+    return [
+        ('/jobs', 'eoorder.create_job', ['POST'], lambda: view.create(request)),
+        ('/jobs/<job_id>', 'eoorder.update_job', ['PATCH'],
+         lambda job_id: view.update(request, job_id)),
+        ('/jobs/<job_id>/results', 'eoorder.start_job', ['POST'],
+         lambda job_id: view.start(request, job_id)),
+        ('/jobs/<job_id>/definition', 'eoorder.job_definition', ['GET'],
+         lambda job_id: view.definition(request, job_id)),
+        ('/jobs/<job_id>/inputs', 'eoorder.job_inputs', ['GET'],
+         lambda job_id: view.inputs(request, job_id)),
+        ('/jobs/<job_id>/prov', 'eoorder.job_prov', ['GET'],
+         lambda job_id: view.prov(request, job_id)),
+    ]
+
+
+def _problems(*codes: str) -> dict:
+    response = {'description': 'Error (application/problem+json)',
+                'content': {'application/problem+json': {'schema': {'type': 'object'}}}}
+    return {code: response for code in codes}
+
+
+def openapi_paths() -> dict:
+    """Path items of Part 4 for the OpenAPI document."""
+    job_id = {'name': 'jobId', 'in': 'path', 'required': True, 'schema': {'type': 'string'},
+              'description': 'job identifier'}
+    as_json = {'application/json': {'schema': {'type': 'object'}}}
+    status = {'description': 'the job (statusInfo)', 'content': as_json}
+    prefer = {'name': 'Prefer', 'in': 'header', 'required': False,
+              'schema': {'type': 'string'},
+              'description': '`status="created"`: keep the job until it is started; '
+                             '`respond-async`: run it asynchronously'}
+
+    def get(summary: str, operation: str, what: str) -> dict:
+        return {'get': {'summary': summary, 'operationId': operation, 'tags': ['jobs'],
+                        'parameters': [job_id],
+                        'responses': {'200': {'description': what, 'content': as_json},
+                                      **_problems('404')}}}
+
+    return {
+        '/jobs': {'post': {
+            'summary': 'Create a job (Part 4)', 'operationId': 'createJob', 'tags': ['jobs'],
+            'parameters': [prefer],
+            'requestBody': {'required': True, 'description': 'an execute request naming its '
+                            '`process` (id or URI)', 'content': as_json},
+            'responses': {'200': {'description': 'results of a synchronous execution'},
+                          '201': status, '204': {'description': 'results by reference'},
+                          **_problems('400', '404', '413', '415')}}},
+        '/jobs/{jobId}': {'patch': {
+            'summary': 'Update a created job (Part 4)', 'operationId': 'updateJob',
+            'tags': ['jobs'], 'parameters': [job_id],
+            'requestBody': {'required': True, 'description': 'JSON merge patch of the '
+                            'execute request', 'content': {
+                                'application/merge-patch+json': {'schema': {'type': 'object'}},
+                                **as_json}},
+            'responses': {'204': {'description': 'updated'},
+                          **_problems('400', '404', '409', '415')}}},
+        '/jobs/{jobId}/results': {'post': {
+            'summary': 'Start a created job (Part 4)', 'operationId': 'startJob',
+            'tags': ['jobs'], 'parameters': [job_id],
+            'responses': {'200': status, **_problems('400', '404', '409')}}},
+        '/jobs/{jobId}/definition': get('The execute request of a job (Part 4)',
+                                        'getJobDefinition', 'the execute request as stored'),
+        '/jobs/{jobId}/inputs': get('The inputs of a job (Part 4)', 'getJobInputs',
+                                    'the inputs and requested outputs'),
+        '/jobs/{jobId}/prov': get('W3C PROV-JSON provenance of a job (Part 4)',
+                                  'getJobProvenance', 'PROV-JSON document'),
+    }

@@ -1,0 +1,83 @@
+"""What a job ran, as W3C PROV-JSON (OGC API - Processes Part 4 `/jobs/{id}/prov`).
+
+The worker records facts as the job runs (`record_process`, `record_image`); the document
+is built from the job record with the `prov` package (the W3C PROV reference model).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import quote
+
+from prov.model import ProvDocument
+
+NS = 'eoorder'
+
+
+def package_facts(manager, process_id: str) -> dict:
+    """The process as it runs: a deployed one's package digest, a built-in's processor."""
+    row = manager.registry.get(process_id)
+    if row is not None and row.package is not None:
+        return {'id': process_id, 'kind': 'deployed', 'mediaType': row.package_media_type,
+                'packageDigest': 'sha256:' + hashlib.sha256(row.package.encode()).hexdigest()}
+    conf = manager.configured_processes.get(process_id) or {}
+    return {'id': process_id, 'kind': 'built-in',
+            'processor': str((conf.get('processor') or {}).get('name', ''))}
+
+
+def image_facts(engine, image: str) -> dict:
+    """Id and registry digests of a Docker image on the engine (what a container ran)."""
+    found = engine.images.get(image)
+    return {'reference': image, 'id': found.id,
+            'repoDigests': list(found.attrs.get('RepoDigests') or [])}
+
+
+def _local(kind: str, name: str) -> str:
+    """A PROV local name for a named thing: any name (`a:b`, spaces) becomes a valid QName
+    part; the name itself is kept in the record's `prov:label`."""
+    return f'{kind}-' + quote(str(name), safe='-_.').replace('%', '_')
+
+
+def _literal(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+
+
+def document(job: dict, base_url: str, outputs: dict | None) -> dict:
+    """The PROV-JSON document of a job: the run as an activity, its process (package and
+    images), inputs and outputs as entities, its owner as the agent."""
+    url = f"{base_url.rstrip('/')}/jobs/{job['id']}"
+    facts = job.get('provenance') or {}
+    doc = ProvDocument()
+    doc.set_default_namespace(f'{url}/prov#')
+    doc.add_namespace(NS, 'https://github.com/eoorder/ns#')
+    run = doc.activity(_local('run', job['id']), job['started'], job['finished'], {
+        'prov:type': f'{NS}:ProcessExecution', f'{NS}:status': job['status'],
+        f'{NS}:jobID': job['id'], 'prov:label': f"job {job['id']} of {job['process_id']}"})
+    user = doc.agent(_local('user', job['owner'] or 'anonymous'), {
+        'prov:type': 'prov:Person', 'prov:label': job['owner'] or 'anonymous'})
+    doc.wasAssociatedWith(run, user)
+    process = facts.get('process') or {'id': job['process_id']}
+    plan = doc.entity(_local('process', job['process_id']), {
+        'prov:type': 'prov:Plan', 'prov:label': job['process_id'],
+        **{f'{NS}:{key}': _literal(value) for key, value in process.items()
+           if value is not None and key != 'id'}})
+    doc.used(run, plan)
+    for number, image in enumerate(facts.get('images') or []):
+        entity = doc.entity(f'image-{number}', {
+            'prov:type': f'{NS}:DockerImage', 'prov:label': image.get('reference', ''),
+            f'{NS}:imageId': image.get('id', ''),
+            f'{NS}:repoDigests': _literal(image.get('repoDigests') or [])})
+        doc.used(run, entity)
+        doc.wasDerivedFrom(entity, plan)
+    for name, value in (job.get('inputs') or {}).items():
+        doc.used(run, doc.entity(_local('input', name), {
+            'prov:type': f'{NS}:Input', 'prov:label': name, 'prov:value': _literal(value)}))
+    for name, value in (outputs or {}).items():
+        entity = doc.entity(_local('output', name), {
+            'prov:type': f'{NS}:Output', 'prov:label': name, 'prov:value': _literal(value)})
+        doc.wasGeneratedBy(entity, run, job['finished'])
+        doc.wasAttributedTo(entity, user)
+    return json.loads(doc.serialize(format='json'))
+
