@@ -398,3 +398,22 @@ def test_results_removed_by_dismissal_or_retention_are_410(ades, make_server):
     assert reply.status_code == 410 and reply.headers['Content-Type'] == PROBLEM
     validate(reply.json(), 'exception.yaml')
     assert 'retention' in reply.json()['detail']
+
+
+def test_landing_page_links_conformance_and_processes_by_their_ogc_relations(server):
+    """/req/core/landingpage-success: the conformance and processes links carry the OGC
+    relation URIs (Part 1 1.0, Table 'link relations'); each one resolves."""
+    landing = requests.get(server.url + '/', params={'f': 'json'}, timeout=10)
+    assert landing.status_code == 200
+    body = landing.json()
+    validate(body, 'landingPage.yaml')
+    by_rel = {link['rel']: link['href'] for link in body['links']}
+    ogc = 'http://www.opengis.net/def/rel/ogc/1.0/'
+    for relation, path in (('conformance', '/conformance'), ('processes', '/processes')):
+        href = by_rel.get(ogc + relation)
+        assert href is not None, f'no link with rel {ogc}{relation}: {sorted(by_rel)}'
+        assert href.split('?')[0].rstrip('/') == server.url + path
+        assert requests.get(href, params={'f': 'json'}, timeout=10).status_code == 200
+    assert by_rel.get('conformance') == by_rel[ogc + 'conformance']  # the short form stays
+    rels = [(link['rel'], link['href']) for link in body['links']]
+    assert len(rels) == len(set(rels)), 'a link is repeated'

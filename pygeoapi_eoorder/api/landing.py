@@ -17,6 +17,9 @@ from pygeoapi.util import filter_dict_by_key_value
 from werkzeug.datastructures import Headers
 
 SERVICE = 'service'  # IANA link relation: a service this API offers
+OGC_REL = 'http://www.opengis.net/def/rel/ogc/1.0/'
+# pygeoapi's short relations that OGC API standards name by their OGC URI
+OGC_RELATIONS = {'conformance': OGC_REL + 'conformance', 'data': OGC_REL + 'data'}
 # (endpoint that must be installed, path, media type, title)
 SERVICES = (
     ('eoorder.ui_home', '/ui', 'text/html',
@@ -36,6 +39,19 @@ def service_links(app: Flask, base_url: str) -> list[dict]:
     """Links to the services whose routes `app` serves."""
     return [{'rel': SERVICE, 'type': media_type, 'title': title, 'href': base_url + path}
             for endpoint, path, media_type, title in SERVICES if endpoint in app.view_functions]
+
+
+def ogc_relation_links(links: list[dict]) -> list[dict]:
+    """The same links again under their OGC relation URIs (e.g. `conformance` also as
+    http://www.opengis.net/def/rel/ogc/1.0/conformance, as OGC API - Processes asks)."""
+    present = {(link.get('rel'), link.get('href')) for link in links}
+    extra = []
+    for link in links:
+        uri = OGC_RELATIONS.get(link.get('rel'))
+        if uri and (uri, link.get('href')) not in present:
+            extra.append({**link, 'rel': uri})
+            present.add((uri, link.get('href')))
+    return extra
 
 
 def install(app: Flask, api, renderer) -> None:
@@ -64,6 +80,7 @@ def install(app: Flask, api, renderer) -> None:
             known = {link.get('href') for link in body.get('links', [])}
             body.setdefault('links', []).extend(
                 link for link in links if link['href'] not in known)
+            body['links'].extend(ogc_relation_links(body['links']))
             response.set_data(json.dumps(body))
         return response
 
