@@ -218,17 +218,14 @@ def _api_class():
 def _pages_follow_request(app: Flask) -> None:
     """HTML pages rendered by pygeoapi's templates get the request's base URL where the
     templates' config has `urls.IN_PAGES` (served files are left as they are)."""
-    from .web import VERBATIM_ENDPOINTS
+    from .web import is_page
     placeholder = urls.IN_PAGES.encode()
 
     @app.after_request
     def _base_url_in_page(response: Response) -> Response:
         if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
             response.headers = Headers(response.headers)
-        if (urls.CURRENT.fixed or response.mimetype != 'text/html'
-                or response.direct_passthrough or response.is_streamed
-                or request.endpoint in VERBATIM_ENDPOINTS
-                or 'Content-Disposition' in response.headers):
+        if urls.CURRENT.fixed or not is_page(response):
             return response
         page = response.get_data()
         if placeholder in page:

@@ -64,6 +64,23 @@ class JobManagementRoutes:
     def manager(self):
         return self.jobs.manager
 
+    def _json_object(self, request: Request, media_ok: bool, media_rule: str,
+                     shape: str) -> dict | Response:
+        """The request body as a JSON object, or the problem answer (413, 415, 400)."""
+        too_large = self.jobs._body_too_large(request)
+        if too_large is not None:
+            return too_large
+        if not media_ok:
+            return problem(415, 'unsupported-media-type',
+                           f'{media_rule}, not {request.mimetype or "(none)"}')
+        try:
+            body = json.loads(request.get_data() or b'null')
+        except (ValueError, RecursionError):
+            return problem(400, 'invalid-parameter', 'request body: not valid JSON')
+        if not isinstance(body, dict):
+            return problem(400, 'invalid-parameter', f'request body: must be {shape}')
+        return body
+
     def _not_found(self, job_id: str) -> Response:
         return problem(404, 'no-such-job', f'job {job_id!r} does not exist')
 
@@ -94,21 +111,13 @@ class JobManagementRoutes:
     def create(self, request: Request) -> Response:
         """Execute at once (as `POST /processes/{id}/execution`), or, with
         `Prefer: status="created"`, keep the job `created` until it is started."""
-        too_large = self.jobs._body_too_large(request)
-        if too_large is not None:
-            return too_large
-        if request.mimetype not in ('application/json',) and \
-                not request.mimetype.endswith('+json'):
-            return problem(415, 'unsupported-media-type',
-                           f'a job definition must be application/json, not '
-                           f'{request.mimetype or "(none)"}')
-        try:
-            body = json.loads(request.get_data() or b'null')
-        except (ValueError, RecursionError):
-            return problem(400, 'invalid-parameter', 'request body: not valid JSON')
-        if not isinstance(body, dict):
-            return problem(400, 'invalid-parameter', 'request body: must be an execute '
-                           'request (a JSON object) naming its `process`')
+        json_media = request.mimetype == 'application/json' or \
+            request.mimetype.endswith('+json')
+        body = self._json_object(request, json_media, 'a job definition must be '
+                                 'application/json', 'an execute request (a JSON object) '
+                                 'naming its `process`')
+        if isinstance(body, Response):
+            return body
         process_id = self._process_id(body.get('process'))
         if process_id is None:
             return problem(400, 'invalid-parameter', 'process: missing, or not the id or the '
@@ -146,18 +155,11 @@ class JobManagementRoutes:
         if job['status'] != CREATED:
             return problem(409, LOCKED, f"job {job_id} is {job['status']}: only a job in "
                            "status 'created' can be changed")
-        too_large = self.jobs._body_too_large(request)
-        if too_large is not None:
-            return too_large
-        if request.mimetype not in PATCH_TYPES:
-            return problem(415, 'unsupported-media-type', 'a job update must be '
-                           f'{" or ".join(PATCH_TYPES)}, not {request.mimetype or "(none)"}')
-        try:
-            patch = json.loads(request.get_data() or b'null')
-        except (ValueError, RecursionError):
-            return problem(400, 'invalid-parameter', 'request body: not valid JSON')
-        if not isinstance(patch, dict):
-            return problem(400, 'invalid-parameter', 'request body: must be a JSON object')
+        patch = self._json_object(request, request.mimetype in PATCH_TYPES,
+                                  f'a job update must be {" or ".join(PATCH_TYPES)}',
+                                  'a JSON object')
+        if isinstance(patch, Response):
+            return patch
         if execute_request._depth(patch) > execute_request.MAX_DEPTH:
             return problem(400, 'invalid-parameter', 'request body: nested deeper than '
                            f'{execute_request.MAX_DEPTH} levels')

@@ -29,6 +29,14 @@ OWN_MEDIA_TYPE_CHECK = frozenset({'eoorder.deploy', 'eoorder.replace'})
 MAX_REWRITTEN_PAGE = 8 * 1024 * 1024
 
 
+def is_page(response: Response) -> bool:
+    """Whether `response` is an HTML page this server rendered (rewritable), not a served
+    file: a job result, a delivery, a static file, a download."""
+    return (response.mimetype == 'text/html' and not response.direct_passthrough
+            and not response.is_streamed and request.endpoint not in VERBATIM_ENDPOINTS
+            and 'Content-Disposition' not in response.headers)
+
+
 def is_json(mimetype: str) -> bool:
     return mimetype in ('application/json', 'application/query-cql-json') or \
         mimetype.endswith('+json')
@@ -84,10 +92,7 @@ def install(app: Flask, settings, prefix: str = '', base_url: str = '') -> None:
         if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
             response.headers = Headers(response.headers)
         headers.add_headers(response, csp)
-        if (response.mimetype == 'text/html' and not response.direct_passthrough
-                and not response.is_streamed and request.endpoint not in VERBATIM_ENDPOINTS
-                and 'Content-Disposition' not in response.headers
-                and (response.content_length or 0) <= MAX_REWRITTEN_PAGE):
+        if is_page(response) and (response.content_length or 0) <= MAX_REWRITTEN_PAGE:
             page = response.get_data(as_text=True)
             try:
                 safe = links.neutralise(page)

@@ -79,26 +79,32 @@ def run_async(server: Server, user: str, process_id: str, inputs: dict, **body) 
 
 
 class InternalService:
-    """A loopback HTTP server standing in for an internal service: it serves `files`
-    ({path: bytes}) and records every request it receives (path list in `.hits`)."""
+    """A loopback HTTP server: it serves `files` ({path: bytes}; close-delimited, without a
+    Content-Length, for paths in `unsized`), redirects `/to?<url>` to <url> (302), and
+    records every request it receives (path list in `.hits`). `host` names it in `.url`
+    (e.g. `localhost` for a host the deployer allowed by name)."""
 
-    def __init__(self, files: dict[str, bytes] | None = None):
+    def __init__(self, files: dict[str, bytes] | None = None, host: str = '127.0.0.1'):
         self.files = dict(files or {})
+        self.unsized: set[str] = set()
         self.hits: list[str] = []
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
                 outer.hits.append(self.path)
-                body = outer.files.get(self.path.split('?')[0])
-                if body is None:
-                    self.send_response(404)
+                path, _, query = self.path.partition('?')
+                if path == '/to':
+                    self.send_response(302)
+                    self.send_header('Location', query)
                     self.end_headers()
                     return
-                self.send_response(200)
-                self.send_header('Content-Length', str(len(body)))
+                body = outer.files.get(path)
+                self.send_response(200 if body is not None else 404)
+                if path not in outer.unsized:
+                    self.send_header('Content-Length', str(len(body or b'')))
                 self.end_headers()
-                self.wfile.write(body)
+                self.wfile.write(body or b'')
 
             do_POST = do_GET  # noqa: N815
 
@@ -107,7 +113,7 @@ class InternalService:
 
         self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
         self.port = self.httpd.server_address[1]
-        self.url = f'http://127.0.0.1:{self.port}'
+        self.url = f'http://{host}:{self.port}'
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def close(self) -> None:

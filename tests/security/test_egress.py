@@ -6,9 +6,7 @@ nothing reached the internal service or leaked into the job's status, log or res
 from __future__ import annotations
 
 import hashlib
-import http.server
 import json
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -19,7 +17,7 @@ import requests
 from ..conftest import TEST_PROCESSES
 from ..support.auth import as_
 from ..support.catalogue import records_resource
-from .conftest import call, deploy_package, run_async, start_secure_server
+from .conftest import InternalService, call, deploy_package, run_async, start_secure_server
 
 PACKAGES = Path(__file__).parent.parent / 'data' / 'packages'
 SECRET = b'TOP-SECRET-VALUE'
@@ -31,40 +29,6 @@ REFUSED = 'internal addresses are refused'
 RESOURCES = {**TEST_PROCESSES, 'results': records_resource('Results'),
              'harvest': {'type': 'process', 'processor': {
                  'name': 'pygeoapi_eoorder.catalogue.harvest.job.HarvestProcessor'}}}
-
-
-class Redirector:
-    """A loopback HTTP server playing a public host: `/to?<url>` redirects (302) to <url>;
-    other paths serve `files` ({path: bytes})."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                path, _, query = self.path.partition('?')
-                if path == '/to':
-                    self.send_response(302)
-                    self.send_header('Location', query)
-                    self.end_headers()
-                    return
-                body = outer.files.get(path)
-                self.send_response(200 if body is not None else 404)
-                self.send_header('Content-Length', str(len(body or b'')))
-                self.end_headers()
-                self.wfile.write(body or b'')
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 def _start(directory: Path, **extra):
@@ -101,7 +65,7 @@ def allowing(tmp_path_factory):
 
 @pytest.fixture
 def redirector():
-    service = Redirector()
+    service = InternalService(host='localhost')  # a public-looking host: `/to?<url>` redirects
     yield service
     service.close()
 

@@ -6,9 +6,7 @@ guard against a real store) and asserts the refusal and that nothing reached the
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -20,7 +18,7 @@ from ..conftest import TEST_PROCESSES
 from ..support import oseo
 from ..support.auth import as_
 from ..support.catalogue import records_resource
-from .conftest import call, deploy_package, run_async, start_secure_server
+from .conftest import InternalService, call, deploy_package, run_async, start_secure_server
 
 PACKAGES = Path(__file__).parent.parent / 'data' / 'packages'
 CWL = 'application/cwl+yaml'
@@ -32,44 +30,9 @@ HARVEST = {'type': 'process', 'processor': {
     'name': 'pygeoapi_eoorder.catalogue.harvest.job.HarvestProcessor'}}
 
 
-class Origin:
-    """A loopback HTTP server playing a host the deployer allowed (`localhost`): serves
-    `files` ({path: bytes}) with a Content-Length, or close-delimited (no length) for paths
-    in `unsized`."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.unsized: set[str] = set()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.0'
-
-            def do_GET(self):  # noqa: N802
-                path = self.path.split('?')[0]
-                body = outer.files.get(path)
-                self.send_response(200 if body is not None else 404)
-                if path not in outer.unsized:
-                    self.send_header('Content-Length', str(len(body or b'')))
-                self.end_headers()
-                self.wfile.write(body or b'')
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.url = f'http://localhost:{self.port}'
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture
 def origin():
-    service = Origin()
+    service = InternalService(host='localhost')  # a host the deployer allowed by name
     yield service
     service.close()
 
