@@ -1,7 +1,7 @@
 """The echo application three ways: `docker run`, the Docker SDK, and `eoorder serve`.
 
 Helpers of container_overhead.py. The direct runs use the sandbox our server gives a
-job's container (docker_runner.run_container): no network, no capabilities, read-only
+job's container (containers.run_container): no network, no capabilities, read-only
 root, user 1000:1000, no-new-privileges, a 64 MiB /tmp, the package's memory and CPU
 limits, the work directory mounted at /work. The server runs are real HTTP requests to
 a started server. Every request has a timeout and every wait a deadline.
@@ -89,7 +89,7 @@ class Sandbox:
                 *env, self.image]
 
     def sdk_options(self, workdir: Path, token: str) -> dict:
-        """The keyword arguments docker_runner.run_container passes to containers.run."""
+        """The keyword arguments containers.run_container passes to containers.run."""
         return dict(detach=True, environment=self.env(), working_dir=WORK,
                     volumes={str(workdir): {'bind': WORK, 'mode': 'rw'}}, network_mode='none',
                     cap_drop=['ALL'], read_only=True, user=USER, labels={BENCH_LABEL: token},
@@ -158,22 +158,22 @@ def run_sdk(engine, sandbox: Sandbox, workdir: Path, token: str) -> Run:
 def run_server_code(sandbox: Sandbox, workdir: Path, job_id: str) -> Run:
     """What a job's worker does around the container, without the job engine or HTTP.
 
-    app_runner.run_docker's Docker part: a new client (with ping), the image check, and
-    docker_runner.run_container (chown of the work directory, run, log follower thread,
+    docker_app.run_docker's Docker part: a new client (with ping), the image check, and
+    containers.run_container (chown of the work directory, run, log follower thread,
     wait, reload, remove).
     """
-    from pygeoapi_eoorder.execution import docker_runner
+    from pygeoapi_eoorder.execution import containers
 
     log = logging.getLogger('bench.run_container')
     log.propagate = False
-    limits = docker_runner.Limits(cpus=sandbox.cpus, memory=sandbox.memory,
+    limits = containers.Limits(cpus=sandbox.cpus, memory=sandbox.memory,
                                   timeout=RUN_TIMEOUT, network='none', user=USER)
     start = time.perf_counter()
     try:
-        engine = docker_runner.client()
-        if not docker_runner.image_present(engine, sandbox.image):
+        engine = containers.client()
+        if not containers.image_present(engine, sandbox.image):
             return Run(time.perf_counter() - start, f'image {sandbox.image} is missing')
-        docker_runner.run_container(engine, job_id, sandbox.image, workdir, sandbox.env(),
+        containers.run_container(engine, job_id, sandbox.image, workdir, sandbox.env(),
                                     limits, log, lambda pct, msg: None)
         seconds = time.perf_counter() - start
     except Exception as err:

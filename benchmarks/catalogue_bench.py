@@ -11,6 +11,7 @@ so that it is visible that they answer the same question. Prints p50/p95 in ms a
 
     scripts/catalogue-services          # PostGIS, pycsw venv
     .venv/bin/python benchmarks/catalogue_bench.py [--records 100000] [--pg-records 1000000]
+        [--stac-items 100000]   # + STAC API vs stac-fastapi-pgstac (benchmarks/stac_bench.py)
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pygeoapi_eoorder.catalogue import records as recordlib  # noqa: E402
-from pygeoapi_eoorder.catalogue.models import Record  # noqa: E402
+from pygeoapi_eoorder.store.record_tables import Record  # noqa: E402
 from pygeoapi_eoorder.store import get_store  # noqa: E402
 from tests.conftest import Server, free_port  # noqa: E402
 
@@ -383,6 +384,9 @@ def main() -> None:
     parser.add_argument('--pg-url', default=PG_URL, help='SQLAlchemy URL of the database')
     parser.add_argument('--skip', action='append', default=[],
                         choices=['pycsw', 'tinydb', 'postgresql'])
+    parser.add_argument('--stac-items', type=int, default=0,
+                        help='then the STAC API against stac-fastapi-pgstac with N items '
+                             '(benchmarks/stac_bench.py)')
     args = parser.parse_args()
     qs = queries(args.queries)
     slow = qs[:args.slow_queries]
@@ -441,6 +445,9 @@ def main() -> None:
                       f'{"met" if p95 <= 50 else "NOT met"} ({p95:.1f} ms)')
             finally:
                 server.stop()
+    if args.stac_items:
+        from stac_bench import run as stac_run
+        stac_run(args.stac_items, args.queries)
 
 
 if __name__ == '__main__':

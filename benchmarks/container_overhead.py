@@ -7,7 +7,7 @@ Runs the echo application package (image eoorder-test/echo:1.0) in one go, with 
      rotating order, after unmeasured warm-up rounds): directly in the sandbox our
      server uses, with the docker command (`docker run --rm ...`), with the Docker SDK
      (containers.run detached, wait, remove) and with the server's own container code
-     (docker_runner.client + image check + run_container) outside the server; and as a
+     (containers.client + image check + run_container) outside the server; and as a
      synchronous execution of the deployed package (POST /processes/echo/execution),
      split into its phases from GET /jobs/{id} and the job's log;
   2. the overhead (execute p50 - docker run p50) / docker run p50, target <= 15 %;

@@ -3,7 +3,7 @@
 `POST` any path: read the body, parse it with the server's safe parser
 (`pygeoapi_eoorder.xmlsafe.parse`: no DTD, no entities, no network, bounded size and
 depth), validate it against the OSEO schema set the server uses
-(`pygeoapi_eoorder.ordering.schemas.SchemaSet`, one schema per thread), and answer a
+(`pygeoapi_eoorder.oseo.schemas.SchemaSet`, one schema per thread), and answer a
 fixed small XML document (400 when the request is not valid). `GET` answers 200 (for the
 readiness check). The schemas' location comes from `EOORDER_OSEO_SCHEMAS`.
 
@@ -15,7 +15,7 @@ Served by gunicorn exactly like `eoorder serve` (see `oseo_bench.py`):
 from __future__ import annotations
 
 from pygeoapi_eoorder import xmlsafe
-from pygeoapi_eoorder.ordering.schemas import SchemaSet
+from pygeoapi_eoorder.oseo.schemas import SchemaSet
 
 SCHEMAS = SchemaSet(None)  # EOORDER_OSEO_SCHEMAS, as the server's `ordering.schemas`
 VALID = b'<?xml version="1.0" encoding="UTF-8"?>\n<valid/>'

@@ -28,6 +28,7 @@ BUILTIN_PROCESSES = {  # Testbed-13 ADES transactions, as processes
     'UndeployProcess': 'pygeoapi_eoorder.processes.builtin.UndeployProcess',
     '_oseo_order_item': 'pygeoapi_eoorder.ordering.item_job.OrderItemProcess',  # internal
     '_oseo_notification': 'pygeoapi_eoorder.ordering.notification_job.NotificationProcess',
+    '_openeo_graph': 'pygeoapi_eoorder.datacube.job.GraphProcess',  # internal (openEO jobs)
 }
 
 
@@ -45,6 +46,8 @@ SCHEMA = _schema()
 
 @dataclass(frozen=True)
 class JobSettings:
+    """`eoorder.jobs`; the defaults are the config schema's (`from_block`), never repeated."""
+
     engine: str
     workers: int
     sync_timeout_seconds: float
@@ -52,12 +55,17 @@ class JobSettings:
     max_attempts: int
     shutdown_grace_seconds: float
     callback_timeout_seconds: float
-    broker_url: str = 'redis://127.0.0.1:6379/0'
-    queue: str = 'eoorder'
-    prefetch: int = 1
-    lease_seconds: float = 15
-    sweep_interval_seconds: float = 5
-    result_store: str = 'local'
+    broker_url: str
+    queue: str
+    prefetch: int
+    lease_seconds: float
+    sweep_interval_seconds: float
+    result_store: str
+
+    @classmethod
+    def from_block(cls, jobs: dict) -> 'JobSettings':
+        """From the `jobs` block; keys it leaves out take the schema's defaults."""
+        return cls(**apply_defaults(SCHEMA['properties']['jobs'], copy.deepcopy(jobs)))
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,7 @@ class Settings:
     def from_dict(cls, data: dict) -> 'Settings':
         block = data['block']
         return cls(config_path=Path(data['config_path']), data_dir=Path(data['data_dir']),
-                   store_url=data['store_url'], jobs=JobSettings(**block['jobs']), block=block,
+                   store_url=data['store_url'], jobs=JobSettings.from_block(block['jobs']), block=block,
                    public_url=data.get('public_url'))
 
 
@@ -249,7 +257,7 @@ def build_settings(config: dict, config_path: Path) -> Settings:
         block['jobs']['broker_url'] = os.environ[ENV_BROKER_URL]
     if block['catalogue']['demo']:  # the demo products (catalogue/demo.py) can be ordered
         block['execution']['stage_in']['allowed_file_roots'].append(str(data_dir / 'demo'))
-    jobs = JobSettings(**block['jobs'])
+    jobs = JobSettings.from_block(block['jobs'])
     return Settings(config_path=config_path, data_dir=data_dir, store_url=store_url,
                     jobs=jobs, block=block, public_url=_public_url(config['server']))
 
@@ -274,17 +282,6 @@ def load(path: str | os.PathLike, strict: bool = False) -> tuple[dict, Settings]
     resources = config.setdefault('resources', {})
     for process_id, processor in BUILTIN_PROCESSES.items():
         resources.setdefault(process_id, {'type': 'process', 'processor': {'name': processor}})
-    _check_auth(settings)
     if strict:
         _validate_pygeoapi_schema(config)
     return config, settings
-
-
-def _check_auth(settings: Settings) -> None:
-    """Load the authenticators once, so a broken auth block stops start-up clearly."""
-    from .auth import Auth
-    try:
-        Auth(settings.block['auth'], settings.config_path.parent)
-    except Exception as err:  # a plugin may fail in any way: report it in one line
-        raise ConfigError(f'eoorder.auth.authenticators: {type(err).__name__}: {err}; fix: '
-                          'check the authenticator names, files and options') from None

@@ -1,12 +1,15 @@
-"""OGC API errors as problem+json (RFC 7807) with the OGC exception type URIs."""
+"""Error documents of the protocols, without a web framework: problem+json bodies
+(RFC 7807) with the OGC exception type URIs, and the OWS 2.0 `ows:ExceptionReport` (OSEO,
+and any adapter speaking OWS). The Flask response is `web.problem.problem`."""
 
 from __future__ import annotations
 
-import json
+import re
 from http import HTTPStatus
 
-from flask import Response
+from lxml import etree
 
+OWS_NAMESPACE = 'http://www.opengis.net/ows/2.0'
 PROBLEM_TYPE = 'application/problem+json'
 _P1 = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/'
 _P2 = 'http://www.opengis.net/def/exceptions/ogcapi-processes-2/1.0/'
@@ -52,16 +55,6 @@ def problem_body(status: int, kind: str, detail: str, **extra) -> dict:
     return body
 
 
-def problem(status: int, kind: str, detail: str, headers: dict | None = None,
-            **extra) -> Response:
-    """A problem+json response."""
-    response = Response(json.dumps(problem_body(status, kind, detail, **extra)),
-                        status=status, mimetype=PROBLEM_TYPE)
-    for key, value in (headers or {}).items():
-        response.headers[key] = value
-    return response
-
-
 def from_pygeoapi(status: int, body: dict) -> dict:
     """Rewrite a pygeoapi `{code, description}` error as a problem document."""
     code = str(body.get('code', ''))
@@ -69,3 +62,25 @@ def from_pygeoapi(status: int, body: dict) -> dict:
     if status == 404 and kind == 'invalid-parameter':
         kind = 'not-found'
     return problem_body(status, kind, str(body.get('description', '')), code=code)
+
+
+_NOT_XML = re.compile('[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
+
+
+def xml_text(text: str) -> str:
+    """`text` with the characters XML 1.0 cannot carry (control characters, lone
+    surrogates: they come from the client's own input) replaced by U+FFFD."""
+    return _NOT_XML.sub('\ufffd', text)
+
+
+def ows_exception_report(code: str, text: str, locator: str | None = None) -> etree._Element:
+    """An ows:ExceptionReport (OWS 2.0) of one exception."""
+    ows = f'{{{OWS_NAMESPACE}}}'
+    report = etree.Element(ows + 'ExceptionReport', nsmap={'ows': OWS_NAMESPACE},
+                           version='2.0.0')
+    report.set('{http://www.w3.org/XML/1998/namespace}lang', 'en')
+    exception = etree.SubElement(report, ows + 'Exception', exceptionCode=code)
+    if locator:
+        exception.set('locator', xml_text(locator[:255]))
+    etree.SubElement(exception, ows + 'ExceptionText').text = xml_text(text[:4000])
+    return report

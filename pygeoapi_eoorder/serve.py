@@ -10,7 +10,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from .config import ENV_BIND_URL, ENV_CONFIG, ConfigError, Settings, bind_url
-from .jobs import control
+from .jobs import supervisor_control as control
 
 
 class Server(BaseApplication):

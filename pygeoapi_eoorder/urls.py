@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urlsplit
 
-from flask import has_request_context, request
+
+def outside_requests() -> str | None:
+    """The request root before the web layer says how to read it: none."""
+    return None
 
 
 @dataclass
@@ -23,12 +27,15 @@ class BaseURL:
     fixed: str | None = None     # `server.url` when the deployer set one
     fallback: str = ''           # outside a request without a fixed URL
     prefix: str = ''             # pygeoapi's API rules URL prefix (e.g. /v1)
+    # the root URL of the request being served, None outside one (given by the web layer)
+    request_root: Callable[[], str | None] = outside_requests
 
     def __call__(self) -> str:
         if self.fixed:
             return self.fixed
-        if has_request_context():
-            return request.root_url.rstrip('/') + self.prefix
+        root = self.request_root()
+        if root:
+            return root.rstrip('/') + self.prefix
         return self.fallback
 
 
@@ -39,11 +46,15 @@ CURRENT = BaseURL()
 IN_PAGES = 'http://request-base-url.eoorder.invalid'
 
 
-def configure(fixed: str | None, fallback: str, prefix: str = '') -> None:
-    """Set by the app at start-up."""
+def configure(fixed: str | None, fallback: str, prefix: str = '',
+              request_root: Callable[[], str | None] | None = None) -> None:
+    """Set by the app at start-up (`request_root`: the web layer's reader of the request
+    being served)."""
     CURRENT.fixed = fixed.rstrip('/') if fixed else None
     CURRENT.fallback = fallback.rstrip('/')
     CURRENT.prefix = ('/' + prefix.strip('/')) if prefix.strip('/') else ''
+    if request_root is not None:
+        CURRENT.request_root = request_root
 
 
 HOST = re.compile(r'(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
@@ -64,7 +75,7 @@ def base_url() -> str:
 def of_request() -> str | None:
     """The base URL of the request being served (stored with the jobs it creates), or None
     outside a request."""
-    return CURRENT() if CURRENT.fixed or has_request_context() else None
+    return CURRENT() if CURRENT.fixed or CURRENT.request_root() else None
 
 
 def path() -> str:

@@ -192,7 +192,7 @@ OPENSEARCH_PERIODS = [(2, 5), (5, 5), (None, 4), (5, None), (3, None), (None, 6)
                          list(itertools.product(sorted(OPENSEARCH_RELATIONS),
                                                 OPENSEARCH_PERIODS)))
 def test_opensearch_time_relation_sees_open_ended_intervals(repository, relation, period):
-    from pygeoapi_eoorder.catalogue.opensearch import query_model
+    from pygeoapi_eoorder.opensearch.query import query_model
     args = {'relation': relation}
     if period[0] is not None:
         args['start'] = iso(at(period[0]))

@@ -19,7 +19,7 @@ from tests.support.egress import allow_loopback_args
 
 def run_harvest(*args: str) -> subprocess.CompletedProcess:
     """`eoorder harvest ARGS`, allowed to reach the loopback test sources."""
-    return subprocess.run([sys.executable, '-m', 'pygeoapi_eoorder.catalogue.cli', *args,
+    return subprocess.run([sys.executable, '-m', 'pygeoapi_eoorder.cli', 'harvest', *args,
                            *allow_loopback_args()],
                           capture_output=True, text=True, timeout=120, env=server_env(),
                           cwd=REPO)

@@ -45,6 +45,29 @@ def test_postgis_is_used(pg_url):
     assert has_postgis(pg_url), 'PostGIS missing: run scripts/catalogue-services'
 
 
+def test_checking_for_postgis_creates_nothing_and_opening_the_store_adds_the_index(pg_url):
+    """`has_postgis` only looks; a table made before the footprint-and-time index existed
+    gets it when a process opens the store (`store.migrate.upgrade`)."""
+    from sqlalchemy import create_engine, text
+
+    from pygeoapi_eoorder.store import Store
+
+    engine = create_engine(pg_url)
+    index = "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_eoorder_record_geom_time'"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text('DROP INDEX IF EXISTS ix_eoorder_record_geom_time'))
+        has_postgis.cache_clear()
+        assert has_postgis(pg_url)
+        with engine.connect() as connection:
+            assert connection.execute(text(index)).first() is None
+        Store(pg_url).dispose()
+        with engine.connect() as connection:
+            assert connection.execute(text(index)).first() is not None
+    finally:
+        engine.dispose()
+
+
 def test_queries_on_postgresql(pg_catalogue):
     assert get(pg_catalogue)['numberMatched'] == 10
     assert [f['id'] for f in get(pg_catalogue, bbox='2.5,2.5,3.5,3.5',

@@ -37,7 +37,7 @@ def test_demo_products_are_real_marked_and_made_once(tmp_path):
         server.stop()
     demo = tmp_path / 'data' / 'demo'
     files = sorted(demo.iterdir())
-    assert len(first) == len(files) == 4
+    assert len(first) == len(files) == 4 + 3  # 3 dates of red/nir bands (openEO)
     for record in first:
         props = record['properties']
         assert props['title'].startswith('DEMO ') and 'demo' in props['keywords']

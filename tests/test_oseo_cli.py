@@ -2,7 +2,7 @@
 
 from click.testing import CliRunner
 
-from pygeoapi_eoorder.ordering.cli import orders
+from pygeoapi_eoorder.cli.orders import orders
 
 from .support import oseo
 from .support.oseo import NS

@@ -17,7 +17,7 @@ import yaml
 from lxml import etree
 
 from pygeoapi_eoorder.egress import EgressPolicy
-from pygeoapi_eoorder.ordering.schemas import SHIPPED, SchemaSet, SchemaUnavailable
+from pygeoapi_eoorder.oseo.schemas import SHIPPED, SchemaSet, SchemaUnavailable
 
 from .conftest import REPO
 from .support import oseo

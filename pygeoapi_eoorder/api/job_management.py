@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from flask import Request, Response
 
 from ..auth import current_user
-from ..errors import problem
+from ..web.problem import problem
 from ..jobs import provenance
 from ..jobs.repository import CREATED
 from ..jobs.results import JSON_TYPE

@@ -16,7 +16,7 @@ from pygeoapi.formats import F_HTML
 from pygeoapi.util import DATETIME_FORMAT, render_j2_template
 
 from ..auth import current_user
-from ..errors import problem
+from ..web.problem import problem
 from ..execution.paths import UnsafePathError, open_nofollow
 from ..jobs.manager import Manager
 from ..jobs.repository import CREATED, FINAL
@@ -135,6 +135,24 @@ class JobRoutes:
         return self._result_response(job, req.response, {**location, **monitor, **applied})
 
     def _result_response(self, job: dict, response_mode: str, headers: dict) -> Response:
+        refusal = self._results_unavailable(job, headers)
+        if refusal is not None:
+            return refusal
+        try:
+            mimetype, outputs = self.manager.result(job['id'])
+        except Exception:
+            return problem(500, 'server-error', f"results of job {job['id']} are unreadable",
+                           headers)
+        if mimetype == JSON_TYPE:
+            outputs = self._rebased(job, outputs)
+        named, modes = self._shaped_outputs(job, mimetype, outputs)
+        if response_mode == 'document':
+            return _json(named, 200, headers)
+        return self._raw_response(job, mimetype, outputs, named, modes, headers)
+
+    @staticmethod
+    def _results_unavailable(job: dict, headers: dict) -> Response | None:
+        """The answer for a failed job or removed results, None if results are there."""
         status = job['status']
         if status == 'failed':
             error = job.get('error') or {}
@@ -145,13 +163,11 @@ class JobRoutes:
             return problem(410, 'gone', f"results of job {job['id']} were removed "
                            f"({'dismissed' if status == 'dismissed' else 'retention period'})",
                            headers)
-        try:
-            mimetype, outputs = self.manager.result(job['id'])
-        except Exception:
-            return problem(500, 'server-error', f"results of job {job['id']} are unreadable",
-                           headers)
-        if mimetype == JSON_TYPE:
-            outputs = self._rebased(job, outputs)
+        return None
+
+    def _shaped_outputs(self, job: dict, mimetype: str, outputs) -> tuple[dict, dict]:
+        """Each output as the client asked for it (by value or by reference), and the
+        requested transmission modes."""
         process = self._described(job, outputs)
         named = dict(results_document(process, job, outputs, mimetype, self.base_url))
         modes = result_modes.requested_modes(job.get('requested_outputs'))
@@ -175,36 +191,32 @@ class JobRoutes:
                 named[name] = result_modes.by_value(named[name], prefix, open_file)
             else:
                 named[name] = result_modes.by_reference(name, named[name], prefix, exists, whole)
-        if response_mode == 'document':
-            return _json(named, 200, headers)
+        return named, modes
+
+    def _raw_response(self, job: dict, mimetype: str, outputs, named: dict, modes: dict,
+                      headers: dict) -> Response:
+        """Raw results: 204 + Link when all are by reference, multipart/related for several
+        outputs, else the one output's bytes."""
         if modes and set(modes) >= set(named) and all(
                 modes[name] == 'reference' and isinstance(value, dict) and 'href' in value
-                for name, value in named.items()):  # raw, all by reference: 204 + Link
+                for name, value in named.items()):
             response = Response(status=204)
             response.headers['Link'] = ', '.join(
                 filter(None, [headers.get('Link'), result_modes.link_header(named)]))
-            for key, value in headers.items():
-                if key != 'Link':
-                    response.headers[key] = value
-            return response
-        several = mimetype == JSON_TYPE and isinstance(outputs, dict) and len(named) > 1 \
-            and set(named) == set(outputs)
-        if several:
-            body, content_type = result_modes.multipart(named, prefix, open_file)
+            headers = {key: value for key, value in headers.items() if key != 'Link'}
+        elif mimetype == JSON_TYPE and isinstance(outputs, dict) and len(named) > 1 \
+                and set(named) == set(outputs):
+            prefix = f"{self.base_url}/jobs/{job['id']}/results/"
+            body, content_type = result_modes.multipart(
+                named, prefix, lambda name: self._open_result(job['id'], name))
             response = Response(body, status=200, content_type=content_type)
             result_safety.protect(response, 'multipart/related', f"{job['id']}-results")
-            for key, value in headers.items():
-                response.headers[key] = value
-            return response
-        single = self._single_file(job, mimetype, outputs)
-        if single is not None:
+        elif (single := self._single_file(job, mimetype, outputs)) is not None:
             response = self._send_result(*single)
-            for key, value in headers.items():
-                response.headers[key] = value
-            return response
-        body = json.dumps(outputs, default=str) if mimetype == JSON_TYPE else outputs
-        response = Response(body, status=200, mimetype=mimetype)
-        result_safety.protect(response, mimetype, f"{job['id']}-result")
+        else:
+            body = json.dumps(outputs, default=str) if mimetype == JSON_TYPE else outputs
+            response = Response(body, status=200, mimetype=mimetype)
+            result_safety.protect(response, mimetype, f"{job['id']}-result")
         for key, value in headers.items():
             response.headers[key] = value
         return response

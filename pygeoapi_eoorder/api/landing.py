@@ -8,7 +8,6 @@ pygeoapi's landing page links /collections, /processes and /jobs; this adds the 
 from __future__ import annotations
 
 import json
-from typing import Callable
 
 from flask import Flask, Response, request
 from pygeoapi.api import APIRequest
@@ -28,6 +27,9 @@ SERVICES = (
      'OSEO ordering service (GetCapabilities)'),
     ('eoorder.opensearch', '/opensearch', 'application/opensearchdescription+xml',
      'OpenSearch description of the catalogue'),
+    ('stac_api.landing', '/stac', 'application/json', 'STAC API of the catalogue'),
+    ('openeo.well_known', '/openeo/1.2/', 'application/json',
+     'openEO API 1.2: data cubes of the catalogue, process graphs, batch jobs'),
     ('eoorder.orders', '/orders', 'application/json', 'Orders'),
     ('pygeoapi.get_jobs', '/jobs', 'application/json', 'Jobs'),
     ('pygeoapi.get_processes', '/processes', 'application/json', 'Processes'),
@@ -54,9 +56,9 @@ def ogc_relation_links(links: list[dict]) -> list[dict]:
     return extra
 
 
-def install(app: Flask, api, renderer) -> None:
-    """Replace the landing view: JSON gets the service links, HTML a "Services" section."""
-    original: Callable = app.view_functions['pygeoapi.landing_page']
+def install(app: Flask, routes, renderer) -> None:
+    """Answer the landing page: JSON gets the service links, HTML a "Services" section."""
+    api = routes.api
 
     def landing_page():
         links = service_links(app, api.base_url.rstrip('/'))
@@ -67,24 +69,28 @@ def install(app: Flask, api, renderer) -> None:
             return Response(renderer.render('eoorder/landing_page.html', {
                 **_html_flags(api), 'services': links, 'links': alternate}),
                 mimetype='text/html')
-        response = original()
-        if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
-            response.headers = Headers(response.headers)
-        configured = api.config['server']['url'].rstrip('/')
-        if response.status_code == 200 and response.mimetype == 'application/ld+json' \
-                and configured != api.base_url.rstrip('/'):  # JSON-LD names config's url
-            response.set_data(response.get_data().replace(
-                json.dumps(configured).encode(), json.dumps(api.base_url.rstrip('/')).encode()))
-        if response.status_code == 200 and response.mimetype == 'application/json':
-            body = json.loads(response.get_data())
-            known = {link.get('href') for link in body.get('links', [])}
-            body.setdefault('links', []).extend(
-                link for link in links if link['href'] not in known)
-            body['links'].extend(ogc_relation_links(body['links']))
-            response.set_data(json.dumps(body))
-        return response
+        return _with_service_links(routes.landing_page(), api, links)
 
-    app.view_functions['pygeoapi.landing_page'] = landing_page
+    routes.serve('landing_page', landing_page)
+
+
+def _with_service_links(response: Response, api, links: list[dict]) -> Response:
+    """pygeoapi's landing document with the request's base URL and the service links."""
+    if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
+        response.headers = Headers(response.headers)
+    configured = api.config['server']['url'].rstrip('/')
+    if response.status_code == 200 and response.mimetype == 'application/ld+json' \
+            and configured != api.base_url.rstrip('/'):  # JSON-LD names config's url
+        response.set_data(response.get_data().replace(
+            json.dumps(configured).encode(), json.dumps(api.base_url.rstrip('/')).encode()))
+    if response.status_code == 200 and response.mimetype == 'application/json':
+        body = json.loads(response.get_data())
+        known = {link.get('href') for link in body.get('links', [])}
+        body.setdefault('links', []).extend(
+            link for link in links if link['href'] not in known)
+        body['links'].extend(ogc_relation_links(body['links']))
+        response.set_data(json.dumps(body))
+    return response
 
 
 def _html_flags(api) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from typing import Iterable
 
 from pygeoapi.openapi import OPENAPI_YAML, get_oas
 
@@ -126,12 +127,12 @@ def _declare_as_served(document: dict) -> None:
         responses['200'] = {'$ref': f"{OPENAPI_YAML['oapip']}/responses/Status.yaml"}
 
 
-def build(config: dict) -> dict:
-    """The full OpenAPI document for `config` (deployed processes come from the store)."""
-    from ..app import components
+def build(config: dict, components: Iterable = ()) -> dict:
+    """The full OpenAPI document for `config` (deployed processes come from the store),
+    with the path items of `components` (each has `openapi_paths()`)."""
     document = get_oas(config, fail_on_invalid_collection=False)
     paths = eoorder_paths()
-    for component in components():
+    for component in components:
         paths.update(component.openapi_paths())
     for path, item in job_management.openapi_paths().items():  # Part 4: beside Part 1's
         paths[path] = {**paths.get(path, {}), **item}
@@ -150,9 +151,10 @@ def build(config: dict) -> dict:
 class OpenAPICache:
     """Rebuilds the document only when the set of processes changed."""
 
-    def __init__(self, config: dict, registry):
+    def __init__(self, config: dict, registry, components: Iterable = ()):
         self.config = config
         self.registry = registry
+        self.components = tuple(components)
         self._lock = threading.Lock()
         self._key = None
         self._document: dict | None = None
@@ -162,6 +164,6 @@ class OpenAPICache:
         with self._lock:
             if key != self._key or self._document is None:
                 with acting_as(NOBODY):  # one document for all: no private process in it
-                    self._document = build(copy.deepcopy(self.config))
+                    self._document = build(copy.deepcopy(self.config), self.components)
                 self._key = key
             return self._document

@@ -24,6 +24,11 @@ class Authenticator:
 
     `authenticate` returns the calling user, None when the request carries no credentials
     this authenticator understands, or raises AuthenticationFailed for bad ones.
+
+    `check` is the WS-Security UsernameToken check (a user name and password carried in a
+    SOAP header of an OSEO request): an authenticator that keeps passwords returns the
+    user or raises AuthenticationFailed; the default does not support it (None), and a
+    token that no authenticator can check is refused.
     """
 
     scheme = 'Bearer'
@@ -34,6 +39,11 @@ class Authenticator:
 
     def authenticate(self, request) -> User | None:
         raise NotImplementedError
+
+    def check(self, name: str, password: str) -> User | None:
+        """The user with this name and password (a WS-Security UsernameToken); None if
+        this authenticator does not check passwords; AuthenticationFailed if wrong."""
+        return None
 
     def challenge(self) -> str:
         """The WWW-Authenticate value for a 401."""

@@ -162,11 +162,14 @@ class JWTAuthenticator(Authenticator):
         raise AuthenticationFailed('token signed with an unknown key')
 
     def authenticate(self, request) -> User | None:
-        import jwt
         header = request.headers.get('Authorization', '')
         if not header.lower().startswith('bearer '):
             return None
-        token = header[7:].strip()
+        return self.verify_token(header[7:].strip())
+
+    def verify_token(self, token: str) -> User:
+        """The user of a bearer token (also openEO's `oidc/<provider>/<token>` form)."""
+        import jwt
         try:
             claims = jwt.decode(token, self._key(token), algorithms=self.algorithms,
                                 audience=self.audience, issuer=self.issuer, leeway=self.leeway,

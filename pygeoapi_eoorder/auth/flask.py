@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from ..errors import problem
+from ..web.problem import problem
+from . import scope as request_scope
 from .service import Auth, AuthenticationFailed
 from .throttle import EXTENSION as THROTTLE_EXTENSION, LoginThrottle, TooManyFailures
 
@@ -35,14 +36,15 @@ def install(app: Flask, auth: Auth, prefix: str = '',
         path = request.path[len(prefix):] if prefix and request.path.startswith(prefix) \
             else request.path
         own_errors = path in OWN_AUTH_ERRORS
-        g.auth_error = None
+        scope = request_scope.RequestScope(auth, throttle, request.remote_addr)
+        g.eoorder_scope_token = request_scope.enter(scope)
         try:
             user = auth.identify(request)
         except TooManyFailures as err:
             return _throttled(err, own_errors)
         except AuthenticationFailed as err:
             if own_errors:
-                g.user, g.auth_error = None, str(err)
+                scope.auth_error = str(err)
                 return None
             return problem(401, 'unauthorized', f'authentication failed: {err}',
                            {'WWW-Authenticate': auth.challenge()})
@@ -51,8 +53,14 @@ def install(app: Flask, auth: Auth, prefix: str = '',
         if user is None and not own_errors:
             return problem(401, 'unauthorized', 'authentication required',
                            {'WWW-Authenticate': auth.challenge()})
-        g.user = user
+        scope.user = user
         return None
+
+    @app.teardown_request
+    def _forget_caller(_error=None):
+        token = g.pop('eoorder_scope_token', None)
+        if token is not None:
+            request_scope.leave(token)
 
 
 def get_auth(app: Flask) -> Auth:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import contextvars
-import importlib
 from contextlib import contextmanager
 
-from flask import g, has_request_context
-
+from . import scope as request_scope
 from .base import AuthenticationFailed, Authenticator, User
 from .builtin import BUILTIN
+from ..plugins import resolve
 
-PERMISSIONS = ('deploy', 'moderate', 'edit_catalogue', 'order')
+PERMISSIONS = ('deploy', 'moderate', 'edit_catalogue', 'order', 'create_workspace')
 NOBODY = User('', frozenset())  # owns nothing, has no role: sees only what is public
 _ACTING = contextvars.ContextVar('eoorder_acting_as', default=None)
 _ACTING_AUTH = contextvars.ContextVar('eoorder_acting_auth', default=None)
@@ -22,11 +21,10 @@ def _load(spec: dict, base_dir) -> Authenticator:
     options = {k: v for k, v in spec.items() if k != 'name'}
     if name in BUILTIN:
         return BUILTIN[name](options, base_dir)
-    module, _, cls = name.rpartition('.')
-    if not module:
+    if '.' not in str(name):
         raise ValueError(f'auth authenticator {name!r}: use a built-in name '
                          f'({", ".join(BUILTIN)}) or a dotted path package.module.Class')
-    return getattr(importlib.import_module(module), cls)(options, base_dir)
+    return resolve(name, 'auth authenticator')(options, base_dir)
 
 
 class Auth:
@@ -42,11 +40,30 @@ class Auth:
         self.order_collections = block['order_collections']
 
     def identify(self, request) -> User | None:
+        header = request.headers.get('Authorization', '')
+        login = bearer_login(header)
+        if login is not None and any(type(a).check is not Authenticator.check
+                                     for a in self.authenticators):
+            return self.check_username_token(*login)  # openEO's basic access token
+        oidc = bearer_oidc(header)
+        verifiers = [a for a in self.authenticators if hasattr(a, 'verify_token')]
+        if oidc is not None and verifiers:
+            return verifiers[0].verify_token(oidc)  # openEO's OIDC access token
         for authenticator in self.authenticators:
             user = authenticator.authenticate(request)
             if user is not None:
                 return user
         return None
+
+    def check_username_token(self, name: str, password: str) -> User:
+        """The user of a WS-Security UsernameToken, checked by the first authenticator that
+        checks passwords; AuthenticationFailed if it is wrong or none can check it."""
+        for authenticator in self.authenticators:
+            user = authenticator.check(name, password)
+            if user is not None:
+                return user
+        raise AuthenticationFailed('no authenticator of this server checks user names and '
+                                   'passwords')
 
     def anonymous_user(self) -> User:
         return User('anonymous', self.anonymous_roles)
@@ -82,22 +99,50 @@ class Auth:
         return self.owns(user, definition.get('owner'))
 
 
+def bearer_login(header: str) -> tuple[str, str] | None:
+    """(user, password) of an openEO basic access token, `Bearer basic//<token>` (the
+    token that `/openeo/1.2/credentials/basic` hands out: the Basic credentials, base64
+    URL-safe), else None."""
+    import base64
+    import binascii
+    scheme, _, token = header.partition(' ')
+    if scheme.lower() != 'bearer' or not token.startswith('basic//'):
+        return None
+    try:
+        text = base64.urlsafe_b64decode(token[len('basic//'):].strip()).decode()
+    except (binascii.Error, ValueError):
+        raise AuthenticationFailed('malformed basic access token') from None
+    name, colon, password = text.partition(':')
+    if not colon:
+        raise AuthenticationFailed('malformed basic access token')
+    return name, password
+
+
+def bearer_oidc(header: str) -> str | None:
+    """The token of openEO's OIDC form, `Bearer oidc/<provider id>/<token>`, else None."""
+    scheme, _, value = header.partition(' ')
+    if scheme.lower() != 'bearer' or not value.startswith('oidc/'):
+        return None
+    provider, slash, token = value[len('oidc/'):].partition('/')
+    return token.strip() if slash and provider else None
+
+
 def caller_may(permission: str, collection: str | None = None) -> bool:
     """May the caller do this? In a request: its user. Outside one (a job in a worker):
     the user of the enclosing `acting_as` block, i.e. the job's owner; nobody else."""
     auth = acting_auth()
     if auth is None:  # no rules: an app without the auth component, or no job owner
-        return has_request_context()
+        return request_scope.current() is not None
     return auth.allowed(current_user(), permission, collection)
 
 
 def acting_auth() -> 'Auth | None':
     """The rules of the enclosing `acting_as` block, or of the current request's app."""
     acting = _ACTING_AUTH.get()
-    if acting is not None or not has_request_context():
+    scope = request_scope.current()
+    if acting is not None or scope is None:
         return acting
-    from flask import current_app
-    return current_app.extensions.get('eoorder_auth')
+    return scope.auth
 
 
 def job_user(job: dict) -> User:
@@ -112,7 +157,8 @@ def current_user() -> User | None:
     acting = _ACTING.get()
     if acting is not None:
         return acting
-    return g.get('user') if has_request_context() else None
+    scope = request_scope.current()
+    return scope.user if scope is not None else None
 
 
 @contextmanager

@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import time
 
-from flask import current_app, has_request_context, request
 from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, delete, insert, \
     select
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import scope as request_scope
 from .base import AuthenticationFailed
 
 METADATA = MetaData()  # not the migrated schema: a scratch table, created on first use
@@ -100,10 +100,10 @@ class LoginThrottle:
 
 def current() -> LoginThrottle | None:
     """The throttle of the app serving the current request (None outside requests)."""
-    if not has_request_context():
-        return None
-    return current_app.extensions.get(EXTENSION)
+    scope = request_scope.current()
+    return scope.throttle if scope is not None else None
 
 
 def client_address() -> str | None:
-    return request.remote_addr if has_request_context() else None
+    scope = request_scope.current()
+    return scope.client_address if scope is not None else None

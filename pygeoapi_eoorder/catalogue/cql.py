@@ -31,7 +31,7 @@ from pygeofilter.parsers.cql2_json import parse as _parse_json
 from pygeofilter.parsers.cql2_text import parser as _pygeofilter_text
 from shapely.geometry import shape
 
-from ..web import nesting
+from .. import nesting
 
 MAX_DEPTH = 100  # deeper filters are refused before the (recursive) parsers see them
 OPEN_START = '0001-01-01T00:00:00Z'

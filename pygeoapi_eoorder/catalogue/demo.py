@@ -114,6 +114,7 @@ def seed(settings, collection: str) -> int:
     """Write the demo files and upsert their records; return how many records changed."""
     from filelock import FileLock
 
+    from . import demo_bands
     from .repository import RecordRepository
     folder = demo_dir(settings.data_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,6 +126,7 @@ def seed(settings, collection: str) -> int:
             if not path.is_file():
                 write_geotiff(product, index, path)
             documents.append(record(product, path))
+        documents += demo_bands.documents(folder, KEYWORDS)
         result = RecordRepository(settings.store_url, collection).upsert(documents)
     return result.inserted + result.updated
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..store import get_store
-from .models import Record
+from ..store.record_tables import Record
 
 _DATA_ROLES = ('data', 'product')
 

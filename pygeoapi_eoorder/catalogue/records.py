@@ -204,7 +204,9 @@ def _from_stac_value(name: str, value: Any) -> Any:
 
 
 def from_stac_item(item: dict, asset_href=None) -> dict:
-    """A STAC item as a record: EO properties mapped, assets as enclosure links.
+    """A STAC item as a record: EO properties mapped, assets as enclosure links; the
+    item's properties, assets, version and extensions are kept too, so that the STAC API
+    serves the same item again.
 
     `asset_href(href) -> href` rewrites asset locations (e.g. to a public base URL); when
     it answers None the asset is dropped, and so are links that are not http(s).
@@ -226,14 +228,15 @@ def from_stac_item(item: dict, asset_href=None) -> dict:
         record_props['parentIdentifier'] = item['collection']
     if props.get('keywords'):
         record_props['keywords'] = props['keywords']
-    record_props['stac'] = {k: v for k, v in props.items() if ':' in k}
-    links = []
+    record_props['stac'] = props  # the item's own properties, served again as they were
+    links, assets = [], {}
     for key, asset in (item.get('assets') or {}).items():
         href = asset.get('href')
         if href and asset_href:
             href = asset_href(href)
         if not href:
             continue
+        assets[key] = {**asset, 'href': href}
         link = {'rel': 'enclosure' if 'thumbnail' not in (asset.get('roles') or [])
                 else 'preview',
                 'href': href, 'title': asset.get('title') or key}
@@ -249,4 +252,6 @@ def from_stac_item(item: dict, asset_href=None) -> dict:
               'properties': record_props, 'links': links}
     if item.get('bbox'):
         record['bbox'] = item['bbox']
+    record.update(stac_version=item.get('stac_version') or '1.0.0',
+                  stac_extensions=list(item.get('stac_extensions') or []), assets=assets)
     return normalise(record)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 from sqlalchemy import and_, delete, func, select, text
 
-from pygeoapi_eoorder.hooks import call_all
-from pygeoapi_eoorder.store import Store, get_store, utcnow
-
+from ..store import Store, get_store, utcnow
+from ..store.record_tables import Record
 from . import records, sql, visibility
 from .cql import CQLError
 from .query import QueryError
-from .models import Record
 from .queryables import SORT_COLUMNS
 
 
@@ -43,24 +42,33 @@ def has_postgis(url: str) -> bool:
     if store.is_sqlite:
         return False
     with store.read() as session:
-        found = bool(session.execute(text(
+        return bool(session.execute(text(
             "SELECT 1 FROM information_schema.columns WHERE table_name = 'eoorder_record' "
             "AND column_name = 'geom'")).first())
-    if found:  # tables made before this index existed get it now (once; IF NOT EXISTS)
-        from .models import GEOM_TIME_INDEX
-        with store.write() as session:
-            session.execute(text(GEOM_TIME_INDEX))
-    return found
 
 
-# components told of new records (store URL, collection), after they are committed
-INSERT_LISTENERS = ('pygeoapi_eoorder.ordering.subscriptions:records_inserted',)
 LOGGER = logging.getLogger('eoorder.catalogue')
+# store URL -> {name: callable told `(store URL, collection)` of new records once they are
+# committed}; the component registry adds its `record_listeners` (e.g. ordering's
+# subscriptions) with `listen`
+_LISTENERS: dict[str, dict[str, Callable[[str, str], object]]] = {}
+
+
+def listen(store_url: str, name: str, listener: Callable[[str, str], object]) -> None:
+    """Have `listener(store_url, collection)` called after records are inserted there.
+
+    A second listener of the same `name` replaces the first (a forked process that
+    rebuilds its registry keeps one listener, its own)."""
+    _LISTENERS.setdefault(store_url, {})[name] = listener
 
 
 def announce_inserted(store_url: str, collection: str) -> None:
-    """Tell present components (e.g. ordering's subscriptions) of new records."""
-    call_all(INSERT_LISTENERS, store_url, collection, logger=LOGGER)
+    """Tell the listeners of this store of new records; log (never raise) what fails."""
+    for listener in list(_LISTENERS.get(store_url, {}).values()):
+        try:
+            listener(store_url, collection)
+        except Exception:  # a listener must never fail the insert that was committed
+            LOGGER.exception('record listener %r failed', listener)
 
 
 def _stamp(row: dict) -> None:

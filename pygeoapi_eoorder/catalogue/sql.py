@@ -24,7 +24,7 @@ from sqlalchemy import (DateTime, and_, cast, false, func, literal_column, not_,
                         select, true)
 
 from . import cql
-from .models import RTREE, Record
+from ..store.record_tables import RTREE, Record
 from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
 from .records import OPEN_END, OPEN_START
 from .queryables import MULTI_VALUED, QUERYABLES

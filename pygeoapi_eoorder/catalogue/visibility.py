@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_
 
-from .models import Record
+from ..store.record_tables import Record
 
 PRIVATE, PUBLIC = 'private', 'public'
 

@@ -20,12 +20,11 @@ from typing import Any
 
 import yaml
 
-from ..jobs import provenance
-from ..jobs.context import JobContext
-from ..processes.cwl import docker_images
-from ..processes.packages import ExecutionUnit
-from . import docker_runner
-from .app_runner import requested_ids
+from .context import JobContext
+from .unit import ExecutionUnit, docker_images
+from . import containers
+from .docker_app import missing_images, requested_ids, stop_job
+from .runner import ExecutionRunner
 from .cwl_sandbox import SandboxPolicy
 from .errors import ExecutionError
 from .paths import UnsafePathError, confine, safe_name, scrub
@@ -176,11 +175,11 @@ def _policy(ctx: JobContext, unit: ExecutionUnit) -> SandboxPolicy:
     execution = ctx.settings.block['execution']
     docker_conf = execution['docker']
     cwl_conf = execution.get('cwl') or {}
-    limits = docker_runner.effective_limits(unit, docker_conf)
+    limits = containers.effective_limits(unit, docker_conf)
     network, limits.network = limits.network, 'none'
     return SandboxPolicy(
         job_id=ctx.job_id, root=str(ctx.job_dir.resolve()),
-        flags=docker_runner.cli_flags(limits, ctx.job_id), network=network,
+        flags=containers.cli_flags(limits, ctx.job_id), network=network,
         allow_image_builds=bool(cwl_conf.get('allow_image_builds')),
         allow_javascript=bool(cwl_conf.get('allow_javascript', True)),
         js_image=cwl_conf.get('js_image') or 'eoorder/cwl-js:1.0')
@@ -197,17 +196,17 @@ def _environment(ctx: JobContext) -> dict[str, str]:
 def _check_images(ctx: JobContext, unit: ExecutionUnit, engine) -> None:
     images = docker_images(yaml.safe_load(unit.cwl))
     for image in images:
-        if not docker_runner.image_present(engine, image):
+        if not containers.image_present(engine, image):
             raise ExecutionError(f'image {image} is not on the Docker engine; load or build '
                                  'it there (images are never pulled from a registry here)')
-    ctx.repo.record_provenance(ctx.job_id, images=[provenance.image_facts(engine, image)
+    ctx.record_provenance(images=[containers.image_facts(engine, image)
                                                    for image in images])
 
 
 WRITTEN = ('results', 'tmp', 'cwl-out')  # what cwltool and its containers write
 
 
-def _run_cwltool(ctx: JobContext, command: list[str], limits: docker_runner.Limits,
+def _run_cwltool(ctx: JobContext, command: list[str], limits: containers.Limits,
                  engine) -> tuple[int, str, str]:
     """Run cwltool under the job's time limit and disk quota (what it and its containers
     write in the job directory); (exit code, stdout, stderr)."""
@@ -216,14 +215,14 @@ def _run_cwltool(ctx: JobContext, command: list[str], limits: docker_runner.Limi
 
     def stop() -> None:
         process.kill()
-        docker_runner.stop_job_containers(engine, ctx.job_id, ctx.job_dir)
+        containers.stop_job_containers(engine, ctx.job_id, ctx.job_dir)
 
     def cleanup() -> None:
         for name in WRITTEN:
             shutil.rmtree(ctx.job_dir / name, ignore_errors=True)
         (ctx.job_dir / 'results').mkdir(exist_ok=True)
 
-    with docker_runner.disk_quota(ctx.job_dir, limits, stop=stop, cleanup=cleanup):
+    with containers.disk_quota(ctx.job_dir, limits, stop=stop, cleanup=cleanup):
         try:
             stdout, stderr = process.communicate(timeout=limits.timeout)
         except subprocess.TimeoutExpired:
@@ -237,7 +236,7 @@ def _run_cwltool(ctx: JobContext, command: list[str], limits: docker_runner.Limi
 def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
             requested: dict | None) -> tuple[str, dict]:
     execution = ctx.settings.block['execution']
-    engine = docker_runner.client(execution['docker'].get('base_url'))
+    engine = containers.client(execution['docker'].get('base_url'))
     _check_images(ctx, unit, engine)
     policy = _policy(ctx, unit)
     stager = ctx.stager()  # the job's file roots and the configured egress policy
@@ -262,11 +261,11 @@ def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
                target, str(order)]
     ctx.progress(10, 'running cwltool')
     ctx.log.info('cwltool: %s', ' '.join(command))
-    limits = docker_runner.effective_limits(unit, execution['docker'])
+    limits = containers.effective_limits(unit, execution['docker'])
     try:
         returncode, stdout, stderr = _run_cwltool(ctx, command, limits, engine)
     finally:
-        docker_runner.stop_job_containers(engine, ctx.job_id, ctx.job_dir)
+        containers.stop_job_containers(engine, ctx.job_id, ctx.job_dir)
         scrub(results)
     ctx.log.info('cwltool log:\n%s', stderr)
     if returncode != 0:
@@ -286,3 +285,24 @@ def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
             raise ExecutionError(f'output {output_id} is missing from the workflow results')
         document[output_id] = _describe(ctx, output_id, outputs[output_id], results)
     return 'application/json', document
+
+
+class CwlRunner(ExecutionRunner):
+    """A CWL execution unit, run by cwltool in the sandbox (`cwl_sandbox.py`); its tools'
+    containers are the Docker engine's, stopped like the Docker runner's."""
+
+    kind = 'cwl'
+    platform = 'docker-engine'
+
+    def run(self, ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
+            requested: dict | None) -> tuple[str, dict]:
+        return run_cwl(ctx, process, unit, data, requested)
+
+    def stop(self, job_id: str) -> int:
+        return stop_job(self.settings, job_id)
+
+    def missing_images(self, images: list[str]) -> list[str]:
+        return missing_images(self.settings.block['execution']['docker'], images)
+
+    def prepare(self) -> None:
+        containers.prepare(self.settings.block['execution']['docker'].get('base_url'))

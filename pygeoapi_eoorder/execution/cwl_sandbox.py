@@ -7,7 +7,7 @@ It runs `cwltool.main.main` with cwltool's own extension points, no monkeypatchi
 - `construct_tool_object` makes every CommandLineTool run through `SandboxedDockerJob`, a
   `DockerCommandLineJob` that refuses a tool without a container image, never pulls,
   refuses image builds unless allowed (and never overwrites a tag), and starts the
-  container with the job contract (`docker_runner.cli_flags`: uid:gid, no capabilities,
+  container with the job contract (`containers.cli_flags`: uid:gid, no capabilities,
   read-only root, no network unless allowed and asked, memory/CPU/pids limits, job label)
   instead of cwltool's `--user`/`--net` flags; every bind mount must lie in the job directory;
 - `make_fs_access` and the path mapper refuse every File/Directory outside the job directory;
@@ -41,7 +41,7 @@ from schema_salad.exceptions import ValidationException
 from schema_salad.fetcher import DefaultFetcher
 from schema_salad.ref_resolver import uri_file_path
 
-from .docker_runner import size_bytes
+from .containers import size_bytes
 from .paths import scrub
 
 BUILD_KEYS = ('dockerFile', 'dockerImageId')
@@ -59,7 +59,7 @@ class SandboxPolicy:
 
     job_id: str
     root: str                        # the job directory: everything cwltool touches is in it
-    flags: list[str]                 # docker_runner.cli_flags(limits, job_id), network none
+    flags: list[str]                 # containers.cli_flags(limits, job_id), network none
     network: str = 'none'            # for tools that ask NetworkAccess ('none': never)
     allow_image_builds: bool = False
     allow_javascript: bool = True

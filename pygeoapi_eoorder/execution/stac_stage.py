@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import unquote, urljoin, urlparse
 
 import pystac
@@ -20,8 +20,12 @@ from pystac.stac_io import DefaultStacIO
 from .errors import ExecutionError, InputRefused
 from .paths import UnsafePathError, confine, safe_name
 
-if TYPE_CHECKING:
-    from .staging import Stager
+class Stager(Protocol):
+    """What stage-in of STAC needs from the stager (`staging.Stager`): copying one
+    reference under its egress policy and allowed file roots."""
+
+    def copy_to(self, href: str, target: Path, input_id: str) -> Path:
+        """Copy what `href` names to `target`; return the local path."""
 
 
 class StagerStacIO(DefaultStacIO):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..jobs.context import JobContext
+from .context import JobContext
 from .errors import ExecutionError
 
 

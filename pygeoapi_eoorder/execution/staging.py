@@ -12,9 +12,10 @@ import requests
 
 from .. import egress
 from ..egress import EgressPolicy, EgressRefused
-from .docker_runner import size_bytes
+from .containers import size_bytes
 from .errors import ExecutionError, InputRefused
 from .paths import UnsafePathError, confine, safe_name
+from .stac_stage import stage_stac
 
 CHUNK = 1 << 20
 STAC_TYPES = ('Feature', 'Catalog', 'Collection')
@@ -180,6 +181,5 @@ class Stager:
         if target.is_file():
             document = _is_stac(target)
             if document is not None:
-                from .stac_stage import stage_stac
                 return stage_stac(href, document, target_dir / 'stac', self, input_id)
         return target

@@ -44,152 +44,48 @@ import socket
 import threading
 import time
 from datetime import timedelta
-from typing import Any
+from typing import Callable
 
 from sqlalchemy import select as sql_select
 
 from ..config import Settings
 from ..store import Job, Store, adopt_after_fork, utcnow
-from . import callbacks, sweeps
-from .repository import ACCEPTED, DISMISSED, FAILED, FINAL, RUNNING
-from .status import status_info
+from . import supervisor_control
+from .celery_app import TASK, celery_app, publish
+from .engine import REQUEUED
+from .repository import DISMISSED, FINAL, RUNNING
+from .runtime import Runtime
+from .worker import run_job
 
+__all__ = ['TASK', 'celery_app', 'publish', 'run_task', 'sweep', 'worker_main']
 LOGGER = logging.getLogger('eoorder.cluster')
-TASK = 'eoorder.run_job'
-JOB_FAILED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/job-failed'
 WATCH_EVERY = 0.2          # how often a running task looks at its job's status
 PUBLISH_GRACE = 10.0       # an accepted job without `queued` this old was never published
 COMPONENT_SWEEP_EVERY = 30.0  # as often as the local supervisor runs them
 _LAST_COMPONENT_SWEEP = [float('-inf')]
 
 
-def celery_app(settings: Settings, *, worker: bool = False):
-    """A Celery app for `settings` (the broker, queue and delivery semantics above)."""
-    from celery import Celery
-
-    jobs = settings.jobs
-    app = Celery('eoorder', broker=jobs.broker_url, set_as_current=worker)
-    app.conf.update(
-        task_default_queue=jobs.queue,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        task_acks_on_failure_or_timeout=True,
-        task_ignore_result=True,           # results live in the store, not a result backend
-        task_serializer='json', accept_content=['json'],
-        worker_prefetch_multiplier=jobs.prefetch,
-        worker_enable_remote_control=False,  # no pidbox queues: dismissal goes through the store
-        worker_send_task_events=False,
-        worker_hijack_root_logger=False,
-        worker_redirect_stdouts=False,
-        broker_connection_retry_on_startup=True,
-        broker_connection_timeout=5,
-        # RabbitMQ closes the channel of a delivery left unacknowledged longer than its
-        # consumer_timeout (30 min by default; with late acks, a job's run time): reconnect
-        # instead of shutting down. The redelivery meets the job's lease and is dropped.
-        broker_channel_error_retry=True,
-        broker_transport_options={'visibility_timeout': 3600},
-    )
-    return app
-
-
-_APPS: dict[tuple[str, str, int], Any] = {}
-_APPS_LOCK = threading.Lock()  # the first submissions of a server arrive on several threads
-
-
-def _publisher(settings: Settings):
-    key = (settings.jobs.broker_url, settings.jobs.queue, os.getpid())
-    app = _APPS.get(key)
-    if app is None:
-        with _APPS_LOCK:  # celery's lazy modules fail when two threads import them at once
-            app = _APPS.get(key)
-            if app is None:
-                app = _APPS[key] = celery_app(settings)
-    return app
-
-
-def publish(settings: Settings, job_id: str) -> bool:
-    """Publish "run job <id>"; False (logged) if the broker cannot be reached now."""
-    app = _publisher(settings)
-    try:
-        app.send_task(TASK, args=[job_id], queue=settings.jobs.queue, retry=True,
-                      retry_policy={'max_retries': 2, 'interval_start': 0,
-                                    'interval_step': 0.25, 'interval_max': 0.5})
-        return True
-    except Exception as err:  # the job is committed: the sweep publishes it later
-        LOGGER.warning('job %s: broker %s unreachable (%s); it stays queued in the store and '
-                       'is published when a worker sweeps', job_id,
-                       settings.jobs.broker_url.split('@')[-1], err)
-        return False
-
-
-# -- recovery: shared by the tasks (redelivery) and the sweep ------------------------------
-def end_interrupted(runtime, job: dict, reason: str, where: tuple) -> str | None:
-    """Requeue (idempotent, attempts left) or fail a running job whose holder is gone.
-
-    `where` is the condition that makes this recoverer the only one (lease still expired,
-    or still held by the caller). Returns 'requeued', 'failed' or None (someone else won).
-    """
-    repo, settings = runtime.repo, runtime.settings
-    _stop_containers(runtime, job['id'])
-    if job['status'] == DISMISSED:
-        state = repo.release(job['id'])
-        if state and not state['files_removed']:
-            runtime.manager.remove_files(job['id'])
-        return None
-    if job['idempotent'] and job['attempts'] < settings.jobs.max_attempts:
-        if repo.transition(job['id'], ACCEPTED, where=where, worker=None, heartbeat=None,
-                           progress=0, message=f'Requeued: {reason}'):
-            LOGGER.info('job %s requeued: %s', job['id'], reason)
-            return 'requeued'
-        return None
-    detail = f'Job interrupted: {reason}'
-    now = utcnow()
-    started = job['started'] or now
-    error = {'type': JOB_FAILED, 'title': 'Job interrupted', 'status': 500, 'detail': detail}
-    if not repo.transition(job['id'], FAILED, where=where, finished=now, worker=None,
-                           duration=(now - started).total_seconds(), message=detail,
-                           error=error):
-        return None
-    LOGGER.warning('job %s failed: %s', job['id'], reason)
-    conf = runtime.manager.processes.get(job['process_id']) or {}
-    callbacks.send((job.get('subscriber') or {}).get('failedUri'),
-                   status_info(repo.get(job['id']), job.get('base_url')
-                               or runtime.config['server'].get('url', '')),
-                   timeout=settings.jobs.callback_timeout_seconds,
-                   allow_internal=bool(conf.get('allow_internal_requests')), logger=LOGGER,
-                   egress_block=settings.block.get('egress'))
-    return 'failed'
-
-
-def _stop_containers(runtime, job_id: str) -> int:
-    from ..execution.app_runner import stop_job
-    try:
-        return stop_job(runtime.settings, job_id)
-    except Exception as err:  # Docker may be absent on this worker
-        LOGGER.debug('job %s: containers not stopped: %s', job_id, err)
-        return 0
-
-
 # -- the task side (in a Celery pool process) -------------------------------------------
-_RUNTIME: dict[int, Any] = {}
+_RUNTIME: dict[int, Runtime] = {}
+_LOADER: list[Callable[[str], Runtime]] = []  # set by `worker_main`: the registry's loader
 
 
-def runtime_for(config_path: str):
+def runtime_for(config_path: str) -> Runtime:
     """The Runtime of this process (one per pid: pool processes never share connections)."""
-    from .runtime import Runtime
     pid = os.getpid()
     if pid not in _RUNTIME:
         _RUNTIME.clear()
-        _RUNTIME[pid] = Runtime.load(config_path)
+        _RUNTIME[pid] = _LOADER[0](config_path)
     return _RUNTIME[pid]
 
 
-def prepare_for_jobs(runtime) -> None:
-    """Import now what every job needs, before the pool processes (and from them each job's
+def prepare_for_jobs(runtime: Runtime) -> None:
+    """Prepare now what every job needs, before the pool processes (and from them each job's
     child) are forked: a child that imported the Docker SDK and the processors itself spent
     more CPU on that than on the rest of a short container job."""
-    from ..execution import app_runner, docker_runner  # noqa: F401
-    docker_runner.prepare(runtime.settings.block['execution']['docker'].get('base_url'))
+    platforms = {r.platform or r.kind: r for r in runtime.services.runners.values()}
+    for runner in platforms.values():
+        runner.prepare()
     for process_id in runtime.manager.processes:
         try:
             runtime.manager.get_processor(process_id)
@@ -216,11 +112,10 @@ def run_task(runtime, job_id: str) -> str:
         stale_before = utcnow() - lease
         if (state['heartbeat'] or state['started'] or state['updated']) >= stale_before:
             return f"job runs on {state['worker']}: dropped (duplicate delivery)"
-        outcome = end_interrupted(
-            runtime, state, f"its worker {state['worker']} was lost (no heartbeat for "
-            f"{runtime.settings.jobs.lease_seconds:g} s)",
+        outcome = runtime.engine.end_interrupted(
+            state, runtime.engine.lost_reason(state), base_url=runtime.base_url,
             where=(repo.lease_expired(stale_before),))
-        if outcome != 'requeued':
+        if outcome != REQUEUED:
             return f'previous holder lost: {outcome or "recovered elsewhere"}'
         job = repo.claim_id(job_id, me)
         if job is None:
@@ -232,12 +127,10 @@ def _child(runtime, job: dict) -> None:
     """The forked job process: its own process group, dies with the task process."""
     import sys
 
-    from . import control
-    from .worker import run_job
     code = 0
     try:
         os.setpgid(0, 0)
-        control.die_with_parent()
+        supervisor_control.die_with_parent()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
@@ -301,17 +194,25 @@ class _Watch:
             self.pidfd = None
 
 
-def execute(runtime, job: dict, me: str) -> str:
+def execute(runtime: Runtime, job: dict, me: str) -> str:
     """Run the claimed job in a child process; watch for dismissal; renew the lease."""
-    repo, settings = runtime.repo, runtime.settings
-    job_id = job['id']
-    job_dir = settings.job_dir(job_id)
     pid = os.fork()
     if pid == 0:
         _child(runtime, job)
+    status, stopped = _watch_child(runtime, job['id'], me, pid)
+    outcome = _settle(runtime, job['id'], me, status, stopped)
+    if stopped == 'dismissed':
+        time.sleep(0.5)  # a container whose start was in flight when the child died
+        runtime.engine.stop_containers(job['id'])
+    return f'job {outcome}' + (f' ({stopped})' if stopped else '')
+
+
+def _watch_child(runtime: Runtime, job_id: str, me: str, pid: int) -> tuple[int, str | None]:
+    """Until the child exits or the job is dismissed or taken over (then the child and the
+    job's containers are stopped); return its wait status and why it was stopped."""
+    repo, settings = runtime.repo, runtime.settings
     heartbeat_every = settings.jobs.lease_seconds / 3
     last_beat = time.monotonic()
-    stopped = None
     watch = _Watch(runtime.manager.store, job_id, pid)
     try:
         while (status := watch.child_exit(WATCH_EVERY)) is None:
@@ -325,46 +226,52 @@ def execute(runtime, job: dict, me: str) -> str:
                 stopped = 'dismissed' if holder and holder['status'] == DISMISSED else 'lost lease'
                 _kill_group(pid)
                 _, status = os.waitpid(pid, 0)
-                killed = _stop_containers(runtime, job_id)
+                killed = runtime.engine.stop_containers(job_id)
                 LOGGER.info('job %s %s: job process %s and %s container(s) stopped', job_id,
                             stopped, pid, killed)
-                break
+                return status, stopped
             if time.monotonic() - last_beat >= heartbeat_every:
                 last_beat = time.monotonic()
                 try:
                     repo.renew_lease(job_id, me)
-                    runtime.manager.results.publish_log(job_id, job_dir)
+                    runtime.services.results.publish_log(job_id, settings.job_dir(job_id))
                 except Exception as err:
                     LOGGER.warning('job %s: heartbeat failed: %s', job_id, err)
     finally:
         watch.close()
+    return status, None
+
+
+def _settle(runtime: Runtime, job_id: str, me: str, status: int, stopped: str | None) -> str:
+    """After the child: recover a job it left running, publish the log, release the job,
+    and let the result store tidy up; the job's status for the log line."""
+    repo, results = runtime.repo, runtime.services.results
+    job_dir = runtime.settings.job_dir(job_id)
     state = repo.get(job_id)
     outcome = state['status'] if state else 'gone'
     clean_exit = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     if state and state['status'] == RUNNING and state['worker'] == me:
         how = (f'signal {os.WTERMSIG(status)}' if os.WIFSIGNALED(status)
                else f'exit code {os.WEXITSTATUS(status)}')
-        _stop_containers(runtime, job_id)
-        outcome = end_interrupted(runtime, state, f'its job process died ({how})',
-                                  where=(Job.worker == me,)) or outcome
-        if outcome == 'requeued':
+        outcome = runtime.engine.end_interrupted(
+            state, f'its job process died ({how})', base_url=runtime.base_url,
+            where=(Job.worker == me,)) or outcome
+        if outcome == REQUEUED:
             publish_and_stamp(runtime, job_id)
-    if stopped != 'lost lease':  # after a takeover the job's files belong to the new holder
-        if stopped or not clean_exit:  # else the child published the whole log itself
-            try:
-                runtime.manager.results.publish_log(job_id, job_dir)
-            except Exception as err:
-                LOGGER.warning('job %s: log not published: %s', job_id, err)
-        if state is None or state['worker'] == me:  # the child did not end it: release it
-            state = repo.release(job_id, me) or repo.get(job_id)
-        if state and state['status'] == DISMISSED and not state['files_removed']:
-            runtime.manager.remove_files(job_id)
-        elif state and state['status'] in FINAL:
-            runtime.manager.results.after_job(job_id, job_dir)
-    if stopped == 'dismissed':
-        time.sleep(0.5)  # a container whose start was in flight when the child died
-        _stop_containers(runtime, job_id)
-    return f'job {outcome}' + (f' ({stopped})' if stopped else '')
+    if stopped == 'lost lease':  # after a takeover the job's files belong to the new holder
+        return outcome
+    if stopped or not clean_exit:  # else the child published the whole log itself
+        try:
+            results.publish_log(job_id, job_dir)
+        except Exception as err:
+            LOGGER.warning('job %s: log not published: %s', job_id, err)
+    if state is None or state['worker'] == me:  # the child did not end it: release it
+        state = repo.release(job_id, me) or repo.get(job_id)
+    if state and state['status'] == DISMISSED and not state['files_removed']:
+        runtime.engine.remove_files(job_id)
+    elif state and state['status'] in FINAL:
+        results.after_job(job_id, job_dir)
+    return outcome
 
 
 def _kill_group(pid: int) -> None:
@@ -405,12 +312,12 @@ def sweep(runtime) -> dict[str, int]:
     counts = {'recovered': 0, 'published': 0, 'expired': 0}
     stale_before = utcnow() - timedelta(seconds=jobs.lease_seconds)
     for job in repo.stale(stale_before):
-        outcome = end_interrupted(
-            runtime, job, f"its worker {job['worker']} was lost (no heartbeat for "
-            f'{jobs.lease_seconds:g} s)', where=(repo.lease_expired(stale_before),))
+        outcome = runtime.engine.end_interrupted(
+            job, runtime.engine.lost_reason(job), base_url=runtime.base_url,
+            where=(repo.lease_expired(stale_before),))
         if outcome:
             counts['recovered'] += 1
-        if outcome == 'requeued':
+        if outcome == REQUEUED:
             publish_and_stamp(runtime, job['id'])
     for job_id in repo.unpublished(utcnow() - timedelta(seconds=PUBLISH_GRACE)):
         if not publish(runtime.settings, job_id):
@@ -419,21 +326,21 @@ def sweep(runtime) -> dict[str, int]:
         counts['published'] += 1
     if time.monotonic() - _LAST_COMPONENT_SWEEP[0] >= COMPONENT_SWEEP_EVERY:
         _LAST_COMPONENT_SWEEP[0] = time.monotonic()
-        sweeps.run(runtime.manager, runtime.settings)
-    for job_id in repo.expired(utcnow() - timedelta(seconds=jobs.retention_seconds)):
-        runtime.manager.remove_files(job_id)
-        counts['expired'] += 1
+        runtime.run_sweepers()
+    counts['expired'] = runtime.engine.apply_retention()
     if any(counts.values()):
         LOGGER.info('sweep: %s', counts)
     return counts
 
 
 # -- `eoorder worker` ----------------------------------------------------------------------
-def worker_main(settings: Settings, concurrency: int | None = None,
-                loglevel: str = 'INFO') -> None:
-    """Run a Celery worker for `settings` (blocks until it is stopped)."""
+def worker_main(settings: Settings, concurrency: int | None = None, loglevel: str = 'INFO',
+                *, load_runtime: Callable[[str], Runtime]) -> None:
+    """Run a Celery worker for `settings` (blocks until it is stopped); `load_runtime`
+    builds a process's Runtime from the configuration path (the component registry)."""
     from celery import signals
 
+    _LOADER[:] = [load_runtime]
     os.environ.setdefault('PYGEOAPI_CONFIG', str(settings.config_path))
     app = celery_app(settings, worker=True)
     config_path = str(settings.config_path)

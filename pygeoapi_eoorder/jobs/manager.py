@@ -1,248 +1,116 @@
-"""The shared job engine as a pygeoapi process manager.
+"""The job engine as a pygeoapi process manager (`server.manager.name`).
 
 Jobs are committed to the SQL store before anyone is told about them and run in the
-supervisor's worker processes, never in the web process. Everything that runs work
-(process executions, order items, harvests) submits it here.
+engine's worker processes, never in the web process. Everything that runs work
+(process executions, order items, harvests) submits it here. The manager is thin: the
+processes are the process catalogue's, results the result store's, dispatch the
+dispatcher's, dismissal the engine core's (`JobServices`, shared with the component
+registry).
 """
 
 from __future__ import annotations
 
 import collections
-import time
+from pathlib import Path
 from typing import Any
 
-from pygeoapi.process.base import (BaseProcessor, JobNotFoundError, JobResultNotFoundError,
-                                   UnknownProcessError)
+from pygeoapi.process.base import BaseProcessor, JobNotFoundError, UnknownProcessError
 from pygeoapi.process.manager.base import BaseManager
-from pygeoapi.plugin import load_plugin
 from pygeoapi.util import JobStatus, RequestedProcessExecutionMode, Subscriber
-from sqlalchemy.exc import IntegrityError
 
 from ..config import Settings
-from ..processes.registry import ProcessRegistry
-from ..store import get_store, isoformat
-from . import control, result_store
-from .repository import (ACCEPTED, CREATED, DISMISSED, FINAL, RUNNING, JobQuery,
-                         JobRepository)
-from .results import decode
-
-ASYNC, SYNC = 'async-execute', 'sync-execute'
+from ..store import isoformat
+from .repository import ACCEPTED, RUNNING, JobQuery
+from .services import JobServices
 
 
 class Manager(BaseManager):
-    """pygeoapi process manager backed by the shared store and the local worker pool."""
+    """pygeoapi process manager over the job engine's services."""
 
-    def __init__(self, manager_def: dict):
+    def __init__(self, manager_def: dict, services: JobServices | None = None):
         # BaseManager.__init__ is not called: it fills `processes` in place, which here is
         # a merged view of configured and deployed processes.
         self.name = manager_def['name']
         self.connection = manager_def.get('connection')
         self.output_dir = manager_def.get('output_dir')
-        self._configured = collections.OrderedDict(
-            (pid, dict(conf)) for pid, conf in manager_def.get('processes', {}).items())
         self.is_async = True
         self.supports_subscribing = True
         self.settings = Settings.from_dict(manager_def['settings'])
-        self.store = get_store(self.settings.store_url)
-        self.repo = JobRepository(self.store)
-        self.registry = ProcessRegistry(self.store)
-        self.results = result_store.build(self.settings, self.store)
-        self._metadata: dict[str, tuple[Any, dict]] = {}
-        self._auth = None
+        self.services = services or JobServices.for_settings(
+            self.settings, manager_def.get('processes', {}))
+        self.store = self.services.store
+        self.repo = self.services.repo
+        self.registry = self.services.registry
+        self.results = self.services.results
+        self.runners = self.services.runners
+        self.catalogue = self.services.processes
+        self.engine = self.services.engine
+        self.jobs = self.services.jobs
 
     # -- processes: configured ones plus those deployed at run time ---------------
     @property
     def configured_processes(self) -> collections.OrderedDict:
         """Processes of the configuration file: built in, immutable."""
-        return self._configured
+        return self.catalogue.configured
 
     @property
     def auth(self):
         """The access rules of this deployment (authenticators, roles, permissions)."""
-        if self._auth is None:
-            from ..auth import Auth
-            self._auth = Auth(self.settings.block['auth'], self.settings.config_path.parent)
-        return self._auth
+        return self.services.auth
 
     @property
     def processes(self) -> collections.OrderedDict:
         """Configured processes, then deployed ones the caller may see (private ones only
         by their owner and admins; outside requests, e.g. in workers, all of them)."""
-        from ..auth import current_user
-        user = current_user()
-        merged = collections.OrderedDict(self._configured)
-        for pid, definition in self.registry.all().items():
-            if user is None or self.auth.can_see_process(user, definition):
-                merged.setdefault(pid, definition)
-        return merged
+        return self.catalogue.visible()
 
     def get_processor(self, process_id: str) -> BaseProcessor:
-        try:
-            process_conf = self.processes[process_id]
-        except KeyError as err:
-            raise UnknownProcessError('Invalid process identifier') from err
-        processor = load_plugin('process', process_conf['processor'])
-        processor.allow_internal_requests = process_conf.get('allow_internal_requests', False)
-        return processor
+        return self.catalogue.processor(process_id)
 
     def process_metadata(self, process_id: str) -> dict:
         """A process description, cached while its definition is unchanged."""
-        # a configured process wins over a deployed one of the same id: no store read
-        conf = self._configured.get(process_id) or self.processes.get(process_id)
-        if conf is None:
-            raise UnknownProcessError('Invalid process identifier')
-        cached = self._metadata.get(process_id)
-        if cached is None or cached[0] != conf:
-            cached = (conf, self.get_processor(process_id).metadata)
-            self._metadata[process_id] = cached
-        return cached[1]
+        return self.catalogue.metadata(process_id)
 
     def is_idempotent(self, process_id: str) -> bool:
-        conf = self._configured.get(process_id) or self.processes.get(process_id, {})
-        return bool(conf.get('idempotent') or self.process_metadata(process_id).get('idempotent'))
+        return self.catalogue.is_idempotent(process_id)
 
-    # -- submitting and waiting ---------------------------------------------------
-    def submit(self, process_id: str, inputs: dict | None = None, *,
-               requested_outputs: dict | None = None, response: str = 'raw',
-               subscriber: dict | None = None, job_type: str = 'process',
-               owner: str | None = None, job_id: str | None = None,
-               owner_roles: list[str] | None = None, created: bool = False) -> dict:
-        """Commit a job, wake the workers, return the job record.
-
-        `owner_roles`: the roles the job acts with (its permission checks in the worker).
-        `created`: the job is kept in status `created` until `start` (Part 4).
-
-        With the celery engine the job is published to the broker only after its row is
-        committed; if the broker cannot be reached the job stays `accepted` and the
-        workers' sweep publishes it later (it is never lost). With `job_id`, submitting
-        again is harmless: the insert fails on the key and the existing job is returned.
-        """
-        try:
-            job = self.repo.add(process_id, job_type=job_type, inputs=inputs or {},
-                                requested_outputs=requested_outputs, response=response,
-                                subscriber=subscriber,
-                                idempotent=self.is_idempotent(process_id), owner=owner,
-                                owner_roles=owner_roles, job_id=job_id,
-                                **({'status': CREATED, 'message': 'Job created, not started'}
-                                   if created else {}))
-        except IntegrityError:
-            if job_id is None or (job := self.repo.get(job_id)) is None:
-                raise
-            return job
-        if not created:
-            self.announce([job['id']])
-        return job
+    # -- jobs: the job service's --------------------------------------------------------
+    def submit(self, process_id: str, inputs: dict | None = None, **options) -> dict:
+        """Commit a job, wake the workers, return the job record (see `JobService`)."""
+        return self.jobs.submit(process_id, inputs, **options)
 
     def start(self, job_id: str) -> bool:
-        """Queue a `created` job (False if it is not `created` any more)."""
-        from ..store import Job
-        if not self.repo.transition(job_id, ACCEPTED, where=(Job.status == CREATED,),
-                                    message='Job accepted and queued'):
-            return False
-        self.announce([job_id])
-        return True
+        return self.jobs.start(job_id)
 
-    def new_job(self, process_id: str, inputs: dict, *, job_type: str,
-                owner: str | None, job_id: str | None = None) -> dict:
-        """A job row for a caller to insert in its own transaction (the store is shared:
-        e.g. an order and its first item jobs, all or nothing); then call `announce`."""
-        return self.repo.new_row(process_id, job_type=job_type, inputs=inputs,
-                                 idempotent=self.is_idempotent(process_id), owner=owner,
-                                 job_id=job_id)
+    def new_job(self, process_id: str, inputs: dict, **options) -> dict:
+        return self.jobs.new_job(process_id, inputs, **options)
 
     def announce(self, job_ids: list[str], wake: bool = True) -> None:
-        """Committed jobs go to the workers: published to the broker (celery engine; one
-        that cannot be reached leaves them to the sweep), or the supervisor is woken."""
-        if self.settings.jobs.engine == 'celery':
-            from . import cluster
-            for job_id in job_ids:
-                if cluster.publish(self.settings, job_id):
-                    self.repo.mark_queued(job_id)
-            return
-        if wake and job_ids:
-            self.wake()
+        self.jobs.announce(job_ids, wake)
 
     def wake(self) -> None:
-        """Wake the local engine's supervisor (it also looks every quarter second)."""
-        if self.settings.jobs.engine != 'local':
-            return
-        woken = control.nudge(self.settings)
-        if not control.supervised_externally():
-            control.ensure_supervisor(self.settings, force=not woken)
+        self.jobs.wake()
 
     def wait(self, job_id: str, timeout: float) -> dict:
-        """Until the job is final or `timeout` passes; return its record.
-
-        Local workers wake the waiting request when the job ends; the store is still read
-        every quarter second (dismissals, the cluster engine's remote workers: 10 ms).
-        """
-        deadline = time.monotonic() + timeout
-        local = self.settings.jobs.engine == 'local'
-        listener = control.FinishedListener(job_id) if local else None
-        try:
-            while True:
-                job = self.repo.get(job_id)
-                left = deadline - time.monotonic()
-                if job is None or job['status'] in FINAL or left <= 0:
-                    return job
-                if listener is not None:
-                    listener.wait(min(left, 0.25))
-                else:
-                    time.sleep(min(left, 0.01))
-        finally:
-            if listener is not None:
-                listener.close()
+        return self.jobs.wait(job_id, timeout)
 
     def wants_async(self, process_id: str, prefer: str | None) -> bool:
-        """Asynchronous if asked for, or if the process cannot run synchronously."""
-        if prefer == RequestedProcessExecutionMode.respond_async.value:
-            return True
-        options = self.process_metadata(process_id).get('jobControlOptions') or [SYNC]
-        return SYNC not in options
+        return self.jobs.wants_async(process_id, prefer)
 
     def dismiss(self, job_id: str, wait: float = 3.0) -> dict:
-        """Stop a job's work, remove its files and mark it dismissed."""
-        previous = self.repo.dismiss(job_id)
-        job = self.repo.get(job_id)
-        if job is None:
-            raise JobNotFoundError(job_id)
-        if previous == RUNNING:
-            if self.settings.jobs.engine == 'local':
-                control.nudge(self.settings)  # celery: the task's watcher sees the status
-            deadline = time.monotonic() + wait
-            while job['worker'] and time.monotonic() < deadline:
-                time.sleep(0.02)
-                job = self.repo.get(job_id)
-        if job['status'] == DISMISSED and not job['files_removed'] and not job['worker']:
-            self.remove_files(job_id)
-            job = self.repo.get(job_id)
-        return job
+        return self.jobs.dismiss(job_id, wait)
 
     def remove_files(self, job_id: str, message: str | None = None) -> None:
-        self.results.remove(job_id)
-        self.repo.mark_files_removed(job_id, message)
+        self.engine.remove_files(job_id, message)
 
     def result(self, job_id: str) -> tuple[str, Any]:
-        """Media type and content of a successful job's result."""
-        job = self.repo.get(job_id)
-        if job is None:
-            raise JobNotFoundError(job_id)
-        if not job['result_file'] or job['files_removed']:
-            raise JobResultNotFoundError(job_id)
-        try:
-            data = self.results.read(job_id, job['result_file'])
-        except OSError as err:
-            raise JobResultNotFoundError(job_id) from err
-        return job['mimetype'], decode(job['mimetype'], data)
+        return self.jobs.result(job_id)
 
-    def log_path(self, job_id: str):
-        """A local file holding the job's log (as far as it has been published)."""
-        return self.results.log_path(job_id)
+    def log_path(self, job_id: str) -> Path:
+        return self.jobs.log_path(job_id)
 
-    def results_dir(self, job_id: str):
-        """A local directory holding the job's result files (fetched from the result
-        store first when they are not kept on this machine)."""
-        return self.results.results_dir(job_id)
+    def results_dir(self, job_id: str) -> Path:
+        return self.jobs.results_dir(job_id)
 
     # -- pygeoapi's BaseManager interface -----------------------------------------
     @staticmethod
@@ -298,7 +166,8 @@ class Manager(BaseManager):
         mode = execution_mode.value if execution_mode else None
         sub = None
         if subscriber is not None:
-            sub = {'successUri': subscriber.success_uri, 'inProgressUri': subscriber.in_progress_uri,
+            sub = {'successUri': subscriber.success_uri,
+                   'inProgressUri': subscriber.in_progress_uri,
                    'failedUri': subscriber.failed_uri}
         job = self.submit(process_id, data_dict, requested_outputs=requested_outputs,
                           response=requested_response or 'raw', subscriber=sub)

@@ -1,6 +1,7 @@
 """What a job ran, as W3C PROV-JSON (OGC API - Processes Part 4 `/jobs/{id}/prov`).
 
-The worker records facts as the job runs (`record_process`, `record_image`); the document
+The worker records facts as the job runs (the process here, the images its runner ran
+through `JobContext.record_provenance`); the document
 is built from the job record with the `prov` package (the W3C PROV reference model).
 """
 
@@ -16,22 +17,15 @@ from prov.model import ProvDocument
 NS = 'eoorder'
 
 
-def package_facts(manager, process_id: str) -> dict:
+def package_facts(registry, configured: dict, process_id: str) -> dict:
     """The process as it runs: a deployed one's package digest, a built-in's processor."""
-    row = manager.registry.get(process_id)
+    row = registry.get(process_id)
     if row is not None and row.package is not None:
         return {'id': process_id, 'kind': 'deployed', 'mediaType': row.package_media_type,
                 'packageDigest': 'sha256:' + hashlib.sha256(row.package.encode()).hexdigest()}
-    conf = manager.configured_processes.get(process_id) or {}
+    conf = configured.get(process_id) or {}
     return {'id': process_id, 'kind': 'built-in',
             'processor': str((conf.get('processor') or {}).get('name', ''))}
-
-
-def image_facts(engine, image: str) -> dict:
-    """Id and registry digests of a Docker image on the engine (what a container ran)."""
-    found = engine.images.get(image)
-    return {'reference': image, 'id': found.id,
-            'repoDigests': list(found.attrs.get('RepoDigests') or [])}
 
 
 def _local(kind: str, name: str) -> str:

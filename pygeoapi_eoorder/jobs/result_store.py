@@ -10,6 +10,7 @@ never change) and streams them from there.
 
 from __future__ import annotations
 
+import abc
 import importlib
 import os
 import shutil
@@ -27,26 +28,65 @@ LOG_NAME = 'job.log'
 COMPLETE = '.complete'
 
 
-class LocalResults:
-    """Results and logs in the job directory of this machine."""
+class ResultStore(abc.ABC):
+    """Where a job's results and log are kept for the servers that serve them.
 
-    name = 'local'
+    The worker side (`publish`, `publish_log`, `after_job`) runs in the job's worker
+    before the job is reported finished; the server side (`read`, `results_dir`,
+    `log_path`, `remove`) runs in any server instance.
+    """
+
+    name = ''
 
     def __init__(self, settings: Settings, store: Store):
         self.settings = settings
         self.store = store
 
     # -- the worker side ----------------------------------------------------------
+    @abc.abstractmethod
     def publish(self, job_id: str, job_dir: Path) -> None:
         """Make the job's results readable by the servers (before it is reported done)."""
 
+    @abc.abstractmethod
     def publish_log(self, job_id: str, job_dir: Path) -> None:
         """Make the job's log (so far) readable by the servers."""
 
+    @abc.abstractmethod
     def after_job(self, job_id: str, job_dir: Path) -> None:
         """The job left this worker; its local files may go if the servers do not need them."""
 
     # -- the server side ----------------------------------------------------------
+    @abc.abstractmethod
+    def read(self, job_id: str, relative: str) -> bytes:
+        """The bytes of one result file (`relative` to the job directory)."""
+
+    @abc.abstractmethod
+    def results_dir(self, job_id: str) -> Path:
+        """A local directory holding the job's result files."""
+
+    @abc.abstractmethod
+    def log_path(self, job_id: str) -> Path:
+        """A local file holding the job's log (as far as it has been published)."""
+
+    @abc.abstractmethod
+    def remove(self, job_id: str) -> None:
+        """Remove everything kept for the job (dismissal, retention)."""
+
+
+class LocalResults(ResultStore):
+    """Results and logs in the job directory of this machine (one machine only)."""
+
+    name = 'local'
+
+    def publish(self, job_id: str, job_dir: Path) -> None:
+        """Nothing to do: the servers read the job directory itself."""
+
+    def publish_log(self, job_id: str, job_dir: Path) -> None:
+        """Nothing to do: the servers read the job directory itself."""
+
+    def after_job(self, job_id: str, job_dir: Path) -> None:
+        """The files stay: they are what the servers serve."""
+
     def read(self, job_id: str, relative: str) -> bytes:
         return (self.settings.job_dir(job_id) / relative).read_bytes()
 
@@ -60,7 +100,7 @@ class LocalResults:
         shutil.rmtree(self.settings.job_dir(job_id), ignore_errors=True)
 
 
-class DatabaseResults(LocalResults):
+class DatabaseResults(ResultStore):
     """Results and logs as rows of the shared store, cached on each server's disk."""
 
     name = 'database'
@@ -134,7 +174,7 @@ class DatabaseResults(LocalResults):
         with self.store.write() as session:
             session.execute(delete(JobFile).where(JobFile.job_id == job_id))
         shutil.rmtree(self._cache(job_id), ignore_errors=True)
-        super().remove(job_id)
+        shutil.rmtree(self.settings.job_dir(job_id), ignore_errors=True)  # a worker's leftovers
 
 
 def _regular_files(tree: Path) -> list[str]:
@@ -170,6 +210,10 @@ def _upsert(session, rows: list[dict]) -> None:
     session.execute(statement, rows)
 
 
-def build(settings: Settings, store: Store) -> LocalResults:
-    kind = settings.jobs.result_store
-    return DatabaseResults(settings, store) if kind == 'database' else LocalResults(settings, store)
+RESULT_STORES: dict[str, type[ResultStore]] = {LocalResults.name: LocalResults,
+                                               DatabaseResults.name: DatabaseResults}
+
+
+def build(settings: Settings, store: Store) -> ResultStore:
+    """The result store `jobs.result_store` names."""
+    return RESULT_STORES[settings.jobs.result_store](settings, store)

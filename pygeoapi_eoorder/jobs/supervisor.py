@@ -3,9 +3,11 @@
 The supervisor claims queued jobs from the store and hands each to an idle worker
 process. It stops the work of dismissed jobs (by killing the worker's process group and
 starting a new worker), recovers jobs that a crash left running, and removes the files
-of jobs older than the retention period.
+of jobs older than the retention period; what each of those does to a job is the engine
+core's (`engine.py`), shared with the Celery workers.
 
-Run as `python -m pygeoapi_eoorder.jobs.supervisor CONFIG`.
+Started by `supervisor_control.spawn_supervisor` as `python -m pygeoapi_eoorder.supervise
+CONFIG` (the entry point builds the component registry, then calls `serve`).
 """
 
 from __future__ import annotations
@@ -15,19 +17,14 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 import time
-from datetime import timedelta
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
-from ..config import ConfigError
-from ..store import utcnow
-from . import callbacks, control, sweeps
-from .repository import ACCEPTED, DISMISSED, FAILED
+from . import supervisor_control as control
+from .repository import DISMISSED, RUNNING
 from .runtime import Runtime
-from .status import status_info
-from .worker import JOB_FAILED, worker_main
+from .worker import worker_main
 
 LOGGER = logging.getLogger('eoorder.supervisor')
 TICK = 0.25
@@ -65,6 +62,7 @@ class Supervisor:
         self.runtime = runtime
         self.settings = runtime.settings
         self.repo = runtime.repo
+        self.engine = runtime.engine
         self.workers = [WorkerHandle(runtime, i) for i in range(self.settings.jobs.workers)]
         self.wakeup = self._bind_wakeup_socket()
         self.last_sweep = 0.0
@@ -84,39 +82,18 @@ class Supervisor:
         sock.setblocking(False)
         return sock
 
-    # -- recovery ----------------------------------------------------------------
+    # -- recovery (the engine core decides requeue or failure) -------------------------
     def recover(self, reason: str) -> None:
         """Requeue or fail jobs that were running when the previous engine stopped."""
-        for job in self.repo.interrupted():
-            self.stop_containers(job['id'])
-            self.end_interrupted(job, reason)
+        self.engine.recover_interrupted(reason, self.runtime.base_url)
 
     def end_interrupted(self, job: dict, reason: str) -> None:
-        if job['idempotent'] and job['attempts'] < self.settings.jobs.max_attempts:
-            if self.repo.transition(job['id'], ACCEPTED, worker=None, progress=0,
-                                    message=f'Requeued: {reason}'):
-                LOGGER.info('job %s requeued: %s', job['id'], reason)
-                return
-        detail = f'Job interrupted: {reason}'
-        error = {'type': JOB_FAILED, 'title': 'Job interrupted', 'status': 500, 'detail': detail}
-        if self.repo.finish(job['id'], FAILED, message=detail, error=error):
-            LOGGER.warning('job %s failed: %s', job['id'], reason)
-            subscriber = job.get('subscriber') or {}
-            callbacks.send(subscriber.get('failedUri'),
-                           status_info(self.repo.get(job['id']), job.get('base_url')
-                                       or self.runtime.config['server'].get('url', '')),
-                           timeout=self.settings.jobs.callback_timeout_seconds,
-                           allow_internal=self._allows_internal(job['process_id']),
-                           logger=LOGGER, egress_block=self.settings.block.get('egress'))
-
-    def _allows_internal(self, process_id: str) -> bool:
-        conf = self.runtime.manager.processes.get(process_id) or {}
-        return bool(conf.get('allow_internal_requests'))
+        self.engine.end_interrupted(job, reason, base_url=self.runtime.base_url)
 
     # -- the loop -----------------------------------------------------------------
     def run(self) -> None:
         self.recover('the job engine stopped while it ran (server crash or restart)')
-        self.run_sweepers()
+        self.runtime.run_sweepers()
         while self.running:
             self.wait_for_events()
             self.reap_workers()
@@ -137,10 +114,10 @@ class Supervisor:
             job_id = worker.job_id
             worker.kill()
             if job_id:
-                self.stop_containers(job_id)
+                self.engine.stop_containers(job_id)
                 self.release(worker, job_id)
                 job = self.repo.get(job_id)
-                if job and job['status'] == 'running':
+                if job and job['status'] == RUNNING:
                     self.end_interrupted(job, 'the server was stopped while it ran')
 
     def wait_for_events(self) -> None:
@@ -168,9 +145,7 @@ class Supervisor:
     def release(self, worker: WorkerHandle, job_id: str) -> None:
         """A job left its worker; clean up after it if it was dismissed meanwhile."""
         worker.job_id = None
-        state = self.repo.release(job_id)
-        if state and state['status'] == DISMISSED and not state['files_removed']:
-            self.runtime.manager.remove_files(job_id)
+        self.engine.release(job_id)
 
     def replace(self, worker: WorkerHandle) -> None:
         index = self.workers.index(worker)
@@ -186,10 +161,10 @@ class Supervisor:
             worker.kill()
             self.replace(worker)
             if job_id:
-                self.stop_containers(job_id)
+                self.engine.stop_containers(job_id)
                 self.release(worker, job_id)
                 job = self.repo.get(job_id)
-                if job and job['status'] == 'running':
+                if job and job['status'] == RUNNING:
                     how = f'signal {-code}' if code and code < 0 else f'exit code {code}'
                     self.end_interrupted(job, f'its worker process died ({how})')
 
@@ -200,15 +175,9 @@ class Supervisor:
                 worker = busy[job_id]
                 LOGGER.info('job %s dismissed: stopping worker %s', job_id, worker.process.pid)
                 worker.kill()
-                self.stop_containers(job_id)
+                self.engine.stop_containers(job_id)
                 self.replace(worker)
                 self.release(worker, job_id)
-
-    def stop_containers(self, job_id: str) -> None:
-        from ..execution.app_runner import stop_job
-        killed = stop_job(self.settings, job_id)
-        if killed:
-            LOGGER.info('job %s: %s container(s) stopped', job_id, killed)
 
     def dispatch(self) -> None:
         for worker in self.workers:
@@ -220,28 +189,15 @@ class Supervisor:
             worker.job_id = job['id']
             worker.conn.send(job)
 
-    def run_sweepers(self) -> None:
-        sweeps.run(self.runtime.manager, self.settings)
-
     def sweep_retention(self) -> None:
         self.last_sweep = time.monotonic()
-        self.run_sweepers()
-        before = utcnow() - timedelta(seconds=self.settings.jobs.retention_seconds)
-        for job_id in self.repo.expired(before):
-            self.runtime.manager.remove_files(job_id)
-            LOGGER.info('job %s: files removed after the retention period', job_id)
+        self.runtime.run_sweepers()
+        self.engine.apply_retention()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print('usage: python -m pygeoapi_eoorder.jobs.supervisor CONFIG', file=sys.stderr)
-        return 2
-    try:
-        runtime = Runtime.load(args[0])
-    except ConfigError as err:
-        print(f'eoorder supervisor: {err}', file=sys.stderr)
-        return 2
+def serve(runtime: Runtime) -> int:
+    """Supervise the jobs of `runtime`'s data directory until stopped (SIGTERM, SIGINT);
+    return at once if another supervisor serves it."""
     settings = runtime.settings
     lock = control.take_lock(control.lock_path(settings))
     if lock is None:
@@ -264,7 +220,3 @@ def main(argv: list[str] | None = None) -> int:
     supervisor.run()
     Path(control.socket_path(settings)).unlink(missing_ok=True)
     return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())

@@ -14,14 +14,13 @@ from typing import Iterator
 from pygeoapi.error import GenericError
 
 from ..auth import acting_as, job_user
-from . import callbacks, control, provenance
-from .context import JobContext, JobProcessor
+from ..execution.context import JobContext, JobProcessor
+from . import callbacks, provenance, supervisor_control
+from .engine import JOB_FAILED
 from .repository import FAILED, SUCCESSFUL
 from .results import write_result
 from .runtime import Runtime
 from .status import results_document, status_info
-
-JOB_FAILED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/job-failed'
 LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 
 
@@ -88,13 +87,13 @@ def run_job(runtime: Runtime, job: dict) -> None:
         allow_internal = False
         try:
             repo.record_provenance(job['id'], process=provenance.package_facts(
-                manager, job['process_id']))
+                manager.registry, manager.configured_processes, job['process_id']))
             processor = manager.get_processor(job['process_id'])
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])
             if isinstance(processor, JobProcessor):
                 processor.context = JobContext(repo, job, job_dir, log, runtime.settings,
-                                               base_url, manager)
+                                               base_url, manager, runners=manager.runners)
             if subscriber.get('inProgressUri'):
                 callbacks.send(subscriber['inProgressUri'], status_info(job, base_url),
                                timeout=timeout, allow_internal=allow_internal, logger=log,
@@ -110,8 +109,9 @@ def run_job(runtime: Runtime, job: dict) -> None:
             _publish_log(manager, job['id'], job_dir, log)
             if repo.finish(job['id'], FAILED, started=job['started'], message=message,
                            error=error) and subscriber.get('failedUri'):
-                callbacks.send(subscriber.get('failedUri'), status_info(repo.get(job['id']), base_url),
-                               timeout=timeout, allow_internal=allow_internal, logger=log,
+                callbacks.send(subscriber.get('failedUri'),
+                               status_info(repo.get(job['id']), base_url), timeout=timeout,
+                               allow_internal=allow_internal, logger=log,
                                egress_block=egress_block)
             return
         log.info('job complete')
@@ -131,7 +131,7 @@ def run_job(runtime: Runtime, job: dict) -> None:
 
 def worker_main(runtime: Runtime, conn: Connection) -> None:
     """Entry point of a forked worker process."""
-    control.die_with_parent()
+    supervisor_control.die_with_parent()
     os.setpgid(0, 0)
     # the supervisor decides when a worker ends (SIGKILL); a Ctrl-C or a TERM sent to the
     # whole process group must not kill the jobs it is draining
@@ -148,5 +148,5 @@ def worker_main(runtime: Runtime, conn: Connection) -> None:
             run_job(runtime, job)
         except Exception:  # never lose the worker over bookkeeping errors
             logging.getLogger(__name__).exception('job %s: bookkeeping failed', job['id'])
-        control.notify_finished(job['id'])
+        supervisor_control.notify_finished(job['id'])
         conn.send(('done', job['id']))

@@ -1,8 +1,11 @@
-"""Ordering: an OGC 06-141r6 (OSEO 1.0) endpoint whose order items run as jobs of the engine.
+"""Ordering: the order service behind OSEO; each order item runs as a job of the engine.
 
-Modules: `xmlns` (namespaces, builders), `schemas` (XSD loading and validation), `soap`
-(bindings), `errors` (ows:ExceptionReport), `models`/`states`/`repository` (orders in the
-store, one transition table), `service` (the order service used by OSEO and REST views),
-`operations` (one module per OSEO operation), `processors`/`item_job`/`delivery`
-(item processing and download), `notify` (client notifications), `http` (routes).
+Modules: `states`/`repository` (orders in the store, one transition table; the tables are
+`store.order_tables`), `service` (the order service every adapter and the CLI call),
+`access` (who sees which orders), `settings`/`options` (the `ordering:` block, order
+options), `processors`/`item_job`/`packaging`/`delivery` (item processing, expiry of
+deliveries), `notify`/`notification_job` (client notifications), `subscriptions`,
+`recovery` (the engine's sweep), `catalogue_lookup` (products in the catalogue). Orders
+are kept and notified as OSEO documents: `xmlns`, `parsing`, `encode`, `soap` and
+`errors` are that document model. The protocol adapter is `pygeoapi_eoorder.oseo`.
 """

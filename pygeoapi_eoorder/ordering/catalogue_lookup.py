@@ -1,32 +1,23 @@
 """Product look-up: a product identifier to its collection and its file (enclosure href).
 
-The catalogue component (`pygeoapi_eoorder.catalogue`) is asked when it provides
-`lookup.find_product(settings, identifier, collection_id)` returning a dict with
-`collection` and `href`; otherwise the collection's `enclosure` URL template is used,
-and an identifier that is itself a URL is taken as the product's location.
+The catalogue is asked first (`catalogue.lookup.find_product`, a dict with `collection`
+and `href`); otherwise the collection's `enclosure` URL template is used, and an
+identifier that is itself a URL is taken as the product's location.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from urllib.parse import quote, urlparse
 
-from ..hooks import present
+from ..catalogue.lookup import find_product
 
 LOGGER = logging.getLogger(__name__)
 
 
 def _catalogue(settings, identifier: str, collection_id: str | None) -> dict | None:
-    name = 'pygeoapi_eoorder.catalogue.lookup'
-    if not present(name):
-        return None
-    module = importlib.import_module(name)
-    finder = getattr(module, 'find_product', None)
-    if finder is None:
-        return None
     try:
-        return finder(settings, identifier, collection_id)
+        return find_product(settings, identifier, collection_id)
     except Exception:  # a broken catalogue must not break ordering
         LOGGER.exception('catalogue look-up of %s failed', identifier)
         return None

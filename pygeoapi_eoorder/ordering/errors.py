@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from lxml import etree
 
-from .xmlns import OWS, W
+from ..errors import ows_exception_report
+from .xmlns import OWS
 
 # exception code -> HTTP status (OGC 06-121r9 table 28, and 401/403 for identity)
 HTTP_STATUS = {
@@ -60,24 +59,9 @@ def invalid(locator: str, text: str) -> OseoError:
     return OseoError('InvalidParameterValue', text, locator)
 
 
-_NOT_XML = re.compile('[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]')
-
-
-def xml_text(text: str) -> str:
-    """`text` with the characters XML 1.0 cannot carry (control characters, lone
-    surrogates: they come from the client's own input) replaced by U+FFFD."""
-    return _NOT_XML.sub('\ufffd', text)
-
-
 def exception_report(error: OseoError) -> etree._Element:
     """An ows:ExceptionReport (OWS 2.0) for `error`."""
-    exception = W.Exception(W.ExceptionText(xml_text(error.text[:4000])),
-                            exceptionCode=error.code)
-    if error.locator:
-        exception.set('locator', xml_text(error.locator[:255]))
-    report = W.ExceptionReport(exception, version='2.0.0')
-    report.set('{http://www.w3.org/XML/1998/namespace}lang', 'en')
-    return report
+    return ows_exception_report(error.code, error.text, error.locator)
 
 
 def is_exception_report(element: etree._Element) -> bool:

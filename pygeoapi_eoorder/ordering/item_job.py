@@ -1,7 +1,7 @@
 """The built-in process that runs one order item in the job engine (`_oseo_order_item`).
 
-Its id starts with `_`, so pygeoapi leaves it out of the OpenAPI document; the ordering
-routes also hide it from /processes and refuse to execute it directly.
+Its id starts with `_`, so pygeoapi leaves it out of the OpenAPI document; the Processes
+adapter also hides it from /processes and refuses to execute it directly.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from pygeoapi.process.base import ProcessorExecuteError
 
-from ..jobs.context import JobProcessor
+from .. import plugins
+from ..execution.context import JobProcessor
 from ..store import utcnow
 from . import states
 from .processors import ItemProcessingError, ItemWork
@@ -30,14 +31,12 @@ METADATA = {
 
 
 def load_item_processor(dotted: str, config: dict):
-    """Import `package.module.Class` and instantiate it with `config`."""
-    import importlib
-    module_name, _, class_name = dotted.rpartition('.')
+    """The item processor class the configuration names (`package.module.Class`),
+    instantiated with `config`."""
     try:
-        cls = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as err:
-        raise ItemProcessingError(f'item processor {dotted!r} cannot be loaded ({err})') \
-            from None
+        cls = plugins.resolve(dotted, 'item processor')
+    except plugins.PluginError as err:
+        raise ItemProcessingError(str(err)) from None
     return cls(config)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from lxml import etree
 from pygeoapi.process.base import ProcessorExecuteError
 
-from ..jobs.context import JobProcessor
+from ..execution.context import JobProcessor
 from .notify import post
 from .settings import OrderingSettings
 

@@ -124,11 +124,11 @@ class DefaultItemProcessor(ItemProcessor):
         stops them), in a directory of its own under the item's work directory. Only the
         deployer's process runs: configured, or deployed by an admin (its id is reserved:
         a user's process of the same id is never run)."""
-        from ..jobs.context import JobContext
+        from ..execution.context import JobContext
         from ..processes.reserved import trusted_processor
         process_id = option['process']
         try:
-            processor = trusted_processor(work.manager, process_id)
+            processor = trusted_processor(work.manager.catalogue, process_id)
         except Exception:
             processor = None
         if processor is None:

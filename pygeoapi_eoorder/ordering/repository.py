@@ -13,8 +13,8 @@ from typing import Any, Callable
 from sqlalchemy import and_, func, insert, select, update
 
 from ..store import Job, Store, utcnow
+from ..store.order_tables import Order, OrderHistory, OrderItem, Quotation
 from . import states
-from .models import Order, OrderHistory, OrderItem, Quotation
 
 ORDER_FIELDS = [c.name for c in Order.__table__.columns]
 ITEM_FIELDS = [c.name for c in OrderItem.__table__.columns]
@@ -58,6 +58,16 @@ def _row(row) -> dict:
     return dict(row) if row is not None else None
 
 
+def _history(order_id: str, before: str, to: str, moved: list[dict], at: datetime,
+             message: str | None) -> list[dict]:
+    """History rows of an order moving `before` -> `to` with its `moved` items."""
+    rows = [{'order_id': order_id, 'item': item['item_id'], 'from_status': item['status'],
+             'to_status': to, 'at': at, 'message': message} for item in moved]
+    rows.append({'order_id': order_id, 'item': None, 'from_status': before, 'to_status': to,
+                 'at': at, 'message': message})
+    return rows
+
+
 class OrderRepository:
     def __init__(self, store: Store):
         self.store = store
@@ -83,19 +93,15 @@ class OrderRepository:
         history = [{'order_id': order['id'], 'item': None, 'from_status': None,
                     'to_status': order['status'], 'at': now, 'message': message}]
         claimed: list[dict] = []
-        if accept is not None:
-            before, to = order['status'], states.ACCEPTED
-            if not states.allowed(before, to):
-                raise ValueError(f'an order cannot be created {before} and accepted')
-            order.update(status=to, status_info=accept)
-            moving = [r for r in rows if r['status'] in states.TRANSITIONS[to]]
+        if accept is not None:  # the same move as `transition_order`, before the insert
+            moving = states.moving_items(order['status'], rows, states.ACCEPTED)
+            if moving is None:
+                raise ValueError(f'an order cannot be created {order["status"]} and accepted')
+            history += _history(order['id'], order['status'], states.ACCEPTED, moving, now,
+                                accept)
             for row in moving:
-                history.append({'order_id': order['id'], 'item': row['item_id'],
-                                'from_status': row['status'], 'to_status': to, 'at': now,
-                                'message': accept})
-                row.update(status=to, status_info=accept)
-            history.append({'order_id': order['id'], 'item': None, 'from_status': before,
-                            'to_status': to, 'at': now, 'message': accept})
+                row.update(status=states.ACCEPTED, status_info=accept)
+            order.update(status=states.ACCEPTED, status_info=accept)
             claimed = [r for r in moving if r['kind'] != SUBSCRIPTION][:max(0, claim)]
             for row in claimed:
                 row['job_id'] = item_job_id(row['id'])
@@ -225,27 +231,23 @@ class OrderRepository:
         now = utcnow()
         with self.store.write() as session:
             order = self._lock_order(session, order_id)
-            if order is None or not states.allowed(order['status'], to):
+            if order is None:
                 return None
-            moved = []
-            if items_too:
-                moved = [dict(r) for r in session.execute(
-                    select(OrderItem.id, OrderItem.item_id, OrderItem.status,
-                           OrderItem.job_id).where(OrderItem.order_id == order_id,
-                                                   OrderItem.status.in_(
-                                                       states.TRANSITIONS[to]))).mappings()]
-                if moved:
-                    session.execute(update(OrderItem).where(
-                        OrderItem.id.in_([m['id'] for m in moved]),
-                        OrderItem.status.in_(states.TRANSITIONS[to]))
-                        .values(status=to, status_info=message, updated=now))
-                    session.add_all(OrderHistory(order_id=order_id, item=m['item_id'],
-                                                 from_status=m['status'], to_status=to,
-                                                 at=now, message=message) for m in moved)
+            items = [dict(r) for r in session.execute(
+                select(OrderItem.id, OrderItem.item_id, OrderItem.status, OrderItem.job_id)
+                .where(OrderItem.order_id == order_id)).mappings()] if items_too else []
+            moved = states.moving_items(order['status'], items, to)
+            if moved is None:
+                return None
+            if moved:
+                session.execute(update(OrderItem).where(
+                    OrderItem.id.in_([m['id'] for m in moved]),
+                    OrderItem.status.in_(states.TRANSITIONS[to]))
+                    .values(status=to, status_info=message, updated=now))
             session.execute(update(Order).where(Order.id == order_id)
                             .values(status=to, status_info=message, updated=now))
-            session.add(OrderHistory(order_id=order_id, from_status=order['status'],
-                                     to_status=to, at=now, message=message))
+            session.execute(insert(OrderHistory.__table__),
+                            _history(order_id, order['status'], to, moved, now, message))
             return Change(order_id, order['status'], to), moved
 
     # -- scheduling of item jobs ---------------------------------------------

@@ -128,6 +128,12 @@ class OrderService:
             self.manager.announce([item['job_id'] for item in claimed], wake)
         return stored
 
+    def records_inserted(self, store_url: str, collection: str) -> None:
+        """A catalogue record listener: new records of `collection` become items of the
+        subscriptions standing on it."""
+        if store_url == self.settings.store_url:
+            subscriptions.deliver(self, collection)
+
     # -- moderation -----------------------------------------------------------------
     def approve(self, order_id: str, note: str = 'approved') -> Change | None:
         done = self.repo.transition_order(order_id, states.ACCEPTED, note)

@@ -31,6 +31,14 @@ def allowed(current: str, target: str) -> bool:
     return current in TRANSITIONS.get(target, ())
 
 
+def moving_items(current: str, items: list[dict], target: str) -> list[dict] | None:
+    """The items (each with its `status`) that move with an order going from `current` to
+    `target`; None when the order itself may not."""
+    if not allowed(current, target):
+        return None
+    return [item for item in items if allowed(item['status'], target)]
+
+
 def order_status(current: str, item_statuses: list[str]) -> tuple[str, str | None]:
     """The order's status derived from its items' (and a note when it is mixed).
 

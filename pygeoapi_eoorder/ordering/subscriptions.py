@@ -21,18 +21,14 @@ from sqlalchemy import func, select, update
 from ..store import utcnow
 from . import states
 from .encode import order_item_xml
-from .models import Order, OrderHistory, OrderItem, SubscriptionCursor
+from ..store.order_tables import Order, OrderHistory, OrderItem, SubscriptionCursor
+from ..store.record_tables import Record
 from .repository import SUBSCRIPTION
 from .xmlns import O, local_name, q
 
 LOGGER = logging.getLogger('eoorder.ordering')
 BATCH = 200  # new records taken per subscription and transaction
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
-
-
-def _records():
-    from ..catalogue.models import Record  # the catalogue component is optional
-    return Record
 
 
 def _standing(session, collection: str | None) -> list[dict]:
@@ -49,9 +45,8 @@ def _standing(session, collection: str | None) -> list[dict]:
 
 def open_cursor(session, item: dict) -> None:
     """Start serving a subscription from the records present now (only new ones count)."""
-    record = _records()
-    last = session.scalar(select(func.max(record.pk)).where(
-        record.collection == item['collection_id'])) or 0
+    last = session.scalar(select(func.max(Record.pk)).where(
+        Record.collection == item['collection_id'])) or 0
     session.add(SubscriptionCursor(item_pk=item['id'], order_id=item['order_id'],
                                    collection_id=item['collection_id'], last_record=last,
                                    delivered=0, started=utcnow()))
@@ -90,12 +85,11 @@ def _serve(session, standing: dict) -> int:
     if cursor is None:
         open_cursor(session, standing)
         return 0
-    record = _records()
     from ..catalogue.visibility import PUBLIC_ONLY, condition  # a user's private results
-    new = session.execute(select(record.pk, record.identifier).where(  # serve nobody else
-        record.collection == cursor.collection_id, record.pk > cursor.last_record,
+    new = session.execute(select(Record.pk, Record.identifier).where(  # serve nobody else
+        Record.collection == cursor.collection_id, Record.pk > cursor.last_record,
         condition(PUBLIC_ONLY))
-        .order_by(record.pk).limit(BATCH)).all()
+        .order_by(Record.pk).limit(BATCH)).all()
     if not new:
         return 0
     subscription = session.execute(select(OrderItem).where(
@@ -144,39 +138,3 @@ def deliver(service, collection: str | None = None) -> int:
             if count < BATCH:
                 break
     return added
-
-
-# -- the catalogue's insert hook --------------------------------------------------------
-_SERVICES: dict[str, object] = {}  # store URL -> the OrderService of this process
-
-
-def register(service) -> None:
-    """The web app's order service serves subscriptions when records are inserted."""
-    _SERVICES[service.settings.store_url] = service
-
-
-def _service_for(store_url: str):
-    """This process' order service for the store (a job worker builds one from its
-    configuration file); None when ordering is not enabled on that store."""
-    if store_url in _SERVICES:
-        return _SERVICES[store_url]
-    import os
-    from pygeoapi.process.manager.base import get_manager
-    from .. import config as eoconfig
-    from .service import OrderService
-    path = os.environ.get(eoconfig.ENV_CONFIG)
-    if not path:
-        return None
-    config, settings = eoconfig.load(path)
-    service = None
-    if settings.store_url == store_url and settings.block['ordering']['enabled']:
-        service = OrderService(settings, get_manager(config))
-    _SERVICES[store_url] = service
-    return service
-
-
-def records_inserted(store_url: str, collection: str) -> None:
-    """Called by the catalogue after new records of `collection` were committed."""
-    service = _service_for(store_url)
-    if service is not None:
-        deliver(service, collection)

@@ -7,8 +7,9 @@ from datetime import datetime, timezone
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from ..errors import OWS_NAMESPACE as OWS
+
 OSEO = 'http://www.opengis.net/oseo/1.0'
-OWS = 'http://www.opengis.net/ows/2.0'
 SWE = 'http://www.opengis.net/swe/2.0'
 XLINK = 'http://www.w3.org/1999/xlink'
 WSA = 'http://www.w3.org/2005/08/addressing'

@@ -7,9 +7,10 @@ import requests
 from pygeoapi.process.base import ProcessorExecuteError
 
 from .. import egress
-from ..jobs.context import JobProcessor
-from . import deployed, permissions, reserved
-from .permissions import Refusal, Refused, forbidden
+from ..execution.context import JobProcessor
+from . import permissions
+from .deployment import Deployment, summary
+from .permissions import Refusal, forbidden
 from .owc import ATOM_TYPE, parse_owc_package
 from .packages import PackageError
 
@@ -66,6 +67,11 @@ def _may_deploy(manager, user, inputs) -> Refusal | None:
     return forbidden('you may not deploy or undeploy processes (permission deploy)')
 
 
+def _deployment(context) -> Deployment:
+    manager = context.manager
+    return Deployment(manager.catalogue, manager.auth, manager.runners, manager.settings)
+
+
 class DeployProcess(JobProcessor):
     """Deploys as the job's owner, under the same rules as POST /processes."""
 
@@ -75,30 +81,13 @@ class DeployProcess(JobProcessor):
         super().__init__(processor_def, DEPLOY)
 
     def execute(self, data, outputs=None):
-        from ..api.deploy import summary
         user = permissions.enforce(self, data)
         try:
             policy = egress.policy_from_settings(self.context.settings.block.get('egress'))
             package = parse_owc_package(_package_bytes(data.get('applicationPackage'), policy))
         except PackageError as err:
             _fail(str(err))
-        manager = self.context.manager
-        exists = Refused(Refusal(409, 'duplicated-process',
-                                 f'a process {package.id!r} exists already; undeploy it first'))
-        if package.id in manager.processes:
-            raise exists
-        admin = manager.auth.is_admin(user)
-        if reserved.is_reserved(manager, package.id) and not admin:
-            raise Refused(Refusal(403, 'immutable-process',
-                                  f'process id {package.id!r} is reserved by the server '
-                                  'configuration: only an admin may deploy it'))
-        definition = deployed.resource(package, user.name)
-        if admin:
-            definition[reserved.ADMIN_OWNED] = True
-        if not manager.registry.put(package.id, definition, package=package.raw,
-                                    media_type=package.media_type, owner=user.name,
-                                    only_new=True):
-            raise exists
+        _deployment(self.context).deploy(package, user)
         self.context.log.info('deployed process %s', package.id)
         return 'application/json', {'id': 'DeployResult', 'value': {
             'deploymentDone': True,
@@ -116,22 +105,9 @@ class UndeployProcess(JobProcessor):
     def execute(self, data, outputs=None):
         user = permissions.enforce(self, data)
         process_id = data.get('processIdentifier')
-        manager = self.context.manager
         if not isinstance(process_id, str):
             _fail('processIdentifier: give the process identifier as a string')
-        if process_id in manager.configured_processes:
-            raise Refused(Refusal(403, 'immutable-process',
-                                  f'process {process_id!r} is built in and cannot be '
-                                  'undeployed'))
-        definition = manager.registry.all().get(process_id)
-        if definition is None or not manager.auth.can_see_process(user, definition):
-            raise Refused(Refusal(404, 'no-such-process',
-                                  f'process {process_id!r} is not deployed'))
-        if not manager.auth.owns(user, definition.get('owner')):
-            raise Refused(forbidden(f'process {process_id!r} belongs to another user'))
-        if not manager.registry.remove(process_id):
-            raise Refused(Refusal(404, 'no-such-process',
-                                  f'process {process_id!r} is not deployed'))
+        _deployment(self.context).undeploy(process_id, user)
         self.context.log.info('undeployed process %s', process_id)
         return 'application/json', {'id': 'UndeployResult', 'value': {
             'undeploymentDone': True, 'identifier': process_id}}

@@ -11,6 +11,7 @@ import yaml
 
 from .. import egress
 from ..egress import EgressPolicy
+from ..execution.unit import docker_images, docker_requirements
 from .packages import (IMAGE_REFERENCE, ExecutionUnit, Package, PackageError,
                        WorkflowNotFound, check_process_description)
 
@@ -85,33 +86,6 @@ def _plain(value: Any) -> Any:
     if hasattr(value, 'save'):
         return value.save()
     raise TypeError(f'{type(value).__name__} is not JSON')
-
-
-def _docker_requirements(node: Any):
-    """Every DockerRequirement mapping of a CWL document (list or map form, anywhere)."""
-    if isinstance(node, dict):
-        if node.get('class') == 'DockerRequirement':
-            yield node
-        for key, value in node.items():
-            if key == 'DockerRequirement' and isinstance(value, dict):
-                yield value
-            else:
-                yield from _docker_requirements(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _docker_requirements(value)
-
-
-def docker_images(document: dict) -> list[str]:
-    """Every image a CWL document runs that must already be on the engine (images that a
-    `dockerFile` builds are not listed)."""
-    found = []
-    for requirement in _docker_requirements(document):
-        image = requirement.get('dockerPull') or (
-            None if 'dockerFile' in requirement else requirement.get('dockerImageId'))
-        if isinstance(image, str):
-            found.append(image)
-    return sorted(set(found))
 
 
 def check_references(document: Any, where: str = 'package') -> None:
@@ -256,7 +230,7 @@ def check_sandbox(document: dict, cwl_conf: dict) -> None:
     if not cwl_conf.get('allow_javascript', True) and _uses_javascript(document):
         raise PackageError('package: JavaScript expressions are disabled on this server '
                            '(only parameter references such as $(inputs.x) are allowed)')
-    for requirement in _docker_requirements(document):
+    for requirement in docker_requirements(document):
         never = [key for key in ('dockerLoad', 'dockerImport') if key in requirement]
         if never:
             raise PackageError(f'DockerRequirement.{never[0]}: not allowed (an image is '

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pygeoapi.process.base import ProcessorExecuteError
 
-from ..jobs.context import JobProcessor
+from ..execution.context import JobProcessor
 from .packages import Package
 
 PROCESSOR = 'pygeoapi_eoorder.processes.deployed.DeployedProcessor'
@@ -28,8 +28,5 @@ class DeployedProcessor(JobProcessor):
         if self.context is None:
             raise ProcessorExecuteError(user_msg='deployed processes run in the job engine only')
         unit = self.package.units[0]
-        if unit.kind == 'docker':
-            from ..execution.app_runner import run_docker
-            return run_docker(self.context, self.package.process, unit, data, outputs)
-        from ..execution.cwl_runner import run_cwl
-        return run_cwl(self.context, self.package.process, unit, data, outputs)
+        runner = self.context.runner(unit.kind)
+        return runner.run(self.context, self.package.process, unit, data, outputs)

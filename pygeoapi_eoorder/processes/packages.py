@@ -9,7 +9,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..execution.docker_runner import size_bytes
+from ..execution.containers import size_bytes
+from ..execution.unit import ExecutionUnit
 
 OGCAPPPKG = 'application/ogcapppkg+json'
 CWL_TYPES = ('application/cwl', 'application/cwl+json', 'application/cwl+yaml')
@@ -34,23 +35,6 @@ class PackageError(ValueError):
 
 class WorkflowNotFound(PackageError):
     """The `w` parameter names no process of the CWL document (Part 2 workflow-not-found)."""
-
-
-@dataclass
-class ExecutionUnit:
-    """How a process runs: a Docker image, or a CWL document run by cwltool."""
-
-    kind: str                      # 'docker' or 'cwl'
-    image: str | None = None
-    cpus: float | None = None
-    memory: str | None = None
-    timeout: float | None = None
-    cwl: str | None = None         # the CWL document text
-    workflow: str | None = None    # the process to run inside a $graph
-
-    @classmethod
-    def from_dict(cls, data: dict) -> 'ExecutionUnit':
-        return cls(**data)
 
 
 @dataclass
@@ -187,20 +171,23 @@ def docker_unit(data: dict, where: str) -> ExecutionUnit:
                          timeout=timeout)
 
 
-def _described_by_unit(units: list[ExecutionUnit]) -> dict:
+def _described_by_unit(units: list[ExecutionUnit], cwl_describer) -> dict:
     """The process description of a package without one (it is optional in Part 2): the
     one its CWL execution unit gives; a Docker image alone describes nothing."""
     cwl_units = [unit for unit in units if unit.kind == 'cwl' and unit.cwl]
-    if not cwl_units:
+    if not cwl_units or cwl_describer is None:
         raise PackageError('processDescription: missing (a package whose execution unit is '
                            'not CWL must describe its process)')
-    from .cwl import describe
-    description, _, _ = describe(cwl_units[0].cwl, cwl_units[0].workflow)
+    description, _, _ = cwl_describer(cwl_units[0].cwl, cwl_units[0].workflow)
     return description
 
 
-def parse_ogcapppkg(raw: bytes, cwl_loader=None) -> Package:
-    """application/ogcapppkg+json: processDescription + executionUnit."""
+def parse_ogcapppkg(raw: bytes, cwl_loader=None, cwl_describer=None) -> Package:
+    """application/ogcapppkg+json: processDescription + executionUnit.
+
+    `cwl_loader(item, where)` reads a CWL execution unit, `cwl_describer(text, workflow)`
+    describes a package by its CWL (both from `cwl.py`; without them CWL units are refused).
+    """
     try:
         body = json.loads(raw)
     except (ValueError, RecursionError) as err:
@@ -236,7 +223,7 @@ def parse_ogcapppkg(raw: bytes, cwl_loader=None) -> Package:
             raise PackageError(f"{where}.type: unknown execution unit (use 'docker' with an "
                                'image, or a CWL document by href or value)')
     if description is None:
-        description = _described_by_unit(units)
+        description = _described_by_unit(units, cwl_describer)
     process = check_process_description(description)
     return Package(process=process, units=units, media_type=OGCAPPPKG,
                    raw=raw.decode('utf-8', 'replace'))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import partial
 
 from ..egress import EgressPolicy
+from .cwl import describe, parse_cwl_package, unit_from_reference
+from .owc import parse_owc_package
 from .packages import CWL_TYPES, OGCAPPPKG, Package, parse_ogcapppkg
 
 
@@ -21,13 +23,11 @@ def parse_package(raw: bytes, media_type: str | None, workflow: str | None = Non
     by href are fetched under the egress `policy` (strict if none)."""
     media_type = (media_type or '').lower()
     if media_type in (OGCAPPPKG, 'application/json'):
-        from .cwl import unit_from_reference
-        return parse_ogcapppkg(raw, cwl_loader=partial(unit_from_reference, policy=policy))
+        return parse_ogcapppkg(raw, cwl_loader=partial(unit_from_reference, policy=policy),
+                               cwl_describer=describe)
     if media_type in CWL_TYPES:
-        from .cwl import parse_cwl_package
         return parse_cwl_package(raw, media_type, workflow)
     if media_type in ('application/atom+xml', 'application/xml', 'text/xml'):
-        from .owc import parse_owc_package
         return parse_owc_package(raw)
     raise UnsupportedPackage(f'cannot deploy {media_type or "a body without Content-Type"}; '
                              f'use one of: {", ".join(SUPPORTED)}')

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-from flask import g, has_request_context
+from typing import Callable
+
 from sqlalchemy import delete, func, select
 
 from ..store import DeployedProcess, Store, utcnow
 
+SCOPE_KEY = '_eoorder_processes'
+RequestScope = Callable[[], 'dict | None']
+
 
 class ProcessRegistry:
-    """Process resources (pygeoapi `type: process` definitions) kept in the store."""
+    """Process resources (pygeoapi `type: process` definitions) kept in the store.
 
-    def __init__(self, store: Store):
+    `request_scope`, set by the web layer, returns a dict that lives as long as the
+    current request (None outside one): the store is then asked once per request.
+    """
+
+    def __init__(self, store: Store, request_scope: RequestScope | None = None):
         self.store = store
+        self.request_scope = request_scope
         self._cache: dict[str, dict] = {}
         self._version: tuple | None = None
+
+    def _scope(self) -> dict | None:
+        return self.request_scope() if self.request_scope is not None else None
 
     def version(self) -> tuple:
         """Changes whenever a process is added, replaced or removed."""
@@ -29,16 +41,17 @@ class ProcessRegistry:
         The store is asked once per HTTP request (a cheap version check), so a process
         deployed through one server process is visible in every other at once.
         """
-        if has_request_context() and '_eoorder_processes' in g:
-            return g._eoorder_processes
+        scope = self._scope()
+        if scope is not None and SCOPE_KEY in scope:
+            return scope[SCOPE_KEY]
         version = self.version()
         if version != self._version:
             with self.store.read() as session:
                 rows = session.scalars(select(DeployedProcess).order_by(DeployedProcess.id))
                 self._cache = {row.id: dict(row.definition) for row in rows}
             self._version = version
-        if has_request_context():
-            g._eoorder_processes = self._cache
+        if scope is not None:
+            scope[SCOPE_KEY] = self._cache
         return self._cache
 
     def get(self, process_id: str) -> DeployedProcess | None:
@@ -75,5 +88,6 @@ class ProcessRegistry:
 
     def _forget(self) -> None:
         self._version = None
-        if has_request_context():
-            g.pop('_eoorder_processes', None)
+        scope = self._scope()
+        if scope is not None:
+            scope.pop(SCOPE_KEY, None)

@@ -8,8 +8,9 @@ configured or deployed by an admin (`ADMIN_OWNED` in its definition), never a us
 
 from __future__ import annotations
 
-from pygeoapi.plugin import load_plugin
 from pygeoapi.process.base import BaseProcessor
+
+from .catalogue import ProcessCatalogue
 
 ADMIN_OWNED = 'admin_owned'  # definition key: deployed by an admin (trusted for options)
 
@@ -25,31 +26,29 @@ def option_process_ids(block: dict) -> set[str]:
     return ids
 
 
-def reserved_ids(manager) -> set[str]:
+def reserved_ids(catalogue: ProcessCatalogue, block: dict) -> set[str]:
     """Configured process ids and the processes of order options."""
-    return set(manager.configured_processes) | option_process_ids(manager.settings.block)
+    return set(catalogue.configured) | option_process_ids(block)
 
 
-def is_reserved(manager, process_id: str) -> bool:
-    return process_id in reserved_ids(manager)
+def is_reserved(catalogue: ProcessCatalogue, block: dict, process_id: str) -> bool:
+    return process_id in reserved_ids(catalogue, block)
 
 
-def trusted_definition(manager, process_id: str) -> dict | None:
+def trusted_definition(catalogue: ProcessCatalogue, process_id: str) -> dict | None:
     """The configured process, else the one an admin deployed under this id; None if
     there is neither (a user's process of that id is never trusted)."""
-    if process_id in manager.configured_processes:
-        return manager.configured_processes[process_id]
-    definition = manager.registry.all().get(process_id)
+    if process_id in catalogue.configured:
+        return catalogue.configured[process_id]
+    definition = catalogue.registry.all().get(process_id)
     if definition is not None and definition.get(ADMIN_OWNED):
         return definition
     return None
 
 
-def trusted_processor(manager, process_id: str) -> BaseProcessor | None:
+def trusted_processor(catalogue: ProcessCatalogue, process_id: str) -> BaseProcessor | None:
     """A processor of `trusted_definition`, or None."""
-    definition = trusted_definition(manager, process_id)
+    definition = trusted_definition(catalogue, process_id)
     if definition is None:
         return None
-    processor = load_plugin('process', definition['processor'])
-    processor.allow_internal_requests = definition.get('allow_internal_requests', False)
-    return processor
+    return catalogue.processor(process_id, definition)

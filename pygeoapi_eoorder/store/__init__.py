@@ -13,11 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from .migrate import MODEL_MODULES
 from .models import DeployedProcess, Job, JobFile
 
-__all__ = ['Store', 'Job', 'JobFile', 'DeployedProcess', 'get_store', 'utcnow', 'isoformat',
-           'MODEL_MODULES']
+__all__ = ['Store', 'Job', 'JobFile', 'DeployedProcess', 'get_store', 'utcnow', 'isoformat']
 
 
 def utcnow() -> datetime:

@@ -9,26 +9,18 @@ upgrading transaction, SQLite by its write lock (`BEGIN IMMEDIATE`).
 
 from __future__ import annotations
 
-import importlib
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
-from ..hooks import present
+from . import order_tables  # noqa: F401 - the store's schema: every table joins Base.metadata
+from . import record_tables
 from .models import Base
 
-MODEL_MODULES = ('pygeoapi_eoorder.ordering.models', 'pygeoapi_eoorder.catalogue.models')
 MIGRATIONS = Path(__file__).resolve().parent / 'migrations'
 ADVISORY_LOCK = 0x656f6f72  # 'eoor'
-
-
-def import_models() -> None:
-    """Components keep their tables beside their code: load them into `Base.metadata`."""
-    for name in MODEL_MODULES:
-        if present(name):
-            importlib.import_module(name)
 
 
 def _config(connection: Connection | None = None):
@@ -61,17 +53,18 @@ def pending(before: str | None) -> list[str]:
 def upgrade(engine: Engine, *, force: bool = False, on_step=None) -> tuple[str | None, str]:
     """Bring the database to the newest revision; return (revision before, revision now).
 
-    Also creates tables a component added after the database reached head (their column
-    changes need a revision of their own). `on_step(revision)` is called after each
+    Also creates tables added after the database reached head (their column changes need
+    a revision of their own) and the record table's newer spatial index
+    (`record_tables.add_geom_time_index`). `on_step(revision)` is called after each
     revision is applied (progress for the CLI).
     """
-    import_models()
     target = head()
     if not force:
         with engine.connect() as connection:
             before = current(connection)
         if before == target:
-            Base.metadata.create_all(engine, checkfirst=True)
+            with engine.begin() as connection:
+                _complete(connection)
             return before, target
     from alembic import command
     with engine.begin() as connection:
@@ -82,5 +75,11 @@ def upgrade(engine: Engine, *, force: bool = False, on_step=None) -> tuple[str |
             command.upgrade(_config(connection), revision)
             if on_step is not None:
                 on_step(revision)
-        Base.metadata.create_all(connection, checkfirst=True)
+        _complete(connection)
     return before, target
+
+
+def _complete(connection: Connection) -> None:
+    """Tables and indexes that need no revision: created if missing (IF NOT EXISTS)."""
+    Base.metadata.create_all(connection, checkfirst=True)
+    record_tables.add_geom_time_index(connection)

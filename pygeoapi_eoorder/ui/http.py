@@ -24,9 +24,13 @@ from pygeoapi.process.base import UnknownProcessError
 
 from .. import urls
 from ..auth import current_user
-from ..errors import problem
+from ..ordering.access import may_read_order
+from ..ordering.repository import OrderRepository
+from ..store import get_store
+from ..web.problem import problem
+from ..web.pygeoapi_routes import url_prefix
+from ..web.render import Renderer
 from . import forms, vendor
-from .render import Renderer
 
 STATIC = Path(__file__).resolve().parent / 'static'
 ORDERING_REL = 'order'
@@ -49,8 +53,6 @@ class Pages:
                           for c in ordering.get('collections') or []] if self.ordering else []
         self.orders = None
         if self.ordering:
-            from ..ordering.repository import OrderRepository
-            from ..store import get_store
             self.orders = OrderRepository(get_store(settings.store_url))
 
     @property
@@ -89,7 +91,6 @@ class Pages:
     def order_status(self, order_id: str):
         if not self.ordering:
             return self.not_found('ordering is not enabled on this server')
-        from ..ordering.views import may_read_order  # ordering is an optional component
         order = self.orders.get(order_id, with_request=False)
         if order is None or not may_read_order(self.api.manager.auth, current_user(),
                                                order['owner']):
@@ -139,12 +140,7 @@ class Pages:
 def install(app: Flask, api, settings) -> None:
     """Called by pygeoapi_eoorder.app for every web worker."""
     pages = Pages(api, settings)
-    prefix = ''
-    try:
-        import pygeoapi.flask_app as flask_app
-        prefix = flask_app.API_RULES.get_url_prefix('flask') or ''
-    except Exception:  # noqa: BLE001 - a bare app without pygeoapi's rules
-        pass
+    prefix = url_prefix(api.config)
     rules = [
         ('/ui', 'eoorder.ui_home', pages.home),
         ('/ui/search', 'eoorder.ui_search', pages.search),

@@ -2,8 +2,8 @@
 
 Before a request: state-changing requests from other sites are refused (see
 :mod:`.crosssite`), and JSON bodies nested too deep for the server's parsers are answered
-400 (:mod:`.nesting`). After it: security headers (:mod:`.headers`) and, on HTML pages, only
-http(s) and relative links (:mod:`.links`). Errors use the route's protocol: an
+400 (:mod:`pygeoapi_eoorder.nesting`). After it: security headers (:mod:`.headers`) and,
+on HTML pages, only http(s) and relative links (:mod:`.links`). Errors use the route's protocol: an
 `ows:ExceptionReport` on /oseo, problem+json elsewhere.
 """
 
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, has_request_context, request
+from lxml import etree
 from werkzeug.datastructures import Headers
 
-from ..errors import problem
-from . import crosssite, headers, links, nesting
+from .. import nesting
+from ..errors import ows_exception_report
+from . import crosssite, headers, links
+from .problem import problem
 
 LOGGER = logging.getLogger(__name__)
 OSEO_PATH = '/oseo'  # the ordering component's endpoint (XML bodies, OWS errors)
@@ -25,7 +28,8 @@ VERBATIM_ENDPOINTS = frozenset({'eoorder.job_result_file', 'eoorder.oseo_downloa
                                 'eoorder.ui_static', 'static'})
 # views that accept only their own media types and answer 415 naming them (text/plain and
 # form bodies included): the media-type check is theirs
-OWN_MEDIA_TYPE_CHECK = frozenset({'eoorder.deploy', 'eoorder.replace'})
+# (openEO's file upload takes any bytes; a PUT needs a preflight to come cross-site)
+OWN_MEDIA_TYPE_CHECK = frozenset({'eoorder.deploy', 'eoorder.replace', 'openeo.upload'})
 MAX_REWRITTEN_PAGE = 8 * 1024 * 1024
 
 
@@ -37,18 +41,22 @@ def is_page(response: Response) -> bool:
             and 'Content-Disposition' not in response.headers)
 
 
+def request_root() -> str | None:
+    """The root URL the client used for the request being served (None outside one);
+    `urls.configure` takes it, so links follow the request."""
+    return request.root_url if has_request_context() else None
+
+
 def is_json(mimetype: str) -> bool:
     return mimetype in ('application/json', 'application/query-cql-json') or \
         mimetype.endswith('+json')
 
 
 def _ows_error(status: int, code: str, message: str) -> Response:
-    """An ows:ExceptionReport (the ordering component's format)."""
-    from ..ordering.errors import OseoError, exception_report
-    from ..ordering.xmlns import serialize
-    report = exception_report(OseoError(code, message, 'request', status=status))
-    return Response(serialize(report), status=status,
-                    content_type='application/xml; charset=utf-8')
+    """An ows:ExceptionReport (the OSEO endpoint's error format)."""
+    report = ows_exception_report(code, message, 'request')
+    return Response(etree.tostring(report, xml_declaration=True, encoding='UTF-8'),
+                    status=status, content_type='application/xml; charset=utf-8')
 
 
 def refuse(status: int, message: str, oseo: bool) -> Response:

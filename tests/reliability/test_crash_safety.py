@@ -52,7 +52,7 @@ def processes() -> list[tuple[int, int, str]]:
 def job_workers(server) -> list[int]:
     """The worker processes of the server's job engine (children of its supervisor)."""
     table = processes()
-    supervisors = {pid for pid, _, cmd in table if 'pygeoapi_eoorder.jobs.supervisor' in cmd
+    supervisors = {pid for pid, _, cmd in table if 'pygeoapi_eoorder.supervise' in cmd
                    and str(server.config) in cmd}
     return [pid for pid, ppid, _ in table if ppid in supervisors]
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings, strategies as st
 from werkzeug.datastructures import MultiDict
 
-from pygeoapi_eoorder.catalogue import cql, eovalues, opensearch
+from pygeoapi_eoorder.catalogue import cql, eovalues
+from pygeoapi_eoorder.opensearch import query as opensearch
 from pygeoapi_eoorder.catalogue.query import QueryError
 from pygeoapi_eoorder.catalogue.queryables import QUERYABLES
 

@@ -212,20 +212,20 @@ def test_finding_21_container_whose_start_fails_is_removed(server):
 def test_finding_9_cli_flags_and_sdk_options_are_one_contract():
     """The contract as `docker run` flags (cwltool's containers) and as SDK options (Docker
     units) gives the engine the same container: created both ways, inspected, compared."""
-    from pygeoapi_eoorder.execution import docker_runner
+    from pygeoapi_eoorder.execution import containers
     from pygeoapi_eoorder.processes.packages import ExecutionUnit
-    limits = docker_runner.effective_limits(
+    limits = containers.effective_limits(
         ExecutionUnit(kind='docker', image=STRESS, memory='64g', cpus=8, timeout=1e9),
         {**CEILINGS, 'network': 'none', 'user': '1000:1000'})
-    engine = docker_runner.client()
+    engine = containers.client()
     names = ['eoorder-contract-cli', 'eoorder-contract-sdk']
     subprocess.run(['docker', 'rm', '-f', *names], capture_output=True)
     try:
         subprocess.run(['docker', 'create', '--name', names[0],
-                        *docker_runner.cli_flags(limits, 'contract'), STRESS],
+                        *containers.cli_flags(limits, 'contract'), STRESS],
                        check=True, capture_output=True)
         engine.containers.create(STRESS, name=names[1],
-                                 **docker_runner.sdk_options(limits, 'contract'))
+                                 **containers.sdk_options(limits, 'contract'))
         keys = ('User', 'CapDrop', 'SecurityOpt', 'ReadonlyRootfs', 'NetworkMode',
                 'PidsLimit', 'Memory', 'MemorySwap', 'NanoCpus', 'Tmpfs')
         seen = []

@@ -20,7 +20,7 @@ import requests
 import xmlschema
 from lxml import etree
 
-from pygeoapi_eoorder.ordering.schemas import SchemaSet
+from pygeoapi_eoorder.oseo.schemas import SchemaSet
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get('EOORDER_SHARED', REPO.parent / 'shared'))

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from pygeoapi_eoorder.store import get_store, utcnow
 
 from ...egress import EgressPolicy
-from ..models import HarvestState
+from ...store.record_tables import HarvestState
 from ..repository import RecordRepository, UpsertResult, refresh_statistics
 from .sources import HarvestError, detect
 

@@ -2,10 +2,10 @@
 
 Databases created before migrations existed (by `metadata.create_all`) already have the
 tables: this revision leaves them as they are, and later revisions bring their columns up
-to date. Components that keep their tables beside their code (ordering, catalogue)
-subclass `store.models.Base`; their tables are created here (and, for tables added after
-a database reached head, by `store.migrate.upgrade`'s final `create_all`). A column
-change to an existing table needs its own revision, like 0002.
+to date. Every table of the store (`store.models`, `store.order_tables`,
+`store.record_tables`) subclasses `store.models.Base`; their tables are created here (and,
+for tables added after a database reached head, by `store.migrate.upgrade`'s final
+`create_all`). A column change to an existing table needs its own revision, like 0002.
 
 Revision ID: 0001
 Revises:

@@ -1,0 +1,111 @@
+"""The built-in process `_openeo_graph`: an openEO batch job as a job of the shared engine.
+
+Its inputs are the openEO `process` (with its graph) and the owner's user-defined
+processes it uses (resolved when the job is created, so the job holds all it runs).
+Outputs are written to `results/openeo/` of the job; the result document lists them.
+A graph of predefined processes is server code: it runs in the worker like any built-in
+process; user code (run_udf) is refused (see `processes.REFUSED`).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+from pygeoapi.process.base import ProcessorExecuteError
+
+from ..execution.context import JobProcessor
+from .errors import GraphError
+from .ogc_steps import OgcSteps, runnable_ids
+
+PROCESS_ID = '_openeo_graph'
+BATCH, SYNC = 'openeo', 'openeo-sync'  # job types: batch jobs' results are registered
+OUTPUT_FOLDER = 'openeo'
+METADATA = {
+    'version': '1.0.0', 'id': PROCESS_ID, 'title': 'openEO process graph',
+    'description': 'Runs an openEO process graph (internal: created by the openEO API).',
+    'jobControlOptions': ['async-execute'], 'keywords': ['openEO'],
+    'inputs': {
+        'process': {'title': 'openEO process (process_graph)', 'minOccurs': 1,
+                    'schema': {'type': 'object'}},
+        'user_processes': {'title': 'user-defined processes used', 'minOccurs': 0,
+                           'schema': {'type': 'object'}}},
+    'outputs': {'files': {'title': 'written files',
+                          'schema': {'type': 'object', 'contentMediaType': 'application/json'}}},
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _resources(config_path: str, modified: float) -> dict:
+    """The configured resources (read once per version of the configuration file)."""
+    from ..config import read_yaml
+    return read_yaml(Path(config_path)).get('resources') or {}
+
+
+def environment(settings, workdir, output_dir, stager, log):
+    """A RunEnv of the configured cube collections."""
+    from .collections import cube_collections
+    from .run import RunEnv
+    path = str(settings.config_path)
+    resources = _resources(path, os.stat(path).st_mtime)
+    return RunEnv(collections=cube_collections(resources, settings), stager=stager,
+                  inputs_dir=workdir / 'inputs', output_dir=output_dir, log=log)
+
+
+class GraphProcess(JobProcessor):
+    def __init__(self, processor_def):
+        super().__init__(processor_def, METADATA)
+
+    def execute(self, data, outputs=None):
+        from .run import graph_of, run
+        ctx = self.context
+        env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
+                          ctx.stager(), ctx.log)
+        env.ogc_ids = runnable_ids(ctx.manager)  # as the job's owner sees them
+        env.steps = OgcSteps(ctx, env)
+        try:
+            graph = graph_of(data.get('process'))
+            run(graph, env, data.get('user_processes') or {})
+        except GraphError as err:
+            raise ProcessorExecuteError(user_msg=f'{err.code}: {err}') from None
+        files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size}
+                 for path, media_type in env.outputs]
+        if env.outputs and ctx.job.get('type') == BATCH:
+            register_results(ctx, env, data.get('title'))
+        return 'application/json', {'files': files}
+
+
+def _footprint(outputs) -> tuple[dict | None, list | None]:
+    """GeoJSON geometry and bbox (lon/lat) of the first GeoTIFF written, if any."""
+    import rasterio
+    from rasterio.warp import transform_bounds
+    for path, media_type in outputs:
+        if media_type.startswith('image/tiff'):
+            with rasterio.open(path) as dataset:
+                west, south, east, north = transform_bounds(dataset.crs or 'EPSG:4326',
+                                                            'EPSG:4326', *dataset.bounds)
+            ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+            return {'type': 'Polygon', 'coordinates': [ring]}, [west, south, east, north]
+    return None, None
+
+
+def register_results(ctx, env, title: str | None) -> None:
+    """The written files as one STAC item (a self-contained catalog beside them),
+    registered in `catalogue.results_collection` as the owner's records."""
+    import pystac
+    from ..execution.stage_out import register_stac
+    from datetime import datetime, timezone
+    geometry, bbox = _footprint(env.outputs)
+    item = pystac.Item(id=ctx.job_id, geometry=geometry, bbox=bbox,
+                       datetime=datetime.now(timezone.utc),
+                       properties={'title': title or f'openEO job {ctx.job_id}'})
+    for path, media_type in env.outputs:
+        item.add_asset(path.name, pystac.Asset(href=str(path), media_type=media_type,
+                                               roles=['data']))
+    catalog = pystac.Catalog(id=f'openeo-{ctx.job_id}', description='openEO job results')
+    catalog.add_item(item)
+    catalog.normalize_hrefs(str(env.output_dir))
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    register_stac(ctx, env.output_dir,
+                  f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}')

@@ -1,0 +1,94 @@
+"""`load_collection`: a collection's records with band assets, staged in and loaded with
+odc-stac into an openEO raster cube (dimensions bands, t, y, x)."""
+
+from __future__ import annotations
+
+from ..execution.paths import safe_name
+from .collections import record_bands
+from .errors import collection_not_found, no_data, GraphError
+
+MAX_ITEMS = 500
+
+
+def _box(extent) -> list[float] | None:
+    """A spatial extent (pg-parser BoundingBox or dict) as lon/lat [w, s, e, n]."""
+    if extent is None:
+        return None
+    get = (lambda k: extent.get(k)) if isinstance(extent, dict) else \
+        (lambda k: getattr(extent, k, None))
+    box = [float(get('west')), float(get('south')), float(get('east')), float(get('north'))]
+    crs = get('crs')
+    if crs not in (None, 4326, '4326', 'EPSG:4326') and 'WGS 84' not in str(crs):
+        from pyproj import Transformer
+        to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
+        (box[0], box[2]), (box[1], box[3]) = to_lonlat.transform(box[0::2], box[1::2])
+    return box
+
+
+def _interval(extent) -> str | None:
+    if not extent:
+        return None
+    ends = [getattr(end, 'root', end) for end in extent]
+    ends = [None if e is None else str(e) for e in ends]
+    return f'{ends[0] or ".."}/{ends[1] or ".."}'
+
+
+def _records(env, collection_id: str, box, interval) -> list[dict]:
+    from ..catalogue import query
+    from ..catalogue.repository import RecordRepository
+    collection = env.collections.get(collection_id)
+    if collection is None:
+        raise collection_not_found(collection_id)
+    try:
+        node = query.build(bbox=box, datetime_=interval)
+    except query.QueryError as err:
+        raise GraphError(f'load_collection: {err}') from None
+    rows, _ = RecordRepository(collection.store_url, collection_id).search(
+        node, sortby=[{'property': 'datetime', 'order': '+'}], limit=MAX_ITEMS, count=False)
+    return [row for row in rows if record_bands(row)]
+
+
+def _stac_item(env, document: dict, index: int):
+    """A pystac Item of a record, its band assets staged into the run's input area."""
+    import pystac
+    from shapely.geometry import shape
+    interval = (document.get('time') or {}).get('interval') or \
+        [(document.get('time') or {}).get('timestamp')]
+    assets = {}
+    for key, asset in (document.get('assets') or {}).items():
+        bands = asset.get('bands') or asset.get('eo:bands')
+        if not bands:
+            continue
+        name = safe_name(f'{index}_{key}', 'asset')
+        local = env.stage(asset['href'], name)
+        assets[key] = {**asset, 'href': str(local), 'eo:bands': bands, 'bands': [
+            {'name': b.get('name')} for b in bands]}
+    geometry = document.get('geometry')
+    return pystac.Item.from_dict({
+        'type': 'Feature', 'stac_version': '1.1.0', 'id': document['id'],
+        'geometry': geometry, 'bbox': list(shape(geometry).bounds) if geometry else None,
+        'properties': {'datetime': interval[0]}, 'assets': assets, 'links': [],
+        'stac_extensions': ['https://stac-extensions.github.io/projection/v1.1.0/schema.json',
+                            'https://stac-extensions.github.io/eo/v1.1.0/schema.json']})
+
+
+def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=None,
+                    properties=None, **_):
+    """The openEO process: the collection's matching records as a cube."""
+    import odc.stac
+    box, interval = _box(spatial_extent), _interval(temporal_extent)
+    documents = _records(env, str(id), box, interval)
+    if not documents:
+        raise no_data(f'load_collection: no data in {id!r} for this extent')
+    env.log.info('load_collection %s: %d records', id, len(documents))
+    items = [_stac_item(env, document, index) for index, document in enumerate(documents)]
+    wanted = list(bands) if bands else None
+    try:
+        loaded = odc.stac.load(items, bands=wanted, bbox=box, groupby='solar_day',
+                               chunks={})
+    except (KeyError, ValueError) as err:
+        raise GraphError(f'load_collection: {id!r} cannot give these bands or this extent '
+                         f'({err})') from None
+    cube = loaded.to_array(dim='bands')
+    names = {'time': 't', 'latitude': 'y', 'longitude': 'x'}
+    return cube.rename({k: v for k, v in names.items() if k in cube.dims})

@@ -1,0 +1,98 @@
+"""The processes a graph may use here: openeo-processes-dask's implementations (less the
+ones this back-end refuses), `load_collection`, `save_result` and user-defined processes,
+as a pg-parser process registry and as openEO process descriptions."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+from .errors import unsupported
+
+REFUSED = {
+    'load_stac': 'it reads URLs outside the server\'s stage-in rules; use load_collection',
+    'run_udf': 'user-defined code (UDFs) does not run on this back-end; deploy an '
+               'application package over OGC API - Processes instead',
+}
+OWN = ('load_collection', 'save_result')
+
+
+@functools.lru_cache(maxsize=1)
+def predefined() -> dict[str, tuple[dict, object]]:
+    """openEO id → (spec, implementation) of openeo-processes-dask, less the refused."""
+    logging.getLogger('openeo_processes_dask').setLevel(logging.ERROR)  # ML: not installed
+    import importlib
+    implementations = importlib.import_module(
+        'openeo_processes_dask.process_implementations')
+    from openeo_processes_dask import specs
+    found = {}
+    for name, function in inspect.getmembers(implementations, inspect.isfunction):
+        spec = getattr(specs, name, None)
+        if isinstance(spec, dict) and spec.get('id') not in REFUSED:
+            found[spec['id']] = (spec, function)
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def own_specs() -> dict[str, dict]:
+    from openeo_processes_dask import specs
+    return {name: getattr(specs, name) for name in OWN}
+
+
+def descriptions() -> list[dict]:
+    """Every predefined process that runs here, as openEO process descriptions."""
+    found = {pid: spec for pid, (spec, _) in predefined().items()}
+    found.update(own_specs())
+    return [found[pid] for pid in sorted(found)]
+
+
+def description(process_id: str) -> dict | None:
+    if process_id in own_specs():
+        return own_specs()[process_id]
+    entry = predefined().get(process_id)
+    return entry[0] if entry else None
+
+
+def registry(env, user_processes: dict[str, dict]):
+    """A pg-parser registry bound to one run (`env`), with the user's processes."""
+    from openeo_pg_parser_networkx import ProcessRegistry
+    from openeo_pg_parser_networkx.process_registry import Process
+    from openeo_processes_dask.process_implementations.core import process
+    from .load import load_collection
+    from .save import save_result
+    found = ProcessRegistry(wrap_funcs=[process])
+    for pid, (spec, function) in predefined().items():
+        found[('predefined', pid)] = Process(spec=spec, implementation=function)
+    found[('predefined', 'load_collection')] = Process(
+        spec=own_specs()['load_collection'], implementation=functools.partial(
+            load_collection, env))
+    found[('predefined', 'save_result')] = Process(
+        spec=own_specs()['save_result'], implementation=functools.partial(save_result, env))
+    for pid in sorted(env.ogc_ids):  # after the predefined: they win over a step's id
+        if description(pid) is None and pid not in user_processes and env.steps is not None:
+            found[('predefined', pid)] = Process(
+                spec={'id': pid, 'parameters': [], 'returns': {'schema': {}}},
+                implementation=env.steps.implementation(pid))
+    for pid, definition in user_processes.items():
+        if description(pid) is None:  # a predefined process wins over a user's
+            found[('predefined', pid)] = Process(
+                spec=definition, implementation=_user_process(definition, found))
+    return found
+
+
+def _user_process(definition: dict, found):
+    """The implementation of a user-defined process: its graph with the arguments."""
+    def run_user_process(*_, **arguments):
+        from openeo_pg_parser_networkx import OpenEOProcessGraph
+        parameters = {p['name']: p['default'] for p in definition.get('parameters') or []
+                      if 'default' in p}
+        parameters.update(arguments)
+        graph = OpenEOProcessGraph({'process_graph': definition['process_graph']})
+        return graph.to_callable(process_registry=found, parameters=parameters)(
+            named_parameters=parameters)
+    return run_user_process
+
+
+def refused(process_id: str):
+    return unsupported(process_id, REFUSED.get(process_id, ''))

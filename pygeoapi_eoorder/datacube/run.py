@@ -1,0 +1,101 @@
+"""Checking and running one process graph: parse (openeo-pg-parser-networkx), bind the
+processes of this back-end, compute (openeo-processes-dask), collect the written files."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ..execution.paths import confine, safe_name
+from . import processes
+from .errors import GraphError
+from .user_processes import process_ids
+
+
+@dataclass
+class RunEnv:
+    """What a run may use: the cube collections, a stager (stage-in rules), where its
+    inputs and outputs go, a log; `outputs` collects (path, media type) as written."""
+
+    collections: dict
+    stager: object
+    inputs_dir: Path
+    output_dir: Path
+    log: logging.Logger
+    outputs: list = field(default_factory=list)
+    ogc_ids: set = field(default_factory=set)  # OGC processes the run may call
+    steps: object = None  # runs them (`ogc_steps.OgcSteps`)
+
+    def stage(self, href: str, name: str) -> Path:
+        """A local copy of an asset (http(s) through egress, file:// from allowed roots)."""
+        filename = safe_name(Path(urlparse(href).path).name or 'asset', 'asset file')
+        target = confine(self.inputs_dir, name, filename)
+        if not target.exists():
+            self.stager.copy_to(href, target, 'load_collection')
+        return target
+
+
+def graph_of(process: dict) -> dict:
+    """The flat process graph of a `process` object (or a bare graph)."""
+    if not isinstance(process, dict):
+        raise GraphError('process: a JSON object with a process_graph is required')
+    graph = process.get('process_graph', process)
+    if not isinstance(graph, dict) or not graph:
+        raise GraphError('process_graph: a non-empty JSON object is required')
+    return graph
+
+
+def is_predefined(process_id: str) -> bool:
+    return processes.description(process_id) is not None
+
+
+def check(graph: dict, user_processes: dict[str, dict], ogc_ids=()) -> list[GraphError]:
+    """What is wrong with a graph (nothing: an empty list), without running it;
+    `ogc_ids`: the OGC processes the caller may run as steps."""
+    from openeo_pg_parser_networkx import OpenEOProcessGraph
+    problems = []
+    for pid in sorted(process_ids(graph)):
+        if pid in processes.REFUSED:
+            problems.append(processes.refused(pid))
+        elif not is_predefined(pid) and pid not in user_processes and pid not in ogc_ids:
+            problems.append(GraphError(f'process {pid!r} does not exist', 'ProcessUnsupported'))
+    if not problems:
+        try:
+            OpenEOProcessGraph({'process_graph': graph})
+        except Exception as err:  # pydantic / networkx errors of a malformed graph
+            problems.append(GraphError(f'process graph invalid: {_first_line(err)}'))
+    return problems
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0][:500]
+
+
+def run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
+    """Run a graph; return the result node's value (files: `env.outputs`)."""
+    problems = check(graph, user_processes, env.ogc_ids)
+    if problems:
+        raise problems[0]
+    from openeo_pg_parser_networkx import OpenEOProcessGraph
+    from openeo_processes_dask.process_implementations.exceptions import OpenEOException
+    parsed = OpenEOProcessGraph({'process_graph': graph})
+    registry = processes.registry(env, user_processes)
+    try:
+        result = parsed.to_callable(process_registry=registry)()
+    except GraphError:
+        raise
+    except OpenEOException as err:
+        raise GraphError(_first_line(err), type(err).__name__) from None
+    except Exception as err:  # a library failing on these data: the job's error
+        env.log.exception('graph failed')
+        raise GraphError(f'{type(err).__name__}: {_first_line(err)}', 'Internal',
+                         500) from None
+    if not env.outputs and hasattr(result, 'dims'):  # no save_result: a GeoTIFF
+        from .save import save_result
+        save_result(env, result, 'GTiff')
+    elif not env.outputs and result is not None and not isinstance(result, bool):
+        from .save import save_value
+        save_value(env, result)
+    return result

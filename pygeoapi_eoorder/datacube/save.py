@@ -1,0 +1,79 @@
+"""`save_result`: a computed cube written as GeoTIFF (one file per date when the cube
+still has a time dimension) or netCDF into the run's output directory."""
+
+from __future__ import annotations
+
+from .errors import GraphError
+
+FORMATS = {'gtiff': ('GTiff', 'image/tiff; application=geotiff', '.tif'),
+           'netcdf': ('netCDF', 'application/x-netcdf', '.nc')}
+
+
+def file_format(name) -> tuple[str, str, str]:
+    """(openEO name, media type, suffix) of a format name, in any letter case."""
+    found = FORMATS.get(str(name or '').lower())
+    if found is None:
+        raise GraphError(f'save_result: format {name!r} is not supported (use GTiff or '
+                         'netCDF)', 'FormatUnsupported')
+    return found
+
+
+def plain(cube):
+    """The cube computed, with attributes that files can hold."""
+    cube = cube.compute()
+    cube.attrs = {k: v for k, v in cube.attrs.items() if isinstance(v, (str, int, float))}
+    return cube
+
+
+def write_gtiff(cube, target) -> None:
+    import rioxarray  # noqa: F401  (the .rio accessor)
+    order = [d for d in ('bands', 'y', 'x') if d in cube.dims]
+    extra = [d for d in cube.dims if d not in order]
+    if extra:
+        raise GraphError(f'save_result: GTiff holds bands, y and x; reduce {extra} first')
+    cube = cube.transpose(*order).rio.set_spatial_dims(x_dim='x', y_dim='y')
+    if cube.rio.crs is None:
+        cube = cube.rio.write_crs('EPSG:4326')
+    cube.astype('float32').rio.to_raster(target)
+
+
+def _write_netcdf(cube, target) -> None:
+    for name in list(cube.coords):
+        if name not in cube.dims and name != 'spatial_ref':
+            cube = cube.drop_vars(name)
+    if 'bands' in cube.dims:
+        dataset = cube.to_dataset(dim='bands')
+    else:
+        dataset = cube.to_dataset(name='data')
+    dataset.to_netcdf(target)
+
+
+def save_result(env, data, format, options=None, **_):
+    """The openEO process: write `data`; the written files are added to `env.outputs`."""
+    name, media_type, suffix = file_format(format)
+    if not hasattr(data, 'dims'):  # a value (e.g. the outputs of an OGC process step)
+        save_value(env, data)
+        return True
+    cube = plain(data)
+    env.output_dir.mkdir(parents=True, exist_ok=True)
+    if name == 'GTiff' and 't' in cube.dims:
+        for index, label in enumerate(cube['t'].values):
+            day = str(label)[:10].replace('-', '')
+            target = env.output_dir / f'result_{index:03d}_{day}{suffix}'
+            write_gtiff(cube.isel(t=index), target)
+            env.outputs.append((target, media_type))
+    else:
+        target = env.output_dir / f'result{suffix}'
+        (write_gtiff if name == 'GTiff' else _write_netcdf)(cube, target)
+        env.outputs.append((target, media_type))
+    env.log.info('save_result: %s', ', '.join(p.name for p, _ in env.outputs))
+    return True
+
+
+def save_value(env, value) -> None:
+    """A result that is no cube (a number, a step's outputs) as `result.json`."""
+    import json
+    env.output_dir.mkdir(parents=True, exist_ok=True)
+    target = env.output_dir / 'result.json'
+    target.write_text(json.dumps(value, default=str))
+    env.outputs.append((target, 'application/json'))

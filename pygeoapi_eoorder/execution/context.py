@@ -1,0 +1,91 @@
+"""What a running job sees: its work directory, its log and a way to report progress.
+
+The job engine builds a :class:`JobContext` for each job it runs and hands it to the
+job's processor (a :class:`JobProcessor`); execution runners work through it only, so
+they need nothing from the engine itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Protocol
+
+from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
+
+from ..config import Settings
+from ..egress import policy_from_settings
+from .staging import Stager
+
+
+class JobRecorder(Protocol):
+    """Where a job's progress and provenance facts are recorded (the job store)."""
+
+    def report_progress(self, job_id: str, progress: int, message: str | None = None) -> bool:
+        """Record progress of a running job."""
+
+    def record_provenance(self, job_id: str, **facts: Any) -> None:
+        """Merge facts into the job's provenance record."""
+
+
+class JobContext:
+    """Handed to a :class:`JobProcessor` before it executes."""
+
+    def __init__(self, repo: JobRecorder, job: dict, job_dir: Path, logger: logging.Logger,
+                 settings: Settings, base_url: str, manager=None,
+                 runners: dict | None = None):
+        self.repo = repo
+        self.manager = manager  # the job engine's process manager (built-in processes use it)
+        # execution runners by unit kind (the component registry's; else the manager's)
+        self.runners = runners if runners is not None else getattr(manager, 'runners', {})
+        self.settings = settings
+        self.base_url = base_url.rstrip('/')
+        self.job = job
+        self.job_id = job['id']
+        self.job_dir = job_dir
+        self.workdir = job_dir / 'work'
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = logger
+        self.file_roots: list[str] = []  # more places file:// inputs may come from
+
+    def stage_in_roots(self) -> list[str]:
+        """Where file:// inputs may be staged in from: the configured roots, and what this
+        job's caller handed it (an order item's staged product)."""
+        return [*self.settings.block['execution']['stage_in']['allowed_file_roots'],
+                *self.file_roots]
+
+    def stager(self) -> Stager:
+        """A stager for this job's inputs: its file roots and the configured egress policy."""
+        return Stager(self.workdir / 'inputs', self.stage_in_roots(),
+                      policy=policy_from_settings(self.settings.block.get('egress')),
+                      max_bytes=self.settings.block['execution']['stage_in'].get('max_bytes'))
+
+    def runner(self, kind: str):
+        """The execution runner of units of `kind` (an `ExecutionRunner`)."""
+        try:
+            return self.runners[kind]
+        except KeyError:
+            raise ProcessorExecuteError(user_msg=f'no execution runner for {kind!r} units '
+                                        'on this server') from None
+
+    def record_provenance(self, **facts: Any) -> None:
+        """Record what the job ran (e.g. `images=[...]`) for its PROV document."""
+        self.repo.record_provenance(self.job_id, **facts)
+
+    def progress(self, percent: int, message: str | None = None) -> None:
+        """Record progress (0-100) and an optional message, visible at /jobs/{id}."""
+        self.log.info('progress %s%%%s', percent, f': {message}' if message else '')
+        self.repo.report_progress(self.job_id, percent, message)
+
+
+class JobProcessor(BaseProcessor):
+    """A pygeoapi processor that reports progress and writes into its job's work directory.
+
+    Plain pygeoapi processors run unchanged; subclasses of this one also get `context`.
+    """
+
+    context: JobContext | None = None
+
+    def report_progress(self, percent: int, message: str | None = None) -> None:
+        if self.context is not None:
+            self.context.progress(percent, message)

@@ -1,0 +1,259 @@
+"""openEO batch jobs and synchronous processing as jobs of the shared engine (process
+`_openeo_graph`): batch jobs are created, then started; `/result` submits a job and waits
+for it. Another user's job answers as if it did not exist."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from flask import Response, request, send_file
+
+from ..datacube.errors import GraphError
+from ..datacube.job import BATCH, OUTPUT_FOLDER, PROCESS_ID, SYNC
+from ..datacube.run import check, graph_of
+from ..datacube.ogc_steps import runnable_ids
+from ..execution.paths import UnsafePathError, open_nofollow
+from ..jobs.repository import JobQuery
+from ..store import isoformat
+from .errors import error, json_response, not_found
+from .views import auth_required, base, graph_error, json_body, signed_in
+
+STATUS = {'created': 'created', 'accepted': 'queued', 'running': 'running',
+          'successful': 'finished', 'failed': 'error', 'dismissed': 'canceled'}
+
+
+class JobViews:
+    def __init__(self, manager, user_views):
+        self.manager = manager
+        self.user_views = user_views
+
+    # -- helpers ------------------------------------------------------------------
+    def _own_job(self, job_id: str):
+        """(user, job, refusal): the caller's openEO job, or an answer to give."""
+        user = signed_in()
+        if user is None:
+            return None, None, auth_required()
+        job = self.manager.repo.get(job_id)
+        if job is None or job['type'] != BATCH or not self.manager.auth.owns(user,
+                                                                             job['owner']):
+            return user, None, not_found(f'job {job_id!r}', 'JobNotFound')
+        return user, job, None
+
+    def _inputs(self, user, body: dict) -> tuple[dict | None, Response | None]:
+        try:
+            graph = graph_of(body.get('process'))
+        except GraphError as err:
+            return None, graph_error(err)
+        used = self.user_views.used_by(user, graph)
+        problems = check(graph, used, runnable_ids(self.manager))
+        if problems:
+            return None, graph_error(problems[0])
+        return {'process': body['process'], 'user_processes': used,
+                **{k: body[k] for k in ('title', 'description', 'plan', 'budget')
+                   if k in body}}, None
+
+    @staticmethod
+    def describe(job: dict, full: bool = False) -> dict:
+        inputs = job['inputs'] or {}
+        found = {'id': job['id'], 'title': inputs.get('title'),
+                 'description': inputs.get('description'),
+                 'status': STATUS.get(job['status'], 'error'),
+                 'created': isoformat(job['created']), 'updated': isoformat(job['updated']),
+                 'progress': job['progress']}
+        if full:
+            found['process'] = inputs.get('process')
+        return found
+
+    # -- routes ---------------------------------------------------------------------
+    def list_jobs(self):
+        user = signed_in()
+        if user is None:
+            return auth_required()
+        limit = min(max(request.args.get('limit', 100, type=int) or 100, 1), 1000)
+        owner = None if self.manager.auth.is_admin(user) else user.name
+        jobs, _ = self.manager.repo.query(JobQuery(types=[BATCH], owner=owner, limit=limit))
+        return json_response({'jobs': [self.describe(j) for j in jobs], 'links': []})
+
+    def create(self):
+        user = signed_in()
+        if user is None:
+            return auth_required()
+        body, refusal = json_body()
+        if refusal:
+            return refusal
+        inputs, refusal = self._inputs(user, body)
+        if refusal:
+            return refusal
+        job = self.manager.submit(PROCESS_ID, inputs, job_type=BATCH, owner=user.name,
+                                  owner_roles=sorted(user.roles), created=True)
+        location = f'{base()}/jobs/{job["id"]}'
+        return Response(status=201, headers={'Location': location,
+                                             'OpenEO-Identifier': job['id']})
+
+    def get(self, job_id: str):
+        _, job, refusal = self._own_job(job_id)
+        return refusal or json_response(self.describe(job, full=True))
+
+    def update(self, job_id: str):
+        user, job, refusal = self._own_job(job_id)
+        if refusal:
+            return refusal
+        body, refusal = json_body()
+        if refusal:
+            return refusal
+        if job['status'] != 'created':
+            return error(400, 'JobLocked', 'a job can be changed only before it starts')
+        merged = {**(job['inputs'] or {}), **{k: body[k] for k in (
+            'title', 'description', 'plan', 'budget') if k in body}}
+        if 'process' in body:
+            inputs, refusal = self._inputs(user, body)
+            if refusal:
+                return refusal
+            merged.update(process=inputs['process'], user_processes=inputs['user_processes'])
+        if not self.manager.repo.update_created(job_id, inputs=merged):
+            return error(400, 'JobLocked', 'a job can be changed only before it starts')
+        return Response(status=204)
+
+    def delete(self, job_id: str):
+        _, job, refusal = self._own_job(job_id)
+        if refusal:
+            return refusal
+        self.manager.dismiss(job_id)
+        self.manager.repo.purge(job_id)
+        return Response(status=204)
+
+    def start(self, job_id: str):
+        _, job, refusal = self._own_job(job_id)
+        if refusal:
+            return refusal
+        if job['status'] == 'created':
+            self.manager.start(job_id)
+        return Response(status=202)
+
+    def stop(self, job_id: str):
+        _, job, refusal = self._own_job(job_id)
+        if refusal:
+            return refusal
+        if job['status'] in ('created', 'accepted', 'running'):
+            self.manager.dismiss(job_id)
+        return Response(status=204)
+
+    def estimate(self, job_id: str):
+        _, job, refusal = self._own_job(job_id)
+        return refusal or json_response({'costs': 0, 'duration': 'PT1M', 'size': 1_000_000,
+                                         'downloads_included': None})
+
+    def logs(self, job_id: str):
+        _, job, refusal = self._own_job(job_id)
+        if refusal:
+            return refusal
+        try:
+            text = self.manager.log_path(job_id).read_text(errors='replace')
+        except OSError:
+            text = ''
+        entries = [{'id': str(number), 'level': _level(line), 'message': line}
+                   for number, line in enumerate(text.splitlines()) if line.strip()]
+        if job['status'] == 'failed' and job.get('message'):
+            entries.append({'id': 'error', 'level': 'error', 'message': job['message']})
+        return json_response({'logs': entries, 'links': []})
+
+    def results(self, job_id: str):
+        _, job, refusal = self._own_job(job_id)
+        if refusal:
+            return refusal
+        if job['status'] != 'successful' or job['files_removed']:
+            return error(400, 'JobNotFinished', f'job {job_id} is '
+                         f'{STATUS.get(job["status"], "error")}')
+        return json_response(results_item(job, self._files(job_id)))
+
+    def _files(self, job_id: str) -> list[dict]:
+        """The files the job wrote ({name, type, size}), from its result document."""
+        try:
+            _, document = self.manager.result(job_id)
+        except Exception:  # no result (removed, failed): no files
+            return []
+        files = document.get('files') if isinstance(document, dict) else None
+        return [f for f in files or [] if isinstance(f, dict) and f.get('name')]
+
+    def asset(self, job_id: str, name: str):
+        _, job, refusal = self._own_job(job_id)
+        if refusal:
+            return refusal
+        found = [f for f in self._files(job_id) if f['name'] == name]
+        if job['status'] != 'successful' or job['files_removed'] or not found:
+            return not_found(f'result {name!r}')
+        return self._send(job_id, name, found[0].get('type')) or \
+            not_found(f'result {name!r}')
+
+    def _send(self, job_id: str, name: str, media: str | None) -> Response | None:
+        try:
+            fd = open_nofollow(self.manager.results_dir(job_id), f'{OUTPUT_FOLDER}/{name}')
+        except (OSError, UnsafePathError):
+            return None
+        handle = os.fdopen(fd, 'rb')
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            handle.close()
+            return None
+        return send_file(handle, mimetype=media or 'application/octet-stream',
+                         download_name=name)
+
+    def result(self):
+        """POST /result: the graph run as a job of the engine, answered when it ends."""
+        user = signed_in()
+        if user is None:
+            return auth_required()
+        body, refusal = json_body()
+        if refusal:
+            return refusal
+        inputs, refusal = self._inputs(user, body)
+        if refusal:
+            return refusal
+        job = self.manager.submit(PROCESS_ID, inputs, job_type=SYNC, owner=user.name,
+                                  owner_roles=sorted(user.roles))
+        job = self.manager.wait(job['id'], self.manager.settings.jobs.sync_timeout_seconds)
+        if job['status'] == 'failed':
+            return _job_error(job)
+        if job['status'] != 'successful':
+            return error(408, 'Timeout', 'processing takes too long for a synchronous '
+                         'request; create a batch job (POST /jobs) instead')
+        files = self._files(job['id'])
+        if len(files) != 1:
+            return error(400, 'ProcessGraphInvalid', f'the graph wrote {len(files)} files; '
+                         'a synchronous result is one file (use a batch job)')
+        return self._send(job['id'], files[0]['name'], files[0].get('type')) or \
+            not_found('result')
+
+
+def _job_error(job: dict) -> Response:
+    message = job.get('message') or 'processing failed'
+    code, _, text = message.partition(': ')
+    if not text or not code.isidentifier():
+        code, text = 'Internal', message
+    return error(500 if code == 'Internal' else 400, code, text)
+
+
+def _level(line: str) -> str:
+    for level in ('error', 'warning', 'debug'):
+        if f' {level.upper()} ' in line or line.startswith(level.upper()):
+            return level
+    return 'info'
+
+
+def results_item(job: dict, files: list[dict]) -> dict:
+    """The job's results as a STAC item (assets: the written files)."""
+    job_url = f'{base()}/jobs/{job["id"]}'
+    inputs = job['inputs'] or {}
+    assets = {f['name']: {'href': f'{job_url}/results/assets/{f["name"]}', 'roles': ['data'],
+                          'type': f.get('type') or 'application/octet-stream',
+                          'title': f['name'], 'file:size': f.get('size')}
+              for f in files}
+    return {
+        'type': 'Feature', 'stac_version': '1.1.0', 'id': job['id'], 'geometry': None,
+        'properties': {'datetime': isoformat(job['finished']),
+                       'title': inputs.get('title'), 'description': inputs.get('description')},
+        'assets': assets,
+        'links': [{'rel': 'self', 'href': f'{job_url}/results', 'type': 'application/json'},
+                  {'rel': 'canonical', 'href': f'{job_url}/results',
+                   'type': 'application/json'}],
+    }

@@ -1,0 +1,89 @@
+"""Registration views: `POST /workspaces/{id}/register` harvests a STAC catalog, collection
+or API into the workspace's collection; `/workspaces/{id}/records[/{rid}]` lists, reads
+and deregisters (DELETE) its records. Reading the source goes through the harvest code
+and the server's egress rules."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response, request
+
+from ..auth import current_user
+from ..catalogue.harvest.sources import HarvestError, detect
+from ..egress import EgressRefused, policy_from_settings
+from ..web.problem import problem
+from ..workspaces import WorkspaceError, WorkspaceService
+
+STAC_KINDS = ('stac-static', 'stac-api')
+TYPES = ('stac',)
+
+
+def stac_fetcher(settings, timeout: float = 30):
+    """fetch(url, max_records) -> record batches, read under the egress rules."""
+    policy = policy_from_settings(settings.block)
+
+    def fetch(url: str, max_records: int) -> list[list[dict]]:
+        try:
+            source = detect(url, 'auto', [], 100, timeout, policy)
+            if source.kind not in STAC_KINDS:
+                raise WorkspaceError(f'url: {url} is a {source.kind} source, not STAC')
+            batches, taken = [], 0
+            for records, _cursor in source.batches(None):
+                records = records[:max_records - taken]
+                batches.append(records)
+                taken += len(records)
+                if taken >= max_records:
+                    break
+            return batches
+        except (HarvestError, EgressRefused) as err:
+            raise WorkspaceError(f'url: {err}') from None
+    return fetch
+
+
+class RegistrationViews:
+    def __init__(self, service: WorkspaceService, settings, base):
+        self.service, self.base = service, base
+        self.fetch = stac_fetcher(settings)
+        self.max_records = settings.block['workspaces']['max_register_records']
+
+    def register(self, workspace_id: str):
+        try:
+            body = json.loads(request.get_data() or b'null')
+        except ValueError:
+            raise WorkspaceError('request body: not JSON') from None
+        if not isinstance(body, dict):
+            raise WorkspaceError('request body: a JSON object {"type", "url"} is required')
+        self.service.get(current_user(), workspace_id)  # 404 before looking at the body
+        if body.get('type', 'stac') not in TYPES:
+            raise WorkspaceError(f'type: one of {", ".join(TYPES)}')
+        counts = self.service.register(current_user(), workspace_id, body.get('url'),
+                                       self.fetch, self.max_records)
+        href = f'{self.base()}/{workspace_id}/records'
+        return Response(json.dumps({'registered': counts, 'records': href}), 200,
+                        {'Location': href}, mimetype='application/json')
+
+    def records(self, workspace_id: str):
+        try:
+            offset = int(request.args.get('offset', 0))
+            limit = int(request.args.get('limit', 100))
+        except ValueError:
+            raise WorkspaceError('offset and limit: integers') from None
+        if offset < 0 or not 1 <= limit <= 1000:
+            raise WorkspaceError('offset: 0 or more; limit: 1 to 1000')
+        found, matched = self.service.records(current_user(), workspace_id).listing(
+            offset, limit)
+        body = {'type': 'FeatureCollection', 'features': found, 'numberMatched': matched,
+                'numberReturned': len(found)}
+        return Response(json.dumps(body), mimetype='application/geo+json')
+
+    def record(self, workspace_id: str, record_id: str):
+        found = self.service.records(current_user(), workspace_id).get(record_id)
+        if found is None:
+            return problem(404, 'not-found', f'no record {record_id!r} in {workspace_id!r}')
+        return Response(json.dumps(found), mimetype='application/geo+json')
+
+    def deregister(self, workspace_id: str, record_id: str):
+        if not self.service.records(current_user(), workspace_id).deregister(record_id):
+            return problem(404, 'not-found', f'no record {record_id!r} in {workspace_id!r}')
+        return Response(status=204)

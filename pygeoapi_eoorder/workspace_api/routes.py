@@ -1,0 +1,191 @@
+"""HTTP routes of the workspace API under `<prefix>/workspaces` (JSON and HTML pages,
+problem+json errors), translating requests into `WorkspaceService` calls."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from flask import Flask, Request, Response, request
+
+from .. import urls
+from ..auth import current_user
+from ..execution.paths import UnsafePathError
+from ..web.problem import problem
+from ..web.render import Renderer
+from ..workspaces import (KeyConflict, StorageError, WorkspaceError, WorkspaceService,
+                          make_storage)
+from .documents import file_list, workspace_document
+from .registration import RegistrationViews
+
+LOGGER = logging.getLogger('eoorder.workspace_api')
+PATH = '/workspaces'
+KINDS = {'invalid-parameter': 'invalid-parameter', 'not-found': 'not-found',
+         'forbidden': 'forbidden'}
+
+
+def _wants_html(req: Request) -> bool:
+    if req.args.get('f'):
+        return req.args['f'] == 'html'
+    return req.accept_mimetypes.best_match(['application/json', 'text/html']) == 'text/html'
+
+
+def _json(body, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body), status, headers, mimetype='application/json')
+
+
+def _refusal(err: WorkspaceError) -> Response:
+    return problem(err.status, KINDS.get(err.kind, 'about:blank'), err.detail, **err.extra)
+
+
+def _body() -> dict:
+    try:
+        body = json.loads(request.get_data() or b'{}')
+    except ValueError:
+        raise WorkspaceError('request body: not JSON') from None
+    if not isinstance(body, dict):
+        raise WorkspaceError('request body: a JSON object is required')
+    return body
+
+
+class WorkspaceViews:
+    """The views; each answers a refused request with problem+json."""
+
+    def __init__(self, service: WorkspaceService, renderer: Renderer):
+        self.service, self.renderer = service, renderer
+
+    def base(self) -> str:
+        return urls.base_url().rstrip('/') + PATH
+
+    def _document(self, workspace) -> dict:
+        return workspace_document(workspace, self.service, self.base())
+
+    def _page(self, template: str, title: str, **data) -> Response:
+        data = {'title': title, 'base': urls.path(), 'section': 'workspaces', **data}
+        return Response(self.renderer.render(f'eoorder/{template}', data),
+                        mimetype='text/html')
+
+    def listing(self):
+        user = current_user()
+        body = {'workspaces': [self._document(w) for w in self.service.visible(user)],
+                'links': [{'rel': 'self', 'href': self.base(), 'type': 'application/json'}]}
+        if _wants_html(request):
+            return self._page('workspaces.html', 'Workspaces', workspaces=body['workspaces'])
+        return _json(body)
+
+    def create(self):
+        workspace = self.service.create(current_user(), _body())
+        href = f'{self.base()}/{workspace.id}'
+        return _json(self._document(workspace), 201, {'Location': href})
+
+    def get(self, workspace_id: str):
+        document = self._document(self.service.get(current_user(), workspace_id))
+        if _wants_html(request):
+            return self._page('workspace.html', f'Workspace {workspace_id}',
+                              workspace=document)
+        return _json(document)
+
+    def delete(self, workspace_id: str):
+        force = request.args.get('force', 'false').lower()
+        if force not in ('true', 'false'):
+            raise WorkspaceError('force: true or false')
+        self.service.delete(current_user(), workspace_id, force == 'true')
+        return Response(status=204)
+
+    def add_member(self, workspace_id: str):
+        workspace = self.service.add_member(current_user(), workspace_id, _body().get('user'))
+        return _json(self._document(workspace))
+
+    def remove_member(self, workspace_id: str, member: str):
+        self.service.remove_member(current_user(), workspace_id, member)
+        return Response(status=204)
+
+    def files(self, workspace_id: str):
+        stored = self.service.files(current_user(), workspace_id)
+        return _json(file_list(stored, f'{self.base()}/{workspace_id}/files'))
+
+    def upload(self, workspace_id: str, key: str):
+        size = request.content_length
+        if size is None:
+            return problem(411, 'invalid-parameter', 'Content-Length is required (the '
+                           'size is checked against the storage quota before storing)')
+        stored = self.service.upload(current_user(), workspace_id, key, request.stream, size)
+        href = f'{self.base()}/{workspace_id}/files/{stored.key}'
+        return _json({'key': stored.key, 'size': stored.size, 'href': href}, 201,
+                     {'Location': href})
+
+    def download(self, workspace_id: str, key: str):
+        try:
+            stream = self.service.open(current_user(), workspace_id, key)
+        except FileNotFoundError:
+            return problem(404, 'not-found', f'no file {key!r} in workspace {workspace_id!r}')
+        return Response(_chunks(stream), mimetype='application/octet-stream')
+
+    def remove_file(self, workspace_id: str, key: str):
+        if not self.service.remove_file(current_user(), workspace_id, key):
+            return problem(404, 'not-found', f'no file {key!r} in workspace {workspace_id!r}')
+        return Response(status=204)
+
+
+def _chunks(stream, size: int = 1 << 16):
+    try:
+        while chunk := stream.read(size):
+            yield chunk
+    finally:
+        stream.close()
+
+
+def _guarded(view):
+    """The view with the service's refusals, unsafe keys and storage failures answered."""
+    def guarded(**kwargs):
+        try:
+            return view(**kwargs)
+        except WorkspaceError as err:
+            return _refusal(err)
+        except UnsafePathError as err:
+            return problem(400, 'invalid-parameter', str(err))
+        except KeyConflict as err:
+            return problem(409, 'about:blank', str(err))
+        except StorageError as err:
+            LOGGER.warning('workspace storage: %s', err)
+            return problem(502, 'about:blank', f'workspace storage unavailable ({err})')
+    guarded.__name__ = view.__name__
+    return guarded
+
+
+def _rules(views: WorkspaceViews, registration: RegistrationViews) -> list:
+    return [
+        ('/<workspace_id>/register', ['POST'], registration.register),
+        ('/<workspace_id>/records', ['GET'], registration.records),
+        ('/<workspace_id>/records/<record_id>', ['GET'], registration.record),
+        ('/<workspace_id>/records/<record_id>', ['DELETE'], registration.deregister),
+        ('', ['GET'], views.listing), ('', ['POST'], views.create),
+        ('/<workspace_id>', ['GET'], views.get), ('/<workspace_id>', ['DELETE'], views.delete),
+        ('/<workspace_id>/members', ['POST'], views.add_member),
+        ('/<workspace_id>/members/<member>', ['DELETE'], views.remove_member),
+        ('/<workspace_id>/files', ['GET'], views.files),
+        ('/<workspace_id>/files/<path:key>', ['PUT'], views.upload),
+        ('/<workspace_id>/files/<path:key>', ['GET'], views.download),
+        ('/<workspace_id>/files/<path:key>', ['DELETE'], views.remove_file),
+    ]
+
+
+def install(app: Flask, api, settings) -> None:
+    block = settings.block.get('workspaces') or {}
+    if not block.get('enabled', True):
+        return
+    storage = make_storage(block['storage'], settings.data_dir)
+    service = WorkspaceService(settings.store_url, storage, api.manager.auth, block)
+    app.extensions['eoorder_workspaces'] = service
+    views = WorkspaceViews(service, Renderer(api))
+    registration = RegistrationViews(service, settings, views.base)
+    prefix = urls.CURRENT.prefix
+    for path, methods, view in _rules(views, registration):
+        endpoint = f'workspaces.{view.__name__}'
+        app.add_url_rule(prefix + PATH + path, endpoint, _guarded(view), methods=methods)
+
+
+def openapi_paths() -> dict:
+    """Component hook: the workspace API's paths in the OpenAPI document."""
+    from .openapi import paths
+    return paths()

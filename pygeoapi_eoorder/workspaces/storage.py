@@ -1,0 +1,217 @@
+"""Where a workspace's files live: a directory under the data directory (embedded
+default) or a prefix of one bucket of an S3-compatible object store (MinIO, Ceph, AWS...).
+
+One bucket with a prefix per workspace rather than a bucket per workspace: the server
+needs one set of credentials with no right to create buckets, and workspace ids are not
+bound by bucket-naming rules. boto3 rather than obstore: its S3 client is the reference
+that every S3-compatible server is tested against, and it needs no native wheel.
+Credentials stay in this module: `location()` describes the storage without them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from ..execution.paths import UnsafePathError, confine, relative_parts, safe_name
+
+
+class StorageError(Exception):
+    """The storage backend failed (unreachable, refused): the message names the cause."""
+
+
+class KeyConflict(StorageError):
+    """A key that clashes with a stored one (a file where a folder is, or the reverse)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+
+
+def check_key(key: str) -> str:
+    """A '/'-separated object key with harmless components, else UnsafePathError."""
+    parts = relative_parts(key)
+    if not parts:
+        raise UnsafePathError('an object key is required')
+    return '/'.join(parts)
+
+
+UPLOADS = '.uploads'  # files being written (no workspace id starts with '.')
+
+
+class DirectoryStorage:
+    """Each workspace is a directory `<root>/<workspace id>`."""
+
+    kind = 'directory'
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        (self.root / UPLOADS).mkdir(parents=True, exist_ok=True)
+
+    def _dir(self, workspace: str) -> Path:
+        return confine(self.root, safe_name(workspace, 'workspace id'))
+
+    def location(self, workspace: str) -> dict:
+        """Where the files are, relative to the server's data directory (no host path)."""
+        return {'type': self.kind, 'path': f'{self.root.name}/{safe_name(workspace)}'}
+
+    def create(self, workspace: str) -> None:
+        self._dir(workspace).mkdir(parents=True, exist_ok=True)
+
+    def put(self, workspace: str, key: str, stream: BinaryIO) -> int:
+        target = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                raise IsADirectoryError(key)
+        except OSError:
+            raise KeyConflict(f'{key!r} clashes with a stored file or folder') from None
+        partial = self.root / UPLOADS / uuid.uuid4().hex  # outside every workspace
+        try:
+            with open(partial, 'wb') as out:
+                shutil.copyfileobj(stream, out)
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        return target.stat().st_size
+
+    def open(self, workspace: str, key: str) -> BinaryIO:
+        path = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        if not path.is_file() or path.is_symlink():
+            raise FileNotFoundError(key)
+        return open(path, 'rb')
+
+    def objects(self, workspace: str) -> Iterator[StoredObject]:
+        base = self._dir(workspace)
+        if not base.is_dir():
+            return
+        for path in sorted(base.rglob('*')):
+            if path.is_file() and not path.is_symlink():
+                yield StoredObject(path.relative_to(base).as_posix(), path.stat().st_size)
+
+    def delete(self, workspace: str, key: str) -> bool:
+        path = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        if not path.is_file():
+            return False
+        path.unlink()
+        return True
+
+    def destroy(self, workspace: str) -> None:
+        shutil.rmtree(self._dir(workspace), ignore_errors=True)
+
+
+class S3Storage:
+    """Each workspace is the prefix `<prefix><workspace id>/` of one bucket."""
+
+    kind = 's3'
+
+    def __init__(self, options: dict):
+        import boto3
+        from botocore.config import Config
+        self.bucket, self.prefix = options['bucket'], options['prefix']
+        self.endpoint = options.get('endpoint_url')
+        self.region = options.get('region')
+        self.client = boto3.client(
+            's3', endpoint_url=self.endpoint, region_name=self.region,
+            aws_access_key_id=_secret(options, 'access_key_id'),
+            aws_secret_access_key=_secret(options, 'secret_access_key'),
+            config=Config(s3={'addressing_style': options['addressing_style']},
+                          retries={'max_attempts': 3}))
+        self.create_bucket = options['create_bucket']
+
+    def _prefix(self, workspace: str) -> str:
+        return f'{self.prefix}{safe_name(workspace, "workspace id")}/'
+
+    def location(self, workspace: str) -> dict:
+        where = {'type': self.kind, 'bucket': self.bucket, 'prefix': self._prefix(workspace),
+                 'href': f's3://{self.bucket}/{self._prefix(workspace)}'}
+        if self.endpoint:
+            where['endpoint'] = self.endpoint
+        return where
+
+    def create(self, workspace: str) -> None:
+        self._prefix(workspace)
+        if self.create_bucket:
+            self._call(self._ensure_bucket)
+
+    def _ensure_bucket(self) -> None:
+        from botocore.exceptions import ClientError
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def put(self, workspace: str, key: str, stream: BinaryIO) -> int:
+        name = self._prefix(workspace) + check_key(key)
+        self._call(self.client.upload_fileobj, stream, self.bucket, name)
+        return self._call(self.client.head_object, Bucket=self.bucket,
+                          Key=name)['ContentLength']
+
+    def open(self, workspace: str, key: str) -> BinaryIO:
+        from botocore.exceptions import ClientError
+        try:
+            answer = self.client.get_object(Bucket=self.bucket,
+                                            Key=self._prefix(workspace) + check_key(key))
+        except ClientError as err:
+            if err.response.get('Error', {}).get('Code') in ('NoSuchKey', '404'):
+                raise FileNotFoundError(key) from None
+            raise StorageError(_reason(err)) from None
+        return answer['Body']
+
+    def objects(self, workspace: str) -> Iterator[StoredObject]:
+        prefix = self._prefix(workspace)
+        pages = self.client.get_paginator('list_objects_v2').paginate(
+            Bucket=self.bucket, Prefix=prefix)
+        for page in self._call(list, pages):
+            for entry in page.get('Contents', ()):
+                yield StoredObject(entry['Key'][len(prefix):], entry['Size'])
+
+    def delete(self, workspace: str, key: str) -> bool:
+        from botocore.exceptions import ClientError
+        name = self._prefix(workspace) + check_key(key)
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=name)
+        except ClientError as err:
+            if err.response.get('Error', {}).get('Code') in ('404', 'NoSuchKey', 'NotFound'):
+                return False
+            raise StorageError(_reason(err)) from None
+        self._call(self.client.delete_object, Bucket=self.bucket, Key=name)
+        return True
+
+    def destroy(self, workspace: str) -> None:
+        for stored in list(self.objects(workspace)):
+            self._call(self.client.delete_object, Bucket=self.bucket,
+                       Key=self._prefix(workspace) + stored.key)
+
+    def _call(self, function, *args, **kwargs):
+        """Run a boto3 call; its failures become StorageError (never with credentials)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+        try:
+            return function(*args, **kwargs)
+        except (BotoCoreError, ClientError) as err:
+            raise StorageError(_reason(err)) from None
+
+
+def _secret(options: dict, name: str) -> str | None:
+    """A credential from the config, or from the environment variable it names."""
+    variable = options.get(f'{name}_env')
+    return os.environ.get(variable) if variable else options.get(name)
+
+
+def _reason(err: Exception) -> str:
+    code = getattr(err, 'response', {}).get('Error', {}).get('Code')
+    return f'object store: {code}' if code else f'object store: {type(err).__name__}'
+
+
+def make_storage(block: dict, data_dir: Path):
+    """The storage of the `workspaces.storage` config block."""
+    if block['backend'] == 's3':
+        return S3Storage(block['s3'])
+    root = Path(block['directory'])
+    return DirectoryStorage(root if root.is_absolute() else data_dir / root)

@@ -1,0 +1,134 @@
+"""The REST-XML binding of WPS 2.0 that CubeWerx's Testbed-13 ADES offered (OGC 17-024
+§6.6.4), at `/wps/rest`: the same operations on resources.
+
+    GET    /wps/rest                 Capabilities
+    GET    /wps/rest/process         wps:Contents (the process summaries)
+    POST   /wps/rest/process         deploy (a WPS-T DeployProcess document)
+    GET    /wps/rest/process/{id}    wps:ProcessOfferings of the process
+    DELETE /wps/rest/process/{id}    undeploy
+    GET    /wps/rest/job             the caller's jobs (an Atom feed linking them)
+    POST   /wps/rest/job             execute (a wps:Execute document)
+    GET    /wps/rest/job/{id}        wps:StatusInfo
+    GET    /wps/rest/job/{id}/result wps:Result
+    DELETE /wps/rest/job/{id}        dismiss
+
+OPTIONS on each answers the methods it allows (Flask's automatic OPTIONS)."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Flask, Response, request
+from lxml import etree
+
+from .errors import WpsError, response as error_response
+from .requests import V2, WpsRequest, parse_xml
+from .service import WpsService
+from .v2 import STATUS, timestamp
+from .xmlns import WPS2, XML_TYPE, serialize
+
+ATOM = 'http://www.w3.org/2005/Atom'
+
+
+def _body(operation: str) -> WpsRequest:
+    parsed = parse_xml(request.get_data())
+    if parsed.operation != operation or parsed.version != V2:
+        raise WpsError('InvalidParameterValue', f'the body must be a WPS 2.0 {operation} '
+                       'document', 'request')
+    return parsed
+
+
+class RestBinding:
+    """The REST views over the WPS service."""
+
+    def __init__(self, service: WpsService):
+        self.service = service
+
+    @property
+    def root(self) -> str:
+        return f'{self.service.endpoint}/rest'
+
+    def capabilities(self) -> Response:
+        return self.service.answer(WpsRequest('GetCapabilities', V2))
+
+    def processes(self) -> Response:
+        if request.method == 'POST':
+            reply = self.service.answer(_body('DeployProcess'))
+            identifier = etree.fromstring(reply.get_data()).findtext(
+                f'.//{{{WPS2}}}ProcessSummary/{{http://www.opengis.net/ows/2.0}}Identifier')
+            reply.status_code = 201
+            reply.headers['Location'] = f'{self.root}/process/{quote(identifier or "")}'
+            return reply
+        capabilities = etree.fromstring(self.capabilities().get_data())
+        contents = capabilities.find(f'{{{WPS2}}}Contents')
+        return Response(serialize(contents), mimetype=XML_TYPE)
+
+    def process(self, process_id: str) -> Response:
+        if request.method == 'DELETE':
+            self.service.engine.describe(process_id)  # NoSuchProcess as for any other id
+            return self.service.transaction('UndeployProcess',
+                                            {'processIdentifier': process_id})
+        return self.service.answer(WpsRequest('DescribeProcess', V2,
+                                              identifiers=[process_id]))
+
+    def jobs(self) -> Response:
+        if request.method == 'POST':
+            reply = self.service.answer(_body('Execute'))
+            info = etree.fromstring(reply.get_data()) if reply.mimetype == XML_TYPE else None
+            if info is not None and info.tag == f'{{{WPS2}}}StatusInfo':
+                reply.status_code = 201
+                reply.headers['Location'] = \
+                    f"{self.root}/job/{quote(info.findtext(f'{{{WPS2}}}JobID'))}"
+            return reply
+        return Response(serialize(self._feed()), mimetype='application/atom+xml')
+
+    def _feed(self) -> etree._Element:
+        feed = etree.Element(f'{{{ATOM}}}feed', nsmap={None: ATOM})
+        etree.SubElement(feed, f'{{{ATOM}}}id').text = f'{self.root}/job'
+        etree.SubElement(feed, f'{{{ATOM}}}title').text = 'WPS jobs'
+        jobs = self.service.engine.jobs()
+        updated = max((j['updated'] for j in jobs if j.get('updated')), default=None)
+        etree.SubElement(feed, f'{{{ATOM}}}updated').text = timestamp(updated) if updated \
+            else '1970-01-01T00:00:00Z'
+        for job in jobs:
+            entry = etree.SubElement(feed, f'{{{ATOM}}}entry')
+            url = f"{self.root}/job/{quote(job['id'])}"
+            etree.SubElement(entry, f'{{{ATOM}}}id').text = url
+            etree.SubElement(entry, f'{{{ATOM}}}title').text = \
+                f"{job['process_id']}: {STATUS.get(job['status'], job['status'])}"
+            etree.SubElement(entry, f'{{{ATOM}}}updated').text = timestamp(
+                job.get('updated') or job['created'])
+            etree.SubElement(entry, f'{{{ATOM}}}link', href=url, rel='monitor',
+                             type=XML_TYPE)
+        return feed
+
+    def job(self, job_id: str) -> Response:
+        operation = 'Dismiss' if request.method == 'DELETE' else 'GetStatus'
+        return self.service.answer(WpsRequest(operation, V2, job_id=job_id))
+
+    def result(self, job_id: str) -> Response:
+        return self.service.answer(WpsRequest('GetResult', V2, job_id=job_id))
+
+
+def install(app: Flask, service: WpsService, prefix: str) -> None:
+    rest = RestBinding(service)
+
+    def guarded(view):
+        def run(**kwargs):
+            try:
+                return view(**kwargs)
+            except WpsError as err:
+                return error_response(err, V2)
+        run.__name__ = view.__name__
+        return run
+
+    base = prefix + '/wps/rest'
+    for path, name, view, methods in (
+            ('', 'capabilities', rest.capabilities, ['GET']),
+            ('/process', 'processes', rest.processes, ['GET', 'POST']),
+            ('/process/<process_id>', 'process', rest.process, ['GET', 'DELETE']),
+            ('/job', 'jobs', rest.jobs, ['GET', 'POST']),
+            ('/job/<job_id>', 'job', rest.job, ['GET', 'DELETE']),
+            ('/job/<job_id>/result', 'result', rest.result, ['GET'])):
+        app.add_url_rule(base + path, f'eoorder.wps_rest_{name}', guarded(view),
+                         methods=methods)

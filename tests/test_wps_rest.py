@@ -1,0 +1,85 @@
+"""The REST-XML binding of WPS 2.0 (CubeWerx, OGC 17-024 §6.6.4) at /wps/rest: deploy,
+describe, execute, monitor, fetch, dismiss and undeploy as resources; OPTIONS on each."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from lxml import etree
+
+from tests.support.wps_schemas import assert_valid
+from tests.test_wps_transactions import WPS_T
+
+WPS = 'http://www.opengis.net/wps/2.0'
+OWS = 'http://www.opengis.net/ows/2.0'
+NS = {'wps': WPS, 'ows': OWS, 'atom': 'http://www.w3.org/2005/Atom'}
+XML = {'Content-Type': 'application/xml'}
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    from .conftest import Server
+    server = Server(tmp_path_factory.mktemp('wps-rest')).start()
+    yield server
+    server.stop()
+
+
+def test_capabilities_and_processes(server):
+    root = f'{server.url}/wps/rest'
+    assert assert_valid(requests.get(root, timeout=10).content).tag == f'{{{WPS}}}Capabilities'
+    contents = assert_valid(requests.get(f'{root}/process', timeout=10).content)
+    assert 'countdown' in contents.xpath('wps:ProcessSummary/ows:Identifier/text()',
+                                         namespaces=NS)
+    offering = assert_valid(requests.get(f'{root}/process/countdown', timeout=10).content)
+    assert offering.xpath('//wps:Process/ows:Identifier/text()', namespaces=NS) == ['countdown']
+    missing = requests.get(f'{root}/process/nope', timeout=10)
+    assert missing.status_code == 400 and b'NoSuchProcess' in missing.content
+
+
+def test_options_list_the_methods(server):
+    for path, methods in (('', {'GET'}), ('/process', {'GET', 'POST'}),
+                          ('/process/countdown', {'GET', 'DELETE'}), ('/job', {'GET', 'POST'}),
+                          ('/job/x', {'GET', 'DELETE'})):
+        reply = requests.options(f'{server.url}/wps/rest{path}', timeout=10)
+        assert reply.status_code in (200, 204), path
+        assert methods <= {m.strip() for m in reply.headers['Allow'].split(',')}, path
+
+
+def test_job_lifecycle(server):
+    root = f'{server.url}/wps/rest'
+    body = (f'<wps:Execute xmlns:wps="{WPS}" xmlns:ows="{OWS}" service="WPS" version="2.0.0" '
+            'mode="async" response="document"><ows:Identifier>countdown</ows:Identifier>'
+            '<wps:Input id="steps"><wps:Data>2</wps:Data></wps:Input></wps:Execute>')
+    reply = requests.post(f'{root}/job', data=body, headers=XML, timeout=30)
+    assert reply.status_code == 201, reply.text
+    location = reply.headers['Location']
+    job_id = assert_valid(reply.content).findtext(f'{{{WPS}}}JobID')
+    assert location == f'{root}/job/{job_id}'
+    deadline = time.monotonic() + 30
+    while assert_valid(requests.get(location, timeout=10).content).findtext(
+            f'{{{WPS}}}Status') != 'Succeeded':
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    result = assert_valid(requests.get(f'{location}/result', timeout=10).content)
+    assert result.xpath('//wps:LiteralValue/text()', namespaces=NS) == ['2']
+    feed = etree.fromstring(requests.get(f'{root}/job', timeout=10).content)
+    assert location in feed.xpath('//atom:entry/atom:link[@rel="monitor"]/@href',
+                                  namespaces=NS)
+    dismissed = assert_valid(requests.delete(location, timeout=10).content)
+    assert dismissed.findtext(f'{{{WPS}}}Status') == 'Dismissed'
+    assert b'NoSuchJob' in requests.get(f'{location}/result', timeout=10).content
+
+
+def test_deploy_and_undeploy(server):
+    root = f'{server.url}/wps/rest'
+    reply = requests.post(f'{root}/process', data=WPS_T, headers=XML, timeout=60)
+    assert reply.status_code == 201, reply.text
+    assert reply.headers['Location'] == f'{root}/process/echo-t'
+    assert requests.get(reply.headers['Location'], timeout=10).status_code == 200
+    again = requests.post(f'{root}/process', data=WPS_T, headers=XML, timeout=60)
+    assert b'DuplicateProcess' in again.content
+    gone = requests.delete(f'{root}/process/echo-t', timeout=60)
+    assert b'UndeploymentDone>true<' in gone.content
+    assert b'NoSuchProcess' in requests.get(f'{root}/process/echo-t', timeout=10).content
