@@ -83,3 +83,17 @@ def test_deploy_and_undeploy(server):
     gone = requests.delete(f'{root}/process/echo-t', timeout=60)
     assert b'UndeploymentDone>true<' in gone.content
     assert b'NoSuchProcess' in requests.get(f'{root}/process/echo-t', timeout=10).content
+
+
+@pytest.mark.parametrize('body', [b'<data>en</data>', b'<Foo xmlns="urn:x"/>',
+                                  f'<wps:GetCapabilities xmlns:wps="{WPS}" '
+                                  'service="WPS"/>'.encode()])
+def test_a_body_that_is_not_the_resource_s_operation_is_a_bad_parameter(server, body):
+    """The path names the operation: another document is the client's error (400 with
+    InvalidParameterValue), not an unsupported operation (501)."""
+    reply = requests.post(f'{server.url}/wps/rest/process', data=body, headers=XML,
+                          timeout=30)
+    assert reply.status_code == 400, reply.text
+    report = etree.fromstring(reply.content)
+    assert report.xpath('ows:Exception/@exceptionCode', namespaces=NS) == [
+        'InvalidParameterValue']

@@ -31,8 +31,15 @@ ATOM = 'http://www.w3.org/2005/Atom'
 
 
 def _body(operation: str) -> WpsRequest:
-    parsed = parse_xml(request.get_data())
-    if parsed.operation != operation or parsed.version != V2:
+    """The WPS 2.0 `operation` document a REST resource takes: the path names the operation,
+    so any other body is the client's bad parameter (400), never an unsupported one."""
+    try:
+        parsed = parse_xml(request.get_data())
+    except WpsError as err:
+        if err.code != 'OperationNotSupported':
+            raise
+        parsed = None
+    if parsed is None or parsed.operation != operation or parsed.version != V2:
         raise WpsError('InvalidParameterValue', f'the body must be a WPS 2.0 {operation} '
                        'document', 'request')
     return parsed
