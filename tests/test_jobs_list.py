@@ -48,12 +48,25 @@ def test_filter_by_process_status_type(server, populated):
     assert listing(server, type='harvest')['numberMatched'] == 0
 
 
+def _durations(server, job_ids) -> dict[str, float]:
+    """Each job's run time from its own status document (the oracle of the filters)."""
+    seconds = {}
+    for job_id in job_ids:
+        job = requests.get(f'{server.url}/jobs/{job_id}', timeout=10).json()
+        started, finished = (datetime.fromisoformat(job[key].replace('Z', '+00:00'))
+                             for key in ('started', 'finished'))
+        seconds[job_id] = (finished - started).total_seconds()
+    return seconds
+
+
 def test_filter_by_duration(server, populated):
+    durations = _durations(server, populated['short'] + populated['long'])
+    assert all(durations[job_id] >= 1.2 for job_id in populated['long'])  # 4 x 0.4 s of work
     slow = ids_of(listing(server, minDuration=1.2, limit=100))
-    assert set(populated['long']) <= slow
-    assert not (slow & set(populated['short']))
+    assert {j for j, d in durations.items() if d >= 1.2} == slow & set(durations)
     fast = ids_of(listing(server, maxDuration=0.5, limit=100))
-    assert set(populated['short']) <= fast and not (fast & set(populated['long']))
+    assert {j for j, d in durations.items() if d <= 0.5} == fast & set(durations)
+    assert not (fast & set(populated['long']))
 
 
 def test_filter_by_datetime(server, populated):
