@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
-import stat
 from datetime import datetime, timezone
 from http import HTTPStatus
 from urllib.parse import urlencode
@@ -17,7 +16,7 @@ from pygeoapi.util import DATETIME_FORMAT, render_j2_template
 
 from ..auth import current_user
 from ..web.problem import problem
-from ..execution.paths import UnsafePathError, open_nofollow
+from ..execution.paths import open_regular_file
 from ..jobs.manager import Manager
 from ..jobs.repository import CREATED, FINAL
 from ..jobs.results import JSON_TYPE
@@ -253,15 +252,7 @@ class JobRoutes:
         """An open binary file for result `name` of a job, or None when there is no such
         regular file. Opened below the results directory without following any symbolic
         link (a container may have written links: they never lead to host files)."""
-        try:
-            fd = open_nofollow(self.manager.results_dir(job_id), name)
-        except (OSError, UnsafePathError):
-            return None
-        handle = os.fdopen(fd, 'rb')
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            handle.close()
-            return None
-        return handle
+        return open_regular_file(self.manager.results_dir(job_id), name)
 
     def _send_result(self, handle, name: str, mimetype: str | None) -> Response:
         """Stream an open result file with its validators, ranges and the safety headers."""

@@ -33,6 +33,19 @@ from shapely.geometry import shape
 
 from .. import nesting
 
+# the CQL2 conformance classes this parser and the SQL translation implement (every
+# adapter that accepts a `filter` declares them)
+CONFORMANCE = [
+    'http://www.opengis.net/spec/cql2/1.0/conf/cql2-text',
+    'http://www.opengis.net/spec/cql2/1.0/conf/cql2-json',
+    'http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2',
+    'http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators',
+    'http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison',
+    'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions',
+    'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus',
+    'http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions',
+    'http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions',
+]
 MAX_DEPTH = 100  # deeper filters are refused before the (recursive) parsers see them
 OPEN_START = '0001-01-01T00:00:00Z'
 OPEN_END = '9999-12-31T23:59:59Z'

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..execution.paths import UnsafePathError, confine, open_nofollow, relative_parts
+from ..execution.paths import UnsafePathError, confine, open_regular_file, relative_parts
 
 CHUNK = 1 << 20
 
@@ -39,14 +38,7 @@ def listing(settings, user: str) -> list[dict]:
 
 def open_file(settings, user: str, relative: str):
     """A binary file object of the user's file, or None (absent, a link, a folder)."""
-    try:
-        fd = open_nofollow(area(settings, user), relative)
-    except (OSError, UnsafePathError):
-        return None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder
-        os.close(fd)
-        return None
-    return os.fdopen(fd, 'rb')
+    return open_regular_file(area(settings, user), relative)
 
 
 def write(settings, user: str, relative: str, stream) -> dict:

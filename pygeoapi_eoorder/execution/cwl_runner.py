@@ -23,8 +23,7 @@ import yaml
 from .context import JobContext
 from .unit import ExecutionUnit, docker_images
 from . import containers
-from .docker_app import missing_images, requested_ids, stop_job
-from .runner import ExecutionRunner
+from .docker_app import DockerEngineRunner, requested_ids
 from .cwl_sandbox import SandboxPolicy
 from .errors import ExecutionError
 from .paths import UnsafePathError, confine, safe_name, scrub
@@ -287,22 +286,12 @@ def run_cwl(ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
     return 'application/json', document
 
 
-class CwlRunner(ExecutionRunner):
+class CwlRunner(DockerEngineRunner):
     """A CWL execution unit, run by cwltool in the sandbox (`cwl_sandbox.py`); its tools'
     containers are the Docker engine's, stopped like the Docker runner's."""
 
     kind = 'cwl'
-    platform = 'docker-engine'
 
     def run(self, ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
             requested: dict | None) -> tuple[str, dict]:
         return run_cwl(ctx, process, unit, data, requested)
-
-    def stop(self, job_id: str) -> int:
-        return stop_job(self.settings, job_id)
-
-    def missing_images(self, images: list[str]) -> list[str]:
-        return missing_images(self.settings.block['execution']['docker'], images)
-
-    def prepare(self) -> None:
-        containers.prepare(self.settings.block['execution']['docker'].get('base_url'))

@@ -247,15 +247,11 @@ def missing_images(docker_conf: dict, images: list[str]) -> list[str]:
             'loaded' for image in images if not containers.image_present(engine, image)]
 
 
-class DockerAppRunner(ExecutionRunner):
-    """A Docker execution unit: one container with the job contract (see the module)."""
+class DockerEngineRunner(ExecutionRunner):
+    """What every runner whose containers run on the Docker engine shares: stopping a job's
+    containers, checking images, connecting to the engine."""
 
-    kind = 'docker'
     platform = 'docker-engine'
-
-    def run(self, ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
-            requested: dict | None) -> tuple[str, dict]:
-        return run_docker(ctx, process, unit, data, requested)
 
     def stop(self, job_id: str) -> int:
         return stop_job(self.settings, job_id)
@@ -265,3 +261,13 @@ class DockerAppRunner(ExecutionRunner):
 
     def prepare(self) -> None:
         containers.prepare(self.settings.block['execution']['docker'].get('base_url'))
+
+
+class DockerAppRunner(DockerEngineRunner):
+    """A Docker execution unit: one container with the job contract (see the module)."""
+
+    kind = 'docker'
+
+    def run(self, ctx: JobContext, process: dict, unit: ExecutionUnit, data: dict,
+            requested: dict | None) -> tuple[str, dict]:
+        return run_docker(ctx, process, unit, data, requested)

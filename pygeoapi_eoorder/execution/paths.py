@@ -14,6 +14,7 @@ import errno
 import os
 import stat
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 MAX_NAME = 255
 
@@ -100,6 +101,20 @@ def open_nofollow(base: Path | str, relative: str, flags: int = os.O_RDONLY) -> 
     except BaseException:
         os.close(fd)
         raise
+
+
+def open_regular_file(base: Path | str, relative: str) -> BinaryIO | None:
+    """`base/relative` opened for binary reading without following any symbolic link, or
+    None when it is absent, goes through a link, or is not a regular file (a folder, a
+    fifo) — what every server-side reader of files written by a job or a user wants."""
+    try:
+        fd = open_nofollow(base, relative)
+    except (OSError, UnsafePathError):
+        return None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, 'rb')
 
 
 def scrub(tree: Path | str) -> list[str]:

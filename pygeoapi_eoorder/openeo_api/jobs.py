@@ -4,16 +4,13 @@ for it. Another user's job answers as if it did not exist."""
 
 from __future__ import annotations
 
-import os
-import stat
-
 from flask import Response, request, send_file
 
 from ..datacube.errors import GraphError
 from ..datacube.job import BATCH, OUTPUT_FOLDER, PROCESS_ID, SYNC
 from ..datacube.run import check, graph_of
 from ..datacube.ogc_steps import runnable_ids
-from ..execution.paths import UnsafePathError, open_nofollow
+from ..execution.paths import open_regular_file
 from ..jobs.repository import JobQuery
 from ..store import isoformat
 from .errors import error, json_response, not_found
@@ -75,18 +72,25 @@ class JobViews:
         jobs, _ = self.manager.repo.query(JobQuery(types=[BATCH], owner=owner, limit=limit))
         return json_response({'jobs': [self.describe(j) for j in jobs], 'links': []})
 
-    def create(self):
+    def _submit(self, job_type: str, **options) -> tuple[dict | None, Response | None]:
+        """The caller's graph (the JSON body) submitted as a job of `job_type`, or the
+        refusal to answer (not signed in, bad body, bad graph)."""
         user = signed_in()
         if user is None:
-            return auth_required()
+            return None, auth_required()
         body, refusal = json_body()
         if refusal:
-            return refusal
+            return None, refusal
         inputs, refusal = self._inputs(user, body)
         if refusal:
+            return None, refusal
+        return self.manager.submit(PROCESS_ID, inputs, job_type=job_type, owner=user.name,
+                                   owner_roles=sorted(user.roles), **options), None
+
+    def create(self):
+        job, refusal = self._submit(BATCH, created=True)
+        if refusal:
             return refusal
-        job = self.manager.submit(PROCESS_ID, inputs, job_type=BATCH, owner=user.name,
-                                  owner_roles=sorted(user.roles), created=True)
         location = f'{base()}/jobs/{job["id"]}'
         return Response(status=201, headers={'Location': location,
                                              'OpenEO-Identifier': job['id']})
@@ -187,30 +191,17 @@ class JobViews:
             not_found(f'result {name!r}')
 
     def _send(self, job_id: str, name: str, media: str | None) -> Response | None:
-        try:
-            fd = open_nofollow(self.manager.results_dir(job_id), f'{OUTPUT_FOLDER}/{name}')
-        except (OSError, UnsafePathError):
-            return None
-        handle = os.fdopen(fd, 'rb')
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            handle.close()
+        handle = open_regular_file(self.manager.results_dir(job_id), f'{OUTPUT_FOLDER}/{name}')
+        if handle is None:
             return None
         return send_file(handle, mimetype=media or 'application/octet-stream',
                          download_name=name)
 
     def result(self):
         """POST /result: the graph run as a job of the engine, answered when it ends."""
-        user = signed_in()
-        if user is None:
-            return auth_required()
-        body, refusal = json_body()
+        job, refusal = self._submit(SYNC)
         if refusal:
             return refusal
-        inputs, refusal = self._inputs(user, body)
-        if refusal:
-            return refusal
-        job = self.manager.submit(PROCESS_ID, inputs, job_type=SYNC, owner=user.name,
-                                  owner_roles=sorted(user.roles))
         job = self.manager.wait(job['id'], self.manager.settings.jobs.sync_timeout_seconds)
         if job['status'] == 'failed':
             return _job_error(job)

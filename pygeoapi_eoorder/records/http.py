@@ -13,6 +13,7 @@ import json
 
 from flask import Flask, Response, request
 
+from ..catalogue import cql
 from ..catalogue.collections import record_provider
 from ..catalogue.query import QueryError
 from ..catalogue.queryables import QUERYABLES, SORT_COLUMNS
@@ -37,15 +38,7 @@ CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter',
     'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables',
     'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters',
-    'http://www.opengis.net/spec/cql2/1.0/conf/cql2-text',
-    'http://www.opengis.net/spec/cql2/1.0/conf/cql2-json',
-    'http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2',
-    'http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators',
-    'http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison',
-    'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions',
-    'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus',
-    'http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions',
-    'http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions',
+    *cql.CONFORMANCE,
 ]
 RECORDS_PREFIX = 'http://www.opengis.net/spec/ogcapi-records-1/'
 

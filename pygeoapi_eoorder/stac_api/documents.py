@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from ..catalogue import cql
 from ..catalogue.queryables import QUERYABLES
 from .items import RECORD_TO_STAC, STAC_VERSION
 
@@ -29,15 +30,7 @@ CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter',
     'http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter',
     'http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete',
-    'http://www.opengis.net/spec/cql2/1.0/conf/cql2-text',
-    'http://www.opengis.net/spec/cql2/1.0/conf/cql2-json',
-    'http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2',
-    'http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators',
-    'http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison',
-    'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions',
-    'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus',
-    'http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions',
-    'http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions',
+    *cql.CONFORMANCE,
 ]
 
 

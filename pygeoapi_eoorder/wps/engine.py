@@ -6,7 +6,6 @@ Everything the adapter asks of the job engine goes through here."""
 from __future__ import annotations
 
 import os
-import stat
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from pygeoapi import l10n
 from pygeoapi.process.base import UnknownProcessError
 
 from ..auth import current_user
-from ..execution.paths import UnsafePathError, open_nofollow
+from ..execution.paths import open_regular_file
 from ..jobs.repository import CREATED, FINAL, JobQuery
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document
@@ -122,13 +121,11 @@ class Engine:
         prefix = f"{base_url.rstrip('/')}/jobs/{job['id']}/results/"
         if not href.startswith(prefix):
             return None
-        try:
-            fd = open_nofollow(self.manager.results_dir(job['id']), href[len(prefix):])
-        except (OSError, UnsafePathError):
+        handle = open_regular_file(self.manager.results_dir(job['id']), href[len(prefix):])
+        if handle is None:
             return None
-        with os.fdopen(fd, 'rb') as handle:
-            info = os.fstat(handle.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_VALUE_BYTES:
+        with handle:
+            if os.fstat(handle.fileno()).st_size > MAX_VALUE_BYTES:
                 return None
             return handle.read()
 
