@@ -100,6 +100,9 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     options = {
         'bind': f'{host}:{port}', 'workers': workers, 'threads': threads,
         'worker_class': 'gthread', 'timeout': 0, 'graceful_timeout': 10,
+        # idle keep-alive connections live 5 s (gunicorn's default, 2 s, races clients that
+        # reuse one after a 2 s pause, e.g. stac-api-validator's transaction steps: reset)
+        'keepalive': 5,
         'accesslog': '-', 'errorlog': '-', 'loglevel': 'info',
         'access_log_format': '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         # X-Forwarded-* are the app's to honour (web.trusted_proxies), not gunicorn's
