@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import os
 import signal
 import socket
@@ -31,10 +32,30 @@ TEST_PROCESSES = {
 }
 
 
+def _port_range() -> range:
+    """Ports this test process hands out: below the kernel's ephemeral range (so no socket
+    bound to port 0 takes them) and disjoint per pytest-xdist worker (gw0, gw1, …)."""
+    worker = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    start = 20000 + 1000 * index
+    return range(start, start + 1000)
+
+
+_PORTS = itertools.cycle(_port_range())
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A port nobody listens on, not handed out again by this process for a while (a server
+    started with it has time to bind before the cycle comes back)."""
+    for _ in range(1000):
+        port = next(_PORTS)
+        with socket.socket() as sock:
+            try:
+                sock.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f'no free port in {_port_range()}')
 
 
 def make_config(directory: Path, port: int, eoorder: dict | None = None,
@@ -65,19 +86,43 @@ def server_env() -> dict:
     return env
 
 
+class PortTaken(Exception):
+    """The server could not bind its port."""
+
+
 class Server:
     """An `eoorder serve` process; `kill()` is a crash (SIGKILL to its process group)."""
 
     def __init__(self, directory: Path, eoorder: dict | None = None,
                  resources: dict | None = None):
         self.directory = directory
+        self.data_dir = Path((eoorder or {}).get('data_dir', directory / 'data'))
+        self.process: subprocess.Popen | None = None
         self.port = free_port()
         self.url = f'http://127.0.0.1:{self.port}'
         self.config = make_config(directory, self.port, eoorder, resources)
-        self.data_dir = Path((eoorder or {}).get('data_dir', directory / 'data'))
-        self.process: subprocess.Popen | None = None
+
+    def choose_port(self) -> None:
+        """Move to another free port, keeping any edits a test made to the config file."""
+        old, self.port = self.port, free_port()
+        self.url = f'http://127.0.0.1:{self.port}'
+        config = yaml.safe_load(self.config.read_text())
+        config['server']['bind']['port'] = self.port
+        if config['server'].get('url'):
+            config['server']['url'] = config['server']['url'].replace(f':{old}', f':{self.port}')
+        self.config.write_text(yaml.safe_dump(config))
 
     def start(self, timeout: float = 60) -> 'Server':
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except PortTaken:
+                # parallel test workers: another process bound the free port first
+                self.choose_port()
+        raise RuntimeError('no free port after 3 attempts')
+
+    def _start(self, timeout: float) -> 'Server':
+        offset = len(self.log())
         log = open(self.directory / 'server.log', 'ab')
         self.process = subprocess.Popen(
             eoorder_cmd('serve', '--config', str(self.config), '--port', str(self.port),
@@ -86,7 +131,12 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                if 'Address already in use' in self.log()[offset:]:
+                    raise PortTaken(self.port)
                 raise RuntimeError(f'server exited: {self.log()[-3000:]}')
+            if 'Listening at' not in self.log()[offset:]:  # else a server of another
+                time.sleep(0.1)                            # test process may answer
+                continue
             try:
                 if requests.get(self.url + '/', timeout=2).status_code == 200:
                     return self

@@ -19,10 +19,15 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 from lxml import etree
 
 from ..support import oseo
+
+# a load test measures the server under its own load: it runs alone, after the parallel
+# part of the suite (scripts/test)
+pytestmark = pytest.mark.serial
 
 
 ORDERS = EXECUTIONS = 1000

@@ -25,6 +25,10 @@ from lxml import etree
 from ..support import oseo
 from ..support.catalogue import eo_record, records_resource
 
+# a load test measures the server under its own load: it runs alone, after the parallel
+# part of the suite (scripts/test)
+pytestmark = pytest.mark.serial
+
 
 SECONDS = float(os.environ.get('EOORDER_LOAD_SECONDS', 60))
 CLIENTS = int(os.environ.get('EOORDER_LOAD_CLIENTS', 50))
