@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import fcntl
 import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -32,30 +35,42 @@ TEST_PROCESSES = {
 }
 
 
-def _port_range() -> range:
-    """Ports this test process hands out: below the kernel's ephemeral range (so no socket
-    bound to port 0 takes them) and disjoint per pytest-xdist worker (gw0, gw1, …)."""
-    worker = os.environ.get('PYTEST_XDIST_WORKER', 'gw0')
-    index = int(worker[2:]) if worker[2:].isdigit() else 0
-    start = 20000 + 1000 * index
-    return range(start, start + 1000)
+# Ports handed to test servers: below the kernel's ephemeral range (so no socket bound to
+# port 0 takes one), reserved machine-wide with a lock file held until this process ends, so
+# parallel workers and other test runs on the machine never start two servers on one port.
+PORTS = range(20000, 32000)
+PORT_LOCKS = Path(tempfile.gettempdir()) / 'eoorder-test-ports'
+_reserved: dict[int, object] = {}
+_next_ports = itertools.cycle(random.sample(PORTS, len(PORTS)))
 
 
-_PORTS = itertools.cycle(_port_range())
+def _reserve(port: int) -> bool:
+    if port in _reserved:
+        return True
+    PORT_LOCKS.mkdir(exist_ok=True)
+    handle = open(PORT_LOCKS / f'{port}.lock', 'a')
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    _reserved[port] = handle
+    return True
 
 
 def free_port() -> int:
-    """A port nobody listens on, not handed out again by this process for a while (a server
-    started with it has time to bind before the cycle comes back)."""
-    for _ in range(1000):
-        port = next(_PORTS)
+    """A port nobody listens on and no other test process holds."""
+    for _ in range(len(PORTS)):
+        port = next(_next_ports)
+        if not _reserve(port):
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(('127.0.0.1', port))
             except OSError:
                 continue
             return port
-    raise RuntimeError(f'no free port in {_port_range()}')
+    raise RuntimeError(f'no free port in {PORTS}')
 
 
 def make_config(directory: Path, port: int, eoorder: dict | None = None,

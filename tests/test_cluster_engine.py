@@ -169,11 +169,16 @@ def test_duplicate_delivery_does_not_run_a_job_twice(cluster, tmp_path):
     from pygeoapi_eoorder.jobs import cluster as engine
 
     server = cluster.server
-    job_id = server.submit('countdown', {'steps': 20, 'delay': 0.1,
-                                         'pid_file': str(tmp_path / 'pid')})
+    hold = tmp_path / 'hold'
+    hold.touch()
+    job_id = server.submit('countdown', {'steps': 1, 'pid_file': str(tmp_path / 'pid'),
+                                         'hold_file': str(hold)})
     wait_pid(tmp_path / 'pid')
     _, settings = eoconfig.load(server.config)
     assert engine.publish(settings, job_id)      # a redelivery while it runs
+    wait_for(lambda: any(f'job {job_id}: job runs on ' in w.log() for w in cluster.workers),
+             30, what='the redelivery seen while the job runs')
+    hold.unlink()
     job = server.wait_for(job_id, timeout=30)
     assert job['status'] == 'successful'
     assert engine.publish(settings, job_id)      # and one after it finished

@@ -19,6 +19,8 @@ def _metadata(pid: str, job_control: list[str]) -> dict:
                       'schema': {'type': 'number', 'minimum': 0}},
             'pid_file': {'title': 'where to write the worker pid', 'minOccurs': 0,
                          'schema': {'type': 'string'}},
+            'hold_file': {'title': 'keep running while this file exists', 'minOccurs': 0,
+                          'schema': {'type': 'string'}},
             'fail': {'title': 'fail after the steps', 'minOccurs': 0,
                      'schema': {'type': 'boolean'}},
         },
@@ -46,6 +48,10 @@ class Countdown(JobProcessor):
         for step in range(steps):
             time.sleep(delay)
             self.report_progress(int((step + 1) * 100 / (steps + 1)), f'step {step + 1}/{steps}')
+        hold = data.get('hold_file')  # the job keeps running while this file exists
+        deadline = time.monotonic() + 120
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.05)
         if data.get('fail'):
             raise ProcessorExecuteError('asked to fail')
         return 'application/json', {'id': 'count', 'value': steps}
