@@ -54,9 +54,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workdir: Path) -> tuple[subprocess.Popen, str, Path]:
+def start_server(workdir: Path, **blocks) -> tuple[subprocess.Popen, str, Path]:
+    """`eoorder serve` of the embedded default (with `blocks` of the eoorder block)."""
     config = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
     config['eoorder']['data_dir'] = str(workdir / 'data')
+    config['eoorder'].update(blocks)
     config['logging'] = {'level': 'ERROR'}
     path = workdir / 'config.yml'
     path.write_text(yaml.safe_dump(config))

@@ -25,7 +25,8 @@ from . import urls
 from .api import landing, openapi as oas, routes as processes_adapter
 from .auth import flask as auth_flask
 from .auth.throttle import LoginThrottle
-from .catalogue import demo, runtime as catalogue_runtime
+from .catalogue import demo, runtime as catalogue_runtime, workspace_collections
+from .catalogue.visibility import current_viewer
 from .components import Components
 from .errors import PROBLEM_TYPE, from_pygeoapi
 from .jobs import supervisor_control as control
@@ -35,11 +36,12 @@ from .oseo import http as oseo_http
 from .records import http as records_http
 from . import stac_api, workspace_api
 from .ui import http as ui_http
-from .web import install as install_web_safety, is_page, request_root
+from .web import install as install_web_safety, is_page
+from .web.app_context import install as install_app_context
 from .web.problem import problem
 from .web.render import Renderer
 from .web.pygeoapi_api import EOOrderAPI
-from .web.pygeoapi_routes import PygeoapiRoutes, check_supported, static_folder, url_prefix
+from .web.pygeoapi_routes import PygeoapiRoutes, check_supported, static_folder
 from .wps import http as wps_http
 
 # Components with routes of their own: each has `install(app, api, settings)` and
@@ -98,7 +100,7 @@ def _install_error_handlers(app: Flask) -> None:
     app.after_request(_problem_for_pygeoapi_errors)
 
 
-def _pages_follow_request(app: Flask) -> None:
+def _pages_follow_request(app: Flask, base: urls.BaseURL) -> None:
     """HTML pages rendered by pygeoapi's templates get the request's base URL where the
     templates' config has `urls.IN_PAGES` (served files are left as they are)."""
     placeholder = urls.IN_PAGES.encode()
@@ -107,7 +109,7 @@ def _pages_follow_request(app: Flask) -> None:
     def _base_url_in_page(response: Response) -> Response:
         if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
             response.headers = Headers(response.headers)
-        if urls.CURRENT.fixed or not is_page(response):
+        if base.fixed or not is_page(response):
             return response
         page = response.get_data()
         if placeholder in page:
@@ -116,12 +118,12 @@ def _pages_follow_request(app: Flask) -> None:
         return response
 
 
-def _refuse_bad_hosts(app: Flask) -> None:
+def _refuse_bad_hosts(app: Flask, base: urls.BaseURL) -> None:
     """Links are built from the Host (or a trusted X-Forwarded-Host): one that is not a
     host name or address with an optional port is answered 400."""
     @app.before_request
     def _valid_host():
-        if not urls.CURRENT.fixed and not urls.valid_host(request.host):
+        if not base.fixed and not urls.valid_host(request.host):
             return problem(400, 'invalid-parameter', 'the Host header is not a host name '
                            'or address with an optional port')
         return None
@@ -149,12 +151,16 @@ def _use_offline_templates(config: dict, settings: eoconfig.Settings) -> None:
 
 def _api_for(registry: Components) -> EOOrderAPI:
     """pygeoapi's API object over the registry's process manager, its OpenAPI document
-    rebuilt when the set of processes changes."""
+    rebuilt when the set of processes changes (the first one now: pygeoapi builds the
+    record providers to describe them, in the registry's catalogue context)."""
     config, settings = registry.config, registry.settings
     cache = oas.OpenAPICache(config, registry.registry, COMPONENTS)
-    urls.configure(settings.public_url, config['server']['url'], url_prefix(config),
-                   request_root)
-    return EOOrderAPI(config, cache.get, registry.manager)
+    with catalogue_runtime.entered(registry.catalogue):
+        api = EOOrderAPI(config, cache.get, registry.manager, base=registry.urls)
+    if (settings.block.get('workspaces') or {}).get('enabled', True):
+        api.runtime_resources = lambda: workspace_collections.resources(
+            settings.store_url, current_viewer())  # members see their workspaces' records
+    return api
 
 
 def _install_routes(app: Flask, api: EOOrderAPI, settings: eoconfig.Settings) -> None:
@@ -165,7 +171,6 @@ def _install_routes(app: Flask, api: EOOrderAPI, settings: eoconfig.Settings) ->
                        LoginThrottle.from_settings(settings))
     processes_adapter.install(app, routes)
     records_http.install(app, routes)
-    catalogue_runtime.configure(api.base_url, settings, api.config.get('resources', {}))
     for component in COMPONENTS:
         component.install(app, api, settings)
         choose_views = getattr(component, 'pygeoapi_views', None)
@@ -191,15 +196,15 @@ def create_app(config_path: str | None = None) -> Flask:
     config, settings = registry.config, registry.settings
     check_supported(config)
     _use_offline_templates(config, settings)
-    os.environ[eoconfig.ENV_CONFIG] = str(settings.config_path)  # for the job engine
     api = _api_for(registry)
     app = Flask(__name__, static_folder=static_folder(config), static_url_path='/static')
+    install_app_context(app, registry.urls, registry.catalogue)  # per request: its URL
     _trust_proxies(app, settings)
-    _refuse_bad_hosts(app)
+    _refuse_bad_hosts(app, registry.urls)
     app.config['MAX_CONTENT_LENGTH'] = 64 * 1024 * 1024
     _install_routes(app, api, settings)
     _install_error_handlers(app)
-    _pages_follow_request(app)
+    _pages_follow_request(app, registry.urls)
     if not control.supervised_externally():
         control.ensure_supervisor(settings, force=True)
     return app

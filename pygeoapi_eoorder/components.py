@@ -35,6 +35,14 @@ Attributes (stable; adapters and entry points rely on them):
   (`item_processor(name)` resolves one when first asked: a broken plug-in fails the
   order items that use it, never the start-up).
 - `runtime()`: what a job-engine process needs (:class:`~.jobs.runtime.Runtime`).
+- `urls`: how this configuration's base URL is found (:class:`~.urls.BaseURL`);
+  `catalogue`: what its record providers need to know (settings, resources;
+  :class:`~.catalogue.runtime.CatalogueContext`). The web layer makes both current for
+  each request of the app built from this registry; nothing else in the process is changed.
+
+`load_config(path)` loads a configuration with this package's built-in processes added to
+its `resources:` (see `BUILTIN_PROCESSES`); every entry point that serves processes
+loads through it.
 """
 
 from __future__ import annotations
@@ -48,7 +56,9 @@ from typing import Any, Callable
 from . import config as eoconfig
 from .auth import Auth
 from .catalogue import repository as record_events
+from .catalogue.runtime import CatalogueContext
 from .config import Settings
+from .datacube.job import GraphProcess
 from .execution.runner import ExecutionRunner
 from .jobs import Manager
 from .jobs.dispatch import Dispatcher
@@ -58,17 +68,50 @@ from .jobs.runtime import Runtime
 from .jobs.service import JobService
 from .jobs.services import JobServices
 from .ordering import recovery as order_recovery
+from .ordering.item_job import OrderItemProcess
+from .ordering.notification_job import NotificationProcess
+from .ordering.repository import OrderRepository
 from .ordering.service import OrderService
 from .plugins import PluginError, resolve
+from .processes.builtin import DeployProcess, UndeployProcess
 from .processes.catalogue import ProcessCatalogue
 from .processes.deployment import Deployment
 from .processes.registry import ProcessRegistry
 from .store import Store
+from .urls import BaseURL
+from .wps import notify as wps_notify
 
-__all__ = ['Components', 'PluginError', 'resolve']
+__all__ = ['BUILTIN_PROCESSES', 'Components', 'PluginError', 'load_config', 'plugin_name',
+           'resolve']
+
+BUILTIN_PROCESSES: dict[str, type] = {  # processes every configuration serves
+    'DeployProcess': DeployProcess,          # Testbed-13 ADES transactions, as processes
+    'UndeployProcess': UndeployProcess,
+    '_oseo_order_item': OrderItemProcess,    # internal: one OSEO order item
+    '_oseo_notification': NotificationProcess,  # internal: an OSEO status notification
+    '_openeo_graph': GraphProcess,           # internal: an openEO batch job
+}
 
 _CACHE: dict[tuple[str, int], 'Components'] = {}
 _CACHE_LOCK = threading.RLock()
+
+
+def plugin_name(cls: type) -> str:
+    """The dotted name pygeoapi's plug-in loader imports `cls` by. pygeoapi reads processors
+    from `resources:` (its process manager, its OpenAPI document) only by such names, so the
+    built-in processes are named here, from their classes, in this one place."""
+    return f'{cls.__module__}.{cls.__qualname__}'
+
+
+def load_config(path: str | os.PathLike, strict: bool = False) -> tuple[dict, Settings]:
+    """`config.load`, with the built-in processes added to `resources:` (a deployer's
+    resource of the same id wins)."""
+    config, settings = eoconfig.load(path, strict=strict)
+    resources = config.setdefault('resources', {})
+    for process_id, processor in BUILTIN_PROCESSES.items():
+        resources.setdefault(process_id, {'type': 'process',
+                                          'processor': {'name': plugin_name(processor)}})
+    return config, settings
 
 
 def _configured_processes(config: dict) -> dict:
@@ -95,6 +138,8 @@ class Components:
     sweepers: tuple[Callable, ...] = ()
     record_listeners: tuple[Callable[[str, str], Any], ...] = ()
     item_processors: dict[str, type] = field(default_factory=dict)
+    urls: BaseURL = field(default_factory=BaseURL)
+    catalogue: CatalogueContext = field(default_factory=CatalogueContext)
 
     resolve = staticmethod(resolve)
 
@@ -158,11 +203,18 @@ class Components:
         """Every service of a loaded configuration (`config.load`)."""
         configured = _configured_processes(config)
         services = JobServices.for_settings(settings, configured)
+        # the final message of a job's WPS ows:ResponseHandler (wps sits above the engine)
+        services.engine.message_formats[wps_notify.FORMAT] = \
+            wps_notify.message_format(settings.jobs.retention_seconds)
+        # a user's active order items in their quota usage (ordering sits above the engine)
+        services.quotas.order_items = OrderRepository(services.store).active_items_of
         manager_def = dict(config['server']['manager'], processes=configured)
         manager = Manager(manager_def, services=services)
         components = cls(config=config, settings=settings, services=services, manager=manager,
                          sweepers=(order_recovery.sweep,),
-                         record_listeners=_record_listeners(settings, manager))
+                         record_listeners=_record_listeners(settings, manager),
+                         urls=BaseURL.for_config(config, settings.public_url),
+                         catalogue=CatalogueContext.of_config(config, settings))
         for position, listener in enumerate(components.record_listeners):
             record_events.listen(settings.store_url, f'{settings.config_path}#{position}',
                                  listener)
@@ -175,7 +227,7 @@ class Components:
         with _CACHE_LOCK:
             found = _CACHE.get(key)
             if found is None:
-                config, settings = eoconfig.load(key[0])
+                config, settings = load_config(key[0])
                 found = _CACHE[key] = cls.build(config, settings)
         return found
 

@@ -23,13 +23,6 @@ ENV_DATA_DIR = 'EOORDER_DATA_DIR'
 ENV_STORE_URL = 'EOORDER_STORE_URL'
 ENV_BROKER_URL = 'EOORDER_BROKER_URL'
 ENV_BIND_URL = 'EOORDER_BIND_URL'  # set by `eoorder serve`: its --host/--port as a URL
-BUILTIN_PROCESSES = {  # Testbed-13 ADES transactions, as processes
-    'DeployProcess': 'pygeoapi_eoorder.processes.builtin.DeployProcess',
-    'UndeployProcess': 'pygeoapi_eoorder.processes.builtin.UndeployProcess',
-    '_oseo_order_item': 'pygeoapi_eoorder.ordering.item_job.OrderItemProcess',  # internal
-    '_oseo_notification': 'pygeoapi_eoorder.ordering.notification_job.NotificationProcess',
-    '_openeo_graph': 'pygeoapi_eoorder.datacube.job.GraphProcess',  # internal (openEO jobs)
-}
 
 
 class ConfigError(Exception):
@@ -61,6 +54,12 @@ class JobSettings:
     lease_seconds: float
     sweep_interval_seconds: float
     result_store: str
+    created_lifetime_seconds: float | None = None  # None: retention_seconds
+
+    @property
+    def created_lifetime(self) -> float:
+        """Seconds a never-started `created` job is kept after its last change."""
+        return self.created_lifetime_seconds or self.retention_seconds
 
     @classmethod
     def from_block(cls, jobs: dict) -> 'JobSettings':
@@ -279,9 +278,7 @@ def load(path: str | os.PathLike, strict: bool = False) -> tuple[dict, Settings]
                                    'connection': settings.store_url,
                                    'settings': settings.to_dict()}
     config['eoorder'] = settings.block
-    resources = config.setdefault('resources', {})
-    for process_id, processor in BUILTIN_PROCESSES.items():
-        resources.setdefault(process_id, {'type': 'process', 'processor': {'name': processor}})
+    config.setdefault('resources', {})  # the built-in processes: `components.load_config`
     if strict:
         _validate_pygeoapi_schema(config)
     return config, settings

@@ -31,7 +31,8 @@ LAYERS = (
     ('web', [{'web', 'auth.flask'}], True),
     # catalogue.harvest and datacube run as jobs: nodes of their own above jobs
     ('service', [{'ordering'}, {'catalogue.harvest', 'datacube'}, {'jobs'}, {'processes'},
-                 {'workspaces'}, {'execution'}, {'catalogue'}, {'auth'}], False),
+                 {'workspaces'}, {'execution'}, {'catalogue'}, {'auth'}, {'notifications'}],
+     False),
     ('foundation', [{'store', 'config', 'errors', 'egress', 'xmlsafe', 'nesting', 'urls',
                      'plugins', ''}], True),
 )

@@ -110,6 +110,23 @@ def test_openapi_lists_our_routes_and_processes(tmp_path):
         assert name in names
 
 
+def test_openapi_describes_record_collections_and_builtin_processes(tmp_path):
+    """No app runs and $PYGEOAPI_CONFIG is unset: the command gives the record provider
+    its configuration itself (pygeoapi builds it to describe the collection's items)."""
+    from .conftest import TEST_PROCESSES
+    from .support.catalogue import records_resource
+    path = make_config(tmp_path, free_port(), {},
+                       {**TEST_PROCESSES, 'products': records_resource('Products')})
+    env = server_env()
+    env.pop('PYGEOAPI_CONFIG', None)
+    result = run('openapi', str(path), env=env)
+    assert result.returncode == 0, result.stderr
+    paths = json.loads(result.stdout)['paths']
+    assert '/collections/products/items' in paths, result.stderr
+    assert {'/processes/DeployProcess/execution',
+            '/processes/UndeployProcess/execution'} <= set(paths)
+
+
 def test_serve_with_an_app_config_error_stops_with_one_line(tmp_path):
     """A config error only found while building the app (here: an `ordering.schemas` that
     holds no schemas) stops `eoorder serve` (gunicorn) with one line, not worker tracebacks."""

@@ -84,7 +84,7 @@ def test_create_get_list(backend):
     created = create(call, 'alice', 'alpha', title='Alpha project')
     assert created['owner'] == 'alice' and created['members'] == []
     assert created['usage'] == {'usedBytes': 0, 'quotaBytes': QUOTA,
-                                'availableBytes': QUOTA, 'objects': 0}
+                                'availableBytes': QUOTA, 'objects': 0, 'recordBytes': 0}
     assert created['storage']['type'] == kind
     got = call('GET', 'alice', '/workspaces/alpha').json()
     assert got['title'] == 'Alpha project'
@@ -118,7 +118,7 @@ def test_files_and_quota(backend, s3):
     assert stored_keys(backend, s3, 'quota') == {'dir/a.bin': 600, 'b.bin': 400}
     usage = call('GET', 'alice', '/workspaces/quota').json()['usage']
     assert usage == {'usedBytes': 1000, 'quotaBytes': QUOTA, 'availableBytes': 0,
-                     'objects': 2}
+                     'objects': 2, 'recordBytes': 0}
     # replacing a file counts its new size only
     assert call('PUT', 'alice', '/workspaces/quota/files/b.bin', data=b'z' * 300,
                 headers=OCTETS).status_code == 201
@@ -249,9 +249,27 @@ def stored_records(server, collection: str) -> set[str]:
             'SELECT identifier FROM eoorder_record WHERE collection = ?', (collection,))}
 
 
+def record_bytes(server, collection: str) -> int:
+    """Bytes of the record documents the store holds in a collection."""
+    import sqlite3
+    with sqlite3.connect(server.directory / 'data' / 'eoorder.db') as db:
+        return db.execute('SELECT COALESCE(SUM(LENGTH(CAST(document AS TEXT))), 0) FROM '
+                          'eoorder_record WHERE collection = ?', (collection,)).fetchone()[0]
+
+
+def test_registered_records_count_in_the_quota(backend, stac_catalog):
+    _, server, call = backend
+    create(call, 'alice', 'tiny', quotaBytes=100)  # less than one record document
+    refused = call('POST', 'alice', '/workspaces/tiny/register', json={'url': stac_catalog})
+    assert refused.status_code == 413, refused.text
+    assert refused.json()['limit'] == 100 and refused.json()['usage'] == 0
+    assert stored_records(server, 'workspace-tiny') == set()
+
+
 def test_register_and_deregister_stac(backend, stac_catalog):
     _, server, call = backend
-    create(call, 'alice', 'reg')
+    create(call, 'root', 'reg', quotaBytes=QUOTA * 100)  # room for the records
+    call('POST', 'root', '/workspaces/reg/members', json={'user': 'alice'})
     assert call('POST', 'bob', '/workspaces/reg/register', json={'url': stac_catalog}
                 ).status_code == 404
     reply = call('POST', 'alice', '/workspaces/reg/register', json={'url': stac_catalog})
@@ -262,6 +280,9 @@ def test_register_and_deregister_stac(backend, stac_catalog):
     listed = call('GET', 'alice', '/workspaces/reg/records').json()
     assert {f['id'] for f in listed['features']} == expected and listed['numberMatched'] == 3
     assert call('GET', 'alice', '/workspaces/reg').json()['records'] == 3
+    usage = call('GET', 'alice', '/workspaces/reg').json()['usage']
+    assert usage['recordBytes'] == record_bytes(server, 'workspace-reg') > 0
+    assert usage['usedBytes'] == usage['recordBytes']  # no files: the records count
     assert call('GET', 'bob', '/workspaces/reg/records').status_code == 404
     assert call('GET', 'bob', '/workspaces/reg/records/item-0').status_code == 404
     assert call('DELETE', 'bob', '/workspaces/reg/records/item-0').status_code == 404
@@ -272,9 +293,9 @@ def test_register_and_deregister_stac(backend, stac_catalog):
                  {'url': stac_catalog, 'type': 'application-package'}):
         refused = call('POST', 'alice', '/workspaces/reg/register', json=body)
         assert refused.status_code == 400, (body, refused.text)
-    refused = call('DELETE', 'alice', '/workspaces/reg')
+    refused = call('DELETE', 'root', '/workspaces/reg')
     assert refused.status_code == 409 and refused.json()['records'] == 2
-    assert call('DELETE', 'alice', '/workspaces/reg', params={'force': 'true'}
+    assert call('DELETE', 'root', '/workspaces/reg', params={'force': 'true'}
                 ).status_code == 204
     assert stored_records(server, 'workspace-reg') == set()
 

@@ -183,8 +183,13 @@ def test_execute_errors(server):
         '<ows:Identifier>countdown</ows:Identifier>', '<wps:Extension><ows:ResponseHandler>'
         'mailto:a@example.org</ows:ResponseHandler></wps:Extension>'
         '<ows:Identifier>countdown</ows:Identifier>')
-    reply = post(server, handler)
+    reply = post(server, handler)  # this server has no SMTP: mailto: is not offered
     assert exception_code(reply) == 'OptionNotSupported' and reply.status_code == 501
+    assert 'SMTP' in reply.text
+    capabilities = assert_valid(kvp(server, request='GetCapabilities').content)
+    assert capabilities.xpath('//ows:Operation[@name="Execute"]/ows:Constraint[@name='
+                              '"ResponseHandler"]//ows:Value/text()',
+                              namespaces=NS) == ['http', 'https']
 
 
 def test_failed_sync_job_is_an_exception_report(server):

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import jsonschema
 
 from ..execution.paths import UnsafePathError, safe_name
+from ..notifications.addresses import WEB_SCHEMES, NotificationRefused, mail_address
 
 MAX_DEPTH = 64
 
@@ -40,6 +41,21 @@ def _is_url(value) -> bool:
         return False
     parts = urlparse(value)
     return parts.scheme in ('http', 'https') and bool(parts.netloc)
+
+
+def _check_subscriber_uri(key: str, value, schemes: tuple[str, ...]) -> None:
+    """An http(s) URL, or a mailto: address when the server offers e-mail."""
+    if isinstance(value, str) and value.lower().startswith('mailto:'):
+        if 'mailto' not in schemes:
+            raise InvalidRequest(f'subscriber.{key}: mailto: is not offered by this server '
+                                 '(no SMTP server configured); give an http(s) URL')
+        try:
+            mail_address(value)
+        except NotificationRefused as err:
+            raise InvalidRequest(f'subscriber.{key}: {err}') from None
+    elif not _is_url(value):
+        raise InvalidRequest(f'subscriber.{key}: missing or not an http(s)'
+                             f"{' or mailto:' if 'mailto' in schemes else ''} URL")
 
 
 def _check_value(name: str, value, schema: dict | None) -> None:
@@ -103,7 +119,8 @@ def _check_inputs(inputs: dict, declared: dict) -> None:
             _check_value(name, value, schema)
 
 
-def parse(raw: bytes, process: dict) -> ExecuteRequest:
+def parse(raw: bytes, process: dict,
+          schemes: tuple[str, ...] = WEB_SCHEMES) -> ExecuteRequest:
     """Parse and check an execute request body for the process described by `process`."""
     if not raw or not raw.strip():
         body = {}
@@ -148,11 +165,10 @@ def parse(raw: bytes, process: dict) -> ExecuteRequest:
     if subscriber is not None:
         if not isinstance(subscriber, dict):
             raise InvalidRequest('subscriber: must be an object with successUri')
-        if not _is_url(subscriber.get('successUri')):
-            raise InvalidRequest('subscriber.successUri: missing or not an http(s) URL')
+        _check_subscriber_uri('successUri', subscriber.get('successUri'), schemes)
         for key in ('inProgressUri', 'failedUri'):
-            if subscriber.get(key) is not None and not _is_url(subscriber[key]):
-                raise InvalidRequest(f'subscriber.{key}: not an http(s) URL')
+            if subscriber.get(key) is not None:
+                _check_subscriber_uri(key, subscriber[key], schemes)
         subscriber = {k: subscriber.get(k) for k in ('successUri', 'inProgressUri', 'failedUri')}
     return ExecuteRequest(inputs=inputs, outputs=outputs, response=response,
                           subscriber=subscriber)

@@ -15,12 +15,14 @@ from flask import Request, Response
 from ..auth import current_user
 from ..web.problem import problem
 from ..jobs import provenance
+from ..jobs.quotas import QuotaExceeded
 from ..jobs.repository import CREATED
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document, status_info
+from ..notifications import Notifier
 from ..processes import permissions
-from . import execute_request
-from .jobs import JobRoutes, _json
+from . import execute_request, quotas
+from .jobs import JobRoutes, _json, _prefer_tokens
 
 CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/job-management',
@@ -29,7 +31,9 @@ CONFORMANCE = [
 ]
 LOCKED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/locked'
 DEFINITION_MEMBERS = ('inputs', 'outputs', 'response', 'subscriber')
+SUBSCRIBER_URIS = ('successUri', 'inProgressUri', 'failedUri')  # not a protocol's handlers
 PATCH_TYPES = ('application/json', 'application/merge-patch+json')
+EXECUTION_MODE = 'executionMode'  # of a created job, in its details: 'sync' or 'async'
 
 
 def wants_created(header: str | None) -> bool:
@@ -103,8 +107,10 @@ class JobManagementRoutes:
         if job['requested_outputs']:
             definition['outputs'] = job['requested_outputs']
         definition['response'] = job['response'] or 'raw'
-        if job['subscriber']:
-            definition['subscriber'] = {k: v for k, v in job['subscriber'].items() if v}
+        subscriber = {k: v for k, v in (job['subscriber'] or {}).items()
+                      if v and k in SUBSCRIBER_URIS}
+        if subscriber:
+            definition['subscriber'] = subscriber
         return definition
 
     # -- POST /jobs ---------------------------------------------------------------
@@ -128,7 +134,8 @@ class JobManagementRoutes:
             return self.jobs.execute(request, process_id)
         process = self.manager.process_metadata(process_id)
         try:
-            req = execute_request.parse(request.get_data(), process)
+            req = execute_request.parse(request.get_data(), process,
+                                        Notifier(self.manager.settings.block).schemes)
         except execute_request.InvalidRequest as err:
             return problem(400, 'invalid-parameter', str(err))
         user = current_user()
@@ -141,6 +148,12 @@ class JobManagementRoutes:
                                   owner=user.name if user else None,
                                   owner_roles=sorted(user.roles) if user else None,
                                   created=True)
+        # the execution mode asked for beside status="created" applies when it is started
+        # (/req/job-management/create-execution-pending)
+        asked = 'respond-async' if 'respond-async' in _prefer_tokens(
+            request.headers.get('Prefer')) else None
+        mode = 'async' if self.manager.wants_async(process_id, asked) else 'sync'
+        self.manager.repo.set_details(job['id'], {EXECUTION_MODE: mode})
         return _json(status_info(job, self.jobs.base_url), 201, {
             'Location': f"{self.jobs.base_url}/jobs/{job['id']}",
             'Preference-Applied': 'status="created"'})
@@ -175,7 +188,8 @@ class JobManagementRoutes:
         merged.pop('process', None)
         try:
             req = execute_request.parse(json.dumps(merged).encode(),
-                                        self.manager.process_metadata(job['process_id']))
+                                        self.manager.process_metadata(job['process_id']),
+                                        Notifier(self.manager.settings.block).schemes)
         except execute_request.InvalidRequest as err:
             return problem(400, 'invalid-parameter', str(err))
         except Exception:  # the process was undeployed since
@@ -203,9 +217,18 @@ class JobManagementRoutes:
                                       self.manager, current_user(), job['inputs'] or {})
         if refused is not None:
             return problem(refused.status, refused.type, refused.detail)
-        if not self.manager.start(job_id):
+        try:
+            started = self.manager.start(job_id)
+        except QuotaExceeded as err:
+            return quotas.refusal(err)
+        if not started:
             return problem(409, LOCKED, f'job {job_id} was started meanwhile')
-        return _json(status_info(self.manager.repo.get(job_id), self.jobs.base_url), 200,
+        if (job['details'] or {}).get(EXECUTION_MODE) == 'sync':  # created without
+            # respond-async, for a process that runs synchronously: answered when it ends
+            started = self.manager.wait(job_id, self.manager.settings.jobs.sync_timeout_seconds)
+        else:
+            started = self.manager.repo.get(job_id)
+        return _json(status_info(started, self.jobs.base_url), 200,
                      {'Location': f'{self.jobs.base_url}/jobs/{job_id}'})
 
     # -- GET /jobs/{id}/definition, /inputs, /prov -----------------------------------

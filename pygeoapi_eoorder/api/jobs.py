@@ -18,11 +18,13 @@ from ..auth import current_user
 from ..web.problem import problem
 from ..execution.paths import open_regular_file
 from ..jobs.manager import Manager
+from ..jobs.quotas import QuotaExceeded
 from ..jobs.repository import CREATED, FINAL
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document, status_info
+from ..notifications import Notifier
 from ..processes import permissions
-from . import execute_request, job_query, result_modes, result_safety
+from . import execute_request, job_query, quotas, result_modes, result_safety
 
 JOB_LIST_CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list',
@@ -107,7 +109,8 @@ class JobRoutes:
                            f'execute requests must be application/json, not {request.mimetype}')
         process = self.manager.process_metadata(process_id)
         try:
-            req = execute_request.parse(request.get_data(), process)
+            req = execute_request.parse(request.get_data(), process,
+                                        Notifier(self.manager.settings.block).schemes)
         except execute_request.InvalidRequest as err:
             return problem(400, 'invalid-parameter', str(err))
         prefer = _prefer_tokens(request.headers.get('Prefer'))
@@ -118,10 +121,13 @@ class JobRoutes:
                                       user, req.inputs)
         if refused is not None:  # built-ins that change shared state: nothing is queued
             return problem(refused.status, refused.type, refused.detail)
-        job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
-                                  response=req.response, subscriber=req.subscriber,
-                                  owner=user.name if user else None,
-                                  owner_roles=sorted(user.roles) if user else None)
+        try:
+            job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
+                                      response=req.response, subscriber=req.subscriber,
+                                      owner=user.name if user else None,
+                                      owner_roles=sorted(user.roles) if user else None)
+        except QuotaExceeded as err:
+            return quotas.refusal(err)
         location = {'Location': f"{self.base_url}/jobs/{job['id']}"}
         if is_async:
             return _json(status_info(job, self.base_url), 201,

@@ -28,8 +28,9 @@ def _query(name: str, description: str, schema: dict, explode: bool = False) -> 
 
 
 JOB_LIST_PARAMETERS = [
-    _query('type', 'job types (process, order, harvest)', {'type': 'array',
-                                                           'items': {'type': 'string'}}, True),
+    _query('type', 'kinds of job (process, order, notification, harvest, openeo, '
+           'openeo-sync; the `jobType` of a statusInfo)',
+           {'type': 'array', 'items': {'type': 'string'}}, True),
     _query('processID', 'process identifiers', {'type': 'array', 'items': {'type': 'string'}},
            True),
     _query('status', 'job statuses', {'type': 'array',

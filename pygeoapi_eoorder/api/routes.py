@@ -18,7 +18,7 @@ from werkzeug.datastructures import Headers
 
 from ..web.problem import problem
 from ..web.pygeoapi_routes import PygeoapiRoutes
-from . import job_management
+from . import job_management, quotas
 from .deploy import DEPLOY_CONFORMANCE, DeployRoutes
 from .jobs import JOB_LIST_CONFORMANCE, JobRoutes
 
@@ -116,6 +116,7 @@ def _own_rules(jobs: JobRoutes, deploy: DeployRoutes) -> list[tuple]:
          lambda job_id: jobs.log(request, job_id)),
         ('/jobs/<job_id>/results/<path:name>', 'eoorder.job_result_file', ['GET'],
          lambda job_id, name: jobs.result_file(request, job_id, name)),
+        ('/quotas', 'eoorder.quotas', ['GET'], lambda: quotas.usage(jobs.manager, request)),
         ('/processes', 'eoorder.deploy', ['POST'], lambda: deploy.deploy(request)),
         ('/processes/<process_id>', 'eoorder.replace', ['PUT'],
          lambda process_id: deploy.replace(request, process_id)),

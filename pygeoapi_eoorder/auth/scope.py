@@ -7,7 +7,7 @@ Outside a request (a job in a worker, the CLI) there is no scope: `current()` is
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _SCOPE: contextvars.ContextVar['RequestScope | None'] = contextvars.ContextVar(
@@ -23,6 +23,7 @@ class RequestScope:
     client_address: str | None = None
     user: Any = None            # the identified `User`, None while anonymous/unknown
     auth_error: str | None = None
+    memo: dict = field(default_factory=dict)  # what the services read once a request
 
 
 def enter(scope: RequestScope) -> contextvars.Token:

@@ -30,7 +30,8 @@ def _load(spec: dict, base_dir) -> Authenticator:
 class Auth:
     """Authenticators tried in order; the first that recognises credentials decides."""
 
-    def __init__(self, block: dict, base_dir):
+    def __init__(self, block: dict, base_dir, store_url: str | None = None):
+        self.store_url = store_url  # where workspace membership is read (None: nowhere)
         self.authenticators = [_load(spec, base_dir) for spec in block['authenticators']]
         self.anonymous = block['anonymous']
         self.anonymous_roles = frozenset(block['anonymous_roles'])
@@ -90,13 +91,40 @@ class Auth:
         return True
 
     def owns(self, user: User | None, owner: str | None) -> bool:
-        """May `user` see a resource owned by `owner`? (Admins see everything.)"""
-        return self.is_admin(user) or (user is not None and owner == user.name)
+        """May `user` see a resource owned by `owner`? (Admins see everything; members
+        of workspace `<id>` see what `workspace:<id>` owns.)"""
+        if self.is_admin(user) or (user is not None and owner == user.name):
+            return True
+        workspace = workspace_of_owner(owner)
+        return workspace is not None and workspace in self.workspaces_of(user)
+
+    def workspaces_of(self, user: User | None) -> frozenset[str]:
+        """Ids of the workspaces `user` owns or is a member of (read once a request)."""
+        if user is None or not user.name or self.store_url is None:
+            return frozenset()
+        scope = request_scope.current()
+        memo = scope.memo if scope is not None and scope.user is user else {}
+        key = ('workspaces_of', user.name)
+        if key not in memo:
+            from ..store import get_store
+            from ..store.workspace_tables import workspaces_of
+            memo[key] = workspaces_of(get_store(self.store_url), user.name)
+        return memo[key]
 
     def can_see_process(self, user: User | None, definition: dict) -> bool:
         if definition.get('visibility', 'public') != 'private':
             return True
         return self.owns(user, definition.get('owner'))
+
+
+WORKSPACE_OWNER = 'workspace:'  # owner of what belongs to a workspace: `workspace:<id>`
+
+
+def workspace_of_owner(owner: str | None) -> str | None:
+    """The workspace id of an owner `workspace:<id>`, else None."""
+    if isinstance(owner, str) and owner.startswith(WORKSPACE_OWNER):
+        return owner[len(WORKSPACE_OWNER):] or None
+    return None
 
 
 def bearer_login(header: str) -> tuple[str, str] | None:

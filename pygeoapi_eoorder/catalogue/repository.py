@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import functools
+import gc
+import itertools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
-from sqlalchemy import and_, delete, func, select, text
+from sqlalchemy import ARRAY, String, and_, any_, cast, delete, func, select, text
+from sqlalchemy.dialects.postgresql import array
 
 from ..store import Store, get_store, utcnow
 from ..store.record_tables import Record
-from . import records, sql, visibility
+from . import records, sql, sql_bulk, sql_rows, visibility
 from .cql import CQLError
 from .query import QueryError
 from .queryables import SORT_COLUMNS
@@ -71,11 +75,15 @@ def announce_inserted(store_url: str, collection: str) -> None:
             LOGGER.exception('record listener %r failed', listener)
 
 
+_iso = functools.lru_cache(maxsize=64)(records.iso)  # mostly the one `now` of a batch
+
+
 def _stamp(row: dict) -> None:
     """Served records say when they were created and updated (the store's times if absent)."""
     props = row['document'].setdefault('properties', {})
-    props.setdefault('created', records.iso(row['created']))
-    props.setdefault('updated', records.iso(row['updated']))
+    for key in ('created', 'updated'):
+        if key not in props:
+            props[key] = _iso(row[key])
 
 
 _ANALYZED: set[str] = set()
@@ -172,24 +180,41 @@ class RecordRepository:
         return self.get(identifier, visibility.INTERNAL) is not None
 
     def upsert(self, documents: list[dict],
-               ownership: visibility.Ownership = visibility.CURATED) -> UpsertResult:
+               ownership: visibility.Ownership = visibility.CURATED,
+               owned: bool = False) -> UpsertResult:
         """Insert new records, replace changed ones, skip unchanged ones (by content hash).
 
         The records get `ownership`; a record stored with another owner is never
-        replaced (counted as `refused`)."""
-        result = UpsertResult()
+        replaced (counted as `refused`). New records are inserted in one bulk statement
+        (`sql_bulk`); `owned`: the documents are fresh JSON values given up by the
+        caller (see `sql_rows.rows`)."""
+        return self._write(self._rows(documents, ownership, owned), ownership)
+
+    def _rows(self, documents, ownership: visibility.Ownership, owned: bool) -> dict:
+        """The table rows of `documents` by identifier (the last of a repeated one)."""
         rows = {}
-        for document in documents:
-            row = records.to_row(self.collection, records.normalise(document))
+        for row in sql_rows.rows(self.collection, documents, owned):
             row.update(owner=ownership.owner, visibility=ownership.visibility)
             rows[row['identifier']] = row
+        return rows
+
+    def _among(self, column, values: list[str]):
+        """column IN values: one array parameter on PostgreSQL (thousands of parameters
+        cost more to send and parse than the lookup)."""
+        if self.store.is_sqlite:
+            return column.in_(values)
+        return column == any_(cast(array(values), ARRAY(String)))
+
+    def _write(self, rows: dict, ownership: visibility.Ownership) -> UpsertResult:
+        result = UpsertResult()
         if not rows:
             return result
         now = utcnow()
         with self.store.write() as session:
             existing = {r.identifier: r for r in session.execute(select(Record).where(
                 Record.collection == self.collection,
-                Record.identifier.in_(list(rows)))).scalars()}
+                self._among(Record.identifier, list(rows)))).scalars()}
+            fresh: list[dict] = []
             for identifier, row in rows.items():
                 current = existing.get(identifier)
                 if current is not None and not ownership.may_replace(current.owner):
@@ -198,7 +223,7 @@ class RecordRepository:
                     row['created'] = row['created'] or now
                     row['updated'] = row['updated'] or now
                     _stamp(row)
-                    session.add(Record(**row))
+                    fresh.append(row)
                     result.inserted += 1
                 elif current.content_hash == row['content_hash'] and \
                         current.visibility == row['visibility']:
@@ -210,9 +235,46 @@ class RecordRepository:
                     for key, value in row.items():
                         setattr(current, key, value)
                     result.updated += 1
+            sql_bulk.insert_rows(session, fresh)
         if result.inserted:
             announce_inserted(self.store.url, self.collection)
         return result
+
+    def load(self, documents: Iterable[dict],
+             ownership: visibility.Ownership = visibility.CURATED, batch: int = 5000,
+             owned: bool = False) -> UpsertResult:
+        """Upsert many documents, `batch` per transaction (a bulk load), then refresh the
+        planner's statistics. The rows of the next batch are made while the database
+        stores the last one (one writer thread: batches are written in order). The
+        cyclic garbage collector pauses meanwhile (JSON values make no cycles; scanning
+        the batches' millions of objects again and again costs a third of the time)."""
+        result, documents = UpsertResult(), iter(documents)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._load(documents, ownership, batch, owned, result)
+        finally:
+            if collecting:
+                gc.enable()
+        refresh_statistics(self.url, force=True)
+        return result
+
+    def _load(self, documents, ownership, batch: int, owned: bool,
+              result: UpsertResult) -> None:
+        analysed_at = 10 * batch  # statistics again each time the load doubled: the
+        # planner of a grown table keeps looking existing rows up by index
+        with ThreadPoolExecutor(1, thread_name_prefix='eoorder-load') as writer:
+            pending = None
+            while chunk := list(itertools.islice(documents, batch)):
+                rows = self._rows(chunk, ownership, owned)
+                if pending is not None:
+                    result.add(pending.result())
+                    if result.inserted >= analysed_at:
+                        refresh_statistics(self.url, force=True)
+                        analysed_at *= 2
+                pending = writer.submit(self._write, rows, ownership)
+            if pending is not None:
+                result.add(pending.result())
 
     def delete(self, identifier: str, viewer: visibility.Viewer | None = None) -> bool:
         """Delete the record if `viewer` may see it; True if it was deleted."""

@@ -1,6 +1,7 @@
-"""Who may see which catalogue records: private records (a job's registered results) are
-served only to their owner and admins; to anyone else they do not exist (absent from
-items, searches and counts, 404 by id)."""
+"""Who may see which catalogue records: private records (a job's registered results, the
+records of a workspace) are served only to their owner and admins, and those owned by
+`workspace:<id>` to the members of that workspace too; to anyone else they do not exist
+(absent from items, searches and counts, 404 by id)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ class Viewer:
 
     name: str | None = None
     sees_all: bool = False
+    workspaces: frozenset[str] = frozenset()  # ids of the workspaces it is a member of
+
+    def owners(self) -> list[str]:
+        """The owners whose private records this viewer sees."""
+        mine = [self.name] if self.name else []
+        return mine + sorted(f'workspace:{w}' for w in self.workspaces)
 
 
 INTERNAL = Viewer(sees_all=True)  # the server's own reads outside requests and jobs (CLI)
@@ -51,7 +58,7 @@ def current_viewer() -> Viewer:
         return PUBLIC_ONLY if auth is not None else INTERNAL
     if auth is None or auth.is_admin(user):
         return INTERNAL
-    return Viewer(name=user.name)
+    return Viewer(name=user.name, workspaces=auth.workspaces_of(user))
 
 
 def condition(viewer: Viewer):
@@ -59,6 +66,6 @@ def condition(viewer: Viewer):
     if viewer.sees_all:
         return None
     visible = [Record.visibility.is_(None), Record.visibility != PRIVATE]
-    if viewer.name:
-        visible.append(Record.owner == viewer.name)
+    if viewer.owners():
+        visible.append(Record.owner.in_(viewer.owners()))
     return or_(*visible)

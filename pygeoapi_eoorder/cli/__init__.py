@@ -139,9 +139,12 @@ def config_validate(config_file):
               help='where to write the document (default: standard output)')
 def openapi(config_file, output):
     """Write the OpenAPI document of CONFIG_FILE, with every process it serves."""
-    config, _ = load(config_file)
+    config, settings = load(config_file)
     from ..api.openapi import build
-    json.dump(build(config), output, indent=2, default=str)
+    from ..catalogue import runtime as catalogue
+    with catalogue.entered(catalogue.CatalogueContext.of_config(config, settings)):
+        document = build(config)  # pygeoapi builds the record providers to describe them
+    json.dump(document, output, indent=2, default=str)
     output.write('\n')
 
 

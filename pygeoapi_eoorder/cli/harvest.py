@@ -55,8 +55,9 @@ def _submit(config_path: str | None, process_id: str, inputs: dict) -> None:
     from pygeoapi.process.manager.base import get_manager
 
     from pygeoapi_eoorder import config as eoconfig
+    from pygeoapi_eoorder.components import load_config
     try:
-        config, _ = eoconfig.load(config_path)
+        config, _ = load_config(config_path)
     except eoconfig.ConfigError as err:
         raise click.ClickException(f'config error: {err}') from None
     resource = config.get('resources', {}).get(process_id) or {}

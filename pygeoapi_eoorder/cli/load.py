@@ -22,8 +22,9 @@ def check_auth(settings: eoconfig.Settings) -> None:
 
 def load(path: str, strict: bool = False):
     """Load a configuration (its authenticators too) or stop with a one-line message."""
+    from ..components import load_config  # the services' imports, only when needed
     try:
-        config, settings = eoconfig.load(path, strict=strict)
+        config, settings = load_config(path, strict=strict)
         check_auth(settings)
     except eoconfig.ConfigError as err:
         click.echo(f'eoorder: config error: {err}', err=True)

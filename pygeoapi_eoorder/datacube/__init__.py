@@ -15,6 +15,20 @@ import importlib.util
 REQUIRED = ('openeo_pg_parser_networkx', 'openeo_processes_dask', 'odc.stac', 'rioxarray')
 
 
+LIBRARIES = ('openeo_pg_parser_networkx', 'odc.stac', 'rioxarray', 'rasterio.warp', 'pystac',
+             'pyproj', 'shapely.geometry')
+
+
+def import_libraries() -> None:
+    """Import now what the first graph would wait for (seconds of CPU): the process
+    implementations and specs, the graph parser, the raster readers and writers."""
+    import importlib
+    from .processes import predefined
+    predefined()
+    for name in LIBRARIES:
+        importlib.import_module(name)
+
+
 def available() -> bool:
     """Are the data-cube libraries installed?"""
     try:

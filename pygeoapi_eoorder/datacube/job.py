@@ -17,7 +17,7 @@ from pygeoapi.process.base import ProcessorExecuteError
 
 from ..execution.context import JobProcessor
 from .errors import GraphError
-from .ogc_steps import OgcSteps, runnable_ids
+from .ogc_steps import OgcSteps, step_ids
 
 PROCESS_ID = '_openeo_graph'
 BATCH, SYNC = 'openeo', 'openeo-sync'  # job types: batch jobs' results are registered
@@ -57,12 +57,20 @@ class GraphProcess(JobProcessor):
     def __init__(self, processor_def):
         super().__init__(processor_def, METADATA)
 
+    @staticmethod
+    def warm_up(settings) -> None:
+        """Import the data-cube libraries (seconds of CPU) before the first graph needs
+        them, when the openEO back-end is on (`openeo.warm_up_workers`)."""
+        from . import available, import_libraries
+        if (settings.block.get('openeo') or {}).get('warm_up_workers', True) and available():
+            import_libraries()
+
     def execute(self, data, outputs=None):
         from .run import graph_of, run
         ctx = self.context
         env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
                           ctx.stager(), ctx.log)
-        env.ogc_ids = runnable_ids(ctx.manager)  # as the job's owner sees them
+        env.ogc_ids = step_ids(ctx.manager)  # as the job's owner sees them
         env.steps = OgcSteps(ctx, env)
         try:
             graph = graph_of(data.get('process'))
@@ -71,9 +79,31 @@ class GraphProcess(JobProcessor):
             raise ProcessorExecuteError(user_msg=f'{err.code}: {err}') from None
         files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size}
                  for path, media_type in env.outputs]
-        if env.outputs and ctx.job.get('type') == BATCH:
-            register_results(ctx, env, data.get('title'))
+        if env.outputs and ctx.job.get('type') == BATCH and _still_wanted(ctx):
+            register_results(ctx, env, (ctx.job.get('details') or {}).get('title'))
         return 'application/json', {'files': files}
+
+
+def _still_wanted(ctx) -> bool:
+    """Not dismissed or deleted while it ran (its records would outlive it)."""
+    current = ctx.repo.get(ctx.job_id)
+    return current is not None and current['status'] not in ('dismissed',)
+
+
+def remove_results(settings, job_id: str) -> int:
+    """Delete the job's records from the results collection (its STAC items and those of
+    its OGC steps, all `<job id>/...`); how many."""
+    from pygeofilter import ast
+    from ..catalogue.repository import RecordRepository
+    from ..catalogue.visibility import INTERNAL
+    collection = settings.block['catalogue'].get('results_collection')
+    if not collection:
+        return 0
+    records = RecordRepository(settings.store_url, collection)
+    like = ast.Like(ast.Attribute('id'), f'{job_id}/%', nocase=False, wildcard='%',
+                    singlechar='_', escapechar='\\', not_=False)
+    rows, _ = records.search(like, limit=10_000, count=False, viewer=INTERNAL)
+    return sum(records.delete(row['id'], INTERNAL) for row in rows)
 
 
 def _footprint(outputs) -> tuple[dict | None, list | None]:

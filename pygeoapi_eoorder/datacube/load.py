@@ -25,12 +25,34 @@ def _box(extent) -> list[float] | None:
     return box
 
 
+def _instant(value, name: str):
+    """An end of a temporal extent as an aware UTC datetime (a date: its midnight)."""
+    from datetime import datetime, timezone
+    text = str(value).strip().replace('Z', '+00:00').replace('z', '+00:00')
+    try:
+        found = datetime.fromisoformat(text)
+    except ValueError:
+        raise GraphError(f'load_collection: temporal_extent {name} {value!r} is not an '
+                         'RFC 3339 date or date-time') from None
+    return found.replace(tzinfo=timezone.utc) if found.tzinfo is None else \
+        found.astimezone(timezone.utc)
+
+
 def _interval(extent) -> str | None:
+    """A temporal extent as a catalogue interval; openEO's end is exclusive, the
+    catalogue's inclusive: the end moves back by one microsecond."""
+    from datetime import timedelta
     if not extent:
         return None
     ends = [getattr(end, 'root', end) for end in extent]
-    ends = [None if e is None else str(e) for e in ends]
-    return f'{ends[0] or ".."}/{ends[1] or ".."}'
+    start = None if ends[0] is None else _instant(ends[0], 'start')
+    end = None if ends[1] is None else _instant(ends[1], 'end')
+    if start is not None and end is not None and end <= start:
+        raise GraphError('load_collection: the temporal extent is empty (its end is '
+                         'exclusive and must be later than its start)', 'TemporalExtentEmpty')
+    text = [None if t is None else t.isoformat().replace('+00:00', 'Z') for t in (
+        start, None if end is None else end - timedelta(microseconds=1))]
+    return f'{text[0] or ".."}/{text[1] or ".."}'
 
 
 def _records(env, collection_id: str, box, interval) -> list[dict]:

@@ -11,18 +11,41 @@ results, literal outputs values of the graph.
 from __future__ import annotations
 
 import mimetypes
+import re
 import shutil
 
 from ..execution.paths import UnsafePathError, confine, safe_name
 from .errors import GraphError
 
 NOT_STEPS = frozenset({'DeployProcess', 'UndeployProcess'})  # deployment transactions
+OPENEO_ID = re.compile(r'^\w+$', re.ASCII)  # openEO's process id pattern
 
 
 def runnable_ids(manager) -> set[str]:
     """The OGC processes the caller (in a job: its owner) may run from a graph."""
     return {pid for pid in manager.processes if not pid.startswith('_')
             and pid not in NOT_STEPS}
+
+
+def openeo_ids(ogc_ids) -> dict[str, str]:
+    """openEO id -> OGC id of each process: an id openEO accepts (`^\\w+$`) is kept;
+    another (`hello-world`) gets its other characters as `_` (`hello_world`), and a
+    number (`_2`, ...) if that name is taken. Ids that fit claim their names first, the
+    others follow in sorted order: the same processes give the same mapping."""
+    found = {pid: pid for pid in ogc_ids if OPENEO_ID.match(pid)}
+    for pid in sorted(p for p in ogc_ids if not OPENEO_ID.match(p)):
+        name = re.sub(r'\W', '_', pid, flags=re.ASCII).strip('_') or 'process'
+        candidate, number = name, 1
+        while candidate in found:
+            number += 1
+            candidate = f'{name}_{number}'
+        found[candidate] = pid
+    return found
+
+
+def step_ids(manager) -> dict[str, str]:
+    """openEO id -> OGC id of the processes the caller may run from a graph."""
+    return openeo_ids(runnable_ids(manager))
 
 
 class OgcSteps:

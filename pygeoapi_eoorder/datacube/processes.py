@@ -73,7 +73,7 @@ def registry(env, user_processes: dict[str, dict]):
         if description(pid) is None and pid not in user_processes and env.steps is not None:
             found[('predefined', pid)] = Process(
                 spec={'id': pid, 'parameters': [], 'returns': {'schema': {}}},
-                implementation=env.steps.implementation(pid))
+                implementation=env.steps.implementation(env.ogc_ids[pid]))
     for pid, definition in user_processes.items():
         if description(pid) is None:  # a predefined process wins over a user's
             found[('predefined', pid)] = Process(

@@ -25,7 +25,7 @@ class RunEnv:
     output_dir: Path
     log: logging.Logger
     outputs: list = field(default_factory=list)
-    ogc_ids: set = field(default_factory=set)  # OGC processes the run may call
+    ogc_ids: dict = field(default_factory=dict)  # openEO id -> OGC id of callable steps
     steps: object = None  # runs them (`ogc_steps.OgcSteps`)
 
     def stage(self, href: str, name: str) -> Path:
@@ -53,7 +53,7 @@ def is_predefined(process_id: str) -> bool:
 
 def check(graph: dict, user_processes: dict[str, dict], ogc_ids=()) -> list[GraphError]:
     """What is wrong with a graph (nothing: an empty list), without running it;
-    `ogc_ids`: the OGC processes the caller may run as steps."""
+    `ogc_ids`: the OGC processes the caller may run as steps (by openEO id)."""
     from openeo_pg_parser_networkx import OpenEOProcessGraph
     problems = []
     for pid in sorted(process_ids(graph)):

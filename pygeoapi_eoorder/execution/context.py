@@ -47,6 +47,7 @@ class JobContext:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = logger
         self.file_roots: list[str] = []  # more places file:// inputs may come from
+        self.openers: dict = {}  # more URL schemes stage-in reads (see `Stager`)
 
     def stage_in_roots(self) -> list[str]:
         """Where file:// inputs may be staged in from: the configured roots, and what this
@@ -58,7 +59,8 @@ class JobContext:
         """A stager for this job's inputs: its file roots and the configured egress policy."""
         return Stager(self.workdir / 'inputs', self.stage_in_roots(),
                       policy=policy_from_settings(self.settings.block.get('egress')),
-                      max_bytes=self.settings.block['execution']['stage_in'].get('max_bytes'))
+                      max_bytes=self.settings.block['execution']['stage_in'].get('max_bytes'),
+                      openers=self.openers)
 
     def runner(self, kind: str):
         """The execution runner of units of `kind` (an `ExecutionRunner`)."""

@@ -144,11 +144,43 @@ def _is_stac(path: Path) -> dict | None:
     return None
 
 
+def _copy_opened(opener, href: str, target: Path, input_id: str,
+                 max_bytes: int | None) -> Path:
+    """Copy what `opener(href)` streams (a scheme of the job's own, e.g. s3:// of the
+    caller's workspaces) to `target`, at most `max_bytes`."""
+    try:
+        stream = opener(href)
+    except FileNotFoundError:
+        raise ExecutionError(f'input {input_id}: {href} does not exist') from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    try:
+        with open(target, 'wb') as out:
+            while chunk := stream.read(CHUNK):
+                written += len(chunk)
+                if max_bytes is not None and written > max_bytes:
+                    break
+                out.write(chunk)
+    except OSError as err:
+        raise ExecutionError(f'input {input_id}: cannot read {href} '
+                             f'({type(err).__name__})') from None
+    finally:
+        stream.close()
+    if max_bytes is not None and written > max_bytes:
+        target.unlink(missing_ok=True)
+        raise _too_large(href, input_id, max_bytes)
+    return target
+
+
 class Stager:
-    """Fetches referenced inputs into `inputs_dir`; returns local paths."""
+    """Fetches referenced inputs into `inputs_dir`; returns local paths. `openers`: more
+    URL schemes the job reads itself, {scheme: open(href) -> binary stream}, raising
+    FileNotFoundError for what does not exist or the job's owner may not read."""
 
     def __init__(self, inputs_dir: Path, allowed_file_roots: list[str], timeout: float = 60,
-                 policy: EgressPolicy | None = None, max_bytes: int | str | None = None):
+                 policy: EgressPolicy | None = None, max_bytes: int | str | None = None,
+                 openers: dict | None = None):
+        self.openers = dict(openers or {})
         self.inputs_dir = inputs_dir
         self.roots = allowed_file_roots
         self.timeout = timeout
@@ -166,6 +198,8 @@ class Stager:
             target.parent.mkdir(parents=True, exist_ok=True)
             _copy_allowed(source, target, href, self.roots, input_id)
             return target
+        if scheme in self.openers:
+            return _copy_opened(self.openers[scheme], href, target, input_id, self.max_bytes)
         raise ExecutionError(f'input {input_id}: unsupported reference {href!r} '
                              '(use http, https or file URLs)')
 

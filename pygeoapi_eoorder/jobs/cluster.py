@@ -54,7 +54,7 @@ from . import supervisor_control
 from .celery_app import TASK, celery_app, publish
 from .engine import REQUEUED
 from .repository import DISMISSED, FINAL, RUNNING
-from .runtime import Runtime
+from .runtime import Runtime, start_warm_up
 from .worker import run_job
 
 __all__ = ['TASK', 'celery_app', 'publish', 'run_task', 'sweep', 'worker_main']
@@ -68,6 +68,7 @@ _LAST_COMPONENT_SWEEP = [float('-inf')]
 # -- the task side (in a Celery pool process) -------------------------------------------
 _RUNTIME: dict[int, Runtime] = {}
 _LOADER: list[Callable[[str], Runtime]] = []  # set by `worker_main`: the registry's loader
+_WARMING: list = []  # this pool process's warm-up thread (`Runtime.warm_up_hooks`)
 
 
 def runtime_for(config_path: str) -> Runtime:
@@ -196,6 +197,8 @@ class _Watch:
 
 def execute(runtime: Runtime, job: dict, me: str) -> str:
     """Run the claimed job in a child process; watch for dismissal; renew the lease."""
+    for thread in _WARMING:  # never fork in the middle of an import: the child would
+        thread.join()        # inherit its locks; the job's child then inherits the modules
     pid = os.fork()
     if pid == 0:
         _child(runtime, job)
@@ -341,6 +344,8 @@ def worker_main(settings: Settings, concurrency: int | None = None, loglevel: st
     from celery import signals
 
     _LOADER[:] = [load_runtime]
+    # this process serves one configuration: pygeoapi's own plug-ins that a configured
+    # process may use read it from the environment (`pygeoapi.config.get_config`)
     os.environ.setdefault('PYGEOAPI_CONFIG', str(settings.config_path))
     app = celery_app(settings, worker=True)
     config_path = str(settings.config_path)
@@ -363,6 +368,11 @@ def worker_main(settings: Settings, concurrency: int | None = None, loglevel: st
 
     runtime = runtime_for(config_path)  # the schema is migrated before any job is taken
     prepare_for_jobs(runtime)
+    hooks = runtime.warm_up_hooks()
+
+    @signals.worker_process_init.connect(weak=False)
+    def _warm_up(**_):  # in each pool process, after its fork, in the background
+        _WARMING[:] = [start_warm_up(hooks, settings)]
     for engine in {runtime.manager.store.write_engine, runtime.manager.store.read_engine}:
         engine.dispose()      # no open connection is inherited by the pool processes
     _RUNTIME.clear()          # pool processes build their own after the fork

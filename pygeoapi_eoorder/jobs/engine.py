@@ -42,6 +42,9 @@ class JobEngine:
         self.dispatcher = dispatcher
         self.runners = runners
         self.processes = processes
+        # protocols' final messages for the response handlers of jobs, by format name
+        # (filled by the component registry: the protocols live above this layer)
+        self.message_formats: dict[str, callbacks.MessageFormat] = {}
 
     # -- files -----------------------------------------------------------------------
     def remove_files(self, job_id: str, message: str | None = None) -> None:
@@ -58,13 +61,22 @@ class JobEngine:
         return state
 
     def apply_retention(self) -> int:
-        """Remove the files of jobs older than the retention period; how many."""
-        before = utcnow() - timedelta(seconds=self.settings.jobs.retention_seconds)
-        expired = self.repo.expired(before)
+        """Remove the files of jobs older than the retention period, and dismiss the
+        `created` jobs never started within their lifetime; how many."""
+        now = utcnow()
+        expired = self.repo.expired(now - timedelta(seconds=self.settings.jobs.retention_seconds))
         for job_id in expired:
             self.remove_files(job_id)
             LOGGER.info('job %s: files removed after the retention period', job_id)
-        return len(expired)
+        lifetime = self.settings.jobs.created_lifetime
+        abandoned = 0
+        for job_id in self.repo.never_started(now - timedelta(seconds=lifetime)):
+            if self.repo.dismiss_created(job_id, f'never started within {lifetime:g} s of its '
+                                         'last change (jobs.created_lifetime_seconds)'):
+                self.remove_files(job_id)
+                abandoned += 1
+                LOGGER.info('job %s: created, never started: dismissed', job_id)
+        return len(expired) + abandoned
 
     # -- work left behind --------------------------------------------------------------
     def stop_containers(self, job_id: str) -> int:
@@ -111,11 +123,13 @@ class JobEngine:
 
     def _tell_failed(self, job: dict, base_url: str) -> None:
         conf = self.processes.definition(job['process_id']) or {}
-        callbacks.send((job.get('subscriber') or {}).get('failedUri'),
-                       status_info(self.repo.get(job['id']), job.get('base_url') or base_url),
-                       timeout=self.settings.jobs.callback_timeout_seconds,
+        ended, base_url = self.repo.get(job['id']), job.get('base_url') or base_url
+        options = dict(timeout=self.settings.jobs.callback_timeout_seconds,
                        allow_internal=bool(conf.get('allow_internal_requests')), logger=LOGGER,
-                       egress_block=self.settings.block.get('egress'))
+                       block=self.settings.block)
+        callbacks.send((job.get('subscriber') or {}).get('failedUri'),
+                       status_info(ended, base_url), **options)
+        callbacks.tell_handlers(ended, base_url, self.message_formats, **options)
 
     def recover_interrupted(self, reason: str, base_url: str) -> None:
         """At start of the local engine: jobs still marked running lost their worker."""

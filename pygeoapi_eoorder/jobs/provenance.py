@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -34,8 +35,29 @@ def _local(kind: str, name: str) -> str:
     return f'{kind}-' + quote(str(name), safe='-_.').replace('%', '_')
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """A stored time (naive UTC) as an aware one: PROV times are xsd:dateTime with offset."""
+    return value.replace(tzinfo=timezone.utc) if value and value.tzinfo is None else value
+
+
 def _literal(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
+
+
+def _recorded(doc: ProvDocument, run, facts: dict, finished: datetime | None) -> None:
+    """What the job's processor recorded beside its inputs and outputs: `used` things (an
+    ordered product) and `generated` ones (delivered files), each `{kind, label, ...}`."""
+    for role, things in (('used', facts.get('used')), ('generated', facts.get('generated'))):
+        for number, thing in enumerate(things or []):
+            entity = doc.entity(f'{role}-{number}', {
+                'prov:type': f"{NS}:{thing.get('kind', 'Entity')}",
+                'prov:label': str(thing.get('label', '')),
+                **{f'{NS}:{key}': _literal(value) for key, value in thing.items()
+                   if key not in ('kind', 'label') and value is not None}})
+            if role == 'used':
+                doc.used(run, entity)
+            else:
+                doc.wasGeneratedBy(entity, run, finished)
 
 
 def document(job: dict, base_url: str, outputs: dict | None) -> dict:
@@ -46,7 +68,8 @@ def document(job: dict, base_url: str, outputs: dict | None) -> dict:
     doc = ProvDocument()
     doc.set_default_namespace(f'{url}/prov#')
     doc.add_namespace(NS, 'https://github.com/eoorder/ns#')
-    run = doc.activity(_local('run', job['id']), job['started'], job['finished'], {
+    started, finished = _utc(job['started']), _utc(job['finished'])
+    run = doc.activity(_local('run', job['id']), started, finished, {
         'prov:type': f'{NS}:ProcessExecution', f'{NS}:status': job['status'],
         f'{NS}:jobID': job['id'], 'prov:label': f"job {job['id']} of {job['process_id']}"})
     user = doc.agent(_local('user', job['owner'] or 'anonymous'), {
@@ -65,13 +88,14 @@ def document(job: dict, base_url: str, outputs: dict | None) -> dict:
             f'{NS}:repoDigests': _literal(image.get('repoDigests') or [])})
         doc.used(run, entity)
         doc.wasDerivedFrom(entity, plan)
+    _recorded(doc, run, facts, finished)
     for name, value in (job.get('inputs') or {}).items():
         doc.used(run, doc.entity(_local('input', name), {
             'prov:type': f'{NS}:Input', 'prov:label': name, 'prov:value': _literal(value)}))
     for name, value in (outputs or {}).items():
         entity = doc.entity(_local('output', name), {
             'prov:type': f'{NS}:Output', 'prov:label': name, 'prov:value': _literal(value)})
-        doc.wasGeneratedBy(entity, run, job['finished'])
+        doc.wasGeneratedBy(entity, run, finished)
         doc.wasAttributedTo(entity, user)
     return json.loads(doc.serialize(format='json'))
 

@@ -30,7 +30,7 @@ JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'crea
               'started', 'finished', 'updated', 'duration', 'inputs', 'requested_outputs',
               'response', 'subscriber', 'mimetype', 'result_file', 'error', 'idempotent',
               'attempts', 'worker', 'owner', 'owner_roles', 'files_removed', 'heartbeat',
-              'queued', 'base_url', 'provenance')
+              'queued', 'base_url', 'provenance', 'details')
 
 
 COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
@@ -161,6 +161,15 @@ class JobRepository:
                                      .values(updated=utcnow(), **fields))
             return result.rowcount == 1
 
+    def set_details(self, job_id: str, details: dict, unless: tuple[str, ...] = ()) -> bool:
+        """Replace what the client says about a job (title, description, ...), unless
+        its status is one of `unless`; True if it was changed."""
+        with self.store.write() as session:
+            result = session.execute(update(Job).where(Job.id == job_id,
+                                                       Job.status.not_in(unless))
+                                     .values(details=details, updated=utcnow()))
+            return result.rowcount == 1
+
     def record_provenance(self, job_id: str, **facts: Any) -> None:
         """Add facts about what the job ran (only its worker writes them)."""
         with self.store.write() as session:
@@ -285,6 +294,17 @@ class JobRepository:
         with self.store.read() as session:
             rows = session.execute(select(*COLUMNS).where(Job.status == RUNNING)).mappings()
             return [dict(row) for row in rows]
+
+    def never_started(self, before: datetime) -> list[str]:
+        """Jobs still `created` (Part 4) whose last change is older than `before`."""
+        with self.store.read() as session:
+            return list(session.scalars(select(Job.id).where(
+                Job.status == CREATED, Job.updated < before)))
+
+    def dismiss_created(self, job_id: str, message: str) -> bool:
+        """Dismiss a job if it is still `created` (False once it was started)."""
+        return self.transition(job_id, DISMISSED, where=(Job.status == CREATED,),
+                               message=message)
 
     def expired(self, before: datetime) -> list[str]:
         """Final jobs finished before `before` whose files are still on disk."""

@@ -7,7 +7,9 @@ missing); a forked child rebuilds its own with `after_fork`.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,6 +21,20 @@ from .services import JobServices
 
 LOGGER = logging.getLogger('eoorder.sweeps')
 Sweeper = Callable[[Manager, Settings], Any]
+
+
+def start_warm_up(hooks: list[Callable[[Settings], Any]], settings: Settings) -> threading.Thread:
+    """Run warm-up hooks in a daemon thread of this process (start it after any fork); a
+    hook that fails is logged: its processor loads when a job needs it, as without."""
+    def run() -> None:
+        for hook in hooks:
+            try:
+                hook(settings)
+            except Exception:  # never break a worker over a warm-up
+                LOGGER.exception('warm-up %s failed', getattr(hook, '__qualname__', hook))
+    thread = threading.Thread(target=run, name='warm-up', daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -53,6 +69,26 @@ class Runtime:
                 sweep(self.manager, self.settings)
             except Exception:  # a sweep must never break the engine
                 LOGGER.exception('sweep %s failed', getattr(sweep, '__qualname__', sweep))
+
+    def warm_up_hooks(self) -> list[Callable[[Settings], Any]]:
+        """`warm_up(settings)` of each configured processor class that has one: what its
+        first job would otherwise wait for (e.g. importing heavy libraries)."""
+        hooks: list = []
+        for definition in self.manager.catalogue.configured.values():
+            module, _, name = str((definition.get('processor') or {}).get('name', '')) \
+                .rpartition('.')
+            try:
+                hook = getattr(getattr(importlib.import_module(module), name), 'warm_up',
+                               None) if module else None
+            except (ImportError, AttributeError):
+                continue
+            if callable(hook) and hook not in hooks:
+                hooks.append(hook)
+        return hooks
+
+    def warm_up(self) -> threading.Thread:
+        """Run the warm-up hooks in a daemon thread (see `start_warm_up`)."""
+        return start_warm_up(self.warm_up_hooks(), self.settings)
 
     def after_fork(self) -> 'Runtime':
         """A copy for a forked child: same configuration, its own store connections."""

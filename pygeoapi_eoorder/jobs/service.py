@@ -19,6 +19,7 @@ from ..processes.catalogue import ProcessCatalogue
 from ..store import Job
 from .dispatch import Dispatcher
 from .engine import JobEngine
+from .quotas import QuotaService
 from .repository import ACCEPTED, CREATED, FINAL, JobRepository
 from .result_store import ResultStore
 from .results import decode
@@ -30,8 +31,10 @@ class JobService:
     """Submitting jobs and reading them back, for one configuration."""
 
     def __init__(self, repo: JobRepository, processes: ProcessCatalogue,
-                 dispatcher: Dispatcher, results: ResultStore, engine: JobEngine):
+                 dispatcher: Dispatcher, results: ResultStore, engine: JobEngine,
+                 quotas: QuotaService | None = None):
         self.repo = repo
+        self.quotas = quotas
         self.processes = processes
         self.dispatcher = dispatcher
         self.results = results
@@ -51,7 +54,10 @@ class JobService:
         committed; if the broker cannot be reached the job stays `accepted` and the
         workers' sweep publishes it later (it is never lost). With `job_id`, submitting
         again is harmless: the insert fails on the key and the existing job is returned.
+        A job that would take its owner over the queued-jobs quota raises QuotaExceeded.
         """
+        if self.quotas is not None and not created:
+            self.quotas.check_queue(owner, owner_roles, job_type)
         try:
             job = self.repo.add(process_id, job_type=job_type, inputs=inputs or {},
                                 requested_outputs=requested_outputs, response=response,
@@ -69,7 +75,11 @@ class JobService:
         return job
 
     def start(self, job_id: str) -> bool:
-        """Queue a `created` job (False if it is not `created` any more)."""
+        """Queue a `created` job (False if it is not `created` any more); QuotaExceeded
+        if it would take its owner over the queued-jobs quota."""
+        job = self.repo.get(job_id) if self.quotas is not None else None
+        if job is not None and job['status'] == CREATED:
+            self.quotas.check_queue(job['owner'], job['owner_roles'], job['type'])
         if not self.repo.transition(job_id, ACCEPTED, where=(Job.status == CREATED,),
                                     message='Job accepted and queued'):
             return False

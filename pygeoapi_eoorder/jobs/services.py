@@ -23,6 +23,7 @@ from ..store import Store, get_store
 from . import dispatch, result_store
 from .dispatch import Dispatcher
 from .engine import JobEngine
+from .quotas import QuotaPolicy, QuotaService
 from .repository import JobRepository
 from .result_store import ResultStore
 from .service import JobService
@@ -48,7 +49,8 @@ class JobServices:
     @cached_property
     def auth(self) -> Auth:
         """The access rules (authenticators, roles, permissions), built on first use."""
-        return Auth(self.settings.block['auth'], self.settings.config_path.parent)
+        return Auth(self.settings.block['auth'], self.settings.config_path.parent,
+                    self.settings.store_url)
 
     @cached_property
     def processes(self) -> ProcessCatalogue:
@@ -62,7 +64,12 @@ class JobServices:
     @cached_property
     def jobs(self) -> JobService:
         return JobService(self.repo, self.processes, self.dispatcher, self.results,
-                          self.engine)
+                          self.engine, self.quotas)
+
+    @cached_property
+    def quotas(self) -> QuotaService:
+        """Per-user limits and usage (`eoorder.quotas`)."""
+        return QuotaService(QuotaPolicy.from_settings(self.settings), self.repo)
 
     @classmethod
     def build(cls, settings: Settings, configured_processes: dict,

@@ -20,8 +20,13 @@ def status_info(job: dict, base_url: str = '') -> dict:
         'finished': isoformat(job['finished']), 'updated': isoformat(job['updated']),
     }
     # the statusInfo schema allows no null: what is not known yet (started, finished) is left out
-    info = {'jobID': job['id'], 'type': job['type'], 'status': job['status'],
+    info = {'jobID': job['id'], 'type': 'process', 'status': job['status'],
             **{key: value for key, value in optional.items() if value is not None}}
+    if job['type'] != 'process':
+        # Part 1 1.0 allows only `type: process` (every job here runs a process, internal
+        # ones too); the engine's kind of job (order, notification, harvest, openeo…),
+        # which `GET /jobs?type=` selects, is an extension member
+        info['jobType'] = job['type']
     if job.get('duration') is not None:
         info['duration'] = round(job['duration'], 3)
     links = [{'href': url, 'rel': 'self', 'type': JSON_TYPE, 'title': 'This job'},

@@ -22,8 +22,10 @@ from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 from . import supervisor_control as control
+from .quotas import QuotaPolicy
 from .repository import DISMISSED, RUNNING
 from .runtime import Runtime
+from .scheduling import FairScheduler
 from .worker import worker_main
 
 LOGGER = logging.getLogger('eoorder.supervisor')
@@ -64,9 +66,11 @@ class Supervisor:
         self.repo = runtime.repo
         self.engine = runtime.engine
         self.workers = [WorkerHandle(runtime, i) for i in range(self.settings.jobs.workers)]
+        self.scheduler = FairScheduler(self.repo, QuotaPolicy.from_settings(self.settings))
         self.wakeup = self._bind_wakeup_socket()
         self.last_sweep = 0.0
-        self.sweep_every = min(SWEEP_EVERY, max(0.5, self.settings.jobs.retention_seconds / 2))
+        shortest = min(self.settings.jobs.retention_seconds, self.settings.jobs.created_lifetime)
+        self.sweep_every = min(SWEEP_EVERY, max(0.5, shortest / 2))
         self.running = True
 
     def _bind_wakeup_socket(self) -> socket.socket | None:
@@ -183,7 +187,7 @@ class Supervisor:
         for worker in self.workers:
             if worker.job_id is not None or not worker.process.is_alive():
                 continue
-            job = self.repo.claim(worker.tag)
+            job = self.scheduler.next_job(worker.tag)  # fair across users (scheduling.py)
             if job is None:
                 return
             worker.job_id = job['id']

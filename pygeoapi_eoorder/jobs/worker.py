@@ -73,13 +73,31 @@ def _publish_log(manager, job_id: str, job_dir: Path, log: logging.Logger) -> No
         log.warning('the job log could not be published: %s', err)
 
 
+def _notify(runtime: Runtime, uri: str, document: dict, allow_internal: bool,
+            log: logging.Logger, subject: str | None = None) -> None:
+    callbacks.send(uri, document, timeout=runtime.settings.jobs.callback_timeout_seconds,
+                   allow_internal=allow_internal, logger=log, block=runtime.settings.block,
+                   subject=subject)
+
+
+def _tell_end(runtime: Runtime, job: dict, base_url: str, allow_internal: bool,
+              log: logging.Logger, uri: str | None, document: dict | None = None) -> None:
+    """A finished job's subscriber callback (its status, or `document`) and response
+    handlers (in the message format their protocol named)."""
+    if uri:
+        _notify(runtime, uri, document or status_info(job, base_url), allow_internal, log,
+                subject=f"Job {job['id']} {job['status']}")
+    callbacks.tell_handlers(job, base_url, runtime.engine.message_formats,
+                            timeout=runtime.settings.jobs.callback_timeout_seconds,
+                            allow_internal=allow_internal, logger=log,
+                            block=runtime.settings.block)
+
+
 def run_job(runtime: Runtime, job: dict) -> None:
     """Run one claimed job to a final status; every failure ends as a failed job."""
     repo, manager = runtime.repo, runtime.manager
     job_dir = runtime.settings.job_dir(job['id'])
     subscriber = job.get('subscriber') or {}
-    timeout = runtime.settings.jobs.callback_timeout_seconds
-    egress_block = runtime.settings.block.get('egress')
     base_url = job.get('base_url') or runtime.config['server'].get('url', '')  # submitter's
     with job_log(job_dir / 'job.log') as log:
         log.info('job %s of process %s started (attempt %s)', job['id'], job['process_id'],
@@ -95,9 +113,8 @@ def run_job(runtime: Runtime, job: dict) -> None:
                 processor.context = JobContext(repo, job, job_dir, log, runtime.settings,
                                                base_url, manager, runners=manager.runners)
             if subscriber.get('inProgressUri'):
-                callbacks.send(subscriber['inProgressUri'], status_info(job, base_url),
-                               timeout=timeout, allow_internal=allow_internal, logger=log,
-                               egress_block=egress_block)
+                _notify(runtime, subscriber['inProgressUri'], status_info(job, base_url),
+                        allow_internal, log)
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}
             with acting_as(job_user(job), manager.auth):  # its checks are its owner's
                 mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
@@ -108,24 +125,23 @@ def run_job(runtime: Runtime, job: dict) -> None:
             log.exception('job failed: %s', message)
             _publish_log(manager, job['id'], job_dir, log)
             if repo.finish(job['id'], FAILED, started=job['started'], message=message,
-                           error=error) and subscriber.get('failedUri'):
-                callbacks.send(subscriber.get('failedUri'),
-                               status_info(repo.get(job['id']), base_url), timeout=timeout,
-                               allow_internal=allow_internal, logger=log,
-                               egress_block=egress_block)
+                           error=error):
+                _tell_end(runtime, repo.get(job['id']), base_url, allow_internal, log,
+                          subscriber.get('failedUri'))
             return
         log.info('job complete')
         _publish_log(manager, job['id'], job_dir, log)
         finished = repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
                                message='Job complete', mimetype=mimetype,
                                result_file=result_file)
-        if finished and subscriber.get('successUri'):  # (the document costs two reads)
-            callbacks.send(subscriber.get('successUri'),
-                           results_document(manager.process_metadata(job['process_id']),
-                                            repo.get(job['id']), outputs, mimetype, base_url),
-                           timeout=timeout, allow_internal=allow_internal, logger=log,
-                           egress_block=egress_block)
-        elif not finished:
+        if finished:  # (the results document costs two reads: only for a subscriber)
+            ended = repo.get(job['id'])
+            document = results_document(manager.process_metadata(job['process_id']), ended,
+                                        outputs, mimetype, base_url) \
+                if subscriber.get('successUri') else None
+            _tell_end(runtime, ended, base_url, allow_internal, log,
+                      subscriber.get('successUri'), document)
+        else:
             log.info('job finished after it was dismissed; its result is discarded')
 
 
@@ -139,6 +155,7 @@ def worker_main(runtime: Runtime, conn: Connection) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     runtime = runtime.after_fork()
     logging.getLogger().handlers.clear()  # the supervisor's handlers: job logs go to job.log
+    runtime.warm_up()  # a job arriving meanwhile waits for the imports it needs, no more
     while True:
         try:
             job = conn.recv()

@@ -1,50 +1,61 @@
-"""openEO `/files`: the caller's own file area (list, upload, download, delete)."""
+"""openEO `/files`: the caller's own files (list, upload, download, delete): the personal
+workspace where the deployer gives personal workspaces, else a per-user area with a
+quota (`datacube.user_files`)."""
 
 from __future__ import annotations
 
-from flask import Response, request, send_file
+from flask import Response, current_app, request, send_file
 
 from ..datacube import user_files
 from ..execution.paths import UnsafePathError
 from .errors import error, json_response, not_found
 from .views import auth_required, signed_in
 
+WORKSPACES = 'eoorder_workspaces'  # the workspace service, when that component is on
+
 
 class FileViews:
     def __init__(self, settings):
         self.settings = settings
 
-    def listing(self):
+    def _area(self):
+        """(the caller's file area, None) or (None, the refusal to answer)."""
         user = signed_in()
         if user is None:
-            return auth_required()
-        return json_response({'files': user_files.listing(self.settings, user.name),
-                              'links': []})
+            return None, auth_required()
+        workspaces = current_app.extensions.get(WORKSPACES)
+        return user_files.area(self.settings, user, workspaces), None
+
+    def listing(self):
+        area, refusal = self._area()
+        return refusal or json_response({'files': area.listing(), 'links': []})
 
     def upload(self, path: str):
-        user = signed_in()
-        if user is None:
-            return auth_required()
+        area, refusal = self._area()
+        if refusal:
+            return refusal
         try:
-            stored = user_files.write(self.settings, user.name, path, request.stream)
+            stored = area.write(path, request.stream, request.content_length)
         except UnsafePathError as err:
             return error(400, 'FilePathInvalid', str(err))
+        except user_files.StorageRefused as err:
+            return error(400, err.code, str(err))
         return json_response(stored)
 
     def download(self, path: str):
-        user = signed_in()
-        if user is None:
-            return auth_required()
-        handle = user_files.open_file(self.settings, user.name, path)
+        area, refusal = self._area()
+        if refusal:
+            return refusal
+        handle = area.open(path)
         if handle is None:
             return not_found(f'file {path!r}', 'FileNotFound')
         return send_file(handle, mimetype='application/octet-stream',
                          download_name=path.rsplit('/', 1)[-1])
 
     def delete(self, path: str):
-        user = signed_in()
-        if user is None:
-            return auth_required()
-        if not user_files.delete(self.settings, user.name, path):
+        area, refusal = self._area()
+        if refusal:
+            return refusal
+        if not area.delete(path):
             return not_found(f'file {path!r}', 'FileNotFound')
         return Response(status=204)

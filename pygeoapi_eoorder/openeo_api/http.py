@@ -11,8 +11,7 @@ import threading
 
 from flask import Flask, request
 
-from .. import urls
-from ..datacube import available, processes
+from ..datacube import available, import_libraries
 from .errors import from_problem
 from .files import FileViews
 from .jobs import JobViews
@@ -76,12 +75,12 @@ def _openeo_errors(app: Flask, prefix: str) -> None:
 def install(app: Flask, api, settings) -> None:
     if not available():
         return
-    prefix = urls.CURRENT.prefix
+    prefix = api.urls.prefix
     auth = api.manager.auth  # the rules the auth layer applies
     auth.public_paths = [*auth.public_paths, *PUBLIC]
     discovery = DiscoveryViews(api, settings)
     mine = UserProcessViews(settings, api.manager)
-    jobs = JobViews(api.manager, mine)
+    jobs = JobViews(api.manager, mine, discovery.collections)
     rules = _rules(discovery, mine, jobs, FileViews(settings))
     for index, (path, methods, view) in enumerate(rules):
         endpoint = f'openeo.{view.__name__}'
@@ -91,20 +90,21 @@ def install(app: Flask, api, settings) -> None:
     app.add_url_rule(prefix + '/.well-known/openeo', 'openeo.well_known',
                      discovery.well_known, methods=['GET'])
     _openeo_errors(app, prefix)
-    _warm_up(app, (prefix + ROOT, prefix + '/.well-known/openeo'))
+    eager = (settings.block.get('openeo') or {}).get('warm_up_workers', True)
+    _warm_up(app, (prefix + ROOT, prefix + '/.well-known/openeo'), eager)
 
 
-def _warm_up(app: Flask, roots: tuple[str, ...]) -> None:
-    """The process libraries take seconds (of CPU) to import: a web worker's first openEO
-    request (after any fork) starts importing them in the background, so that clients'
-    next calls find them loaded; workers that never serve openEO never pay for them."""
+def _warm_up(app: Flask, roots: tuple[str, ...], eager: bool) -> None:
+    """The data-cube libraries take seconds (of CPU) to import: a web worker's first
+    request (`eager`: any; else its first openEO request) starts importing them in the
+    background (in the worker, after any fork), so that openEO calls find them loaded."""
     started = threading.Event()
 
     @app.before_request
     def _import_process_libraries():
-        if not started.is_set() and request.path.startswith(roots):
+        if not started.is_set() and (eager or request.path.startswith(roots)):
             started.set()
-            threading.Thread(target=processes.predefined, name='openeo-warm-up',
+            threading.Thread(target=import_libraries, name='openeo-warm-up',
                              daemon=True).start()
 
 

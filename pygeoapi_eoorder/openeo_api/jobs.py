@@ -6,24 +6,29 @@ from __future__ import annotations
 
 from flask import Response, request, send_file
 
+from ..datacube import estimate
 from ..datacube.errors import GraphError
-from ..datacube.job import BATCH, OUTPUT_FOLDER, PROCESS_ID, SYNC
+from ..datacube.job import BATCH, OUTPUT_FOLDER, PROCESS_ID, SYNC, remove_results
 from ..datacube.run import check, graph_of
-from ..datacube.ogc_steps import runnable_ids
+from ..datacube.ogc_steps import step_ids
 from ..execution.paths import open_regular_file
+from ..jobs.quotas import QuotaExceeded
 from ..jobs.repository import JobQuery
 from ..store import isoformat
+from . import job_details as details
 from .errors import error, json_response, not_found
-from .views import auth_required, base, graph_error, json_body, signed_in
+from .views import auth_required, quota_refusal, base, graph_error, json_body, signed_in
 
 STATUS = {'created': 'created', 'accepted': 'queued', 'running': 'running',
           'successful': 'finished', 'failed': 'error', 'dismissed': 'canceled'}
+BUSY = ('accepted', 'running')  # openEO: a queued or running job is locked
 
 
 class JobViews:
-    def __init__(self, manager, user_views):
+    def __init__(self, manager, user_views, collections):
         self.manager = manager
         self.user_views = user_views
+        self.collections = collections  # () -> the cube collections (estimates)
 
     # -- helpers ------------------------------------------------------------------
     def _own_job(self, job_id: str):
@@ -43,18 +48,16 @@ class JobViews:
         except GraphError as err:
             return None, graph_error(err)
         used = self.user_views.used_by(user, graph)
-        problems = check(graph, used, runnable_ids(self.manager))
+        problems = check(graph, used, step_ids(self.manager))
         if problems:
             return None, graph_error(problems[0])
-        return {'process': body['process'], 'user_processes': used,
-                **{k: body[k] for k in ('title', 'description', 'plan', 'budget')
-                   if k in body}}, None
+        return {'process': body['process'], 'user_processes': used}, None
 
     @staticmethod
     def describe(job: dict, full: bool = False) -> dict:
         inputs = job['inputs'] or {}
-        found = {'id': job['id'], 'title': inputs.get('title'),
-                 'description': inputs.get('description'),
+        found = {'id': job['id'], **{k: v for k, v in (job.get('details') or {}).items()
+                                     if k in details.FIELDS},
                  'status': STATUS.get(job['status'], 'error'),
                  'created': isoformat(job['created']), 'updated': isoformat(job['updated']),
                  'progress': job['progress']}
@@ -81,11 +84,20 @@ class JobViews:
         body, refusal = json_body()
         if refusal:
             return None, refusal
+        given, problem = details.given(body)
+        if problem:
+            return None, error(400, 'BadRequest', problem)
         inputs, refusal = self._inputs(user, body)
         if refusal:
             return None, refusal
-        return self.manager.submit(PROCESS_ID, inputs, job_type=job_type, owner=user.name,
-                                   owner_roles=sorted(user.roles), **options), None
+        try:
+            job = self.manager.submit(PROCESS_ID, inputs, job_type=job_type, owner=user.name,
+                                      owner_roles=sorted(user.roles), **options)
+        except QuotaExceeded as err:
+            return None, quota_refusal(err)
+        if given and job_type == BATCH:
+            self.manager.repo.set_details(job['id'], given)
+        return job, None
 
     def create(self):
         job, refusal = self._submit(BATCH, created=True)
@@ -106,24 +118,36 @@ class JobViews:
         body, refusal = json_body()
         if refusal:
             return refusal
-        if job['status'] != 'created':
-            return error(400, 'JobLocked', 'a job can be changed only before it starts')
-        merged = {**(job['inputs'] or {}), **{k: body[k] for k in (
-            'title', 'description', 'plan', 'budget') if k in body}}
+        given, problem = details.given(body, partial=True)
+        if problem:
+            return error(400, 'BadRequest', problem)
+        if not given and 'process' not in body:
+            return error(400, 'NoDataForUpdate', 'nothing to change: give title, '
+                         'description, plan, budget, log_level or process')
+        locked = error(400, 'JobLocked', 'a queued or running job cannot be changed; its '
+                       'process can be changed only before it starts')
+        if job['status'] in BUSY or ('process' in body and job['status'] != 'created'):
+            return locked
         if 'process' in body:
             inputs, refusal = self._inputs(user, body)
             if refusal:
                 return refusal
-            merged.update(process=inputs['process'], user_processes=inputs['user_processes'])
-        if not self.manager.repo.update_created(job_id, inputs=merged):
-            return error(400, 'JobLocked', 'a job can be changed only before it starts')
+            if not self.manager.repo.update_created(job_id, inputs=inputs):
+                return locked
+        merged = {k: v for k, v in {**(job.get('details') or {}), **given}.items()
+                  if v is not None}
+        if given and not self.manager.repo.set_details(job_id, merged, unless=BUSY):
+            return locked
         return Response(status=204)
 
     def delete(self, job_id: str):
+        """The job, its work, files and result records are removed."""
         _, job, refusal = self._own_job(job_id)
         if refusal:
             return refusal
-        self.manager.dismiss(job_id)
+        self.manager.dismiss(job_id, wait=10.0)
+        self.manager.remove_files(job_id)
+        remove_results(self.manager.settings, job_id)
         self.manager.repo.purge(job_id)
         return Response(status=204)
 
@@ -132,7 +156,10 @@ class JobViews:
         if refusal:
             return refusal
         if job['status'] == 'created':
-            self.manager.start(job_id)
+            try:
+                self.manager.start(job_id)
+            except QuotaExceeded as err:
+                return quota_refusal(err)
         return Response(status=202)
 
     def stop(self, job_id: str):
@@ -144,9 +171,26 @@ class JobViews:
         return Response(status=204)
 
     def estimate(self, job_id: str):
+        """From what the graph reads and the owner's past finished jobs (see
+        `datacube.estimate`); fields that nothing supports are left out."""
         _, job, refusal = self._own_job(job_id)
-        return refusal or json_response({'costs': 0, 'duration': 'PT1M', 'size': 1_000_000,
-                                         'downloads_included': None})
+        if refusal:
+            return refusal
+        collections = self.collections()
+
+        def reads(found: dict):
+            try:
+                return estimate.volume(collections, graph_of((found['inputs'] or {}).get(
+                    'process')))
+            except GraphError:
+                return None
+        past, _ = self.manager.repo.query(JobQuery(
+            types=[BATCH], owner=job['owner'], statuses=['successful'],
+            limit=estimate.HISTORY))
+        history = [(reads(p), p['duration'] or 0.0,
+                    sum(f.get('size') or 0 for f in self._files(p['id'])))
+                   for p in past if p['id'] != job_id and not p['files_removed']]
+        return json_response(estimate.estimate(reads(job), history))
 
     def logs(self, job_id: str):
         _, job, refusal = self._own_job(job_id)
@@ -234,7 +278,7 @@ def _level(line: str) -> str:
 def results_item(job: dict, files: list[dict]) -> dict:
     """The job's results as a STAC item (assets: the written files)."""
     job_url = f'{base()}/jobs/{job["id"]}'
-    inputs = job['inputs'] or {}
+    about = job.get('details') or {}
     assets = {f['name']: {'href': f'{job_url}/results/assets/{f["name"]}', 'roles': ['data'],
                           'type': f.get('type') or 'application/octet-stream',
                           'title': f['name'], 'file:size': f.get('size')}
@@ -242,7 +286,7 @@ def results_item(job: dict, files: list[dict]) -> dict:
     return {
         'type': 'Feature', 'stac_version': '1.1.0', 'id': job['id'], 'geometry': None,
         'properties': {'datetime': isoformat(job['finished']),
-                       'title': inputs.get('title'), 'description': inputs.get('description')},
+                       'title': about.get('title'), 'description': about.get('description')},
         'assets': assets,
         'links': [{'rel': 'self', 'href': f'{job_url}/results', 'type': 'application/json'},
                   {'rel': 'canonical', 'href': f'{job_url}/results',

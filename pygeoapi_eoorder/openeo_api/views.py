@@ -67,6 +67,12 @@ def auth_required():
                  '/credentials/basic, or an OIDC bearer token)')
 
 
+def quota_refusal(err):
+    """A job over the caller's quota (a `jobs.quotas.QuotaExceeded`): 429, never a
+    server error (openEO API: quota failures are client errors)."""
+    return error(429, 'QuotaExceeded', str(err))
+
+
 def graph_error(err: GraphError):
     return error(err.status, err.code, str(err))
 
@@ -126,18 +132,19 @@ class DiscoveryViews:
         """`/processes/ogc`: the OGC processes the caller may run as graph steps."""
         if namespace != OGC_NAMESPACE:
             return not_found(f'process namespace {namespace!r}')
-        from ..datacube.ogc_steps import runnable_ids
+        from ..datacube.ogc_steps import step_ids
         manager = self.api.manager
-        found = [ogc_as_openeo(pid, manager.process_metadata(pid))
-                 for pid in sorted(runnable_ids(manager))]
+        found = [ogc_as_openeo(name, manager.process_metadata(pid))
+                 for name, pid in sorted(step_ids(manager).items())]
         return json_response({'processes': found, 'links': []})
 
     def namespace_process(self, namespace: str, process_id: str):
-        from ..datacube.ogc_steps import runnable_ids
+        from ..datacube.ogc_steps import step_ids
         manager = self.api.manager
-        if namespace != OGC_NAMESPACE or process_id not in runnable_ids(manager):
+        ogc_id = step_ids(manager).get(process_id) if namespace == OGC_NAMESPACE else None
+        if ogc_id is None:
             return not_found(f'process {namespace}/{process_id}', 'ProcessUnsupported')
-        return json_response(ogc_as_openeo(process_id, manager.process_metadata(process_id)))
+        return json_response(ogc_as_openeo(process_id, manager.process_metadata(ogc_id)))
 
     def credentials_basic(self):
         auth = request.authorization
@@ -190,7 +197,7 @@ class UserProcessViews:
         except GraphError as err:
             return graph_error(err)
         if found is None:
-            return not_found(f'process graph {process_graph_id!r}', 'ProcessGraphMissing')
+            return not_found(f'process graph {process_graph_id!r}', 'ProcessGraphNotFound')
         return json_response(found)
 
     def put(self, process_graph_id: str):
@@ -216,7 +223,7 @@ class UserProcessViews:
         try:
             if not user_processes.delete(self.settings, user.name, process_graph_id):
                 return not_found(f'process graph {process_graph_id!r}',
-                                 'ProcessGraphMissing')
+                                 'ProcessGraphNotFound')
         except GraphError as err:
             return graph_error(err)
         return Response(status=204)
@@ -233,8 +240,8 @@ class UserProcessViews:
             graph = graph_of(body)
         except GraphError as err:
             return json_response({'errors': [{'code': err.code, 'message': str(err)}]})
-        from ..datacube.ogc_steps import runnable_ids
+        from ..datacube.ogc_steps import step_ids
         problems = check(graph, self.used_by(signed_in(), graph),
-                         runnable_ids(self.manager))
+                         step_ids(self.manager))
         return json_response({'errors': [{'code': p.code, 'message': str(p)}
                                          for p in problems]})

@@ -24,7 +24,11 @@ class OpenSearch:
         self.api = api
         self.default_count = int(block.get('default_count', 20))
         self.max_count = int(block.get('max_count', 100))
-        self.resources = api.config.get('resources', {})
+
+    @property
+    def resources(self) -> dict:
+        """The caller's collections (with the workspace collections it may see)."""
+        return self.api.config.get('resources', {})
 
     @property
     def base(self) -> str:

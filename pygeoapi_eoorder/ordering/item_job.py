@@ -95,6 +95,10 @@ class OrderItemProcess(JobProcessor):
                         protocol=item['protocol'], workdir=ctx.workdir, log=ctx.log,
                         progress=ctx.progress, settings=ctx.settings, manager=ctx.manager,
                         job=ctx.job, base_url=ctx.base_url)
+        ctx.record_provenance(used=[{
+            'kind': 'Product', 'label': item['identifier'], 'collection': item['collection_id'],
+            'itemId': item['item_id'], 'options': item['options'] or None,
+            'packaging': item['packaging'], 'itemProcessor': dotted}])
         processor.prepare(work)
         processor.process(work)
         token = secrets.token_urlsafe(24)
@@ -106,6 +110,8 @@ class OrderItemProcess(JobProcessor):
         partial.rename(target)
         expires = utcnow() + timedelta(seconds=conf.delivery['expiration_seconds'])
         ctx.progress(95, 'delivered')
+        ctx.record_provenance(generated=[{'kind': 'DeliveredFile', 'label': name}
+                                         for name in names])
         change = service.repo.transition_item(
             item['id'], states.COMPLETED, 'ready for download', files=names, token=token,
             expires=expires)

@@ -1,54 +1,62 @@
-"""Notifications POSTed to a client's endpoint (its WS-Addressing ReplyTo):
-SubmitResponse as an order progresses (statusNotification Final or All), CancelResponse
-after a Cancel, GetQuotationResponse for an asynchronous quotation."""
+"""Notifications sent to a client's endpoint (its WS-Addressing ReplyTo), through the one
+notification service: SubmitResponse as an order progresses (statusNotification Final or
+All), CancelResponse after a Cancel, GetQuotationResponse for an asynchronous quotation.
+An http(s) endpoint gets the message POSTed in the request's SOAP binding; a `mailto:`
+ReplyTo (when an SMTP server is configured) gets an e-mail with the message attached."""
 
 from __future__ import annotations
 
 import logging
 
-import requests
 from lxml import etree
 
-from .. import egress
+from ..notifications import Message, NotificationRefused, Notifier
 from . import soap, states
 from .encode import monitor_specification
-from .xmlns import O, VERSION, xml_datetime
+from .errors import invalid
+from .xmlns import O, OSEO, VERSION, xml_datetime
 
 LOGGER = logging.getLogger(__name__)
 
 
-def post(conf, binding: str, url: str, payload: etree._Element, action: str,
-         log: logging.Logger = LOGGER) -> bool:
-    """POST one message under the egress policy (widened by
-    `ordering.notifications.allow_internal_addresses`); failures are logged, never raised."""
-    settings = conf.notifications
-    policy = egress.policy_from_settings(conf.settings.block.get('egress'),
-                                         allow_internal=settings['allow_internal_addresses'])
+def notifier(conf) -> Notifier:
+    """The notification service with the ordering's timeout."""
+    return Notifier(conf.settings.block, conf.notifications['timeout_seconds'])
+
+
+def check_reply_to(conf, url: str | None) -> None:
+    """Refuse, when the order is placed, a ReplyTo whose scheme is not offered (mailto:
+    without an SMTP server) or a malformed mailto: address."""
+    if not url:
+        return
     try:
-        egress.check_url(url, policy)
-    except egress.EgressRefused as err:
-        log.warning('notification to %s refused: %s', url, err)
-        return False
+        notifier(conf).check(url, allow_internal=True)
+    except NotificationRefused as err:
+        raise invalid('ReplyTo', f'wsa:ReplyTo: {err}') from None
+
+
+def _message(binding: str, url: str, payload: etree._Element, action: str) -> Message:
     binding = binding if binding in (soap.S11, soap.S12) else soap.S12
     body = soap.to_bytes(soap.envelope(binding, payload, action=action, to=url))
-    headers = {'Content-Type': soap.CONTENT_TYPES[binding]}
+    content_type = soap.CONTENT_TYPES[binding]
+    headers = {}
     if binding == soap.S11:
         headers['SOAPAction'] = f'"{action}"'
     else:
-        headers['Content-Type'] += f'; action="{action}"'
-    try:
-        reply = egress.session(policy).post(url, data=body, headers=headers,
-                                            allow_redirects=False,
-                                            timeout=settings['timeout_seconds'])
-        log.info('%s to %s answered %s', action, url, reply.status_code)
-        return reply.ok
-    except egress.EgressRefused as err:
-        log.warning('notification to %s refused: %s (or set '
-                    'ordering.notifications.allow_internal_addresses)', url, err)
-        return False
-    except requests.RequestException as err:
-        log.warning('%s to %s failed: %s', action, url, err)
-        return False
+        content_type += f'; action="{action}"'
+    order_id = payload.findtext(f'.//{{{OSEO}}}orderId')
+    subject = f"OSEO {action}{f' for order {order_id}' if order_id else ''}"
+    text = f'{subject}.\n\nThe OSEO message (in its SOAP envelope) is attached.\n'
+    return Message(subject, text, body, content_type, f'{action}.xml', headers)
+
+
+def post(conf, binding: str, url: str, payload: etree._Element, action: str,
+         log: logging.Logger = LOGGER) -> bool:
+    """Send one message under the egress policy (widened by
+    `ordering.notifications.allow_internal_addresses`); failures are logged, never raised."""
+    allow = bool(conf.notifications['allow_internal_addresses'])
+    return notifier(conf).send(url, _message(binding, url, payload, action), allow, log,
+                               action, 'or set ordering.notifications.allow_internal_addresses')
 
 
 def status_message(kind: str, order: dict, items: list[dict]) -> etree._Element:

@@ -10,6 +10,7 @@ import uuid
 from typing import Any
 
 from ..config import Settings
+from ..jobs.quotas import QuotaExceeded, QuotaPolicy
 from ..store import get_store
 from . import states, subscriptions
 from .encode import order_item_xml, spec_xml
@@ -66,8 +67,10 @@ class OrderService:
             return 'tasking'
         return 'massive' if len(order.items) > self.conf.massive['threshold'] else 'product'
 
-    def check(self, order: ParsedOrder, owner: str | None) -> list:
-        """Refuse what cannot be ordered; return each item's collection."""
+    def check(self, order: ParsedOrder, owner: str | None,
+              roles: frozenset | None = None) -> list:
+        """Refuse what cannot be ordered (`roles`: the owner's, for their quota); return
+        each item's collection."""
         if order.order_type == 'TASKING_ORDER' and not self.conf.tasking.get('handler'):
             raise OseoError('OrderTypeNotSupported', 'tasking orders are not supported by '
                             'this server (no tasking handler is configured)', 'orderType')
@@ -79,10 +82,13 @@ class OrderService:
             return [None] * len(order.items)
         collections = [resolve_item(self.conf, order, item) for item in order.items]
         active = self.repo.active_items_of(owner)
-        most = self.conf.limits['max_active_items_per_user']
-        if active + len(order.items) > most:
-            raise OseoError('LimitExceeded', f'{active} of your items are waiting or in '
-                            f'production; at most {most} may be at once', 'orderItem')
+        try:
+            QuotaPolicy.from_settings(self.settings).check_order_items(roles, active,
+                                                                       len(order.items))
+        except QuotaExceeded as err:
+            raise OseoError('LimitExceeded', f'{err}: {active} of your items are waiting or '
+                            f'in production, at most {err.allowed} may be at once',
+                            'orderItem', status=429) from err
         return collections
 
     def submit(self, order: ParsedOrder, owner: str | None, collections: list | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pygeoapi.process.base import ProcessorExecuteError
 
 from ..execution.context import JobProcessor
+from . import workspace_stage_in, workspace_stage_out
 from .packages import Package
 
 PROCESSOR = 'pygeoapi_eoorder.processes.deployed.DeployedProcessor'
@@ -29,4 +30,10 @@ class DeployedProcessor(JobProcessor):
             raise ProcessorExecuteError(user_msg='deployed processes run in the job engine only')
         unit = self.package.units[0]
         runner = self.context.runner(unit.kind)
-        return runner.run(self.context, self.package.process, unit, data, outputs)
+        opener = workspace_stage_in.s3_opener(self.context)
+        if opener is not None:  # s3:// inputs of the owner's own workspaces
+            self.context.openers['s3'] = opener
+        mime, document = runner.run(self.context, self.package.process, unit, data, outputs)
+        if isinstance(document, dict):  # outputs into the owner's workspace, if configured
+            document = workspace_stage_out.stage_out(self.context, document)
+        return mime, document

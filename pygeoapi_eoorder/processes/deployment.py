@@ -130,9 +130,11 @@ class Deployment:
 
     # -- operations -----------------------------------------------------------------------
     def deploy(self, package: Package, user: User | None, visibility: str = 'public',
-               *, location: str | None = None) -> list[str]:
+               *, location: str | None = None, owner: str | None = None) -> list[str]:
         """Persist a new process; return warnings (missing images). `location`: the URL
-        of an existing built-in process of that id, for the refusal's Location header."""
+        of an existing built-in process of that id, for the refusal's Location header;
+        `owner`: whose it is (default: `user`'s; `workspace:<id>` for a workspace's,
+        which its members see, run and undeploy)."""
         self._require_deployer(user)
         if visibility not in VISIBILITIES:
             raise DeploymentRefused(400, 'invalid-parameter',
@@ -148,7 +150,7 @@ class Deployment:
                 f'replace it with PUT /processes/{package.id}')
         self._check_reserved(package.id, user, 'deploy')
         warnings = self.image_warnings(package)
-        owner = user.name if user else None
+        owner = owner or (user.name if user else None)
         if not self.registry.put(package.id, self._definition(package, owner, visibility, user),
                                  package=package.raw, owner=owner,
                                  media_type=package.media_type, only_new=True):
@@ -180,6 +182,11 @@ class Deployment:
         if not self.registry.remove(process_id):
             raise DeploymentRefused(404, 'no-such-process',
                                     f'process {process_id!r} does not exist')
+
+    def processes_of(self, owner: str) -> dict[str, dict]:
+        """The deployed processes owned by `owner` (e.g. `workspace:<id>`), by id."""
+        return {pid: definition for pid, definition in self.registry.all().items()
+                if definition.get('owner') == owner}
 
     def package_of(self, process_id: str, user: User | None):
         """The stored package row of a deployed process `user` may see."""

@@ -67,7 +67,11 @@ class RecordItems:
 
     def __init__(self, routes: PygeoapiRoutes):
         self.routes = routes
-        self.resources = routes.api.config.get('resources', {})
+
+    @property
+    def resources(self) -> dict:
+        """The caller's collections (with the workspace collections it may see)."""
+        return self.routes.api.config.get('resources', {})
 
     def view(self, collection_id: str, item_id: str | None = None):
         provider_def = record_provider(self.resources, collection_id)
@@ -89,12 +93,13 @@ class RecordItems:
 def install(app: Flask, routes: PygeoapiRoutes) -> None:
     """Serve our record collections' searches, sortables, encodings and conformance."""
     api = routes.api
-    resources = api.config.get('resources', {})
-    encodings.install(app, lambda cid: bool(cid and record_provider(resources, cid)))
+    resources = api.config.get('resources', {})  # the configured ones
+    encodings.install(app, lambda cid: bool(cid and record_provider(
+        api.config.get('resources', {}), cid)))
     routes.serve('collection_items', RecordItems(routes).view)
 
     def sortables(collection_id: str):
-        if not record_provider(resources, collection_id):
+        if not record_provider(api.config.get('resources', {}), collection_id):
             return problem(404, 'not-found', f'collection {collection_id!r} has no sortables')
         body = sortables_document(collection_id, api.base_url.rstrip('/'))
         return Response(json.dumps(body), mimetype='application/schema+json')

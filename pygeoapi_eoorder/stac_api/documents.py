@@ -158,7 +158,7 @@ def paths() -> dict:
         collection: {'get': _operation('a collection', JSON, cid)},
         collection + '/queryables': {'get': _operation(
             'queryables of a collection', 'application/schema+json', cid)},
-        items: {'get': _operation('items of a collection', GEOJSON, cid),
+        items: {'get': _with_query(_operation('items of a collection', GEOJSON, cid)),
                 'post': _operation('add items (transactions)', GEOJSON, cid)},
         item: {'get': _operation('an item', GEOJSON, cid, iid),
                'put': _operation('replace an item', GEOJSON, cid, iid),
@@ -166,6 +166,20 @@ def paths() -> dict:
                'delete': _operation('delete an item', GEOJSON, cid, iid)},
         '/search': {'get': _operation('item search'), 'post': _operation('item search')},
     }
+
+
+def _with_query(operation: dict) -> dict:
+    """An item listing's main query parameters (STAC API - Features; all of
+    `params.GET_PARAMETERS` are accepted)."""
+    number = {'type': 'number'}
+    operation['parameters'] += [
+        {'name': 'limit', 'in': 'query', 'required': False, 'style': 'form', 'explode': False,
+         'schema': {'type': 'integer', 'minimum': 1}},
+        {'name': 'bbox', 'in': 'query', 'required': False, 'style': 'form', 'explode': False,
+         'schema': {'type': 'array', 'minItems': 4, 'maxItems': 6, 'items': number}},
+        {'name': 'datetime', 'in': 'query', 'required': False, 'style': 'form',
+         'explode': False, 'schema': {'type': 'string'}}]
+    return operation
 
 
 def openapi(base: str) -> dict:

@@ -79,15 +79,27 @@ def _merge_patch(target, patch):
     return result
 
 
+def _with_query(url: str) -> str:
+    """`url` with the request's query string (a GET's self link, at the public URL)."""
+    query = request.query_string.decode('latin-1')
+    return f'{url}?{query}' if query else url
+
+
 class StacRoutes:
     """Views of the STAC API over the record collections of the configuration."""
 
-    def __init__(self, config: dict):
-        self.collections = served_collections(config.get('resources') or {})
+    def __init__(self, api):
+        self.api = api
+        config = api.config
         identification = (config.get('metadata') or {}).get('identification') or {}
         self.title = documents._text(identification.get('title'), 'Catalogue')
         self.description = documents._text(identification.get('description'),
                                            'STAC API of the catalogue')
+
+    @property
+    def collections(self) -> dict[str, Served]:
+        """The caller's collections (with the workspace collections it may see)."""
+        return served_collections(self.api.config.get('resources') or {})
 
     @staticmethod
     def base() -> str:
@@ -158,7 +170,7 @@ class StacRoutes:
         features = [fields.select(to_item(d, cid, base), found.fields)
                     for cid, d in page.rows]
         links = [{'rel': 'self', 'type': documents.GEOJSON,
-                  'href': request.url if post_body is None else url},
+                  'href': _with_query(url) if post_body is None else url},
                  {'rel': 'root', 'type': documents.JSON, 'href': base}]
         if collection_url:
             links.append({'rel': 'parent', 'type': documents.JSON, 'href': collection_url})
@@ -314,13 +326,13 @@ def blueprint(routes: StacRoutes) -> Blueprint:
 
 def install(app: Flask, api, settings) -> None:
     """Register the STAC API under `<prefix>/stac` (see the module docstring)."""
-    routes = StacRoutes(api.config)
-    app.register_blueprint(blueprint(routes), url_prefix=urls.CURRENT.prefix + PATH)
+    routes = StacRoutes(api)
+    app.register_blueprint(blueprint(routes), url_prefix=api.urls.prefix + PATH)
 
 
 def pygeoapi_views(pygeoapi_routes) -> None:
     """Component hook: `<prefix>/stac` (pygeoapi's STAC catalogue root) is the landing page."""
-    routes = StacRoutes(pygeoapi_routes.config)
+    routes = StacRoutes(pygeoapi_routes.api)
     pygeoapi_routes.serve('stac_catalog_root', _answering_errors(routes.landing))
 
 

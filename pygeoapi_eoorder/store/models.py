@@ -49,6 +49,8 @@ class Job(Base):
     queued: Mapped[datetime | None] = mapped_column(DateTime)
     # what ran (process package digest, Docker image id and digests): OGC API Part 4 prov
     provenance: Mapped[dict | None] = mapped_column(JSON)
+    # what its client says about the job (title, description; openEO plan, budget)
+    details: Mapped[dict | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index('ix_eoorder_job_status_created', 'status', 'created'),

@@ -42,8 +42,8 @@ def is_page(response: Response) -> bool:
 
 
 def request_root() -> str | None:
-    """The root URL the client used for the request being served (None outside one);
-    `urls.configure` takes it, so links follow the request."""
+    """The root URL the client used for the request being served (None outside one):
+    with the app's `urls.BaseURL`, links follow the request."""
     return request.root_url if has_request_context() else None
 
 

@@ -6,15 +6,20 @@ import copy
 import threading
 from typing import Callable
 
+from flask import g, has_request_context
 from pygeoapi.api import API
 
 from .. import urls
+from . import request_root
+from ..auth import current_user
+from ..auth import scope as request_scope
 
 _PER_URL_LOCK = threading.Lock()
 
 
 class EOOrderAPI(API):
-    """pygeoapi's API object whose base URL is the request's (see `urls`): pygeoapi reads
+    """pygeoapi's API object whose base URL is the request's, by its app's rules (`urls`, a
+    :class:`~pygeoapi_eoorder.urls.BaseURL`; see that module): pygeoapi reads
     `base_url` and `openapi` (its `servers`: a cached copy per URL) per request; the
     OpenAPI document comes from `openapi_source` (rebuilt when the processes change). Its
     templates' `config.server.url` is `urls.IN_PAGES`, which the app replaces in each page
@@ -23,19 +28,60 @@ class EOOrderAPI(API):
     component registry's process manager."""
 
     MAX_CACHED_URLS = 16  # Host is the client's: keep a few copies, not one per value
+    # () -> {collection id: resource} declared at run time for the caller (workspaces)
+    runtime_resources: Callable[[], dict] | None = None
 
     def __init__(self, config: dict, openapi_source: Callable[[], dict], manager=None,
-                 asyncapi: dict | None = None):
+                 asyncapi: dict | None = None, *, base: urls.BaseURL):
         self._openapi_source = openapi_source
+        self.urls = base  # before pygeoapi's __init__, which reads `base_url`
         super().__init__(config, openapi_source(), asyncapi or {})
         if manager is not None:  # the component registry's (pygeoapi built its own)
             self.manager = manager
-        if not urls.CURRENT.fixed:
+        if not self.urls.fixed:
             self.tpl_config['server']['url'] = urls.IN_PAGES
 
     @property
+    def config(self) -> dict:
+        """The configuration; in a request, its resources with the collections declared at
+        run time that the caller may see (`runtime_resources`, read once a request)."""
+        return self._with_caller_resources(self.__dict__['_config'])
+
+    @config.setter
+    def config(self, value: dict) -> None:
+        self.__dict__['_config'] = value
+
+    @property
+    def tpl_config(self) -> dict:
+        """The templates' configuration, with the same collections as `config`."""
+        return self._with_caller_resources(self.__dict__['_tpl_config'])
+
+    @tpl_config.setter
+    def tpl_config(self, value: dict) -> None:
+        self.__dict__['_tpl_config'] = value
+
+    def _with_caller_resources(self, configured: dict) -> dict:
+        extra = self._caller_resources()
+        if not extra:
+            return configured
+        resources = configured.get('resources') or {}
+        added = {cid: r for cid, r in extra.items() if cid not in resources}
+        return {**configured, 'resources': {**resources, **added}}
+
+    def _caller_resources(self) -> dict:
+        if self.runtime_resources is None or not has_request_context() or \
+                request_scope.current() is None:  # not before the caller is known
+            return {}
+        user = current_user()
+        key = (id(self), user.name if user is not None else None)
+        memo = g.__dict__.setdefault('eoorder_runtime_resources', {})
+        if key not in memo:
+            memo[key] = self.runtime_resources()
+        return memo[key]
+
+    @property
     def base_url(self) -> str:
-        return urls.base_url()
+        return self.urls.at(request_root())
 
     @base_url.setter
     def base_url(self, value: str) -> None:  # pygeoapi sets the configured one

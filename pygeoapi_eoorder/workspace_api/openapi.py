@@ -8,6 +8,7 @@ _JSON = {'content': {'application/json': {'schema': {'type': 'object'}}}}
 _ID = {'name': 'workspaceId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _KEY = {'name': 'key', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _MEMBER = {'name': 'user', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
+_PROCESS = {'name': 'processId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _RECORD = {'name': 'recordId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _FORCE = {'name': 'force', 'in': 'query', 'schema': {'type': 'boolean', 'default': False}}
 _TAGS = ['Workspaces']
@@ -44,8 +45,14 @@ def paths() -> dict:
         '/workspaces/{workspaceId}/files': {
             'get': _operation('the files of a workspace', '200', [_ID])},
         '/workspaces/{workspaceId}/register': {
-            'post': _operation('harvest a STAC catalog, collection or API {"url"} into the '
-                               'workspace', '200', [_ID], body=True)},
+            'post': _operation('harvest a STAC catalog, collection, API or item {"url"} into '
+                               'the workspace, or deploy an application package {"type": '
+                               '"application-package", "url"} as its process', '200', [_ID],
+                               body=True)},
+        '/workspaces/{workspaceId}/processes': {
+            'get': _operation('the processes registered in the workspace', '200', [_ID])},
+        '/workspaces/{workspaceId}/processes/{processId}': {
+            'delete': _operation('deregister (undeploy) a process', '204', [_ID, _PROCESS])},
         '/workspaces/{workspaceId}/records': {
             'get': _operation('the records registered in the workspace', '200', [_ID])},
         '/workspaces/{workspaceId}/records/{recordId}': {

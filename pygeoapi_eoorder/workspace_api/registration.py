@@ -1,7 +1,9 @@
-"""Registration views: `POST /workspaces/{id}/register` harvests a STAC catalog, collection
-or API into the workspace's collection; `/workspaces/{id}/records[/{rid}]` lists, reads
-and deregisters (DELETE) its records. Reading the source goes through the harvest code
-and the server's egress rules."""
+"""Registration views: `POST /workspaces/{id}/register` harvests a STAC catalog, collection,
+API or a bare Item into the workspace's collection, or deploys an application package as
+a process of the workspace (`type: application-package`, see `packages`);
+`/workspaces/{id}/records[/{rid}]` lists, reads and deregisters (DELETE) its records,
+`/workspaces/{id}/processes[/{pid}]` lists and deregisters its processes. Reading the
+source goes through the harvest code and the server's egress rules."""
 
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ from ..catalogue.harvest.sources import HarvestError, detect
 from ..egress import EgressRefused, policy_from_settings
 from ..web.problem import problem
 from ..workspaces import WorkspaceError, WorkspaceService
+from .packages import WorkspacePackages
 
-STAC_KINDS = ('stac-static', 'stac-api')
-TYPES = ('stac',)
+STAC_KINDS = ('stac-static', 'stac-api', 'stac-item')
+TYPES = ('stac', 'application-package')
 
 
 def stac_fetcher(settings, timeout: float = 30):
@@ -42,8 +45,8 @@ def stac_fetcher(settings, timeout: float = 30):
 
 
 class RegistrationViews:
-    def __init__(self, service: WorkspaceService, settings, base):
-        self.service, self.base = service, base
+    def __init__(self, service: WorkspaceService, settings, base, packages: WorkspacePackages):
+        self.service, self.base, self.packages = service, base, packages
         self.fetch = stac_fetcher(settings)
         self.max_records = settings.block['workspaces']['max_register_records']
 
@@ -57,11 +60,32 @@ class RegistrationViews:
         self.service.get(current_user(), workspace_id)  # 404 before looking at the body
         if body.get('type', 'stac') not in TYPES:
             raise WorkspaceError(f'type: one of {", ".join(TYPES)}')
+        if body.get('type') == 'application-package':
+            return self._register_package(workspace_id, body.get('url'))
         counts = self.service.register(current_user(), workspace_id, body.get('url'),
                                        self.fetch, self.max_records)
         href = f'{self.base()}/{workspace_id}/records'
         return Response(json.dumps({'registered': counts, 'records': href}), 200,
                         {'Location': href}, mimetype='application/json')
+
+    def _register_package(self, workspace_id: str, url):
+        answer = self.packages.register(current_user(), workspace_id, url, self.api_base())
+        href = answer['process']['links'][0]['href']
+        return Response(json.dumps(answer), 201, {'Location': href},
+                        mimetype='application/json')
+
+    def api_base(self) -> str:
+        return self.base().rsplit('/workspaces', 1)[0]
+
+    def processes(self, workspace_id: str):
+        found = self.packages.listing(current_user(), workspace_id, self.api_base())
+        return Response(json.dumps({'processes': found, 'links': [
+            {'rel': 'self', 'href': f'{self.base()}/{workspace_id}/processes',
+             'type': 'application/json'}]}), mimetype='application/json')
+
+    def undeploy(self, workspace_id: str, process_id: str):
+        self.packages.deregister(current_user(), workspace_id, process_id)
+        return Response(status=204)
 
     def records(self, workspace_id: str):
         try:

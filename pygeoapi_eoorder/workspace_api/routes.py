@@ -11,11 +11,13 @@ from flask import Flask, Request, Response, request
 from .. import urls
 from ..auth import current_user
 from ..execution.paths import UnsafePathError
+from ..processes.permissions import Refused
 from ..web.problem import problem
 from ..web.render import Renderer
-from ..workspaces import (KeyConflict, StorageError, WorkspaceError, WorkspaceService,
+from ..workspaces import (Conflict, KeyConflict, StorageError, WorkspaceError, WorkspaceService,
                           make_storage)
 from .documents import file_list, workspace_document
+from .packages import WorkspacePackages
 from .registration import RegistrationViews
 
 LOGGER = logging.getLogger('eoorder.workspace_api')
@@ -51,8 +53,9 @@ def _body() -> dict:
 class WorkspaceViews:
     """The views; each answers a refused request with problem+json."""
 
-    def __init__(self, service: WorkspaceService, renderer: Renderer):
-        self.service, self.renderer = service, renderer
+    def __init__(self, service: WorkspaceService, renderer: Renderer,
+                 packages: WorkspacePackages):
+        self.service, self.renderer, self.packages = service, renderer, packages
 
     def base(self) -> str:
         return urls.base_url().rstrip('/') + PATH
@@ -89,7 +92,15 @@ class WorkspaceViews:
         force = request.args.get('force', 'false').lower()
         if force not in ('true', 'false'):
             raise WorkspaceError('force: true or false')
-        self.service.delete(current_user(), workspace_id, force == 'true')
+        user = current_user()
+        processes = self.packages.listing(user, workspace_id, '')
+        if processes and force != 'true' and self.service.may_manage(
+                user, self.service.get(user, workspace_id)):
+            raise Conflict(f'workspace {workspace_id!r} holds {len(processes)} processes; '
+                           'deregister them first or ask again with force=true',
+                           processes=len(processes))
+        self.service.delete(user, workspace_id, force == 'true')
+        self.packages.undeploy_all(workspace_id)
         return Response(status=204)
 
     def add_member(self, workspace_id: str):
@@ -142,6 +153,8 @@ def _guarded(view):
             return view(**kwargs)
         except WorkspaceError as err:
             return _refusal(err)
+        except Refused as err:  # a package the deployment service refused
+            return problem(err.refusal.status, err.refusal.type, err.refusal.detail)
         except UnsafePathError as err:
             return problem(400, 'invalid-parameter', str(err))
         except KeyConflict as err:
@@ -159,6 +172,8 @@ def _rules(views: WorkspaceViews, registration: RegistrationViews) -> list:
         ('/<workspace_id>/records', ['GET'], registration.records),
         ('/<workspace_id>/records/<record_id>', ['GET'], registration.record),
         ('/<workspace_id>/records/<record_id>', ['DELETE'], registration.deregister),
+        ('/<workspace_id>/processes', ['GET'], registration.processes),
+        ('/<workspace_id>/processes/<process_id>', ['DELETE'], registration.undeploy),
         ('', ['GET'], views.listing), ('', ['POST'], views.create),
         ('/<workspace_id>', ['GET'], views.get), ('/<workspace_id>', ['DELETE'], views.delete),
         ('/<workspace_id>/members', ['POST'], views.add_member),
@@ -177,9 +192,10 @@ def install(app: Flask, api, settings) -> None:
     storage = make_storage(block['storage'], settings.data_dir)
     service = WorkspaceService(settings.store_url, storage, api.manager.auth, block)
     app.extensions['eoorder_workspaces'] = service
-    views = WorkspaceViews(service, Renderer(api))
-    registration = RegistrationViews(service, settings, views.base)
-    prefix = urls.CURRENT.prefix
+    packages = WorkspacePackages(service, api, settings)
+    views = WorkspaceViews(service, Renderer(api), packages)
+    registration = RegistrationViews(service, settings, views.base, packages)
+    prefix = api.urls.prefix
     for path, methods, view in _rules(views, registration):
         endpoint = f'workspaces.{view.__name__}'
         app.add_url_rule(prefix + PATH + path, endpoint, _guarded(view), methods=methods)

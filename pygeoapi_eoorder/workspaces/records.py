@@ -1,8 +1,8 @@
 """The records of a workspace: a collection of its own in the shared catalogue store
 (`workspace-<id>`), owned by the workspace and private, so that the system-wide Records,
-OpenSearch and STAC API searches show them to nobody but admins until the catalogue
-learns workspace membership (see the module docstring of `catalogue.visibility`).
-Members read and edit them through the workspace API, which checks membership first."""
+OpenSearch and STAC API searches show them to its members and admins only (see
+`catalogue.visibility` and `catalogue.workspace_collections`). Members register and
+deregister them through the workspace API, which checks membership first."""
 
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ from typing import Callable, Iterable
 
 from ..catalogue import visibility
 from ..catalogue.repository import RecordRepository
+from ..catalogue.workspace_collections import collection_of
 
 # fetch(url, max_records) -> record documents; given by the adapter (it owns harvesting)
 Fetcher = Callable[[str, int], Iterable[list[dict]]]
-
-
-def collection_of(workspace_id: str) -> str:
-    return f'workspace-{workspace_id}'
 
 
 def ownership(workspace_id: str) -> visibility.Ownership:
@@ -45,6 +42,17 @@ class WorkspaceRecords:
 
     def count(self) -> int:
         return self.repository.count(visibility.INTERNAL)
+
+    def stored_bytes(self) -> int:
+        """Bytes of the registered record documents (they count in the storage quota)."""
+        from sqlalchemy import Text, cast, func, select
+
+        from ..store import get_store
+        from ..store.record_tables import Record
+        query = select(func.coalesce(func.sum(func.length(cast(Record.document, Text))), 0)
+                       ).where(Record.collection == self.repository.collection)
+        with get_store(self.repository.url).read() as session:
+            return int(session.execute(query).scalar_one())
 
     def get(self, identifier: str) -> dict | None:
         return self.repository.get(identifier, visibility.INTERNAL)

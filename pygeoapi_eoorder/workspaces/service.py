@@ -8,6 +8,7 @@ the quota is the workspace's record.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -110,10 +111,13 @@ class WorkspaceService:
             return [self._load(session, wid) for wid in session.execute(query).scalars()]
 
     def usage(self, workspace: Workspace) -> dict:
+        """Files and registered records (their documents' bytes) against the quota."""
         objects = list(self.storage.objects(workspace.id))
-        used = sum(o.size for o in objects)
+        records = WorkspaceRecords(self.store_url, workspace.id).stored_bytes()
+        used = sum(o.size for o in objects) + records
         return {'usedBytes': used, 'quotaBytes': workspace.quota_bytes,
-                'availableBytes': max(workspace.quota_bytes - used, 0), 'objects': len(objects)}
+                'availableBytes': max(workspace.quota_bytes - used, 0), 'objects': len(objects),
+                'recordBytes': records}
 
     def location(self, workspace: Workspace) -> dict:
         return self.storage.location(workspace.id)
@@ -174,6 +178,14 @@ class WorkspaceService:
         except Conflict:  # another request created it meanwhile
             pass
 
+    def personal_of(self, user) -> Workspace | None:
+        """The personal workspace of `user` (created first if the deployer allows it)."""
+        self.ensure_personal(user)
+        with self.store.read() as session:
+            found = session.execute(select(WORKSPACE.c.id).where(
+                WORKSPACE.c.personal == user.name)).scalar_one_or_none()
+            return self._load(session, found) if found is not None else None
+
     def delete(self, user, workspace_id: str, force: bool = False) -> None:
         """Delete a workspace: refused while it holds files unless `force`."""
         workspace = self._manageable(user, workspace_id)
@@ -221,7 +233,8 @@ class WorkspaceService:
     def check_room(self, workspace: Workspace, size: int, replacing: str | None = None) -> None:
         """Refuse (QuotaExceeded) adding `size` bytes, naming the limit and the usage."""
         objects = list(self.storage.objects(workspace.id))
-        used = sum(o.size for o in objects if o.key != replacing)
+        used = sum(o.size for o in objects if o.key != replacing) + WorkspaceRecords(
+            self.store_url, workspace.id).stored_bytes()
         if used + size > workspace.quota_bytes:
             raise QuotaExceeded(
                 f'workspace {workspace.id!r}: storage quota {workspace.quota_bytes} bytes, '
@@ -259,4 +272,7 @@ class WorkspaceService:
         if not isinstance(url, str) or not url.startswith(('http://', 'https://')):
             raise WorkspaceError('url: an http(s) URL of a STAC catalog, collection or API '
                                  'is required')
-        return records.register(fetch(url, max_records))
+        batches = list(fetch(url, max_records))
+        size = sum(len(json.dumps(d)) for batch in batches for d in batch)
+        self.check_room(self.get(user, workspace_id), size)  # records count in the quota
+        return records.register(batches)

@@ -14,9 +14,11 @@ from pygeoapi.process.base import UnknownProcessError
 
 from ..auth import current_user
 from ..execution.paths import open_regular_file
+from ..jobs.quotas import QuotaExceeded
 from ..jobs.repository import CREATED, FINAL, JobQuery
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document
+from ..notifications import Notifier
 from ..processes import permissions
 from . import transactions
 from .errors import WpsError
@@ -49,18 +51,31 @@ class Engine:
         return transactions.wps_view({**localized, 'id': process_id})
 
     # -- jobs -----------------------------------------------------------------------
+    def notifier(self) -> Notifier:
+        """The notification service of this configuration (ows:ResponseHandler)."""
+        return Notifier(self.manager.settings.block)
+
+    def allows_internal(self, process_id: str) -> bool:
+        """May the process's requests (and its notifications) reach internal addresses?"""
+        return bool(self.manager.get_processor(process_id).allow_internal_requests)
+
     def submit(self, process_id: str, inputs: dict, outputs: dict | None,
-               response: str) -> dict:
-        """Queue a job as the caller (refused before queueing if the caller may not)."""
+               response: str, handlers: list[dict] | None = None) -> dict:
+        """Queue a job as the caller (refused before queueing if the caller may not); its
+        response handlers are stored with it (they survive a restart)."""
         user = current_user()
         refusal = permissions.refusal(self.manager.get_processor(process_id), self.manager,
                                       user, inputs)
         if refusal is not None:
             raise WpsError('NotAuthorized' if refusal.status in (401, 403)
                            else 'NoApplicableCode', refusal.detail, status=refusal.status)
-        return self.manager.submit(process_id, inputs, requested_outputs=outputs,
-                                   response=response, owner=user.name if user else None,
-                                   owner_roles=sorted(user.roles) if user else None)
+        try:
+            return self.manager.submit(process_id, inputs, requested_outputs=outputs,
+                                       response=response, owner=user.name if user else None,
+                                       subscriber={'handlers': handlers} if handlers else None,
+                                       owner_roles=sorted(user.roles) if user else None)
+        except QuotaExceeded as err:  # WPS's code for "cannot queue it now"; 4xx: the
+            raise WpsError('ServerBusy', str(err), status=429) from err  # caller's quota
 
     def wait(self, job_id: str) -> dict:
         return self.manager.wait(job_id, self.manager.settings.jobs.sync_timeout_seconds)

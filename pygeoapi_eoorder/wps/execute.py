@@ -11,7 +11,7 @@ from lxml import etree
 
 from .. import xmlsafe
 from ..execution.paths import UnsafePathError, safe_name
-from . import describe, transactions
+from . import describe, notify, transactions
 from .describe import Output
 from .engine import Engine
 from .errors import WpsError
@@ -107,17 +107,16 @@ def start(engine: Engine, request: WpsRequest) -> tuple[dict, dict, bool]:
     """Check and submit an Execute request: (process, job, asynchronous)."""
     if not request.identifiers:
         raise WpsError('MissingParameterValue', 'ows:Identifier missing', 'Identifier')
-    if request.extension is not None and any(
-            isinstance(e.tag, str) and etree.QName(e).localname == 'ResponseHandler'
-            for e in request.extension.iter()):
-        raise WpsError('OptionNotSupported', 'push notification (ows:ResponseHandler) is '
-                       'not offered by this server: poll with GetStatus', 'ResponseHandler')
     process = engine.describe(request.identifiers[0])
     inputs = job_inputs(process, request)
     outputs = requested_outputs(process, request)
     asynchronous = is_async(engine, process, request)
+    handlers = notify.checked_handlers(engine.notifier(),
+                                       notify.handler_uris(request.extension), asynchronous,
+                                       engine.allows_internal(process['id']))
     job = engine.submit(process['id'], inputs,
-                        transactions.internal_outputs(process['id'], outputs), request.response)
+                        transactions.internal_outputs(process['id'], outputs), request.response,
+                        handlers=handlers)
     return process, job, asynchronous
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from .. import urls
 from . import rest, soap, v1_execute
 from .errors import WpsError, response as error_response
 from .requests import V1, V2, parse_kvp, parse_xml
@@ -45,7 +44,7 @@ def _endpoint(service: WpsService) -> Response:
 
 def install(app: Flask, api, settings) -> None:
     service = WpsService(api.manager, api.config.get('metadata') or {})
-    prefix = urls.CURRENT.prefix
+    prefix = api.urls.prefix
 
     def endpoint():
         return _endpoint(service)

@@ -67,7 +67,8 @@ class WpsService:
     def _GetCapabilities(self, request: WpsRequest) -> Response:
         if request.version == V1:
             return _xml(v1.capabilities(self._service(), self._processes(), self.endpoint))
-        return _xml(v2.capabilities(self._service(), self._processes(), self.endpoint))
+        return _xml(v2.capabilities(self._service(), self._processes(), self.endpoint,
+                                    self.engine.notifier().schemes))
 
     def _DescribeProcess(self, request: WpsRequest) -> Response:
         ids = request.identifiers

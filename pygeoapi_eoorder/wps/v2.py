@@ -33,13 +33,22 @@ def _description(p_title: str, abstract: str, keywords: list, identifier: str) -
     return parts
 
 
-def _operations(url: str) -> etree._Element:
-    return O2.OperationsMetadata(*[
-        O2.Operation(O2.DCP(O2.HTTP(O2.Get(href(url)), O2.Post(href(url)))), name=name)
-        for name in OPERATIONS])
+def _operations(url: str, handler_schemes: tuple[str, ...]) -> etree._Element:
+    """Every operation; Execute lists the URI schemes its ows:ResponseHandler accepts
+    (push notification of an async job, Testbed-13 ER §6.6.6) as an ows:Constraint."""
+    operations = []
+    for name in OPERATIONS:
+        operation = O2.Operation(O2.DCP(O2.HTTP(O2.Get(href(url)), O2.Post(href(url)))),
+                                 name=name)
+        if name == 'Execute' and handler_schemes:
+            operation.append(O2.Constraint(O2.AllowedValues(
+                *[O2.Value(s) for s in handler_schemes]), name='ResponseHandler'))
+        operations.append(operation)
+    return O2.OperationsMetadata(*operations)
 
 
-def capabilities(service: dict, processes: list[dict], url: str) -> etree._Element:
+def capabilities(service: dict, processes: list[dict], url: str,
+                 handler_schemes: tuple[str, ...] = ()) -> etree._Element:
     """wps:Capabilities listing `processes` (their OGC API descriptions)."""
     identification = O2.ServiceIdentification(
         O2.Title(service['title']), O2.Abstract(service['abstract']),
@@ -53,7 +62,7 @@ def capabilities(service: dict, processes: list[dict], url: str) -> etree._Eleme
                                                  p.get('keywords') or [], p['id']),
                                    **_process_attributes(p))
                  for p in processes]
-    return W2.Capabilities(identification, provider, _operations(url),
+    return W2.Capabilities(identification, provider, _operations(url, handler_schemes),
                            W2.Contents(*summaries), service='WPS', version='2.0.0')
 
 

@@ -133,6 +133,28 @@ class StaticStacSource(Source):
             yield batch, str(seen)
 
 
+class StacItemSource(Source):
+    """One bare STAC Item (a URL serving its JSON): one record, its asset hrefs made
+    absolute against the item's own URL."""
+
+    kind = 'stac-item'
+    total = 1
+
+    def __init__(self, location: str, document: dict):
+        try:
+            item = pystac.Item.from_dict(document, href=location, preserve_dict=False)
+            item.set_self_href(location)
+            item.make_asset_hrefs_absolute()
+            self.record = from_stac_item(item.to_dict(transform_hrefs=False))
+        except Exception as err:  # noqa: BLE001 - pystac raises many kinds
+            raise HarvestError(f'{location}: not a readable STAC Item ({str(err)[:120]})') \
+                from None
+
+    def batches(self, cursor):
+        if not cursor:
+            yield [self.record], '1'
+
+
 class RecordsSource(Source):
     """An OGC API - Records collection's items, paged with limit/offset."""
 
@@ -321,6 +343,8 @@ def detect(source: str, kind: str, collections: list[str], page_size: int,
     if isinstance(body, dict) and body.get('stac_version') and body.get('type') in (
             'Catalog', 'Collection'):
         return StaticStacSource(source, page_size, policy, timeout)
+    if isinstance(body, dict) and body.get('stac_version') and body.get('type') == 'Feature':
+        return StacItemSource(source, body)
     if isinstance(body, dict) and (body.get('itemType') == 'record'
                                    or body.get('type') == 'FeatureCollection'):
         return RecordsSource(source, page_size, timeout, policy)

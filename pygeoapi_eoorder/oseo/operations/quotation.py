@@ -57,7 +57,8 @@ def _quote(call, spec: etree._Element) -> dict:
     if not order.items:
         raise OseoError('MissingParameterValue', 'an order needs at least one orderItem',
                         'orderItem')
-    collections = call.service.check(order, call.owner)
+    collections = call.service.check(order, call.owner,
+                                     call.user.roles if call.user else None)
     price = sum(float(c.price_per_item) if c else 0.0 for c in collections)
     now = utcnow()
     clone = copy.deepcopy(spec)  # keep the items: Submit by quotationId needs them

@@ -7,6 +7,7 @@ from lxml import etree
 
 from ...ordering import states
 from ...ordering.errors import OseoError, invalid
+from ...ordering.notify import check_reply_to
 from ...ordering.parsing import parse_order
 from ...ordering.repository import QuotationUsed
 from ...ordering.xmlns import O, q, text
@@ -43,9 +44,12 @@ def submit(call) -> etree._Element:
     if not order.items:
         raise OseoError('MissingParameterValue', 'an order needs at least one orderItem',
                         'orderItem')
-    collections = call.service.check(order, call.owner)
+    collections = call.service.check(order, call.owner,
+                                     call.user.roles if call.user else None)
     for collection in {c.id for c in collections if c is not None}:
         require(call.auth, call.user, 'order', collection)
+    if notification != 'None':
+        check_reply_to(call.service.conf, call.message.reply_to)
     later = has_request_context() and call.service.manager is not None
     try:
         record = call.service.submit(order, call.owner, collections,

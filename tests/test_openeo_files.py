@@ -1,0 +1,127 @@
+"""openEO `/files` (issue #19): a per-user byte quota and largest file size with openEO's
+error codes and nothing of a refused upload left behind; with personal workspaces the
+files are the user's personal workspace (checked through the workspace API)."""
+
+from __future__ import annotations
+
+import copy
+
+import openeo
+import pytest
+import requests
+import yaml
+
+from .conftest import REPO, Server
+from .support.auth import as_, write_users
+
+LOCAL = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
+QUOTA, LARGEST = 1000, 600
+ERROR_KEYS = {'id', 'code', 'message', 'links'}
+
+
+def start(directory, **blocks) -> Server:
+    block = copy.deepcopy(LOCAL['eoorder'])
+    block['data_dir'] = str(directory / 'data')
+    users = write_users(directory / 'users.yml', {'alice': ['user'], 'bob': ['user']})
+    block['auth'] = {'authenticators': [{'name': 'basic', 'users_file': str(users)}]}
+    block.update(blocks)
+    return Server(directory, block, LOCAL['resources']).start()
+
+
+@pytest.fixture(scope='module')
+def own(tmp_path_factory):
+    running = start(tmp_path_factory.mktemp('openeo-files'), openeo={
+        'files_quota_bytes': QUOTA, 'max_file_bytes': LARGEST})
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope='module')
+def personal(tmp_path_factory):
+    running = start(tmp_path_factory.mktemp('openeo-ws-files'), openeo={
+        'max_file_bytes': LARGEST}, workspaces={'personal': True,
+                                                'default_quota_bytes': 800})
+    yield running
+    running.stop()
+
+
+def put(server: Server, user: str, path: str, data) -> requests.Response:
+    return requests.put(f'{server.url}/openeo/1.2/files/{path}', data=data, auth=as_(user),
+                        timeout=30)
+
+
+def listing(server: Server, user: str) -> dict[str, int]:
+    reply = requests.get(f'{server.url}/openeo/1.2/files', auth=as_(user), timeout=10)
+    assert reply.status_code == 200, reply.text
+    return {f['path']: f['size'] for f in reply.json()['files']}
+
+
+def on_disk(server: Server) -> dict[str, int]:
+    """Every file under the server's openEO file areas (hidden ones too)."""
+    root = server.data_dir / 'openeo' / 'files'
+    return {p.name: p.stat().st_size for p in root.rglob('*') if p.is_file()}
+
+
+def refused(reply: requests.Response, code: str) -> None:
+    assert reply.status_code == 400, reply.text
+    assert set(reply.json()) == ERROR_KEYS and reply.json()['code'] == code
+
+
+def chunks(size: int):
+    """A body sent chunked (no Content-Length): the limit is found while reading."""
+    for _ in range(size // 100):
+        yield b'c' * 100
+
+
+def test_quota_and_largest_file_in_the_own_area(own):
+    assert put(own, 'alice', 'a.bin', b'a' * 500).status_code == 200
+    refused(put(own, 'alice', 'big.bin', b'b' * (LARGEST + 1)), 'FileSizeExceeded')
+    refused(put(own, 'alice', 'big.bin', chunks(LARGEST + 100)), 'FileSizeExceeded')
+    assert put(own, 'alice', 'dir/b.bin', b'b' * 400).status_code == 200
+    refused(put(own, 'alice', 'c.bin', b'c' * 101), 'StorageQuotaExceeded')
+    refused(put(own, 'alice', 'c.bin', chunks(200)), 'StorageQuotaExceeded')
+    assert listing(own, 'alice') == {'a.bin': 500, 'dir/b.bin': 400}
+    assert on_disk(own) == {'a.bin': 500, 'b.bin': 400}  # no partial file left
+    # replacing a file counts its new size only
+    assert put(own, 'alice', 'dir/b.bin', b'b' * 500).status_code == 200
+    assert listing(own, 'alice') == {'a.bin': 500, 'dir/b.bin': 500}
+    # the quota is each user's
+    assert put(own, 'bob', 'a.bin', b'x' * 500).status_code == 200
+    assert listing(own, 'bob') == {'a.bin': 500}
+    requests.delete(f'{own.url}/openeo/1.2/files/a.bin', auth=as_('alice'), timeout=10)
+    assert put(own, 'alice', 'c.bin', b'c' * 400).status_code == 200
+
+
+def test_files_are_the_personal_workspace(personal, tmp_path):
+    connection = openeo.connect(f'{personal.url}/openeo/1.2/')
+    connection.authenticate_basic(*as_('alice'))
+    source = tmp_path / 'aoi.geojson'
+    source.write_bytes(b'{"type": "FeatureCollection", "features": []}')
+    connection.upload_file(source, target='inputs/aoi.geojson')
+    workspaces = requests.get(f'{personal.url}/workspaces', auth=as_('alice'),
+                              timeout=10).json()['workspaces']
+    mine = next(w for w in workspaces if w['personal'])
+    files = requests.get(f'{personal.url}/workspaces/{mine["id"]}/files', auth=as_('alice'),
+                         timeout=10).json()
+    keys = {f.get('key') or f.get('path') for f in files.get('files', files.get('objects', []))}
+    assert 'inputs/aoi.geojson' in keys, files
+    stored = requests.put(f'{personal.url}/workspaces/{mine["id"]}/files/notes.txt',
+                          data=b'n' * 300, auth=as_('alice'), timeout=10,
+                          headers={'Content-Type': 'application/octet-stream'})
+    assert stored.status_code == 201, stored.text
+    assert listing(personal, 'alice') == {'inputs/aoi.geojson': source.stat().st_size,
+                                          'notes.txt': 300}
+    connection.get_file('notes.txt').download(tmp_path / 'notes.txt')
+    assert (tmp_path / 'notes.txt').read_bytes() == b'n' * 300
+    # the workspace's quota (800 bytes; 346 used) applies; nothing refused is kept
+    refused(put(personal, 'alice', 'more.bin', b'm' * 500), 'StorageQuotaExceeded')
+    refused(put(personal, 'alice', 'huge.bin', chunks(LARGEST + 100)), 'FileSizeExceeded')
+    assert set(listing(personal, 'alice')) == {'inputs/aoi.geojson', 'notes.txt'}
+    # another user sees none of it
+    assert listing(personal, 'bob') == {}
+    assert requests.get(f'{personal.url}/openeo/1.2/files/notes.txt', auth=as_('bob'),
+                        timeout=10).json()['code'] == 'FileNotFound'
+    escape = put(personal, 'alice', 'a/..%2F..%2Fescape.txt', b'x')
+    assert escape.status_code in (400, 404) and set(escape.json()) == ERROR_KEYS
+    connection.get_file('notes.txt').delete()
+    assert set(listing(personal, 'alice')) == {'inputs/aoi.geojson'}
