@@ -82,6 +82,9 @@ def make_config(directory: Path, port: int, eoorder: dict | None = None,
     config['logging'] = {'level': 'ERROR'}
     block = copy.deepcopy(eoorder or {})
     block.setdefault('data_dir', str(directory / 'data'))
+    # no eager import of the data-cube libraries in every web and job worker of every test
+    # server (seconds of CPU each); openEO tests and benchmarks that measure it turn it on
+    block.setdefault('openeo', {}).setdefault('warm_up_workers', False)
     config['eoorder'] = block
     config['resources'] = copy.deepcopy(resources if resources is not None else TEST_PROCESSES)
     path = directory / 'pygeoapi-config.yml'

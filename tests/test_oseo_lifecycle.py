@@ -267,7 +267,7 @@ def test_undeliverable_notification_fails_its_job_with_the_reason(server):
 
 
 def test_expired_deliveries_are_gone_then_removed(make_server, products):
-    block = oseo.eoorder_block(products, delivery={'expiration_seconds': 1.5,
+    block = oseo.eoorder_block(products, delivery={'expiration_seconds': 6,
                                                    'cleanup_interval_seconds': 0.2})
     server = make_server(block, {})
     order_id = oseo.order_id(server, oseo.submit(oseo.item('a', 'p1')))
@@ -276,7 +276,7 @@ def test_expired_deliveries_are_gone_then_removed(make_server, products):
     token = url.split('/oseo/downloads/')[1].split('/')[0]
     published = server.data_dir / 'orders' / token
     assert published.is_dir() and requests.get(url, timeout=10).status_code == 200
-    time.sleep(1.6)
+    time.sleep(6.1)
     gone = requests.get(url, timeout=10)
     assert gone.status_code == 410 and 'expired' in gone.json()['detail']
     assert _urls(server, order_id) == []  # no longer offered

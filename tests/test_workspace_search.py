@@ -7,12 +7,12 @@ catalog's own items."""
 
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.support.auth import as_, write_users
+from tests.support.cluster import Database
 from tests.support.egress import allow_loopback
 from tests.support.static_stac import StaticCatalog
 
@@ -27,16 +27,25 @@ def source(tmp_path_factory):
     catalog.stop()
 
 
-@pytest.fixture(scope='module')
-def site(tmp_path_factory):
+@pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
+def site(request, tmp_path_factory):
+    """A server with the store on SQLite or on PostgreSQL/PostGIS."""
     from .conftest import Server
-    directory = tmp_path_factory.mktemp('ws-search')
+    directory = tmp_path_factory.mktemp(f'ws-search-{request.param}')
     users = write_users(directory / 'users.yml', USERS)
     block = {'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}]},
              'workspaces': {'storage': {'backend': 'directory'}}}
+    database = Database('eoorder_ws').create(postgis=True) \
+        if request.param == 'postgresql' else None
+    if database:
+        block['store'] = {'url': database.url}
     server = Server(directory, allow_loopback(block)).start()
+    server.store_url = database.url if database else \
+        f'sqlite:///{server.data_dir}/eoorder.db'
     yield server
     server.stop()
+    if database:
+        database.drop()
 
 
 def get(site, user: str | None, path: str, **params) -> requests.Response:
@@ -51,10 +60,14 @@ def call(site, method: str, user: str, path: str, **kwargs) -> requests.Response
 
 def stored(site, collection: str) -> dict[str, tuple[str, str]]:
     """{identifier: (owner, visibility)} of a collection, read from the store itself."""
-    with sqlite3.connect(site.directory / 'data' / 'eoorder.db') as db:
-        return {row[0]: (row[1], row[2]) for row in db.execute(
-            'SELECT identifier, owner, visibility FROM eoorder_record WHERE collection = ?',
-            (collection,))}
+    engine = create_engine(site.store_url)
+    try:
+        with engine.connect() as db:
+            return {row[0]: (row[1], row[2]) for row in db.execute(text(
+                'SELECT identifier, owner, visibility FROM eoorder_record WHERE '
+                'collection = :c'), {'c': collection})}
+    finally:
+        engine.dispose()
 
 
 def workspace_with_records(site, source, workspace: str) -> set[str]:

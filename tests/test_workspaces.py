@@ -7,13 +7,16 @@ directory), not through the API."""
 from __future__ import annotations
 
 import json
+import uuid
 
 import boto3
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 
 from tests.support.auth import as_, write_users
 from tests.support.catalogue_stac import stac_item
+from tests.support.cluster import Database
 from tests.support.egress import allow_loopback
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY, s3_block, start_s3
 
@@ -45,18 +48,30 @@ def s3(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope='module', params=['directory', 's3'])
+@pytest.fixture(scope='module', params=['directory', 's3', 's3-postgresql'])
 def backend(request, tmp_path_factory, s3):
+    """(storage kind, server, client); `s3-postgresql`: the store on PostgreSQL/PostGIS."""
     from .conftest import Server
+    kind = request.param.split('-')[0]
     directory = tmp_path_factory.mktemp(f'ws-{request.param}')
     users = write_users(directory / 'users.yml', USERS)
-    storage = s3_block(s3) if request.param == 's3' else {'backend': 'directory'}
+    bucket = f'ws-{uuid.uuid4().hex[:10]}'
+    storage = s3_block(s3, bucket) if kind == 's3' else {'backend': 'directory'}
     block = {'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}]},
              'workspaces': {'storage': storage, 'default_quota_bytes': QUOTA,
                             'personal': True}}
+    database = Database('eoorder_ws').create(postgis=True) \
+        if request.param.endswith('postgresql') else None
+    if database:
+        block['store'] = {'url': database.url}
     server = Server(directory, allow_loopback(block)).start()
-    yield request.param, server, Client(server)
+    server.bucket = bucket
+    server.store_url = database.url if database else \
+        f'sqlite:///{server.data_dir}/eoorder.db'
+    yield kind, server, Client(server)
     server.stop()
+    if database:
+        database.drop()
 
 
 def stored_keys(backend, s3, workspace: str) -> dict[str, int]:
@@ -69,7 +84,8 @@ def stored_keys(backend, s3, workspace: str) -> dict[str, int]:
     client = boto3.client('s3', endpoint_url=s3.endpoint, aws_access_key_id=ACCESS_KEY,
                           aws_secret_access_key=SECRET_KEY, region_name='us-east-1')
     prefix = f'workspaces/{workspace}/'
-    listing = client.list_objects_v2(Bucket='workspaces', Prefix=prefix)
+    listing = client.list_objects_v2(Bucket=getattr(server, 'bucket', 'workspaces'),
+                                     Prefix=prefix)
     return {o['Key'][len(prefix):]: o['Size'] for o in listing.get('Contents', ())}
 
 
@@ -84,7 +100,7 @@ def test_create_get_list(backend):
     created = create(call, 'alice', 'alpha', title='Alpha project')
     assert created['owner'] == 'alice' and created['members'] == []
     assert created['usage'] == {'usedBytes': 0, 'quotaBytes': QUOTA,
-                                'availableBytes': QUOTA, 'objects': 0, 'recordBytes': 0}
+                                'availableBytes': QUOTA, 'recordBytes': 0}
     assert created['storage']['type'] == kind
     got = call('GET', 'alice', '/workspaces/alpha').json()
     assert got['title'] == 'Alpha project'
@@ -118,7 +134,7 @@ def test_files_and_quota(backend, s3):
     assert stored_keys(backend, s3, 'quota') == {'dir/a.bin': 600, 'b.bin': 400}
     usage = call('GET', 'alice', '/workspaces/quota').json()['usage']
     assert usage == {'usedBytes': 1000, 'quotaBytes': QUOTA, 'availableBytes': 0,
-                     'objects': 2, 'recordBytes': 0}
+                     'recordBytes': 0}
     # replacing a file counts its new size only
     assert call('PUT', 'alice', '/workspaces/quota/files/b.bin', data=b'z' * 300,
                 headers=OCTETS).status_code == 201
@@ -130,6 +146,7 @@ def test_files_and_quota(backend, s3):
     assert call('DELETE', 'alice', '/workspaces/quota/files/b.bin').status_code == 404
     assert call('GET', 'alice', '/workspaces/quota/files/b.bin').status_code == 404
     assert stored_keys(backend, s3, 'quota') == {'dir/a.bin': 600}
+    assert call('GET', 'alice', '/workspaces/quota').json()['usage']['usedBytes'] == 600
 
 
 def test_delete_refused_while_not_empty(backend, s3):
@@ -243,18 +260,24 @@ def stac_catalog(tmp_path_factory):
 
 def stored_records(server, collection: str) -> set[str]:
     """The identifiers the store itself holds in a collection."""
-    import sqlite3
-    with sqlite3.connect(server.directory / 'data' / 'eoorder.db') as db:
-        return {row[0] for row in db.execute(
-            'SELECT identifier FROM eoorder_record WHERE collection = ?', (collection,))}
+    return {row[0] for row in store_rows(server, 'SELECT identifier FROM eoorder_record '
+                                         'WHERE collection = :c', c=collection)}
 
 
 def record_bytes(server, collection: str) -> int:
     """Bytes of the record documents the store holds in a collection."""
-    import sqlite3
-    with sqlite3.connect(server.directory / 'data' / 'eoorder.db') as db:
-        return db.execute('SELECT COALESCE(SUM(LENGTH(CAST(document AS TEXT))), 0) FROM '
-                          'eoorder_record WHERE collection = ?', (collection,)).fetchone()[0]
+    return store_rows(server, 'SELECT COALESCE(SUM(LENGTH(CAST(document AS TEXT))), 0) '
+                      'FROM eoorder_record WHERE collection = :c', c=collection)[0][0]
+
+
+def store_rows(server, sql: str, **params) -> list:
+    """Rows read from the server's store itself (SQLite or PostgreSQL)."""
+    engine = create_engine(server.store_url)
+    try:
+        with engine.connect() as db:
+            return list(db.execute(text(sql), params))
+    finally:
+        engine.dispose()
 
 
 def test_registered_records_count_in_the_quota(backend, stac_catalog):

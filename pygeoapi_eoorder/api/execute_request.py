@@ -24,6 +24,7 @@ class ExecuteRequest:
     outputs: dict | None
     response: str
     subscriber: dict | None
+    workspace: str | None = None  # extension: the caller's workspace for the results
 
 
 def _depth(value, level: int = 0) -> int:
@@ -170,5 +171,9 @@ def parse(raw: bytes, process: dict,
             if subscriber.get(key) is not None:
                 _check_subscriber_uri(key, subscriber[key], schemes)
         subscriber = {k: subscriber.get(k) for k in ('successUri', 'inProgressUri', 'failedUri')}
+    workspace = body.get('workspace')
+    if workspace is not None and (not isinstance(workspace, str) or not workspace
+                                  or len(workspace) > 64):
+        raise InvalidRequest('workspace: the id of one of your workspaces is required')
     return ExecuteRequest(inputs=inputs, outputs=outputs, response=response,
-                          subscriber=subscriber)
+                          subscriber=subscriber, workspace=workspace)

@@ -20,7 +20,7 @@ from ..jobs.repository import CREATED
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document, status_info
 from ..notifications import Notifier
-from ..processes import permissions
+from ..processes import permissions, workspace_choice
 from . import execute_request, quotas
 from .jobs import JobRoutes, _json, _prefer_tokens
 
@@ -139,10 +139,15 @@ class JobManagementRoutes:
         except execute_request.InvalidRequest as err:
             return problem(400, 'invalid-parameter', str(err))
         user = current_user()
-        refused = permissions.refusal(self.manager.get_processor(process_id), self.manager,
-                                      user, req.inputs)
+        processor = self.manager.get_processor(process_id)
+        refused = permissions.refusal(processor, self.manager, user, req.inputs)
         if refused is not None:
             return problem(refused.status, refused.type, refused.detail)
+        try:
+            details = workspace_choice.job_details(self.manager, processor, user,
+                                                   req.workspace) or {}
+        except workspace_choice.WorkspaceRefused as err:
+            return problem(400, 'invalid-parameter', str(err))
         job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
                                   response=req.response, subscriber=req.subscriber,
                                   owner=user.name if user else None,
@@ -153,7 +158,7 @@ class JobManagementRoutes:
         asked = 'respond-async' if 'respond-async' in _prefer_tokens(
             request.headers.get('Prefer')) else None
         mode = 'async' if self.manager.wants_async(process_id, asked) else 'sync'
-        self.manager.repo.set_details(job['id'], {EXECUTION_MODE: mode})
+        self.manager.repo.set_details(job['id'], {**details, EXECUTION_MODE: mode})
         return _json(status_info(job, self.jobs.base_url), 201, {
             'Location': f"{self.jobs.base_url}/jobs/{job['id']}",
             'Preference-Applied': 'status="created"'})

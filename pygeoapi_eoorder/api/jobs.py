@@ -23,7 +23,7 @@ from ..jobs.repository import CREATED, FINAL
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document, status_info
 from ..notifications import Notifier
-from ..processes import permissions
+from ..processes import permissions, workspace_choice
 from . import execute_request, job_query, quotas, result_modes, result_safety
 
 JOB_LIST_CONFORMANCE = [
@@ -117,13 +117,19 @@ class JobRoutes:
         is_async = self.manager.wants_async(
             process_id, 'respond-async' if 'respond-async' in prefer else None)
         user = current_user()
-        refused = permissions.refusal(self.manager.get_processor(process_id), self.manager,
-                                      user, req.inputs)
+        processor = self.manager.get_processor(process_id)
+        refused = permissions.refusal(processor, self.manager, user, req.inputs)
         if refused is not None:  # built-ins that change shared state: nothing is queued
             return problem(refused.status, refused.type, refused.detail)
         try:
+            details = workspace_choice.job_details(self.manager, processor, user,
+                                                   req.workspace)
+        except workspace_choice.WorkspaceRefused as err:
+            return problem(400, 'invalid-parameter', str(err))
+        try:
             job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
                                       response=req.response, subscriber=req.subscriber,
+                                      details=details,
                                       owner=user.name if user else None,
                                       owner_roles=sorted(user.roles) if user else None)
         except QuotaExceeded as err:

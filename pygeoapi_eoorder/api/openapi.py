@@ -126,6 +126,16 @@ def _declare_as_served(document: dict) -> None:
         responses = dismiss['responses']
         responses.pop('204', None)
         responses['200'] = {'$ref': f"{OPENAPI_YAML['oapip']}/responses/Status.yaml"}
+    for path, item in document['paths'].items():
+        if path.startswith('/processes/') and path.endswith('/execution') and 'post' in item:
+            item['post']['x-eoorder-execute-members'] = WORKSPACE_MEMBER
+
+
+WORKSPACE_MEMBER = {'workspace': {
+    'type': 'string', 'description': 'extension: the id of one of your workspaces, where '
+    'the results of a deployed process are uploaded and its STAC outputs registered '
+    '(instead of your personal workspace); a workspace you are not a member of is refused '
+    '(400) exactly like one that does not exist'}}
 
 
 def build(config: dict, components: Iterable = ()) -> dict:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from datetime import datetime, timezone
 from typing import Any
 
+import shapely
 from shapely.geometry import shape
 
 from .queryables import QUERYABLES
@@ -82,9 +84,12 @@ def _number(value: Any, member: str, kind=float):
     if value is None or value == '':
         return None
     try:
-        return kind(value)
-    except (TypeError, ValueError):
-        raise RecordError(f'properties.{member}: not a number: {value!r}') from None
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(Infinity)
+        raise RecordError(f'properties.{member}: not a finite number: {value!r}') from None
+    if not math.isfinite(number):
+        raise RecordError(f'properties.{member}: not a finite number: {value!r}')
+    return number
 
 
 def values_of(value: Any) -> list[str]:
@@ -118,6 +123,54 @@ def content_hash(record: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True, default=str).encode()).hexdigest()
 
 
+GEOJSON_TYPES = ('Point', 'MultiPoint', 'LineString', 'MultiLineString', 'Polygon',
+                 'MultiPolygon', 'GeometryCollection')
+
+
+def _rings(geometry: dict):
+    kind, coordinates = geometry.get('type'), geometry.get('coordinates')
+    if kind == 'Polygon':
+        yield from coordinates or []
+    elif kind == 'MultiPolygon':
+        for polygon in coordinates or []:
+            yield from polygon or []
+    elif kind == 'GeometryCollection':
+        for member in geometry.get('geometries') or []:
+            yield from _rings(member) if isinstance(member, dict) else ()
+
+
+def _types_of(geometry: dict):
+    yield geometry.get('type')
+    if geometry.get('type') == 'GeometryCollection':
+        for member in geometry.get('geometries') or []:
+            yield from _types_of(member) if isinstance(member, dict) else [None]
+
+
+def check_geometry(geometry):
+    """The shapely geometry of a GeoJSON geometry as RFC 7946 defines it (case-sensitive
+    type names, closed linear rings of four or more positions; a third coordinate, the
+    altitude, is allowed), else RecordError. Shapely alone accepts lower-case types and
+    closes open rings, which the stored GeoJSON then does not match."""
+    if not isinstance(geometry, dict):
+        raise RecordError('geometry: not a GeoJSON geometry object')
+    for kind in _types_of(geometry):
+        if kind not in GEOJSON_TYPES:
+            raise RecordError(f'geometry: unknown GeoJSON type {kind!r} (RFC 7946 names '
+                              'are case-sensitive: ' + ', '.join(GEOJSON_TYPES) + ')')
+    try:
+        for ring in _rings(geometry):
+            if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+                raise RecordError('geometry: a polygon ring must be closed (first and last '
+                                  'positions equal) with at least 4 positions (RFC 7946 3.1.6)')
+        geom = shape(geometry)
+        shapely.from_geojson(json.dumps(geometry))  # as SQLite's spatial test reads it
+    except RecordError:
+        raise
+    except Exception:
+        raise RecordError('geometry: not a valid GeoJSON geometry') from None
+    return geom
+
+
 def normalise(record: dict, identifier: str | None = None) -> dict:
     """Check a record document and give it the members every served record has."""
     if not isinstance(record, dict):
@@ -139,11 +192,7 @@ def normalise(record: dict, identifier: str | None = None) -> dict:
         raise RecordError('links: must be an array')
     geometry = record.get('geometry')
     if geometry is not None:
-        try:
-            geom = shape(geometry)
-        except Exception:
-            raise RecordError('geometry: not a valid GeoJSON geometry') from None
-        if geom.is_empty:
+        if check_geometry(geometry).is_empty:
             record['geometry'] = None
     start, end = _time_bounds(record)
     if start and end and end < start:

@@ -135,6 +135,9 @@ class RecordRepository:
     def _prepare(self, session) -> None:
         if self.store.is_sqlite:
             sql.register_sqlite_functions(session.connection().connection.driver_connection)
+        else:  # counting thousands of matches crosses jit_above_cost: compiling the query
+            # costs more than it saves (150 of 450 ms at 1M records); this transaction only
+            session.execute(text('SET LOCAL jit = off'))
 
     def search(self, node, sortby: list[dict] | None = None, offset: int = 0,
                limit: int = 10, count: bool = True,

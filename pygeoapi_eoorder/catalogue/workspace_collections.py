@@ -5,12 +5,12 @@ catalogue's collections; to anyone else they do not exist."""
 
 from __future__ import annotations
 
+from . import SQL_PROVIDER
 from ..store import get_store
 from ..store import workspace_tables
 from .visibility import Viewer
 
 PREFIX = 'workspace-'
-SQL_PROVIDER = 'pygeoapi_eoorder.catalogue.sql_provider.SQLRecordProvider'
 
 
 def collection_of(workspace_id: str) -> str:

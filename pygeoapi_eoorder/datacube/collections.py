@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SQL_PROVIDER = 'pygeoapi_eoorder.catalogue.sql_provider.SQLRecordProvider'
+from ..catalogue import SQL_PROVIDER
+
 STAC_VERSION = '1.1.0'
 MAX_SCANNED = 1000  # records read to find a collection's bands
 

@@ -80,22 +80,29 @@ def volume(collections: dict, graph: dict) -> Volume | None:
     return found
 
 
+UNCOMPRESSED = 8  # bytes per pixel read, the most a result keeps of it (a float64)
+
+
 def iso_duration(seconds: float) -> str:
     seconds = max(seconds, 0.001)
     minutes, rest = divmod(seconds, 60)
     return f'PT{int(minutes)}M{rest:.3f}S' if minutes else f'PT{rest:.3f}S'
 
 
-def estimate(now: Volume | None, past: list[tuple[Volume | None, float, int]]) -> dict:
+def estimate(now: Volume | None,
+             past: list[tuple[Volume | None, float, int]]) -> dict | None:
     """The estimate of a job reading `now`, from `past` (volume, seconds, result bytes)
-    of finished jobs; only what these support."""
-    if now is None or now.pixels == 0:
-        return {}
+    of finished jobs; only what these support, at least the size (openEO requires one of
+    costs, duration, size); None when the graph's reads are unknown."""
+    if now is None:
+        return None
+    if now.pixels == 0:
+        return {'size': 0}
     usable = [(seconds / v.pixels, size / v.pixels) for v, seconds, size in past
               if v is not None and v.pixels > 0 and seconds > 0]
-    if not usable:
-        return {}
+    if not usable:  # no history: the pixels read, uncompressed, as at most one float64 each
+        return {'size': UNCOMPRESSED * now.pixels}
     per_pixel = statistics.median(u[0] for u in usable)
     bytes_per_pixel = statistics.median(u[1] for u in usable)
     return {'duration': iso_duration(per_pixel * now.pixels),
-            'size': int(bytes_per_pixel * now.pixels), 'downloads_included': None}
+            'size': int(bytes_per_pixel * now.pixels)}  # downloads: unlimited (the default)

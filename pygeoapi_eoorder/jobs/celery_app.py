@@ -58,11 +58,13 @@ def _publisher(settings: Settings):
     return app
 
 
-def publish(settings: Settings, job_id: str) -> bool:
-    """Publish "run job <id>"; False (logged) if the broker cannot be reached now."""
+def publish(settings: Settings, job_id: str, countdown: float | None = None) -> bool:
+    """Publish "run job <id>" (delivered `countdown` seconds from now, if given); False
+    (logged) if the broker cannot be reached now."""
     app = _publisher(settings)
     try:
         app.send_task(TASK, args=[job_id], queue=settings.jobs.queue, retry=True,
+                      countdown=countdown,
                       retry_policy={'max_retries': 2, 'interval_start': 0,
                                     'interval_step': 0.25, 'interval_max': 0.5})
         return True

@@ -53,14 +53,17 @@ from ..store import Job, Store, adopt_after_fork, utcnow
 from . import supervisor_control
 from .celery_app import TASK, celery_app, publish
 from .engine import REQUEUED
-from .repository import DISMISSED, FINAL, RUNNING
+from .quotas import QuotaPolicy
+from .repository import ACCEPTED, DISMISSED, FINAL, RUNNING
 from .runtime import Runtime, start_warm_up
+from .scheduling import FairScheduler
 from .worker import run_job
 
 __all__ = ['TASK', 'celery_app', 'publish', 'run_task', 'sweep', 'worker_main']
 LOGGER = logging.getLogger('eoorder.cluster')
 WATCH_EVERY = 0.2          # how often a running task looks at its job's status
 PUBLISH_GRACE = 10.0       # an accepted job without `queued` this old was never published
+DEFER_SECONDS = 1.0        # a job whose owner is at their running limit is looked at again
 COMPONENT_SWEEP_EVERY = 30.0  # as often as the local supervisor runs them
 _LAST_COMPONENT_SWEEP = [float('-inf')]
 
@@ -100,9 +103,16 @@ def identity() -> str:
 
 def run_task(runtime, job_id: str) -> str:
     """Claim job `job_id` for this process and run it; say what happened (for the log)."""
+    for thread in _WARMING:  # never fork in the middle of an import: the child would
+        thread.join()        # inherit its locks; the job's child then inherits the modules.
+        # Waited for before the claim: a claimed job's lease is renewed only once it runs
     repo = runtime.repo
     me = identity()
-    job = repo.claim_id(job_id, me)
+    job, deferred = fair_turn(runtime, job_id, me)
+    if deferred:
+        return deferred
+    if job is None:  # not queued (any more): a duplicate delivery, or its holder was lost
+        job = repo.claim_id(job_id, me)
     if job is None:
         state = repo.get(job_id)
         if state is None:
@@ -121,7 +131,35 @@ def run_task(runtime, job_id: str) -> str:
         job = repo.claim_id(job_id, me)
         if job is None:
             return 'requeued and taken by another worker'
-    return execute(runtime, job, me)
+    outcome = execute(runtime, job, me)
+    if job['id'] != job_id:  # a fairer job ran in this message's turn
+        LOGGER.info('job %s: %s (in the turn of job %s)', job['id'], outcome, job_id)
+        return f"its turn went to job {job['id']} (fair scheduling); published again"
+    return outcome
+
+
+def fair_turn(runtime, job_id: str, me: str) -> tuple[dict | None, str | None]:
+    """A delivered message is a turn: claim the job the fair scheduler picks (the user
+    with the fewest running jobs, within their `quotas.running_jobs`); when that user owns
+    the delivered job, it is the one claimed (by `run_task`). Otherwise the delivered job,
+    if still queued and not picked, is published again (later if nothing may start now,
+    e.g. its owner is at their limit). Returns (claimed job, why nothing was claimed)."""
+    delivered = runtime.repo.get(job_id)
+    if delivered is None or delivered['status'] != ACCEPTED:
+        return None, None
+    scheduler = FairScheduler(runtime.repo, QuotaPolicy.from_settings(runtime.settings))
+    fairest = next(scheduler.candidates(), None)
+    if fairest is not None and fairest[0] == delivered['owner']:
+        return None, None  # its owner's turn: the delivered job itself (one user's jobs
+        # start in the broker's order)
+    job = scheduler.next_job(me)
+    if job is not None and job['id'] == job_id:
+        return job, None
+    if runtime.repo.status_of([job_id]).get(job_id) != ACCEPTED:
+        return job, None  # taken meanwhile by another worker
+    if publish(runtime.settings, job_id, countdown=None if job else DEFER_SECONDS):
+        runtime.repo.mark_queued(job_id)
+    return job, None if job else 'deferred: every user with queued jobs is at their limit'
 
 
 def _child(runtime, job: dict) -> None:
@@ -197,8 +235,6 @@ class _Watch:
 
 def execute(runtime: Runtime, job: dict, me: str) -> str:
     """Run the claimed job in a child process; watch for dismissal; renew the lease."""
-    for thread in _WARMING:  # never fork in the middle of an import: the child would
-        thread.join()        # inherit its locks; the job's child then inherits the modules
     pid = os.fork()
     if pid == 0:
         _child(runtime, job)

@@ -19,6 +19,7 @@ from ..config import Settings
 from ..execution.runner import ExecutionRunner
 from ..processes.catalogue import ProcessCatalogue
 from ..store import utcnow
+from ..workspaces.failed_jobs import discard_for_failed_job
 from . import callbacks
 from .dispatch import Dispatcher
 from .repository import ACCEPTED, DISMISSED, FAILED, RUNNING, JobRepository
@@ -118,6 +119,7 @@ class JobEngine:
                                     message=detail, error=error):
             return None
         LOGGER.warning('job %s failed: %s', job['id'], reason)
+        discard_for_failed_job(self.settings, job)  # what its stage-out had written
         self._tell_failed(job, base_url)
         return FAILED_OUTCOME
 

@@ -65,7 +65,7 @@ class JobRepository:
                 requested_outputs: Any = None, response: str = 'raw',
                 subscriber: dict | None = None, idempotent: bool = False,
                 owner: str | None = None, owner_roles: list[str] | None = None,
-                job_id: str | None = None,
+                job_id: str | None = None, details: dict | None = None,
                 message: str = 'Job accepted and queued', status: str = ACCEPTED) -> dict:
         """The row of a new `accepted` job (for `add`, or a caller's own transaction),
         with the base URL of the request that creates it (its links start with it);
@@ -77,7 +77,7 @@ class JobRepository:
                    inputs=inputs, requested_outputs=requested_outputs, response=response,
                    subscriber=subscriber, idempotent=idempotent, attempts=0, owner=owner,
                    owner_roles=sorted(owner_roles) if owner_roles else None,
-                   files_removed=False, base_url=urls.of_request())
+                   files_removed=False, base_url=urls.of_request(), details=details)
         return job
 
     def add(self, process_id: str, **fields: Any) -> dict:

@@ -44,11 +44,13 @@ class JobService:
                requested_outputs: dict | None = None, response: str = 'raw',
                subscriber: dict | None = None, job_type: str = 'process',
                owner: str | None = None, job_id: str | None = None,
-               owner_roles: list[str] | None = None, created: bool = False) -> dict:
+               owner_roles: list[str] | None = None, created: bool = False,
+               details: dict | None = None) -> dict:
         """Commit a job, wake the workers, return the job record.
 
         `owner_roles`: the roles the job acts with (its permission checks in the worker).
         `created`: the job is kept in status `created` until `start` (Part 4).
+        `details`: what the client said beside the inputs (e.g. the workspace of its results).
 
         With the celery engine the job is published to the broker only after its row is
         committed; if the broker cannot be reached the job stays `accepted` and the
@@ -63,7 +65,7 @@ class JobService:
                                 requested_outputs=requested_outputs, response=response,
                                 subscriber=subscriber,
                                 idempotent=self.processes.is_idempotent(process_id), owner=owner,
-                                owner_roles=owner_roles, job_id=job_id,
+                                owner_roles=owner_roles, job_id=job_id, details=details,
                                 **({'status': CREATED, 'message': 'Job created, not started'}
                                    if created else {}))
         except IntegrityError:

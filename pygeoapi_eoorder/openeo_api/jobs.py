@@ -190,7 +190,11 @@ class JobViews:
         history = [(reads(p), p['duration'] or 0.0,
                     sum(f.get('size') or 0 for f in self._files(p['id'])))
                    for p in past if p['id'] != job_id and not p['files_removed']]
-        return json_response(estimate.estimate(reads(job), history))
+        found = estimate.estimate(reads(job), history)
+        if found is None:
+            return error(500, 'EstimateComplexity', 'what the process reads is not known '
+                         'before it runs, so it cannot be estimated')
+        return json_response(found)
 
     def logs(self, job_id: str):
         _, job, refusal = self._own_job(job_id)

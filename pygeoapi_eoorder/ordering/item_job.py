@@ -106,9 +106,7 @@ class OrderItemProcess(JobProcessor):
         partial = conf.downloads_dir / f'.{token}.part'
         shutil.rmtree(partial, ignore_errors=True)
         delivered = processor.deliver(work, partial)
-        names = [path.relative_to(partial).as_posix() for path in delivered]
-        partial.rename(target)
-        expires = utcnow() + timedelta(seconds=conf.delivery['expiration_seconds'])
+        names, expires = self._publish(conf, item, partial, delivered, target)
         ctx.progress(95, 'delivered')
         ctx.record_provenance(generated=[{'kind': 'DeliveredFile', 'label': name}
                                          for name in names])
@@ -118,6 +116,22 @@ class OrderItemProcess(JobProcessor):
         if change is None:  # cancelled meanwhile: withdraw the delivery
             processor.clean(target)
             raise ItemProcessingError('item cancelled during processing')
+        if expires is None:
+            return change
         ctx.log.info('delivered %s', ', '.join(download_url(ctx.base_url, token, n)
                                                for n in names))
         return change
+
+    def _publish(self, conf, item: dict, partial, delivered: list, target) -> tuple:
+        """Publish the delivered files: into the workspace the order names (kept there,
+        no expiry), else as downloads (expiring); (their names, the expiry)."""
+        from .workspace_delivery import OPTION, deliver
+        workspace_id = (item['options'] or {}).get(OPTION)
+        if workspace_id:
+            try:
+                return deliver(self.context, item, workspace_id, partial, delivered), None
+            finally:
+                shutil.rmtree(partial, ignore_errors=True)
+        names = [path.relative_to(partial).as_posix() for path in delivered]
+        partial.rename(target)
+        return names, utcnow() + timedelta(seconds=conf.delivery['expiration_seconds'])

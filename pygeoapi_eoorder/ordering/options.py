@@ -12,6 +12,7 @@ from .xmlns import O, S
 ORDER_TYPE_KIND = {'PRODUCT_ORDER': 'product', 'SUBSCRIPTION_ORDER': 'subscription',
                    'TASKING_ORDER': 'tasking'}
 OPTION_DEFINITION = 'http://www.opengis.net/def/parameter/eoorder/1.0/'
+WORKSPACE_OPTION = 'deliveryWorkspace'  # see workspace_delivery
 
 
 def check_option(collection: Collection, name: str, value: str) -> None:
@@ -44,7 +45,8 @@ def resolve_item(conf: OrderingSettings, order: ParsedOrder, item: ParsedItem) -
         raise OseoError('OrderTypeNotSupported', f'collection {collection.id!r} does not '
                         'accept subscription orders', 'orderType')
     for name, value in {**order.options, **item.options}.items():
-        check_option(collection, name, value)
+        if name != WORKSPACE_OPTION:  # checked against the orderer (workspace_delivery)
+            check_option(collection, name, value)
     if order.packaging and order.packaging not in collection.packaging:
         raise invalid('packaging', f'packaging {order.packaging!r} is not offered for '
                       f'collection {collection.id!r} (offered: {", ".join(collection.packaging)})')
@@ -82,9 +84,10 @@ def _option(name: str, description: str | None, values: list[str] | None,
     return O.option(record, O.grouping(grouping))
 
 
-def order_options(collection: Collection, order_type: str,
-                  identifier: str | None = None) -> etree._Element:
-    """One orderOptions element describing what `collection` offers for `order_type`."""
+def order_options(collection: Collection, order_type: str, identifier: str | None = None,
+                  workspaces: list[str] | None = None) -> etree._Element:
+    """One orderOptions element describing what `collection` offers for `order_type`
+    (`workspaces`: the caller's, offered as delivery targets)."""
     label = 'Product order options' if order_type == 'PRODUCT_ORDER' else \
         'Subscription order options'
     children = [O.productOrderOptionsId(label)]
@@ -101,6 +104,10 @@ def order_options(collection: Collection, order_type: str,
                             collection.packaging, None, 'Packaging'))
     children.append(_option('priority', 'order priority', collection.priority, None,
                             'Priority'))
+    if workspaces:
+        children.append(_option(WORKSPACE_OPTION, 'deliver the products into this workspace '
+                                'of yours (its storage and its catalogue)', workspaces, None,
+                                'Delivery'))
     access = [p for p in collection.delivery if p in ('http', 'https')]
     delivery = [p for p in collection.delivery if p in ('ftp', 'sftp')]
     if access:
@@ -117,10 +124,11 @@ def order_options(collection: Collection, order_type: str,
     return O.orderOptions(*children)
 
 
-def collection_options(collection: Collection, identifier: str | None = None) -> list:
+def collection_options(collection: Collection, identifier: str | None = None,
+                       workspaces: list[str] | None = None) -> list:
     result = []
     if collection.product_orders:
-        result.append(order_options(collection, 'PRODUCT_ORDER', identifier))
+        result.append(order_options(collection, 'PRODUCT_ORDER', identifier, workspaces))
     if collection.subscription_orders and identifier is None:
-        result.append(order_options(collection, 'SUBSCRIPTION_ORDER'))
+        result.append(order_options(collection, 'SUBSCRIPTION_ORDER', None, workspaces))
     return result

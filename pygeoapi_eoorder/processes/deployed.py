@@ -33,7 +33,8 @@ class DeployedProcessor(JobProcessor):
         opener = workspace_stage_in.s3_opener(self.context)
         if opener is not None:  # s3:// inputs of the owner's own workspaces
             self.context.openers['s3'] = opener
+        chosen = workspace_stage_out.target(self.context)  # before: deleted meanwhile fails
         mime, document = runner.run(self.context, self.package.process, unit, data, outputs)
-        if isinstance(document, dict):  # outputs into the owner's workspace, if configured
-            document = workspace_stage_out.stage_out(self.context, document)
+        if isinstance(document, dict) and chosen is not None:  # outputs into the workspace
+            document = workspace_stage_out.stage_out(self.context, document, chosen)
         return mime, document

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..catalogue import runtime
+from ..catalogue import SQL_PROVIDER, runtime
 from ..catalogue.repository import RecordRepository
 from ..catalogue.search import COLLECTION, CollectionsSearch
 from .params import Search
 
-SQL_PROVIDER = 'pygeoapi_eoorder.catalogue.sql_provider.SQLRecordProvider'
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,7 @@ class Job(Base):
         Index('ix_eoorder_job_process_id', 'process_id'),
         Index('ix_eoorder_job_type', 'type'),
         Index('ix_eoorder_job_created', 'created'),
+        Index('ix_eoorder_job_owner_started', 'owner', 'started'),  # fair scheduling
     )
 
 

@@ -99,6 +99,14 @@ _SQLITE_RTREE = [
 GEOM_TIME_INDEX = ("CREATE INDEX IF NOT EXISTS ix_eoorder_record_geom_time ON eoorder_record "
                    "USING gist (geom, tsrange(time_start, coalesce(time_end, time_start), '[]'))")
 
+# the footprint column from the GeoJSON, in 2D: RFC 7946 positions may carry an altitude
+# (kept in the document), the geom column is 2D
+GEOM_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION eoorder_record_geom() RETURNS trigger AS $f$ BEGIN "
+    "NEW.geom := CASE WHEN NEW.geometry IS NULL THEN NULL "
+    "ELSE ST_Force2D(ST_SetSRID(ST_GeomFromGeoJSON(NEW.geometry), 4326)) END; "
+    "RETURN NEW; END $f$ LANGUAGE plpgsql")
+
 # PostGIS when available (the extension is created by the deployer or scripts/catalogue-*)
 _POSTGRES_SPATIAL = '''
 DO $$ BEGIN
@@ -106,12 +114,7 @@ DO $$ BEGIN
     ALTER TABLE eoorder_record ADD COLUMN IF NOT EXISTS geom geometry(Geometry, 4326);
     CREATE INDEX IF NOT EXISTS ix_eoorder_record_geom ON eoorder_record USING gist (geom);
     EXECUTE %(geom_time)s;
-    CREATE OR REPLACE FUNCTION eoorder_record_geom() RETURNS trigger AS $f$
-    BEGIN
-      NEW.geom := CASE WHEN NEW.geometry IS NULL THEN NULL
-                  ELSE ST_SetSRID(ST_GeomFromGeoJSON(NEW.geometry), 4326) END;
-      RETURN NEW;
-    END $f$ LANGUAGE plpgsql;
+    EXECUTE %(geom_function)s;
     DROP TRIGGER IF EXISTS eoorder_record_geom ON eoorder_record;
     CREATE TRIGGER eoorder_record_geom BEFORE INSERT OR UPDATE OF geometry ON eoorder_record
       FOR EACH ROW EXECUTE FUNCTION eoorder_record_geom();
@@ -120,7 +123,8 @@ DO $$ BEGIN
       ON eoorder_record (collection, minx, maxx, miny, maxy);
   END IF;
 END $$;
-''' % {'geom_time': "'" + GEOM_TIME_INDEX.replace("'", "''") + "'"}
+''' % {'geom_time': "'" + GEOM_TIME_INDEX.replace("'", "''") + "'",
+       'geom_function': "'" + GEOM_FUNCTION.replace("'", "''") + "'"}
 
 for _statement in _SQLITE_RTREE:
     event.listen(Record.__table__, 'after_create', DDL(_statement).execute_if(dialect='sqlite'))
@@ -140,3 +144,5 @@ def add_geom_time_index(connection: Connection) -> None:
         "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_eoorder_record_geom_time'")).first()
     if has_geom and not has_index:
         connection.execute(text(GEOM_TIME_INDEX))
+    if has_geom:  # tables made before GEOM_FUNCTION made footprints 2D (no lock taken)
+        connection.execute(text(GEOM_FUNCTION))

@@ -18,6 +18,7 @@ WORKSPACE = Table(
     Column('quota_bytes', BigInteger, nullable=False),
     Column('personal', String(255), unique=True),  # whose personal workspace it is
     Column('created', DateTime, nullable=False),
+    Column('used_bytes', BigInteger),  # stored usage (migration 0008); NULL: not counted yet
 )
 
 MEMBER = Table(

@@ -11,6 +11,8 @@ _MEMBER = {'name': 'user', 'in': 'path', 'required': True, 'schema': {'type': 's
 _PROCESS = {'name': 'processId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _RECORD = {'name': 'recordId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _FORCE = {'name': 'force', 'in': 'query', 'schema': {'type': 'boolean', 'default': False}}
+_REFRESH = {'name': 'refresh', 'in': 'query', 'schema': {'type': 'boolean', 'default': False},
+            'description': 'admins: count the usage again from the storage (403 for others)'}
 _TAGS = ['Workspaces']
 
 
@@ -35,7 +37,8 @@ def paths() -> dict:
             'get': _operation('the workspaces the caller may see', '200'),
             'post': _operation('create a workspace', '201', body=True)},
         '/workspaces/{workspaceId}': {
-            'get': _operation('a workspace: members, storage, usage and quota', '200', [_ID]),
+            'get': _operation('a workspace: members, storage, usage and quota', '200',
+                              [_ID, _REFRESH]),
             'delete': _operation('delete a workspace (409 while it holds files unless '
                                  'force=true)', '204', [_ID, _FORCE])},
         '/workspaces/{workspaceId}/members': {

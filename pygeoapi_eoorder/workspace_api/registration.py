@@ -108,6 +108,6 @@ class RegistrationViews:
         return Response(json.dumps(found), mimetype='application/geo+json')
 
     def deregister(self, workspace_id: str, record_id: str):
-        if not self.service.records(current_user(), workspace_id).deregister(record_id):
+        if not self.service.deregister(current_user(), workspace_id, record_id):
             return problem(404, 'not-found', f'no record {record_id!r} in {workspace_id!r}')
         return Response(status=204)

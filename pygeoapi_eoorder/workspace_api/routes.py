@@ -82,7 +82,13 @@ class WorkspaceViews:
         return _json(self._document(workspace), 201, {'Location': href})
 
     def get(self, workspace_id: str):
-        document = self._document(self.service.get(current_user(), workspace_id))
+        refresh = request.args.get('refresh', 'false').lower()
+        if refresh not in ('true', 'false'):
+            raise WorkspaceError('refresh: true or false')
+        workspace = self.service.get(current_user(), workspace_id)
+        if refresh == 'true':  # admins: count the usage again from the storage
+            self.service.recount(current_user(), workspace_id)
+        document = self._document(workspace)
         if _wants_html(request):
             return self._page('workspace.html', f'Workspace {workspace_id}',
                               workspace=document)

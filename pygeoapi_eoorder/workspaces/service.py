@@ -2,8 +2,8 @@
 
 A workspace another user may not see answers exactly as if it did not exist
 (`WorkspaceNotFound`). Members read, upload and register; the owner and admins also
-manage members and delete. Storage usage is read from the storage itself (the truth);
-the quota is the workspace's record.
+manage members and delete. Storage usage is a stored counter booked together with the
+quota check (`usage.UsageCounter`); an admin may recount it from the storage.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..store import get_store, isoformat, utcnow
 from .records import Fetcher, WorkspaceRecords
 from .storage import StoredObject
 from .tables import MEMBER, WORKSPACE
+from .usage import UsageCounter
 
 ID_PATTERN = re.compile(r'^[a-z0-9][a-z0-9_-]{0,62}$')
 
@@ -68,6 +69,7 @@ class WorkspaceService:
         self.store_url, self.storage, self.auth = store_url, storage, auth
         self.default_quota = options['default_quota_bytes']
         self.personal = options['personal']
+        self.counter = UsageCounter(store_url, storage)
 
     @property
     def store(self):
@@ -111,13 +113,20 @@ class WorkspaceService:
             return [self._load(session, wid) for wid in session.execute(query).scalars()]
 
     def usage(self, workspace: Workspace) -> dict:
-        """Files and registered records (their documents' bytes) against the quota."""
-        objects = list(self.storage.objects(workspace.id))
+        """Files and registered records (their documents' bytes) against the quota, from
+        the stored counter (no storage listing)."""
+        used = self.counter.counted(workspace.id)
         records = WorkspaceRecords(self.store_url, workspace.id).stored_bytes()
-        used = sum(o.size for o in objects) + records
         return {'usedBytes': used, 'quotaBytes': workspace.quota_bytes,
-                'availableBytes': max(workspace.quota_bytes - used, 0), 'objects': len(objects),
-                'recordBytes': records}
+                'availableBytes': max(workspace.quota_bytes - used, 0), 'recordBytes': records}
+
+    def recount(self, user, workspace_id: str) -> Workspace:
+        """Count the usage again from the storage (admins only)."""
+        workspace = self.get(user, workspace_id)
+        if not self.auth.is_admin(user):
+            raise Forbidden('only an admin may recount the usage of a workspace')
+        self.counter.recount(workspace.id)
+        return workspace
 
     def location(self, workspace: Workspace) -> dict:
         return self.storage.location(workspace.id)
@@ -201,6 +210,19 @@ class WorkspaceService:
         with self.store.write() as session:
             session.execute(delete(MEMBER).where(MEMBER.c.workspace == workspace.id))
             session.execute(delete(WORKSPACE).where(WORKSPACE.c.id == workspace.id))
+        # a second pass for writes under way meanwhile (later ones see it gone: `_lost`)
+        self.storage.destroy(workspace.id)
+        records.clear()
+
+    def _lost(self, workspace_id: str) -> bool:
+        """The workspace was deleted meanwhile: what was just written there is removed."""
+        with self.store.read() as session:
+            if session.execute(select(WORKSPACE.c.id).where(
+                    WORKSPACE.c.id == workspace_id)).first() is not None:
+                return False
+        self.storage.destroy(workspace_id)
+        WorkspaceRecords(self.store_url, workspace_id).clear()
+        return True
 
     def _manageable(self, user, workspace_id: str) -> Workspace:
         workspace = self.get(user, workspace_id)
@@ -230,23 +252,34 @@ class WorkspaceService:
 
     # -- files ---------------------------------------------------------------------
 
-    def check_room(self, workspace: Workspace, size: int, replacing: str | None = None) -> None:
-        """Refuse (QuotaExceeded) adding `size` bytes, naming the limit and the usage."""
-        objects = list(self.storage.objects(workspace.id))
-        used = sum(o.size for o in objects if o.key != replacing) + WorkspaceRecords(
-            self.store_url, workspace.id).stored_bytes()
-        if used + size > workspace.quota_bytes:
+    def reserve(self, workspace: Workspace, size: int) -> None:
+        """Book `size` bytes of the quota, or refuse (QuotaExceeded) naming the limit and
+        the usage. The caller releases what it does not store (`release`)."""
+        used = self.counter.book(workspace.id, size)
+        if used is not None:
             raise QuotaExceeded(
                 f'workspace {workspace.id!r}: storage quota {workspace.quota_bytes} bytes, '
                 f'{used} bytes used; {size} more bytes do not fit',
                 limit=workspace.quota_bytes, usage=used, requested=size)
 
+    def release(self, workspace_id: str, size: int) -> None:
+        self.counter.release(workspace_id, size)
+
     def upload(self, user, workspace_id: str, key: str, stream: BinaryIO,
                size: int) -> StoredObject:
-        """Store `size` bytes under `key` if they fit in the quota."""
+        """Store `size` bytes under `key` if they fit in the quota (booked first)."""
         workspace = self.get(user, workspace_id)
-        self.check_room(workspace, size, replacing=key)
-        stored = self.storage.put(workspace.id, key, stream)
+        booked = size - (self.storage.size(workspace.id, key) or 0)  # a replaced file frees
+        self.reserve(workspace, booked)
+        try:
+            stored = self.storage.put(workspace.id, key, stream)
+        except BaseException:
+            self.release(workspace.id, booked)
+            raise
+        self.release(workspace.id, size - stored)  # the booking was the announced size
+        if self._lost(workspace.id):
+            raise WorkspaceNotFound(f'workspace {workspace_id!r} was deleted during the '
+                                    'upload; nothing was kept')
         return StoredObject(key, stored)
 
     def files(self, user, workspace_id: str) -> list[StoredObject]:
@@ -256,7 +289,12 @@ class WorkspaceService:
         return self.storage.open(self.get(user, workspace_id).id, key)
 
     def remove_file(self, user, workspace_id: str, key: str) -> bool:
-        return self.storage.delete(self.get(user, workspace_id).id, key)
+        workspace = self.get(user, workspace_id)
+        size = self.storage.size(workspace.id, key)
+        removed = self.storage.delete(workspace.id, key)
+        if removed:
+            self.release(workspace.id, size or 0)
+        return removed
 
     # -- records -------------------------------------------------------------------
 
@@ -274,5 +312,21 @@ class WorkspaceService:
                                  'is required')
         batches = list(fetch(url, max_records))
         size = sum(len(json.dumps(d)) for batch in batches for d in batch)
-        self.check_room(self.get(user, workspace_id), size)  # records count in the quota
-        return records.register(batches)
+        before = records.stored_bytes()
+        self.reserve(self.get(user, workspace_id), size)  # records count in the quota
+        try:
+            counts = records.register(batches)
+            if self._lost(records.workspace_id):
+                raise WorkspaceNotFound(f'workspace {workspace_id!r} was deleted during the '
+                                        'registration; nothing was kept')
+            return counts
+        finally:  # book what the documents really take
+            self.release(records.workspace_id, size - (records.stored_bytes() - before))
+
+    def deregister(self, user, workspace_id: str, identifier: str) -> bool:
+        """Remove one registered record (its bytes leave the usage)."""
+        records = self.records(user, workspace_id)
+        before = records.stored_bytes()
+        removed = records.deregister(identifier)
+        self.release(records.workspace_id, before - records.stored_bytes())
+        return removed

@@ -10,8 +10,10 @@ Credentials stay in this module: `location()` describes the storage without them
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +55,23 @@ class DirectoryStorage:
     def __init__(self, root: Path):
         self.root = Path(root)
         (self.root / UPLOADS).mkdir(parents=True, exist_ok=True)
+        self.remove_abandoned()
+
+    def remove_abandoned(self) -> int:
+        """Remove the partial uploads of processes that died (a live writer holds a lock
+        on its file); how many."""
+        removed = 0
+        for partial in (self.root / UPLOADS).iterdir():
+            try:
+                if time.time() - partial.stat().st_mtime < 10:  # maybe not locked yet
+                    continue
+                with open(partial, 'rb') as probe:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    partial.unlink()
+                    removed += 1
+            except OSError:  # being written, or gone meanwhile
+                continue
+        return removed
 
     def _dir(self, workspace: str) -> Path:
         return confine(self.root, safe_name(workspace, 'workspace id'))
@@ -75,8 +94,10 @@ class DirectoryStorage:
         partial = self.root / UPLOADS / uuid.uuid4().hex  # outside every workspace
         try:
             with open(partial, 'wb') as out:
+                fcntl.flock(out, fcntl.LOCK_EX)  # released when this process dies
                 shutil.copyfileobj(stream, out)
-            os.replace(partial, target)
+            target.parent.mkdir(parents=True, exist_ok=True)  # removed meanwhile: the
+            os.replace(partial, target)  # caller sees its workspace gone and cleans up
         finally:
             partial.unlink(missing_ok=True)
         return target.stat().st_size
@@ -86,6 +107,11 @@ class DirectoryStorage:
         if not path.is_file() or path.is_symlink():
             raise FileNotFoundError(key)
         return open(path, 'rb')
+
+    def size(self, workspace: str, key: str) -> int | None:
+        """The size of the file at `key` (None: there is none)."""
+        path = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        return path.stat().st_size if path.is_file() and not path.is_symlink() else None
 
     def objects(self, workspace: str) -> Iterator[StoredObject]:
         base = self._dir(workspace)
@@ -164,6 +190,19 @@ class S3Storage:
             raise StorageError(_reason(err)) from None
         return answer['Body']
 
+    def size(self, workspace: str, key: str) -> int | None:
+        """The size of the object at `key` (None: there is none)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self._prefix(workspace)
+                                           + check_key(key))['ContentLength']
+        except ClientError as err:
+            if err.response.get('Error', {}).get('Code') in ('404', 'NoSuchKey', 'NotFound'):
+                return None
+            raise StorageError(_reason(err)) from None
+        except BotoCoreError as err:
+            raise StorageError(_reason(err)) from None
+
     def objects(self, workspace: str) -> Iterator[StoredObject]:
         prefix = self._prefix(workspace)
         pages = self.client.get_paginator('list_objects_v2').paginate(
@@ -205,7 +244,7 @@ def _secret(options: dict, name: str) -> str | None:
 
 
 def _reason(err: Exception) -> str:
-    code = getattr(err, 'response', {}).get('Error', {}).get('Code')
+    code = (getattr(err, 'response', None) or {}).get('Error', {}).get('Code')
     return f'object store: {code}' if code else f'object store: {type(err).__name__}'
 
 

@@ -9,6 +9,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+from flask import has_request_context, request
 from pygeoapi import l10n
 from pygeoapi.process.base import UnknownProcessError
 
@@ -19,12 +20,13 @@ from ..jobs.repository import CREATED, FINAL, JobQuery
 from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document
 from ..notifications import Notifier
-from ..processes import permissions
+from ..processes import permissions, workspace_choice
 from . import transactions
 from .errors import WpsError
 
 MAX_VALUE_BYTES = 8 * 1024 * 1024  # an output given by value is read into the document
 LANGUAGE = l10n.str2locale('en')  # the WPS documents declare xml:lang="en"
+WORKSPACE_HEADER = 'EOOrder-Workspace'  # extension: the workspace of the results
 
 
 class Engine:
@@ -69,8 +71,15 @@ class Engine:
         if refusal is not None:
             raise WpsError('NotAuthorized' if refusal.status in (401, 403)
                            else 'NoApplicableCode', refusal.detail, status=refusal.status)
+        named = request.headers.get(WORKSPACE_HEADER) if has_request_context() else None
+        try:
+            details = workspace_choice.job_details(
+                self.manager, self.manager.get_processor(process_id), user, named)
+        except workspace_choice.WorkspaceRefused as err:
+            raise WpsError('InvalidParameterValue', str(err), WORKSPACE_HEADER) from None
         try:
             return self.manager.submit(process_id, inputs, requested_outputs=outputs,
+                                       details=details,
                                        response=response, owner=user.name if user else None,
                                        subscriber={'handlers': handlers} if handlers else None,
                                        owner_roles=sorted(user.roles) if user else None)

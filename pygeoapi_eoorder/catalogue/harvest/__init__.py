@@ -15,6 +15,7 @@ from pygeoapi_eoorder.store import get_store, utcnow
 
 from ...egress import EgressPolicy
 from ...store.record_tables import HarvestState
+from ..records import RecordError
 from ..repository import RecordRepository, UpsertResult, refresh_statistics
 from .sources import HarvestError, detect
 
@@ -51,7 +52,17 @@ def _save(store, source: str, collection: str, cursor: str | None, harvested: in
             state.last_complete = state.updated
 
 
-def harvest(store_url: str, source: str, collection: str, *, kind: str = 'auto',
+def harvest(store_url: str, source: str, collection: str, **options) -> HarvestResult:
+    """Harvest SOURCE into COLLECTION (options: those of `_harvest`). A record the catalogue
+    refuses (e.g. a geometry outside GeoJSON) stops the run with a HarvestError naming it;
+    the batches before it are kept and the position saved."""
+    try:
+        return _harvest(store_url, source, collection, **options)
+    except RecordError as err:
+        raise HarvestError(f'a record of {source} is refused: {err}') from None
+
+
+def _harvest(store_url: str, source: str, collection: str, *, kind: str = 'auto',
             remote_collections: list[str] | tuple = (), page_size: int = 100,
             timeout: float = 30, restart: bool = False, max_records: int | None = None,
             progress: Callable[[int, int | None], None] | None = None,

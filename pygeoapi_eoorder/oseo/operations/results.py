@@ -5,6 +5,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ...ordering import states
+from ...ordering import workspace_delivery
 from ...ordering.item_job import download_url, withdrawn
 from ...ordering.xmlns import O, text, xml_datetime
 from ...store import utcnow
@@ -35,8 +36,10 @@ def describe_result_access(call) -> etree._Element:
             if product is not None:
                 url.append(product)
             url.append(O.itemAddress(O.ResourceAddress(
-                O.URL(download_url(call.base_url, item['token'], name)))))
-            url.append(O.expirationDate(xml_datetime(item['expires'])))
+                O.URL(workspace_delivery.url(call.base_url, name)
+                      or download_url(call.base_url, item['token'], name)))))
+            if item['expires'] is not None:  # a workspace's files stay
+                url.append(O.expirationDate(xml_datetime(item['expires'])))
             response.append(url)
         if next_ready:
             service.repo.update_item(item['id'], described=True)

@@ -8,6 +8,7 @@ from lxml import etree
 from ...ordering import states
 from ...ordering.errors import OseoError, invalid
 from ...ordering.notify import check_reply_to
+from ...ordering import workspace_delivery
 from ...ordering.parsing import parse_order
 from ...ordering.repository import QuotationUsed
 from ...ordering.xmlns import O, q, text
@@ -46,6 +47,7 @@ def submit(call) -> etree._Element:
                         'orderItem')
     collections = call.service.check(order, call.owner,
                                      call.user.roles if call.user else None)
+    workspace_delivery.check(call.service.settings, call.auth, call.user, order)
     for collection in {c.id for c in collections if c is not None}:
         require(call.auth, call.user, 'order', collection)
     if notification != 'None':

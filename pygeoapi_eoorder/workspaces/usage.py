@@ -1,0 +1,66 @@
+"""The stored usage of a workspace (`eoorder_workspace.used_bytes`: its files and the
+documents of its registered records), so that reading it lists no storage.
+
+A write books its bytes first with one conditional UPDATE (`used + size <= quota`), which
+the database applies to one transaction at a time: two concurrent uploads cannot both pass
+a quota that only one fits. Once written, the booking is corrected by what was really
+stored. NULL means "never counted": the first use counts the storage (as does an admin's
+recount)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from ..store import get_store
+from .records import WorkspaceRecords
+from .tables import WORKSPACE
+
+
+class UsageCounter:
+    """Book, release and recount the stored usage of workspaces."""
+
+    def __init__(self, store_url: str, storage):
+        self.store_url, self.storage = store_url, storage
+
+    def _stored(self, workspace_id: str) -> int | None:
+        with get_store(self.store_url).read() as session:
+            return session.execute(select(WORKSPACE.c.used_bytes).where(
+                WORKSPACE.c.id == workspace_id)).scalar_one_or_none()
+
+    def counted(self, workspace_id: str) -> int:
+        """The stored usage, counted from the storage first if never counted."""
+        used = self._stored(workspace_id)
+        return self.recount(workspace_id, only_if_missing=True) if used is None else used
+
+    def recount(self, workspace_id: str, only_if_missing: bool = False) -> int:
+        """Count files and record documents again and store the result."""
+        used = sum(o.size for o in self.storage.objects(workspace_id)) + WorkspaceRecords(
+            self.store_url, workspace_id).stored_bytes()
+        query = update(WORKSPACE).where(WORKSPACE.c.id == workspace_id)
+        if only_if_missing:  # a concurrent first count or booking wins
+            query = query.where(WORKSPACE.c.used_bytes.is_(None))
+        with get_store(self.store_url).write() as session:
+            session.execute(query.values(used_bytes=used))
+        return self._stored(workspace_id) or 0
+
+    def book(self, workspace_id: str, size: int) -> int | None:
+        """Add `size` bytes if they fit in the quota: None when booked, else the usage
+        that refused them. Negative sizes (freed bytes) are always booked."""
+        self.counted(workspace_id)
+        used = WORKSPACE.c.used_bytes
+        query = update(WORKSPACE).where(WORKSPACE.c.id == workspace_id)
+        if size > 0:
+            query = query.where(used + size <= WORKSPACE.c.quota_bytes)
+        with get_store(self.store_url).write() as session:
+            if session.execute(query.values(used_bytes=used + size)).rowcount == 1:
+                return None
+        return self._stored(workspace_id) or 0
+
+    def release(self, workspace_id: str, size: int) -> None:
+        """Give back `size` booked bytes (a write that failed, a file deleted); a negative
+        size books bytes already stored, whatever the quota."""
+        if size:
+            self.counted(workspace_id)
+            with get_store(self.store_url).write() as session:
+                session.execute(update(WORKSPACE).where(WORKSPACE.c.id == workspace_id).values(
+                    used_bytes=WORKSPACE.c.used_bytes - size))
