@@ -91,3 +91,34 @@ def test_transaction_on_postgresql(pg_catalogue):
     assert reply.status_code == 201, reply.text
     assert get(pg_catalogue, bbox='77.2,77.2,77.4,77.4')['features'][0]['id'] == 'pg-tx'
     assert requests.delete(f'{url}/pg-tx', timeout=10).status_code == 200
+
+
+def test_concurrent_starts_bring_the_footprint_function_up_to_date_once():
+    """Every web worker and the job engine upgrade the store at start: on a database whose
+    footprint trigger function predates 2D footprints, simultaneous starts must all succeed
+    (two CREATE OR REPLACE of one function at once fail in PostgreSQL) and leave it current."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import sqlalchemy as sa
+
+    from pygeoapi_eoorder.store import migrate, record_tables
+
+    database = Database('eoorder_geomfn').create(postgis=True)
+    try:
+        engine = sa.create_engine(database.url, poolclass=sa.pool.NullPool)
+        migrate.upgrade(engine)
+        old = record_tables.GEOM_FUNCTION.replace('ST_Force2D(', '(')
+        with engine.begin() as connection:
+            connection.execute(sa.text(old))
+
+        def start(_):
+            with engine.begin() as connection:
+                record_tables.add_geom_time_index(connection)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(start, range(8)))
+        source = database.query("SELECT prosrc FROM pg_proc WHERE proname = 'eoorder_record_geom'")
+        assert len(source) == 1 and 'ST_Force2D' in source[0][0]
+        engine.dispose()
+    finally:
+        database.drop()

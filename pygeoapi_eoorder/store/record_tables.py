@@ -132,6 +132,9 @@ event.listen(Record.__table__, 'after_create',
              DDL(_POSTGRES_SPATIAL).execute_if(dialect='postgresql'))
 
 
+GEOM_FUNCTION_LOCK = 0x656f6f7264657232  # pg advisory lock key: replacing GEOM_FUNCTION
+
+
 def add_geom_time_index(connection: Connection) -> None:
     """Give a PostGIS record table made before GEOM_TIME_INDEX existed that index (a
     no-op elsewhere: SQLite, PostgreSQL without PostGIS, tables that have it)."""
@@ -144,5 +147,18 @@ def add_geom_time_index(connection: Connection) -> None:
         "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_eoorder_record_geom_time'")).first()
     if has_geom and not has_index:
         connection.execute(text(GEOM_TIME_INDEX))
-    if has_geom:  # tables made before GEOM_FUNCTION made footprints 2D (no lock taken)
-        connection.execute(text(GEOM_FUNCTION))
+    if has_geom and not _geom_function_is_current(connection):
+        # tables made before GEOM_FUNCTION made footprints 2D (no table lock taken); every
+        # web worker and the engine run this at start: one replaces it, the others then
+        # find it current (two concurrent CREATE OR REPLACE fail: "tuple concurrently
+        # updated")
+        connection.execute(text('SELECT pg_advisory_xact_lock(:key)'),
+                           {'key': GEOM_FUNCTION_LOCK})
+        if not _geom_function_is_current(connection):
+            connection.execute(text(GEOM_FUNCTION))
+
+
+def _geom_function_is_current(connection: Connection) -> bool:
+    source = connection.execute(text(
+        "SELECT prosrc FROM pg_proc WHERE proname = 'eoorder_record_geom'")).scalar()
+    return source is not None and 'ST_Force2D' in source
