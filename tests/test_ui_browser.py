@@ -295,6 +295,48 @@ def test_deploy_packages_and_run_one_with_a_product_from_the_catalogue(ades, bro
     browsing.check_clean()
 
 
+def test_product_picker_shows_only_the_last_search_when_answers_come_out_of_order(
+        ades, browsing):
+    """The picker's first (unfiltered) search is answered after the user's own search: the
+    late answer must not be added to the list."""
+    listed = {p['id'] for p in requests.get(f'{ades.url}/processes', timeout=10).json()[
+        'processes']}
+    if 'landcover' not in listed:
+        reply = requests.post(f'{ades.url}/processes', timeout=30,
+                              data=(PACKAGES / 'landcover.ogcapppkg.json').read_bytes(),
+                              headers={'Content-Type': 'application/ogcapppkg+json'})
+        assert reply.status_code == 201, reply.text
+    page = browsing.page
+    held = []
+
+    def hold_unfiltered(route):
+        if 'q=' in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route('**/collections/*/items?*', hold_unfiltered)
+    page.goto(f'{ades.url}/ui/processes/landcover/execute')
+    picker = '.eoorder-picker[data-for="source"]'
+    page.click('.eoorder-pick[data-for="source"]')
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, 'the picker did not search when opened'
+    page.fill(f'{picker} .picker-q', 'land cover')
+    page.click(f'{picker} .picker-search')
+    page.wait_for_selector(f'{picker} .picker-use[data-record="scene-a"]')
+    with page.expect_response(lambda r: '/items?' in r.url and 'q=' not in r.url) as late:
+        held[0].continue_()
+    late.value.finished()
+    page.evaluate('() => new Promise(done => setTimeout(done, 200))')
+    uses = page.locator(f'{picker} .picker-use')
+    assert [uses.nth(i).get_attribute('data-record') for i in range(uses.count())] == \
+        ['scene-a']
+    browsing.check_clean()
+
+
 def test_generated_form_types_and_checks_inputs(ades, browsing):
     reply = requests.post(f'{ades.url}/processes', data=json.dumps(CHOICES), timeout=30,
                           headers={'Content-Type': 'application/ogcapppkg+json'})

@@ -325,17 +325,21 @@ def run_container(engine, job_id: str, image: str, workdir: Path, env: dict[str,
 
 def stop_job_containers(engine, job_id: str, job_dir: Path) -> int:
     """Kill the containers of a job, created or running: by label (every container the
-    contract starts carries it) or by a mount of the job directory."""
+    contract starts carries it) or by a mount of the job directory. Read from the engine's
+    list alone (no inspection): other jobs' containers come and go meanwhile."""
+    from docker.errors import NotFound
     killed = 0
-    for container in engine.containers.list(all=True):
-        mounts = [m.get('Source', '') for m in container.attrs.get('Mounts', [])]
-        if container.labels.get(LABEL) == job_id or any(
-                m.startswith(str(job_dir)) for m in mounts):
+    for container in engine.containers.list(all=True, sparse=True):
+        mounts = [m.get('Source', '') for m in container.attrs.get('Mounts') or []]
+        labels = container.attrs.get('Labels') or {}
+        if labels.get(LABEL) == job_id or any(m.startswith(str(job_dir)) for m in mounts):
             try:
                 container.remove(force=True)
                 killed += 1
-            except Exception:
+            except NotFound:
                 pass
+            except Exception as err:
+                logging.getLogger(__name__).warning('container cleanup: %s', err)
     return killed
 
 

@@ -6,7 +6,6 @@ import copy
 import threading
 from typing import Callable
 
-from flask import g, has_request_context
 from pygeoapi.api import API
 
 from .. import urls
@@ -69,15 +68,14 @@ class EOOrderAPI(API):
         return {**configured, 'resources': {**resources, **added}}
 
     def _caller_resources(self) -> dict:
-        if self.runtime_resources is None or not has_request_context() or \
-                request_scope.current() is None:  # not before the caller is known
+        scope = request_scope.current()
+        if self.runtime_resources is None or scope is None:  # not before the caller is known
             return {}
         user = current_user()
-        key = (id(self), user.name if user is not None else None)
-        memo = g.__dict__.setdefault('eoorder_runtime_resources', {})
-        if key not in memo:
-            memo[key] = self.runtime_resources()
-        return memo[key]
+        key = ('runtime_resources', id(self), user.name if user is not None else None)
+        if key not in scope.memo:
+            scope.memo[key] = self.runtime_resources()
+        return scope.memo[key]
 
     @property
     def base_url(self) -> str:

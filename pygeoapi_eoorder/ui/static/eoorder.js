@@ -357,13 +357,17 @@
     var results = picker.querySelector('.picker-results');
     var target = box.querySelector('input[type=url], textarea');
     var loaded = null;
+    var latest = 0;  // only the last search asked for is shown (answers can come out of order)
     function search() {
+      var asked = ++latest;
       results.innerHTML = '';
       var params = new URLSearchParams({f: 'json', limit: '10'});
       var q = picker.querySelector('.picker-q').value.trim();
       if (q) params.set('q', q);
       getJSON(BASE + '/collections/' + encodeURIComponent(select.value) + '/items?' + params.toString())
         .then(function (body) {
+          if (asked !== latest) return;
+          results.innerHTML = '';
           if (!(body.features || []).length) results.appendChild(el('li', {'class': 'list-group-item text-muted', text: 'no match'}));
           (body.features || []).forEach(function (record) {
             var href = productHref(record);
@@ -379,6 +383,7 @@
                             }})]));
           });
         }).catch(function (err) {
+          if (asked !== latest) return;
           results.appendChild(el('li', {'class': 'list-group-item text-danger', text: err.message}));
         });
     }
