@@ -392,6 +392,8 @@ def main() -> None:
     parser.add_argument('--pg-url', default=PG_URL, help='SQLAlchemy URL of the database')
     parser.add_argument('--skip', action='append', default=[],
                         choices=['pycsw', 'tinydb', 'postgresql'])
+    parser.add_argument('--sqlite-db', type=Path,
+                        help='SQLite database file kept between runs (records loaded once)')
     parser.add_argument('--stac-items', type=int, default=0,
                         help='then the STAC API against stac-fastapi-pgstac with N items '
                              '(benchmarks/stac_bench.py)')
@@ -402,7 +404,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix='catalogue-bench-') as tmp:
         tmp = Path(tmp)
         print(f'SQLite, {args.records} records', flush=True)
-        sqlite_url = f'sqlite:///{tmp / "eoorder.db"}'
+        sqlite_url = f'sqlite:///{(args.sqlite_db or tmp / "eoorder.db").resolve()}'
         load_sql(sqlite_url, 'bench', args.records)
         tinydb = None if 'tinydb' in args.skip else tinydb_file(tmp, args.records)
         (tmp / 's1').mkdir()

@@ -64,6 +64,12 @@ def demo_ndvi_mean(server: Server) -> np.ndarray:
     return np.mean(ndvis, axis=0)
 
 
+def pixel_edges(xs: np.ndarray, ys: np.ndarray) -> list[float]:
+    """[west, south, east, north] of a regular grid given by its pixel centres."""
+    half_x, half_y = abs(xs[1] - xs[0]) / 2, abs(ys[1] - ys[0]) / 2
+    return [xs.min() - half_x, ys.min() - half_y, xs.max() + half_x, ys.max() + half_y]
+
+
 def ndvi_cube(connection: openeo.Connection):
     cube = connection.load_collection('products', spatial_extent=LYON,
                                       temporal_extent=DATES, bands=['red', 'nir'])
@@ -117,13 +123,23 @@ def test_batch_job_lifecycle_with_stac_results_and_logs(server, tmp_path):
     import xarray
     with xarray.open_dataset(tmp_path / 'result.nc') as dataset:
         values = dataset['data'].values
+        box = pixel_edges(dataset['x'].values, dataset['y'].values)
     np.testing.assert_allclose(values, demo_ndvi_mean(server), rtol=1e-5)
+    # the item's footprint: the written raster's extent (its pixel edges; EPSG:4326)
+    assert metadata['bbox'] == pytest.approx(box)
+    assert metadata['geometry']['type'] == 'Polygon'
+    assert metadata['geometry']['coordinates'][0] == [
+        pytest.approx(corner) for corner in ([box[0], box[1]], [box[2], box[1]],
+                                             [box[2], box[3]], [box[0], box[3]],
+                                             [box[0], box[1]])]
+    assert box == pytest.approx([LYON['west'], LYON['south'], LYON['east'], LYON['north']],
+                                abs=abs(box[2] - box[0]) / len(values[0]))
     assert any('load_collection products' in entry['message'] for entry in job.logs())
     # the results are also the owner's records in the results collection (bob: none)
     found = requests.get(f'{server.url}/collections/results/items', auth=as_('alice'),
                          timeout=10).json()['features']
     record = next(r for r in found if r['id'] == f'{job.job_id}/{job.job_id}')
-    assert record['geometry'] is None  # netCDF: no footprint read
+    assert record['geometry'] == metadata['geometry']
     assert not [r for r in requests.get(f'{server.url}/collections/results/items',
                                         auth=as_('bob'), timeout=10).json()['features']
                 if r['id'].startswith(job.job_id)]

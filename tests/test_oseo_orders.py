@@ -12,7 +12,9 @@ import requests
 from .conftest import Server
 from .support import oseo
 from .support.oseo import NS, OSEO
+from .support.slow_items import HOLD_FILE
 
+GATED = 'tests.support.slow_items.GatedItemProcessor'
 
 
 @pytest.fixture(scope='module')
@@ -96,16 +98,22 @@ def test_get_status_filtering_criteria(server):
 
 def test_cancel_dismisses_item_jobs(make_server, products, receiver):
     block = oseo.eoorder_block(products)
-    # a product that takes long: served slowly by the receiver's sibling? use a FIFO-free
-    # trick instead: a sequential collection queues its second item behind the first
+    # the items are held (a gate file) until the Cancel has been answered
+    block['ordering']['collections'][1]['processor'] = GATED
     server = make_server(block, {})
-    items = ''.join(oseo.item(f'i{n}', 'p1', collection='sequential') for n in range(4))
-    headers = (f'<wsa:MessageID>urn:uuid:1</wsa:MessageID><wsa:ReplyTo><wsa:Address>'
-               f'{receiver.url}</wsa:Address></wsa:ReplyTo>')
-    order_id = oseo.order_id(server, oseo.soap12(oseo.submit(items, packaging='zip'), headers),
-                       content_type='application/soap+xml')
-    reply = oseo.post(server, oseo.soap12(oseo.cancel(order_id, 'All'), headers),
-                      'application/soap+xml')
+    gate = products / HOLD_FILE
+    gate.touch()
+    try:
+        items = ''.join(oseo.item(f'i{n}', 'p1', collection='sequential') for n in range(4))
+        headers = (f'<wsa:MessageID>urn:uuid:1</wsa:MessageID><wsa:ReplyTo><wsa:Address>'
+                   f'{receiver.url}</wsa:Address></wsa:ReplyTo>')
+        order_id = oseo.order_id(server, oseo.soap12(oseo.submit(items, packaging='zip'),
+                                                     headers),
+                                 content_type='application/soap+xml')
+        reply = oseo.post(server, oseo.soap12(oseo.cancel(order_id, 'All'), headers),
+                          'application/soap+xml')
+    finally:
+        gate.unlink()
     assert oseo.payload(reply).tag == f'{{{OSEO}}}CancelAck'
     status, items = oseo.order_status(server, order_id)
     assert status == 'Cancelled'

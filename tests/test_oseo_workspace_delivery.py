@@ -3,8 +3,11 @@ the directory backend and a real S3 server: GetOptions offers the caller's works
 (`deliveryWorkspace`, answers valid for the official OSEO schemas), a Submit naming one
 uploads each product there and registers a STAC item owned by the workspace, the
 download URLs point at the workspace's files; another user's workspace is refused like
-one that does not exist; past the quota the item fails naming the limit and the usage.
-The storage is read directly (oracle), the product files are the test's own."""
+one that does not exist, by GetQuotation as by Submit; past the quota the item fails
+naming the limit and the usage; an order cancelled mid-delivery (an upload held by a
+relay in front of the S3 server) leaves no object, no open multipart upload and no
+record, and its booking is given back. The storage is read directly (oracle), the
+product files are the test's own."""
 
 from __future__ import annotations
 
@@ -15,37 +18,36 @@ import pytest
 import requests
 
 from tests.support import oseo
-from tests.support.auth import as_, write_users
-from tests.support.s3 import s3_block, start_s3
-from tests.test_workspaces import stored_keys
+from tests.support.auth import as_
+from tests.support.cluster import wait_for
+from tests.support.s3 import start_s3
+from tests.support.s3_gate import S3Gate
+from tests.support.workspaces import (multipart_uploads, records, s3, start_site, stop_site,
+                                      stored_objects)
 
+__all__ = ['s3']
 USERS = {'alice': ['user'], 'bob': ['user'], 'root': ['admin']}
 NS = oseo.NS
 OPTION = 'deliveryWorkspace'
-
-
-@pytest.fixture(scope='module')
-def s3(tmp_path_factory):
-    server = start_s3(tmp_path_factory.mktemp('s3') / 'root')
-    yield server
-    server.stop()
+SIDECAR = 'tests.support.sidecar_items.SidecarItemProcessor'
+BIG = 12 * 1024 * 1024  # past boto3's 8 MiB threshold: a multipart upload
 
 
 @pytest.fixture(scope='module', params=['directory', 's3'])
 def backend(request, tmp_path_factory, s3):
-    from .conftest import Server
     directory = tmp_path_factory.mktemp(f'oseo-ws-{request.param}')
     products = directory / 'products'
     oseo.make_products(products, ['P1', 'P2'])
-    users = write_users(directory / 'users.yml', USERS)
-    storage = s3_block(s3) if request.param == 's3' else {'backend': 'directory'}
-    block = oseo.eoorder_block(products, auth={'authenticators': [
-        {'name': 'basic', 'users_file': str(users)}]})
-    block['workspaces'] = {'storage': storage, 'default_quota_bytes': 100_000,
-                           'personal': False}
-    server = Server(directory, block).start()
+    server = start_site(directory, USERS, {'default_quota_bytes': 100_000, 'personal': False},
+                        s3=s3 if request.param == 's3' else None,
+                        **oseo.eoorder_block(products))
     yield request.param, server, products
-    server.stop()
+    stop_site(server)
+
+
+def stored_keys(backend, s3, workspace: str) -> dict[str, int]:
+    """{key: size} the storage itself holds for the workspace."""
+    return {key: len(body) for key, body in stored_objects(backend[1], workspace).items()}
 
 
 def post(server, user: str, body: str) -> requests.Response:
@@ -118,20 +120,30 @@ def test_order_delivered_into_the_workspace(backend, s3):
     assert usage == recounted and usage['usedBytes'] > size  # the file and the record
 
 
-def test_foreign_workspace_refused_as_absent(backend):
+def refusal(reply: requests.Response, name: str) -> tuple:
+    """(code, locator, text with the workspace's name masked) of an ows:ExceptionReport."""
+    assert reply.status_code == 400, reply.text
+    exception = oseo.payload(reply).find('ows:Exception', NS)  # validated
+    return (exception.get('exceptionCode'), exception.get('locator'),
+            exception.findtext('ows:ExceptionText', namespaces=NS).replace(name, 'X'))
+
+
+@pytest.mark.parametrize('operation', ['Submit', 'GetQuotation'])
+def test_foreign_workspace_refused_as_absent(backend, operation):
     _, server, _ = backend
+    request = oseo.submit if operation == 'Submit' else oseo.get_quotation
     workspace = f'mine-{uuid.uuid4().hex[:8]}'
     create(server, 'alice', workspace)
-    answers = []
-    for name in (workspace, 'no-such-workspace'):
-        reply = post(server, 'bob', oseo.submit(oseo.item('i1', 'P1', options=option(name))))
-        assert reply.status_code == 400, reply.text
-        report = oseo.payload(reply)
-        exception = report.find('ows:Exception', NS)
-        answers.append((exception.get('exceptionCode'), exception.get('locator'),
-                        exception.findtext('ows:ExceptionText', namespaces=NS).replace(
-                            name, 'X')))
-    assert answers[0] == answers[1] and answers[0][0] == 'InvalidParameterValue', answers
+    answers = [refusal(post(server, 'bob', request(oseo.item('i1', 'P1', options=option(
+        name)))), name) for name in (workspace, 'no-such-workspace')]
+    assert answers[0] == answers[1] and answers[0][:2] == ('InvalidParameterValue', OPTION), \
+        answers
+    ordered = refusal(post(server, 'bob', request(oseo.item('i1', 'P1'), order_options=option(
+        workspace))), workspace)
+    assert ordered == answers[0]  # named for the whole order: the same refusal
+    accepted = post(server, 'alice', request(oseo.item('i1', 'P1', options=option(workspace))))
+    assert accepted.status_code == 200, accepted.text
+    assert oseo.payload(accepted).findtext('oseo:status', namespaces=NS) == 'success'
 
 
 def test_quota_refusal_fails_the_item(backend, s3):
@@ -146,3 +158,79 @@ def test_quota_refusal_fails_the_item(backend, s3):
     assert status == 'Failed' and 'quota 100 bytes' in info and '0 bytes used' in info \
         and f'{size} more bytes' in info, info
     assert stored_keys(backend, s3, workspace) == {}
+
+
+# -- cancelled mid-delivery ------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def gated(tmp_path_factory):
+    """A server whose workspaces live on an S3 server behind a gate; each product is
+    delivered with a checksum sidecar (two uploads per item), BIG is a multipart one."""
+    directory = tmp_path_factory.mktemp('oseo-ws-gated')
+    products = directory / 'products'
+    oseo.make_products(products, ['P1'])
+    (products / 'BIG.dat').write_bytes(bytes(range(256)) * (BIG // 256))
+    s3 = start_s3(directory / 's3root')
+    gate = S3Gate(s3.endpoint)
+    block = oseo.eoorder_block(products)
+    block['ordering']['collections'][0]['processor'] = SIDECAR
+    (directory / 'server').mkdir()
+    server = start_site(directory / 'server', USERS, {'default_quota_bytes': 10 * BIG,
+                                                      'personal': False}, s3=gate, **block)
+    yield server, gate
+    gate.close()
+    stop_site(server)
+    s3.stop()
+
+
+def usage(server, workspace: str, refresh: bool) -> int:
+    return requests.get(f'{server.url}/workspaces/{workspace}', auth=as_('root'), timeout=30,
+                        params={'refresh': str(refresh).lower()}).json()['usage']['usedBytes']
+
+
+def cancel_while_held(server, gate, product: str, *patterns: bytes) -> tuple[str, str]:
+    """Order `product` into a fresh workspace, hold the upload whose request holds
+    `patterns`, cancel the order meanwhile; (workspace, order id)."""
+    workspace = f'cancel-{uuid.uuid4().hex[:8]}'
+    create(server, 'alice', workspace)
+    assert usage(server, workspace, refresh=True) == 0
+    gate.hold(*patterns)
+    order_id = oseo.order_id(server, oseo.submit(oseo.item('i1', product),
+                                                 order_options=option(workspace)),
+                             auth=as_('alice'))
+    assert gate.held.wait(120), 'the delivery never reached the S3 server: ' + \
+        server.log()[-3000:]
+    return workspace, order_id
+
+
+def test_cancel_after_an_upload_withdraws_it(gated):
+    server, gate = gated
+    workspace, order_id = cancel_while_held(server, gate, 'BIG', b'PUT /', b'.sha256')
+    area = f'orders/{order_id}/'
+    stored = [k for k in stored_objects(server, workspace) if k.startswith(area)]
+    assert len(stored) == 1 and stored[0].endswith('/BIG.dat')  # the product, before
+    assert usage(server, workspace, refresh=False) >= BIG  # booked for both files
+    assert post(server, 'alice', oseo.cancel(order_id)).status_code == 200
+    gate.release(cut=True)
+    assert wait_order(server, 'alice', order_id)['i1'][0] == 'Cancelled'
+    wait_for(lambda: stored_objects(server, workspace) == {}, 60, 0.2, 'withdrawal')
+    assert multipart_uploads(server.s3, server.bucket) == []
+    assert records(server, f'workspace-{workspace}') == {}
+    wait_for(lambda: usage(server, workspace, refresh=False) == 0, 60, 0.2, 'booking back')
+    assert usage(server, workspace, refresh=True) == 0
+
+
+def test_cancel_mid_multipart_upload_aborts_its_parts(gated):
+    server, gate = gated
+    workspace, order_id = cancel_while_held(server, gate, 'BIG', b'PUT /', b'partNumber=2')
+    assert [k for k in multipart_uploads(server.s3, server.bucket)
+            if k.startswith(f'workspaces/{workspace}/orders/{order_id}/')]  # hidden parts
+    assert post(server, 'alice', oseo.cancel(order_id)).status_code == 200
+    gate.release(cut=True)
+    assert wait_order(server, 'alice', order_id)['i1'][0] == 'Cancelled'
+    wait_for(lambda: multipart_uploads(server.s3, server.bucket) == [], 60, 0.2,
+             'aborted multipart upload')
+    assert stored_objects(server, workspace) == {}
+    assert records(server, f'workspace-{workspace}') == {}
+    wait_for(lambda: usage(server, workspace, refresh=False) == 0, 60, 0.2, 'booking back')
+    assert usage(server, workspace, refresh=True) == 0

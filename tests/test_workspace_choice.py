@@ -6,55 +6,33 @@ before anything is queued. Storage (the directory backend) and store are read di
 
 from __future__ import annotations
 
-import functools
-import threading
-import time
 import uuid
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from tests.support.auth import as_, write_users
-from tests.support.egress import allow_loopback
+from tests.support.auth import as_
+from tests.support.workspaces import (deploy_landcover, personal, records, scene,
+                                      start_site, stop_site, stored_objects, wait_job)
 from tests.support.wps_schemas import assert_valid
-from tests.test_workspace_stage_out import PACKAGES, PKG, QUOTA, SCENE, records
 
+__all__ = ['scene']
 USERS = {'alice': ['user', 'developer'], 'bob': ['user'], 'carol': ['user'],
          'root': ['admin']}
+QUOTA = 100_000
 WPS = 'http://www.opengis.net/wps/2.0'
 OWS = 'http://www.opengis.net/ows/2.0'
 XLINK = 'http://www.w3.org/1999/xlink'
 
 
 @pytest.fixture(scope='module')
-def scene(tmp_path_factory):
-    root = tmp_path_factory.mktemp('scene')
-    (root / 'scene.tif').write_bytes(SCENE)
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0),
-                                functools.partial(SimpleHTTPRequestHandler, directory=str(root)))
-    httpd.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{httpd.server_port}/scene.tif'
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope='module')
 def site(tmp_path_factory):
-    from .conftest import Server
-    directory = tmp_path_factory.mktemp('choice')
-    users = write_users(directory / 'users.yml', USERS)
-    block = {'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}]},
-             'workspaces': {'storage': {'backend': 'directory'}, 'personal': True,
-                            'stage_out': 'personal', 'default_quota_bytes': QUOTA}}
-    server = Server(directory, allow_loopback(block)).start()
-    reply = requests.post(f'{server.url}/processes', auth=as_('alice'), timeout=30,
-                          data=(PACKAGES / 'landcover.ogcapppkg.json').read_bytes(),
-                          headers={'Content-Type': PKG})
-    assert reply.status_code == 201, reply.text
+    server = start_site(tmp_path_factory.mktemp('choice'), USERS,
+                        {'personal': True, 'stage_out': 'personal',
+                         'default_quota_bytes': QUOTA})
+    deploy_landcover(server)
     yield server
-    server.stop()
+    stop_site(server)
 
 
 def call(server, method: str, user: str, path: str, **kwargs) -> requests.Response:
@@ -63,14 +41,7 @@ def call(server, method: str, user: str, path: str, **kwargs) -> requests.Respon
 
 
 def files_of(server, workspace: str) -> dict[str, int]:
-    root = server.directory / 'data' / 'workspaces' / workspace
-    return {p.relative_to(root).as_posix(): p.stat().st_size
-            for p in root.rglob('*') if p.is_file()} if root.exists() else {}
-
-
-def personal(server, user: str) -> str:
-    listed = call(server, 'GET', user, '/workspaces').json()['workspaces']
-    return next(w['id'] for w in listed if w['personal'])
+    return {key: len(body) for key, body in stored_objects(server, workspace).items()}
 
 
 def execute(server, user: str, scene_url: str, **extra) -> requests.Response:
@@ -81,13 +52,7 @@ def execute(server, user: str, scene_url: str, **extra) -> requests.Response:
 
 
 def finished(server, user: str, job_id: str) -> dict:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = call(server, 'GET', user, f'/jobs/{job_id}').json()
-        if job['status'] in ('successful', 'failed', 'dismissed'):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f'job {job_id} did not finish')
+    return wait_job(server, user, job_id)
 
 
 def shared_workspace(server) -> str:

@@ -2,52 +2,33 @@
 becomes a private process of the workspace that its members see in `/processes` and run
 (in the Docker sandbox) and that anyone else gets the answer for a process that does not
 exist; deregistering and deleting the workspace undeploy it. A bare STAC Item URL is
-registered as one record. Stored state is read from the store itself."""
+registered as one record. Store on SQLite and on PostgreSQL/PostGIS; stored state is
+read from the store itself."""
 
 from __future__ import annotations
 
-import functools
 import json
-import sqlite3
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support.auth import as_, write_users
-from tests.support.egress import allow_loopback
+from tests.support.auth import as_
 from tests.support.static_stac import StaticCatalog
+from tests.support.workspaces import STORES, packages, query, start_site, stop_site
 
-PACKAGES = Path(__file__).parent / 'data' / 'packages'
+__all__ = ['packages']
 USERS = {'alice': ['user', 'developer'], 'bob': ['user'], 'carol': ['user', 'developer'],
          'root': ['admin']}
 
 
-@pytest.fixture(scope='module')
-def packages():
-    """tests/data/packages over HTTP on loopback (`.cwl` served as octet-stream)."""
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(PACKAGES))
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    httpd.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{httpd.server_port}'
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope='module')
-def site(tmp_path_factory):
-    from .conftest import Server
-    directory = tmp_path_factory.mktemp('ws-packages')
-    users = write_users(directory / 'users.yml', USERS)
-    block = {'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}]},
-             'workspaces': {'storage': {'backend': 'directory'}}, 'jobs': {'workers': 2}}
-    server = Server(directory, allow_loopback(block)).start()
+@pytest.fixture(scope='module', params=STORES)
+def site(request, tmp_path_factory):
+    """A server with the store on SQLite or on PostgreSQL/PostGIS."""
+    server = start_site(tmp_path_factory.mktemp(f'ws-packages-{request.param}'), USERS, {},
+                        store=request.param, jobs={'workers': 2})
     yield server
-    server.stop()
+    stop_site(server)
 
 
 def call(site, method: str, user: str, path: str, **kwargs) -> requests.Response:
@@ -57,10 +38,9 @@ def call(site, method: str, user: str, path: str, **kwargs) -> requests.Response
 
 def stored_processes(site) -> dict[str, tuple[str, str]]:
     """{process id: (owner, visibility)} as the store holds them."""
-    with sqlite3.connect(site.directory / 'data' / 'eoorder.db') as db:
-        return {pid: (owner, json.loads(definition).get('visibility'))
-                for pid, owner, definition in db.execute(
-                    'SELECT id, owner, definition FROM eoorder_process')}
+    return {pid: (owner, json.loads(definition).get('visibility'))
+            for pid, owner, definition in query(
+                site.store_url, 'SELECT id, owner, CAST(definition AS TEXT) FROM eoorder_process')}
 
 
 def register(site, user, workspace, url, kind='application-package'):
@@ -74,7 +54,7 @@ def process_ids(site, user) -> set[str]:
 
 
 def run_echo(site, user, message: str) -> requests.Response:
-    return call(site, 'POST', user, '/processes/echo/execution',
+    return call(site, 'POST', user, '/processes/apps:echo/execution',
                 json={'inputs': {'message': message}}, headers={'Prefer': 'respond-async'})
 
 
@@ -95,15 +75,16 @@ def test_package_is_a_private_process_of_the_workspace(site, packages):
     assert foreign.status_code == 404, foreign.text  # not a member: as if absent
     reply = register(site, 'alice', 'apps', f'{packages}/echo.ogcapppkg.json')
     assert reply.status_code == 201, reply.text
-    assert reply.headers['Location'].endswith('/processes/echo')
-    assert stored_processes(site)['echo'] == ('workspace:apps', 'private')
-    assert 'echo' in process_ids(site, 'alice') and 'echo' in process_ids(site, 'bob')
-    assert 'echo' not in process_ids(site, 'carol')
+    # the workspace's namespace: `<workspace>:<package's id>`
+    assert reply.headers['Location'].endswith('/processes/apps:echo')
+    assert stored_processes(site)['apps:echo'] == ('workspace:apps', 'private')
+    assert 'apps:echo' in process_ids(site, 'alice') & process_ids(site, 'bob')
+    assert 'apps:echo' not in process_ids(site, 'carol')
     listed = call(site, 'GET', 'bob', '/workspaces/apps/processes').json()['processes']
-    assert [p['id'] for p in listed] == ['echo']
+    assert [p['id'] for p in listed] == ['apps:echo']
     for path in ('/processes/{}', '/processes/{}/package'):
-        hidden = call(site, 'GET', 'carol', path.format('echo'))
-        absent = call(site, 'GET', 'carol', path.format('nothing'))
+        hidden = call(site, 'GET', 'carol', path.format('apps:echo'))
+        absent = call(site, 'GET', 'carol', path.format('apps:nothing'))
         assert hidden.status_code == absent.status_code == 404, path
         assert hidden.text.replace('echo', 'nothing') == absent.text
     refused = run_echo(site, 'carol', 'hi')
@@ -122,22 +103,22 @@ def test_package_is_a_private_process_of_the_workspace(site, packages):
                 ).status_code == 403  # a member without the deploy permission
     assert call(site, 'DELETE', 'alice', '/workspaces/apps/processes/echo'
                 ).status_code == 204
-    assert 'echo' not in stored_processes(site)
-    assert call(site, 'GET', 'bob', '/processes/echo').status_code == 404
+    assert 'apps:echo' not in stored_processes(site)
+    assert call(site, 'GET', 'bob', '/processes/apps:echo').status_code == 404
 
 
 def test_cwl_package_and_workspace_deletion(site, packages):
     assert call(site, 'POST', 'carol', '/workspaces', json={'id': 'cwl'}).status_code == 201
     reply = register(site, 'carol', 'cwl', f'{packages}/echo.cwl')
     assert reply.status_code == 201, reply.text
-    assert stored_processes(site)['echo'] == ('workspace:cwl', 'private')
-    assert 'echo' not in process_ids(site, 'alice')
+    assert stored_processes(site)['cwl:echo'] == ('workspace:cwl', 'private')
+    assert 'cwl:echo' not in process_ids(site, 'alice')
     refused = call(site, 'DELETE', 'carol', '/workspaces/cwl')
     assert refused.status_code == 409 and refused.json()['processes'] == 1
-    assert 'echo' in stored_processes(site)
+    assert 'cwl:echo' in stored_processes(site)
     assert call(site, 'DELETE', 'carol', '/workspaces/cwl', params={'force': 'true'}
                 ).status_code == 204
-    assert 'echo' not in stored_processes(site)
+    assert 'cwl:echo' not in stored_processes(site)
 
 
 def test_bad_packages_are_refused(site, packages):
@@ -166,9 +147,8 @@ def test_bare_stac_item(site, source):
     reply = register(site, 'alice', 'items', source.item_url(1), kind='stac')
     assert reply.status_code == 200, reply.text
     assert reply.json()['registered']['inserted'] == 1
-    with sqlite3.connect(site.directory / 'data' / 'eoorder.db') as db:
-        rows = list(db.execute('SELECT identifier, owner, visibility, document FROM '
-                               'eoorder_record WHERE collection = ?', ('workspace-items',)))
+    rows = query(site.store_url, 'SELECT identifier, owner, visibility, CAST(document AS '
+                 'TEXT) FROM eoorder_record WHERE collection = :c', c='workspace-items')
     assert [(r[0], r[1], r[2]) for r in rows] == [
         (source.items[1]['id'], 'workspace:items', 'private')]
     assets = json.loads(rows[0][3])['assets']

@@ -11,13 +11,10 @@ disk, and the store's rows read with SQLAlchemy (not through the API)."""
 from __future__ import annotations
 
 import base64
-import functools
 import os
 import socket
-import threading
 import time
 import uuid
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -29,25 +26,15 @@ from tests.support.cluster import Database, wait_for
 from tests.support.egress import allow_loopback
 from tests.support.s3 import s3_block, start_s3
 from tests.support.s3_gate import S3Gate
+from tests.support.workspaces import multipart_uploads, scene
 
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
 USERS = {'alice': ['user', 'developer'], 'carol': ['user'], 'dave': ['user'],
-         'erin': ['user'], 'frank': ['user'], 'gina': ['user'], 'hugo': ['user']}
+         'erin': ['user'], 'frank': ['user'], 'gina': ['user'], 'hugo': ['user'],
+         'ivan': ['user'], 'root': ['admin']}
 QUOTA = 50_000_000
 STAC_PUT = (b'PUT /', b'/stac/')  # the second output's first upload
-
-
-@pytest.fixture(scope='module')
-def scene(tmp_path_factory):
-    root = tmp_path_factory.mktemp('scene')
-    (root / 'scene.tif').write_bytes(bytes(range(256)) * 40)
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0),
-                                functools.partial(SimpleHTTPRequestHandler, directory=str(root)))
-    httpd.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{httpd.server_port}/scene.tif'
-    httpd.shutdown()
-    httpd.server_close()
+__all__ = ['scene']
 
 
 class Site:
@@ -64,6 +51,8 @@ class Site:
         self.kind = kind
         storage = {'backend': 'directory'} if kind == 'directory' else \
             s3_block(self.gate, self.bucket)
+        if kind == 's3':  # an admin's recount aborts every upload left open
+            storage['s3']['abandoned_upload_seconds'] = 0
         users = write_users(directory / 'users.yml', USERS)
         block = {'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}]},
                  'workspaces': {'storage': storage, 'personal': True, 'stage_out': 'personal',
@@ -289,3 +278,32 @@ def test_user_upload_into_a_workspace_deleted_meanwhile(uploads):
     assert b'problem+json' in head and b'deleted during the upload' in body, answer[:800]
     assert uploads.files(workspace) == {}
     assert not (uploads.server.data_dir / 'workspaces' / workspace).exists()
+
+
+def hidden_uploads(site: Site) -> list:
+    """What unfinished uploads keep out of every listing: open multipart uploads in the
+    bucket (read from the S3 server), partial files on disk."""
+    if site.kind == 's3':
+        return multipart_uploads(site.s3, site.bucket)
+    return [p for p in partials(site) if p.stat().st_size > 0]
+
+
+def test_upload_cut_by_a_crash_is_aborted_by_a_recount(uploads):
+    """A writer killed mid multipart upload cannot abort it: an admin's recount does, so
+    no hidden parts use the bucket."""
+    workspace = personal(uploads.server, 'ivan')
+    sock = start_upload(uploads.server, 'ivan', workspace, 'huge.bin', 24_000_000)
+    wait_for(lambda: hidden_uploads(uploads) or None, 60, 0.1, 'an unfinished upload')
+    uploads.server.kill()
+    sock.close()
+    uploads.server.start()
+    for partial in partials(uploads):  # past the 10 s in which a new file may be unlocked
+        old = time.time() - 60
+        os.utime(partial, (old, old))
+    if uploads.kind == 's3':  # on disk, a restart may have removed it already
+        assert hidden_uploads(uploads), 'the unfinished upload is still held'
+    recount = requests.get(f'{uploads.server.url}/workspaces/{workspace}', auth=as_('root'),
+                           params={'refresh': 'true'}, timeout=60)
+    assert recount.status_code == 200, recount.text
+    assert hidden_uploads(uploads) == []
+    assert recount.json()['usage']['usedBytes'] == sum(uploads.files(workspace).values())

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
-from tests.support.auth import as_, write_users
-from tests.support.cluster import Database
-from tests.support.egress import allow_loopback
+from tests.support.auth import as_
 from tests.support.static_stac import StaticCatalog
+from tests.support.workspaces import STORES, records, start_site, stop_site
 
 USERS = {'alice': ['user'], 'bob': ['user'], 'carol': ['user'], 'root': ['admin']}
 GEOJSON = {'httpAccept': 'application/geo+json'}
@@ -27,25 +25,13 @@ def source(tmp_path_factory):
     catalog.stop()
 
 
-@pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
+@pytest.fixture(scope='module', params=STORES)
 def site(request, tmp_path_factory):
     """A server with the store on SQLite or on PostgreSQL/PostGIS."""
-    from .conftest import Server
-    directory = tmp_path_factory.mktemp(f'ws-search-{request.param}')
-    users = write_users(directory / 'users.yml', USERS)
-    block = {'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}]},
-             'workspaces': {'storage': {'backend': 'directory'}}}
-    database = Database('eoorder_ws').create(postgis=True) \
-        if request.param == 'postgresql' else None
-    if database:
-        block['store'] = {'url': database.url}
-    server = Server(directory, allow_loopback(block)).start()
-    server.store_url = database.url if database else \
-        f'sqlite:///{server.data_dir}/eoorder.db'
+    server = start_site(tmp_path_factory.mktemp(f'ws-search-{request.param}'), USERS, {},
+                        store=request.param)
     yield server
-    server.stop()
-    if database:
-        database.drop()
+    stop_site(server)
 
 
 def get(site, user: str | None, path: str, **params) -> requests.Response:
@@ -60,14 +46,8 @@ def call(site, method: str, user: str, path: str, **kwargs) -> requests.Response
 
 def stored(site, collection: str) -> dict[str, tuple[str, str]]:
     """{identifier: (owner, visibility)} of a collection, read from the store itself."""
-    engine = create_engine(site.store_url)
-    try:
-        with engine.connect() as db:
-            return {row[0]: (row[1], row[2]) for row in db.execute(text(
-                'SELECT identifier, owner, visibility FROM eoorder_record WHERE '
-                'collection = :c'), {'c': collection})}
-    finally:
-        engine.dispose()
+    return {identifier: (owner, visibility) for identifier, (owner, visibility, _)
+            in records(site, collection).items()}
 
 
 def workspace_with_records(site, source, workspace: str) -> set[str]:

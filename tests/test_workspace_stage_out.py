@@ -3,99 +3,44 @@ a deployed package's file outputs are uploaded to the owner's personal workspace
 directory backend and on a real S3 server (`rclone serve s3`), its STAC output registered
 in the workspace's collection (owned by the workspace, private), and the job's results
 link there; past the quota the job fails with the reason and nothing is stored or
-registered. The storage and the store are read directly."""
+registered. Store on SQLite and on PostgreSQL/PostGIS. The storage and the store are
+read directly."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import sqlite3
-import threading
-import time
-import uuid
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
-import boto3
 import pytest
 import requests
 
-from tests.support.auth import as_, write_users
-from tests.support.egress import allow_loopback
-from tests.support.s3 import ACCESS_KEY, SECRET_KEY, s3_block, start_s3
+from tests.support.auth import as_
+from tests.support.workspaces import (PACKAGES, PKG, SCENE, deploy_landcover, personal, query,
+                                      records, s3, scene, start_site, stop_site,
+                                      stored_objects, wait_job)
 
-PACKAGES = Path(__file__).parent / 'data' / 'packages'
-PKG = 'application/ogcapppkg+json'
+__all__ = ['PACKAGES', 'PKG', 'SCENE', 'records', 's3', 'scene']
 USERS = {'alice': ['user', 'developer'], 'bob': ['user'], 'carol': ['user']}
 QUOTA = 100_000
-SCENE = bytes(range(256)) * 40
 
 
-@pytest.fixture(scope='module')
-def scene(tmp_path_factory):
-    root = tmp_path_factory.mktemp('scene')
-    (root / 'scene.tif').write_bytes(SCENE)
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0),
-                                functools.partial(SimpleHTTPRequestHandler, directory=str(root)))
-    httpd.RequestHandlerClass.log_message = lambda *a: None
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{httpd.server_port}/scene.tif'
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture(scope='module')
-def s3(tmp_path_factory):
-    server = start_s3(tmp_path_factory.mktemp('s3') / 'root')
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope='module', params=['directory', 's3'])
+@pytest.fixture(scope='module', params=['directory-sqlite', 's3-sqlite', 's3-postgresql'])
 def site(request, tmp_path_factory, s3):
-    from .conftest import Server
-    directory = tmp_path_factory.mktemp(f'stage-out-{request.param}')
-    users = write_users(directory / 'users.yml', USERS)
-    bucket = f'so-{uuid.uuid4().hex[:10]}'
-    storage = s3_block(s3, bucket) if request.param == 's3' else {'backend': 'directory'}
-    block = {'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}]},
-             'workspaces': {'storage': storage, 'personal': True, 'stage_out': 'personal',
-                            'default_quota_bytes': QUOTA}}
-    server = Server(directory, allow_loopback(block)).start()
-    reply = requests.post(f'{server.url}/processes', auth=as_('alice'), timeout=30,
-                          data=(PACKAGES / 'landcover.ogcapppkg.json').read_bytes(),
-                          headers={'Content-Type': PKG})
-    assert reply.status_code == 201, reply.text
-    yield request.param, server, bucket
-    server.stop()
-
-
-def personal(server, user: str) -> str:
-    listed = requests.get(f'{server.url}/workspaces', auth=as_(user), timeout=30).json()
-    return next(w['id'] for w in listed['workspaces'] if w['personal'])
+    """(storage kind, server, bucket): workspaces on a directory or on the S3 server, the
+    store on SQLite or PostgreSQL/PostGIS."""
+    kind, store = request.param.split('-')
+    server = start_site(tmp_path_factory.mktemp(f'stage-out-{request.param}'), USERS,
+                        {'personal': True, 'stage_out': 'personal',
+                         'default_quota_bytes': QUOTA},
+                        store=store, s3=s3 if kind == 's3' else None)
+    deploy_landcover(server)
+    yield kind, server, server.bucket
+    stop_site(server)
 
 
 def stored(site, s3, workspace: str) -> dict[str, bytes]:
     """{key: content} of a workspace, read from the storage itself."""
-    kind, server, bucket = site
-    if kind == 'directory':
-        root = server.directory / 'data' / 'workspaces' / workspace
-        return {p.relative_to(root).as_posix(): p.read_bytes()
-                for p in root.rglob('*') if p.is_file()}
-    client = boto3.client('s3', endpoint_url=s3.endpoint, aws_access_key_id=ACCESS_KEY,
-                          aws_secret_access_key=SECRET_KEY, region_name='us-east-1')
-    prefix = f'workspaces/{workspace}/'
-    listing = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get('Contents', ())
-    return {o['Key'][len(prefix):]: client.get_object(Bucket=bucket, Key=o['Key'])[
-        'Body'].read() for o in listing}
-
-
-def records(server, collection: str) -> dict[str, tuple]:
-    with sqlite3.connect(server.directory / 'data' / 'eoorder.db') as db:
-        return {r[0]: (r[1], r[2], r[3]) for r in db.execute(
-            'SELECT identifier, owner, visibility, document FROM eoorder_record '
-            'WHERE collection = ?', (collection,))}
+    return stored_objects(site[1], workspace)
 
 
 def run_landcover(server, user: str, scene_url: str) -> dict:
@@ -104,14 +49,7 @@ def run_landcover(server, user: str, scene_url: str) -> dict:
                           json={'inputs': {'source': {'href': scene_url},
                                            'aoi': '5.5,50.1,6.25,51', 'epsg': 32631}})
     assert reply.status_code == 201, reply.text
-    job_id = reply.json()['jobID']
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        job = requests.get(f'{server.url}/jobs/{job_id}', auth=as_(user), timeout=30).json()
-        if job['status'] in ('successful', 'failed', 'dismissed'):
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f'job {job_id} did not finish: {job}')
+    return wait_job(server, user, reply.json()['jobID'])
 
 
 def test_outputs_land_in_the_personal_workspace(site, s3, scene):
@@ -145,10 +83,9 @@ def test_outputs_land_in_the_personal_workspace(site, s3, scene):
     assert any(requests.get(h, auth=as_('alice'), timeout=30).content == csv for h in hrefs)
     usage = requests.get(f'{server.url}/workspaces/{workspace}', auth=as_('alice'),
                          timeout=30).json()['usage']
-    with sqlite3.connect(server.directory / 'data' / 'eoorder.db') as db:
-        document_bytes = db.execute(
-            'SELECT SUM(LENGTH(CAST(document AS TEXT))) FROM eoorder_record WHERE '
-            'collection = ?', (f'workspace-{workspace}',)).fetchone()[0]
+    (document_bytes,), = query(
+        server.store_url, 'SELECT SUM(LENGTH(CAST(document AS TEXT))) FROM eoorder_record '
+        'WHERE collection = :c', c=f'workspace-{workspace}')
     assert usage['usedBytes'] == sum(len(v) for v in files.values()) + document_bytes
 
 

@@ -17,18 +17,13 @@ import pytest
 from tests.support.auth import password, write_users
 from tests.support.cluster import Database
 from tests.support.egress import allow_loopback
-from tests.support.s3 import s3_block, start_s3
+from tests.support.s3 import s3_block
+from tests.support.workspaces import s3
 from tests.test_workspaces import OCTETS, USERS, Client, create, stored_keys
 
 QUOTA = 1000
 RACERS = 4
-
-
-@pytest.fixture(scope='module')
-def s3(tmp_path_factory):
-    server = start_s3(tmp_path_factory.mktemp('s3') / 'root')
-    yield server
-    server.stop()
+__all__ = ['s3']
 
 
 @pytest.fixture(scope='module', params=['directory', 's3', 'postgres'])

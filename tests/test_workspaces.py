@@ -12,18 +12,19 @@ import uuid
 import boto3
 import pytest
 import requests
-from sqlalchemy import create_engine, text
 
 from tests.support.auth import as_, write_users
-from tests.support.catalogue_stac import stac_item
 from tests.support.cluster import Database
 from tests.support.egress import allow_loopback
-from tests.support.s3 import ACCESS_KEY, SECRET_KEY, s3_block, start_s3
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY, s3_block
+from tests.support.static_stac import StaticCatalog
+from tests.support.workspaces import query, s3
 
 USERS = {'alice': ['user'], 'bob': ['user'], 'carol': ['user'], 'root': ['admin'],
          'guest': ['viewer']}
 QUOTA = 1000
 OCTETS = {'Content-Type': 'application/octet-stream'}
+__all__ = ['s3']
 
 
 class Client:
@@ -39,13 +40,6 @@ class Client:
                                  timeout=60, **kwargs)
         Client.answers.append(json.dumps(dict(reply.headers)) + reply.text)
         return reply
-
-
-@pytest.fixture(scope='module')
-def s3(tmp_path_factory):
-    server = start_s3(tmp_path_factory.mktemp('s3') / 'root')
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope='module', params=['directory', 's3', 's3-postgresql'])
@@ -240,22 +234,9 @@ def test_who_may_create_and_bad_input(backend):
 @pytest.fixture(scope='module')
 def stac_catalog(tmp_path_factory):
     """A static STAC catalog of 3 items served over HTTP on loopback."""
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
-    import pystac
-    root = tmp_path_factory.mktemp('stac')
-    catalog = pystac.Catalog('ws-source', 'a catalog to register')
-    for index in range(3):
-        catalog.add_item(pystac.Item.from_dict(stac_item(index, 'source')))
-    catalog.normalize_hrefs(str(root))
-    catalog.save(pystac.CatalogType.SELF_CONTAINED)
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{httpd.server_port}/catalog.json'
-    httpd.shutdown()
+    catalog = StaticCatalog(tmp_path_factory.mktemp('stac'), count=3)
+    yield catalog.url
+    catalog.stop()
 
 
 def stored_records(server, collection: str) -> set[str]:
@@ -272,12 +253,7 @@ def record_bytes(server, collection: str) -> int:
 
 def store_rows(server, sql: str, **params) -> list:
     """Rows read from the server's store itself (SQLite or PostgreSQL)."""
-    engine = create_engine(server.store_url)
-    try:
-        with engine.connect() as db:
-            return list(db.execute(text(sql), params))
-    finally:
-        engine.dispose()
+    return query(server.store_url, sql, **params)
 
 
 def test_registered_records_count_in_the_quota(backend, stac_catalog):

@@ -30,7 +30,7 @@ CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/provenance',
 ]
 LOCKED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/locked'
-DEFINITION_MEMBERS = ('inputs', 'outputs', 'response', 'subscriber')
+DEFINITION_MEMBERS = ('inputs', 'outputs', 'response', 'subscriber', 'workspace')
 SUBSCRIBER_URIS = ('successUri', 'inProgressUri', 'failedUri')  # not a protocol's handlers
 PATCH_TYPES = ('application/json', 'application/merge-patch+json')
 EXECUTION_MODE = 'executionMode'  # of a created job, in its details: 'sync' or 'async'
@@ -111,6 +111,9 @@ class JobManagementRoutes:
                       if v and k in SUBSCRIBER_URIS}
         if subscriber:
             definition['subscriber'] = subscriber
+        workspace = (job['details'] or {}).get(workspace_choice.DETAIL)
+        if workspace:
+            definition['workspace'] = workspace
         return definition
 
     # -- POST /jobs ---------------------------------------------------------------
@@ -165,8 +168,8 @@ class JobManagementRoutes:
 
     # -- PATCH /jobs/{id} ---------------------------------------------------------
     def update(self, request: Request, job_id: str) -> Response:
-        """Change a `created` job's inputs, outputs, response or subscriber (merge patch);
-        a job that was started is locked (409)."""
+        """Change a `created` job's inputs, outputs, response, subscriber or workspace (merge
+        patch); a job that was started is locked (409)."""
         job = self.jobs._job(job_id)
         if job is None:
             return self._not_found(job_id)
@@ -200,11 +203,27 @@ class JobManagementRoutes:
         except Exception:  # the process was undeployed since
             return problem(400, 'invalid-parameter', f"process {job['process_id']!r} no "
                            'longer exists: this job cannot be changed or started')
+        details = self._details_naming(job, req.workspace)
+        if isinstance(details, Response):
+            return details
         if not self.manager.repo.update_created(
                 job_id, inputs=req.inputs, requested_outputs=req.outputs,
-                response=req.response, subscriber=req.subscriber):
+                response=req.response, subscriber=req.subscriber, details=details):
             return problem(409, LOCKED, f'job {job_id} was started meanwhile')
         return Response(status=204)
+
+    def _details_naming(self, job: dict, workspace: str | None) -> dict | Response:
+        """The job's details with the workspace of its results as updated (checked as
+        when the job was created), or the refusal."""
+        details = {k: v for k, v in (job['details'] or {}).items()
+                   if k != workspace_choice.DETAIL}
+        try:
+            named = workspace_choice.job_details(
+                self.manager, self.manager.get_processor(job['process_id']), current_user(),
+                workspace)
+        except workspace_choice.WorkspaceRefused as err:
+            return problem(400, 'invalid-parameter', str(err))
+        return {**details, **(named or {})}
 
     # -- POST /jobs/{id}/results ----------------------------------------------------
     def start(self, request: Request, job_id: str) -> Response:

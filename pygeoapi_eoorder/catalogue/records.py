@@ -6,7 +6,7 @@ import hashlib
 import json
 import math
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 import shapely
 from shapely.geometry import shape
@@ -203,45 +203,80 @@ def normalise(record: dict, identifier: str | None = None) -> dict:
     return record
 
 
-def to_row(collection: str, record: dict) -> dict:
-    """Column values of a (normalised) record."""
-    props = record.get('properties') or {}
-    start, end = _time_bounds(record)
-    geometry = record.get('geometry')
-    bounds = shape(geometry).bounds if geometry else (None,) * 4
+class Facts(NamedTuple):
+    """What a row takes from a record after parsing and checks (each path, the row path
+    below and the bulk path `sql_rows`, works these out its own way)."""
+
+    start: datetime | None
+    end: datetime | None
+    bounds: tuple | list          # minx, miny, maxx, maxy (None each without geometry)
+    cloud_cover: float | None
+    orbit_number: int | None
+    created: datetime | None
+    updated: datetime | None
+    instruments: list[str]
+    geometry: str | None          # the geometry's GeoJSON text
+    content_hash: str
+
+
+def search_text(identifier: str, props: dict, keywords: list[str]) -> str:
+    """The lower-cased words `q` searches: id, title, description, keywords, EO values."""
+    words = [identifier, props.get('title'), props.get('description'), *keywords]
+    for name in EO_PROPERTIES:
+        value = props.get(name)
+        if isinstance(value, (list, tuple)):
+            words.extend(values_of(value))
+        elif value is not None:
+            words.append(str(value))
+    return ' '.join(str(v) for v in words if v).lower()
+
+
+def columns(collection: str, record: dict, props: dict, facts: Facts) -> dict:
+    """The column table: every column of a record's row and how it is computed."""
     keywords = _keywords(props)
     external = _external_ids(props)
-    text = ' '.join(str(v) for v in [record['id'], props.get('title'), props.get('description'),
-                                      *keywords, *(v for k in EO_PROPERTIES
-                                                   for v in values_of(props.get(k)))] if v)
-    instruments = values_of(props.get('instrument'))
-    if len('|'.join(instruments)) > INSTRUMENTS_MAX:
-        raise RecordError(f'properties.instrument: more than {INSTRUMENTS_MAX} characters '
-                          'of instrument names')
     return {
         'collection': collection, 'identifier': record['id'],
         'type': props.get('type'), 'title': props.get('title'),
         'description': props.get('description'),
         'keywords': '|'.join(keywords) or None,
         'external_ids': ('|' + '|'.join(external) + '|') if external else None,
-        'search_text': text.lower(),
+        'search_text': search_text(record['id'], props, keywords),
         'parent_identifier': props.get('parentIdentifier'),
-        'platform': props.get('platform'), 'instrument': '|'.join(instruments) or None,
+        'platform': props.get('platform'), 'instrument': '|'.join(facts.instruments) or None,
         'product_type': props.get('productType'),
         'processing_level': props.get('processingLevel'),
         'sensor_type': props.get('sensorType'),
-        'cloud_cover': _number(props.get('cloudCover'), 'cloudCover'),
-        'orbit_number': _number(props.get('orbitNumber'), 'orbitNumber', int),
+        'cloud_cover': facts.cloud_cover, 'orbit_number': facts.orbit_number,
         'orbit_direction': (str(props['orbitDirection']).upper()
                             if props.get('orbitDirection') else None),
-        'time_start': start, 'time_end': end,
-        'created': parse_time(props.get('created'), 'properties.created'),
-        'updated': parse_time(props.get('updated'), 'properties.updated'),
-        'minx': bounds[0], 'miny': bounds[1], 'maxx': bounds[2], 'maxy': bounds[3],
-        'geometry': json.dumps(geometry) if geometry else None,
-        'content_hash': content_hash(record),
+        'time_start': facts.start, 'time_end': facts.end,
+        'created': facts.created, 'updated': facts.updated,
+        'minx': facts.bounds[0], 'miny': facts.bounds[1],
+        'maxx': facts.bounds[2], 'maxy': facts.bounds[3],
+        'geometry': facts.geometry, 'content_hash': facts.content_hash,
         'document': record,
     }
+
+
+def to_row(collection: str, record: dict) -> dict:
+    """Column values of a (normalised) record."""
+    props = record.get('properties') or {}
+    start, end = _time_bounds(record)
+    geometry = record.get('geometry')
+    bounds = shape(geometry).bounds if geometry else (None,) * 4
+    instruments = values_of(props.get('instrument'))
+    if len('|'.join(instruments)) > INSTRUMENTS_MAX:
+        raise RecordError(f'properties.instrument: more than {INSTRUMENTS_MAX} characters '
+                          'of instrument names')
+    facts = Facts(start, end, bounds,
+                  _number(props.get('cloudCover'), 'cloudCover'),
+                  _number(props.get('orbitNumber'), 'orbitNumber', int),
+                  parse_time(props.get('created'), 'properties.created'),
+                  parse_time(props.get('updated'), 'properties.updated'),
+                  instruments, json.dumps(geometry) if geometry else None,
+                  content_hash(record))
+    return columns(collection, record, props, facts)
 
 
 def _from_stac_value(name: str, value: Any) -> Any:

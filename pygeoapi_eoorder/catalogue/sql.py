@@ -22,6 +22,8 @@ from pygeofilter.backends.sqlalchemy import filters
 from shapely.geometry import box, shape
 from sqlalchemy import (DateTime, and_, cast, false, func, literal_column, not_, null, or_,
                         select, true)
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 
 from . import cql
 from ..store.record_tables import RTREE, Record
@@ -198,6 +200,30 @@ def has_value(col, value) -> object:
 FILTER_ONLY = frozenset({'platform', 'product_type', 'parent_identifier', 'cloud_cover'})
 
 
+def is_rectangle(geom) -> bool:
+    """An axis-aligned rectangle of non-zero area (a bbox)."""
+    return geom.geom_type == 'Polygon' and geom.area > 0 and geom.equals(box(*geom.bounds))
+
+
+def _conjuncts(clause) -> list:
+    if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+        return [part for sub in clause.clauses for part in _conjuncts(sub)]
+    return [clause]
+
+
+def exact_tests_last(clause, exact_tests: list):
+    """The conjunction with the (Python) exact spatial tests evaluated last: SQLite
+    evaluates a WHERE clause's terms in order, and cheap column tests (time, attributes)
+    first leave few rows to shapely."""
+    if not exact_tests:
+        return clause
+    costly = {id(test) for test in exact_tests}
+    parts = _conjuncts(clause)
+    is_exact = [id(p.element if isinstance(p, Grouping) else p) in costly for p in parts]
+    return and_(*[p for p, exact in zip(parts, is_exact) if not exact],
+                *[p for p, exact in zip(parts, is_exact) if exact])
+
+
 def has_spatial(node) -> bool:
     """The query AST has a spatial predicate (answered by the GiST index on PostGIS)."""
     if isinstance(node, (ast.SpatialComparisonPredicate, ast.BBox)):
@@ -218,11 +244,14 @@ class RecordFilterEvaluator(Evaluator):
     def __init__(self, dialect: str, postgis: bool, collection: str):
         self.dialect, self.postgis, self.collection = dialect, postgis, collection
         self.filter_only = False
+        self.exact_tests: list = []  # SQLite's shapely tests, moved to the end of the AND
 
     def evaluate(self, node, adopt_result: bool = True):
-        if adopt_result:  # the whole AST (inner nodes are evaluated with False)
-            self.filter_only = self.postgis and has_spatial(node)
-        return super().evaluate(node, adopt_result)
+        if not adopt_result:  # an inner node (the whole AST is evaluated with True)
+            return super().evaluate(node, adopt_result)
+        self.filter_only = self.postgis and has_spatial(node)
+        self.exact_tests = []
+        return exact_tests_last(super().evaluate(node, adopt_result), self.exact_tests)
 
     @handle(ast.Not)
     def not_(self, node, sub):
@@ -296,6 +325,10 @@ class RecordFilterEvaluator(Evaluator):
             exact = func.eoorder_spatial(op, Record.geometry, shapely.to_wkb(geom, hex=True)) == 1
             if op == 'DISJOINT':
                 return or_(Record.geometry.is_(None), exact)
+            if op == 'INTERSECTS' and is_rectangle(geom):  # a footprint inside intersects
+                exact = or_(and_(Record.minx >= minx, Record.maxx <= maxx,
+                                 Record.miny >= miny, Record.maxy <= maxy), exact)
+            self.exact_tests.append(exact)
             rtree = _rtree_table()
             candidates = select(rtree.c.id).where(rtree.c.maxx >= minx, rtree.c.minx <= maxx,
                                                   rtree.c.maxy >= miny, rtree.c.miny <= maxy)

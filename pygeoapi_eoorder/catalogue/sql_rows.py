@@ -1,7 +1,8 @@
 """Table rows of many record documents at once, for bulk loads, harvests and ingests.
 
 The rows are exactly those of `records.to_row(collection, records.normalise(document))`
-(the row path), with less work per record: the time bounds are parsed once, the bounds of
+(the row path), built by the same column table (`records.columns`), with less work per
+record: the time bounds are parsed once, the bounds of
 plain GeoJSON geometries are read from their coordinates instead of building a shapely
 geometry twice, and documents the caller hands over (`owned`: fresh values parsed from
 JSON) are not copied first. Anything outside that plain case (a geometry collection, an
@@ -17,8 +18,8 @@ import secrets
 from typing import Iterable
 
 from . import records
-from .records import (EO_PROPERTIES, INSTRUMENTS_MAX, RECORD_CONFORMANCE, content_hash, iso,
-                      parse_time, values_of)
+from .records import (INSTRUMENTS_MAX, RECORD_CONFORMANCE, content_hash, iso, parse_time,
+                      values_of)
 
 _LIMIT = 2.0 ** 53  # integers shapely turns into the same float as float() does
 # coordinates are formatted once and put in place of this marker (a NUL and a secret:
@@ -178,37 +179,9 @@ def _fast_row(collection: str, document, owned: bool) -> dict | None:
         return None
     bounds, start, end, numbers, stamps, instruments = checked
     props = _normalise(record, start, end)
-    keywords = records._keywords(props)
-    external = records._external_ids(props)
-    words = [record['id'], props.get('title'), props.get('description'), *keywords]
-    for name in EO_PROPERTIES:
-        value = props.get(name)
-        if isinstance(value, (list, tuple)):
-            words.extend(values_of(value))
-        elif value is not None:
-            words.append(str(value))
-    text = ' '.join(str(v) for v in words if v)
     geometry_text, hashed = _geometry_and_hash(record)
-    return {
-        'collection': collection, 'identifier': record['id'],
-        'type': props.get('type'), 'title': props.get('title'),
-        'description': props.get('description'),
-        'keywords': '|'.join(keywords) or None,
-        'external_ids': ('|' + '|'.join(external) + '|') if external else None,
-        'search_text': text.lower(),
-        'parent_identifier': props.get('parentIdentifier'),
-        'platform': props.get('platform'), 'instrument': '|'.join(instruments) or None,
-        'product_type': props.get('productType'),
-        'processing_level': props.get('processingLevel'),
-        'sensor_type': props.get('sensorType'),
-        'cloud_cover': numbers[0], 'orbit_number': numbers[1],
-        'orbit_direction': (str(props['orbitDirection']).upper()
-                            if props.get('orbitDirection') else None),
-        'time_start': start, 'time_end': end, 'created': stamps[0], 'updated': stamps[1],
-        'minx': bounds[0], 'miny': bounds[1], 'maxx': bounds[2], 'maxy': bounds[3],
-        'geometry': geometry_text, 'content_hash': hashed,
-        'document': record,
-    }
+    return records.columns(collection, record, props, records.Facts(
+        start, end, bounds, *numbers, *stamps, instruments, geometry_text, hashed))
 
 
 def row(collection: str, document, owned: bool = False) -> dict:

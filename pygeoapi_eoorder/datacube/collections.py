@@ -86,18 +86,21 @@ def stac_collection(collection: CubeCollection, base: str, full: bool = True) ->
     }
     if full:
         document['cube:dimensions'] = dimensions(bands, span, bbox)
-        document['summaries'] = {'eo:bands': bands, 'bands': bands}
+        # STAC: a summary is a non-empty list (a collection with no bands yet has none)
+        document['summaries'] = {'eo:bands': bands, 'bands': bands} if bands else {}
         document['stac_extensions'] = [
             'https://stac-extensions.github.io/datacube/v2.2.0/schema.json']
     return document
 
 
 def dimensions(bands: list[dict], span: list, bbox: list[float]) -> dict:
-    return {
+    found = {
         'x': {'type': 'spatial', 'axis': 'x', 'extent': [bbox[0], bbox[2]],
               'reference_system': 4326},
         'y': {'type': 'spatial', 'axis': 'y', 'extent': [bbox[1], bbox[3]],
               'reference_system': 4326},
         't': {'type': 'temporal', 'extent': span},
-        'bands': {'type': 'bands', 'values': [b.get('name') for b in bands]},
     }
+    if bands:  # no band dimension for a collection without raster bands (yet)
+        found['bands'] = {'type': 'bands', 'values': [b.get('name') for b in bands]}
+    return found

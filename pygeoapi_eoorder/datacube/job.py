@@ -16,6 +16,7 @@ from pathlib import Path
 from pygeoapi.process.base import ProcessorExecuteError
 
 from ..execution.context import JobProcessor
+from . import workspace_results
 from .errors import GraphError
 from .ogc_steps import OgcSteps, step_ids
 
@@ -72,6 +73,7 @@ class GraphProcess(JobProcessor):
                           ctx.stager(), ctx.log)
         env.ogc_ids = step_ids(ctx.manager)  # as the job's owner sees them
         env.steps = OgcSteps(ctx, env)
+        chosen = workspace_results.target(ctx)  # the job's workspace, if it names one
         try:
             graph = graph_of(data.get('process'))
             run(graph, env, data.get('user_processes') or {})
@@ -79,9 +81,15 @@ class GraphProcess(JobProcessor):
             raise ProcessorExecuteError(user_msg=f'{err.code}: {err}') from None
         files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size}
                  for path, media_type in env.outputs]
+        title = (ctx.job.get('details') or {}).get('title')
         if env.outputs and ctx.job.get('type') == BATCH and _still_wanted(ctx):
-            register_results(ctx, env, (ctx.job.get('details') or {}).get('title'))
-        return 'application/json', {'files': files}
+            if chosen is not None:  # the files and their STAC item into the workspace
+                write_catalog(ctx, env, title)
+                files = workspace_results.stage_out(ctx, env.output_dir, chosen, files)
+            else:
+                register_results(ctx, env, title)
+        geometry, bbox = footprint(env.bounds)
+        return 'application/json', {'files': files, 'geometry': geometry, 'bbox': bbox}
 
 
 def _still_wanted(ctx) -> bool:
@@ -106,27 +114,30 @@ def remove_results(settings, job_id: str) -> int:
     return sum(records.delete(row['id'], INTERNAL) for row in rows)
 
 
-def _footprint(outputs) -> tuple[dict | None, list | None]:
-    """GeoJSON geometry and bbox (lon/lat) of the first GeoTIFF written, if any."""
-    import rasterio
-    from rasterio.warp import transform_bounds
-    for path, media_type in outputs:
-        if media_type.startswith('image/tiff'):
-            with rasterio.open(path) as dataset:
-                west, south, east, north = transform_bounds(dataset.crs or 'EPSG:4326',
-                                                            'EPSG:4326', *dataset.bounds)
-            ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
-            return {'type': 'Polygon', 'coordinates': [ring]}, [west, south, east, north]
-    return None, None
+def footprint(bounds: list) -> tuple[dict | None, list | None]:
+    """GeoJSON polygon and bbox (lon/lat) around the boxes of the rasters written."""
+    if not bounds:
+        return None, None
+    west, south = min(b[0] for b in bounds), min(b[1] for b in bounds)
+    east, north = max(b[2] for b in bounds), max(b[3] for b in bounds)
+    ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
+    return {'type': 'Polygon', 'coordinates': [ring]}, [west, south, east, north]
 
 
 def register_results(ctx, env, title: str | None) -> None:
     """The written files as one STAC item (a self-contained catalog beside them),
     registered in `catalogue.results_collection` as the owner's records."""
-    import pystac
     from ..execution.stage_out import register_stac
+    write_catalog(ctx, env, title)
+    register_stac(ctx, env.output_dir,
+                  f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}')
+
+
+def write_catalog(ctx, env, title: str | None) -> None:
+    """The written files as one STAC item in a self-contained catalog beside them."""
+    import pystac
     from datetime import datetime, timezone
-    geometry, bbox = _footprint(env.outputs)
+    geometry, bbox = footprint(env.bounds)
     item = pystac.Item(id=ctx.job_id, geometry=geometry, bbox=bbox,
                        datetime=datetime.now(timezone.utc),
                        properties={'title': title or f'openEO job {ctx.job_id}'})
@@ -137,5 +148,3 @@ def register_results(ctx, env, title: str | None) -> None:
     catalog.add_item(item)
     catalog.normalize_hrefs(str(env.output_dir))
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
-    register_stac(ctx, env.output_dir,
-                  f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}')

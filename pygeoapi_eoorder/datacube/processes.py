@@ -1,6 +1,7 @@
 """The processes a graph may use here: openeo-processes-dask's implementations (less the
 ones this back-end refuses), `load_collection`, `save_result` and user-defined processes,
-as a pg-parser process registry and as openEO process descriptions."""
+as a pg-parser process registry and as openEO process descriptions (the official 2.0 ones,
+see `spec_glue`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import functools
 import inspect
 import logging
 
+from . import spec_glue
 from .errors import unsupported
 
 REFUSED = {
@@ -20,7 +22,8 @@ OWN = ('load_collection', 'save_result')
 
 @functools.lru_cache(maxsize=1)
 def predefined() -> dict[str, tuple[dict, object]]:
-    """openEO id → (spec, implementation) of openeo-processes-dask, less the refused."""
+    """openEO id → (spec, implementation) of openeo-processes-dask, less the refused: the
+    official spec and the implementation adapted to it."""
     logging.getLogger('openeo_processes_dask').setLevel(logging.ERROR)  # ML: not installed
     import importlib
     implementations = importlib.import_module(
@@ -30,14 +33,15 @@ def predefined() -> dict[str, tuple[dict, object]]:
     for name, function in inspect.getmembers(implementations, inspect.isfunction):
         spec = getattr(specs, name, None)
         if isinstance(spec, dict) and spec.get('id') not in REFUSED:
-            found[spec['id']] = (spec, function)
+            found[spec['id']] = (spec_glue.description(spec['id'], spec),
+                                 spec_glue.adapt(spec['id'], function))
     return found
 
 
 @functools.lru_cache(maxsize=1)
 def own_specs() -> dict[str, dict]:
     from openeo_processes_dask import specs
-    return {name: getattr(specs, name) for name in OWN}
+    return {name: spec_glue.description(name, getattr(specs, name)) for name in OWN}
 
 
 def descriptions() -> list[dict]:

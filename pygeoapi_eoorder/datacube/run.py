@@ -17,7 +17,8 @@ from .user_processes import process_ids
 @dataclass
 class RunEnv:
     """What a run may use: the cube collections, a stager (stage-in rules), where its
-    inputs and outputs go, a log; `outputs` collects (path, media type) as written."""
+    inputs and outputs go, a log; `outputs` collects (path, media type) as written,
+    `bounds` the lon/lat box of each raster written."""
 
     collections: dict
     stager: object
@@ -25,6 +26,7 @@ class RunEnv:
     output_dir: Path
     log: logging.Logger
     outputs: list = field(default_factory=list)
+    bounds: list = field(default_factory=list)
     ogc_ids: dict = field(default_factory=dict)  # openEO id -> OGC id of callable steps
     steps: object = None  # runs them (`ogc_steps.OgcSteps`)
 

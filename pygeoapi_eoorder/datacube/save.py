@@ -56,6 +56,9 @@ def save_result(env, data, format, options=None, **_):
         return True
     cube = plain(data)
     env.output_dir.mkdir(parents=True, exist_ok=True)
+    box = lonlat_bounds(cube)
+    if box is not None:
+        env.bounds.append(box)
     if name == 'GTiff' and 't' in cube.dims:
         for index, label in enumerate(cube['t'].values):
             day = str(label)[:10].replace('-', '')
@@ -68,6 +71,29 @@ def save_result(env, data, format, options=None, **_):
         env.outputs.append((target, media_type))
     env.log.info('save_result: %s', ', '.join(p.name for p, _ in env.outputs))
     return True
+
+
+def lonlat_bounds(cube) -> list[float] | None:
+    """[west, south, east, north] in EPSG:4326 of a cube's x/y extent (pixel edges);
+    None for a cube without both spatial dimensions."""
+    if not {'x', 'y'} <= set(cube.dims) or not cube.sizes['x'] or not cube.sizes['y']:
+        return None
+    import rioxarray  # noqa: F401  (the .rio accessor)
+    from rasterio.errors import CRSError
+    from rasterio.warp import transform_bounds
+    from rioxarray.exceptions import RioXarrayError
+    try:
+        spatial = cube.rio.set_spatial_dims(x_dim='x', y_dim='y')
+        bounds = spatial.rio.bounds()
+    except RioXarrayError:  # one pixel wide: no resolution, the coordinates only
+        xs, ys = cube['x'].values, cube['y'].values
+        bounds = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        spatial = cube
+    try:
+        return [float(v) for v in transform_bounds(spatial.rio.crs or 'EPSG:4326',
+                                                   'EPSG:4326', *bounds)]
+    except (CRSError, ValueError, TypeError):  # coordinates that are no map: no footprint
+        return None
 
 
 def save_value(env, value) -> None:

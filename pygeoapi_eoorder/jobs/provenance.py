@@ -15,12 +15,18 @@ from urllib.parse import quote
 
 from prov.model import ProvDocument
 
+from ..auth import current_user
+
 NS = 'eoorder'
 
 
-def package_facts(registry, configured: dict, process_id: str) -> dict:
-    """The process as it runs: a deployed one's package digest, a built-in's processor."""
-    row = registry.get(process_id)
+def package_facts(catalogue, process_id: str) -> dict:
+    """The process as it runs (as the caller, in a job its owner, gets it): a deployed
+    one's package digest, a built-in's processor."""
+    configured, registry = catalogue.configured, catalogue.registry
+    found = None if process_id in configured else catalogue.resolve(
+        process_id, current_user())
+    row = registry.get(found[0]) if found is not None else None
     if row is not None and row.package is not None:
         return {'id': process_id, 'kind': 'deployed', 'mediaType': row.package_media_type,
                 'packageDigest': 'sha256:' + hashlib.sha256(row.package.encode()).hexdigest()}

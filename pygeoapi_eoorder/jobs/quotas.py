@@ -1,25 +1,40 @@
 """Per-user fair use (`eoorder.quotas`): the limits of a user, their usage, the refusal.
 
-One check for every protocol: `JobService.submit`/`start` call `check_queue` before a job
-is committed or queued, and the order service calls `QuotaPolicy.check_order_items` before an order
-is; adapters only translate `QuotaExceeded` into their own error. The running-jobs limit
-is the schedulers' (`scheduling.py`): nothing is refused for it, jobs wait their turn.
+One check for every protocol: `JobService.submit`/`start` run `queue_guard`'s check in the
+transaction that queues the job, under a per-user lock (`lock_user`), so that simultaneous
+submissions of one user cannot both pass the last free place; the order service calls
+`QuotaPolicy.check_order_items` before an order is; adapters only translate `QuotaExceeded`
+into their own error. The running-jobs limit is the schedulers' (`scheduling.py`): nothing
+is refused for it, jobs wait their turn. Without a queued-jobs limit nothing is counted.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Connection
 
 from ..config import Settings
 from ..store import Job
-from .repository import ACCEPTED, RUNNING, JobRepository
+from .repository import ACCEPTED, RUNNING, JobRepository, same_owner
 
 LIMITS = ('running_jobs', 'queued_jobs', 'active_order_items')
 # jobs the server makes for its own work (order items have their own limit)
 INTERNAL_JOB_TYPES = ('order', 'notification')
+
+
+def lock_user(connection: Connection, owner: str | None, scope: str = 'jobs') -> None:
+    """Serialise the quota checks of one user until the transaction ends: PostgreSQL by
+    a transaction-level advisory lock keyed by the user; SQLite's write transactions
+    (BEGIN IMMEDIATE) already run one at a time."""
+    if connection.dialect.name == 'sqlite':
+        return
+    digest = hashlib.blake2b(f'eoorder-quota:{scope}:{owner or ""}'.encode(), digest_size=8)
+    key = int.from_bytes(digest.digest(), 'big', signed=True)
+    connection.execute(text('SELECT pg_advisory_xact_lock(:key)'), {'key': key})
 
 
 class QuotaExceeded(Exception):
@@ -54,6 +69,9 @@ class QuotaPolicy:
                               block.get('active_order_items'))
         # `ordering.limits.max_active_items_per_user`: the ordering's own bound, for all
         self.order_items_cap = order_items_cap
+        # whether any user has a running-jobs limit (else the scheduler never counts)
+        self.limits_running = self.default.running_jobs is not None or any(
+            (o or {}).get('running_jobs') is not None for o in (block.get('roles') or {}).values())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> 'QuotaPolicy':
@@ -102,24 +120,31 @@ class QuotaService:
         with self.repo.store.read() as session:
             rows = session.execute(
                 select(Job.status, Job.type, func.count()).where(
-                    Job.owner.is_not_distinct_from(owner), Job.status.in_((ACCEPTED, RUNNING)))
+                    Job.status.in_((ACCEPTED, RUNNING)), same_owner(Job.owner, owner))
                 .group_by(Job.status, Job.type)).all()
         running = sum(n for status, _, n in rows if status == RUNNING)
         queued = sum(n for status, kind, n in rows
                      if status == ACCEPTED and kind not in INTERNAL_JOB_TYPES)
         return {'running_jobs': running, 'queued_jobs': queued}
 
-    def check_queue(self, owner: str | None, roles: Iterable[str] | None, job_type: str,
-                    adding: int = 1) -> None:
-        """Raise QuotaExceeded if `adding` more queued jobs take the user over the limit."""
+    def queue_guard(self, owner: str | None, roles: Iterable[str] | None, job_type: str,
+                    adding: int = 1) -> Callable[[Connection], None] | None:
+        """The check to run in the transaction that queues `adding` jobs of the user (it
+        raises QuotaExceeded over the queued-jobs limit); None: no limit, nothing to count."""
         if job_type in INTERNAL_JOB_TYPES:
-            return
+            return None
         allowed = self.policy.limits(roles).queued_jobs
         if allowed is None:
-            return
-        used = self.job_counts(owner)['queued_jobs']
-        if used + adding > allowed:
-            raise QuotaExceeded('queued_jobs', allowed, used, adding)
+            return None
+
+        def check(connection: Connection) -> None:
+            lock_user(connection, owner)
+            used = int(connection.scalar(select(func.count()).select_from(Job).where(
+                Job.status == ACCEPTED, same_owner(Job.owner, owner),
+                Job.type.not_in(INTERNAL_JOB_TYPES))) or 0)
+            if used + adding > allowed:
+                raise QuotaExceeded('queued_jobs', allowed, used, adding)
+        return check
 
     def usage(self, owner: str | None, roles: Iterable[str] | None) -> dict:
         """Each limit of the user with its current use (limit None: no limit)."""

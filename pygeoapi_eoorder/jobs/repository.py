@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Connection
 
 from .. import urls
 from ..store import Job, Store, utcnow
@@ -34,6 +35,13 @@ JOB_FIELDS = ('id', 'type', 'process_id', 'status', 'message', 'progress', 'crea
 
 
 COLUMNS = [Job.__table__.c[name] for name in JOB_FIELDS]
+Guard = Callable[[Connection], None]  # a check in a write transaction (raises to refuse)
+
+
+def same_owner(column, owner: str | None):
+    """SQL condition: `column` is the user `owner` (None: anonymous), in a form an index
+    can seek (`IS NOT DISTINCT FROM` cannot on PostgreSQL)."""
+    return column.is_(None) if owner is None else column == owner
 
 
 @dataclass
@@ -51,6 +59,14 @@ class JobQuery:
     created_of: str | None = None  # `created` jobs only of this user (Part 4: owner only)
     limit: int = 10
     offset: int = 0
+
+
+_TABLE = Job.__table__
+_CLAIM = update(_TABLE).where(  # built once: the claim statement of `claim_id`
+    _TABLE.c.id == bindparam('job_id'), _TABLE.c.status.in_(TRANSITIONS[RUNNING])).values(
+    status=RUNNING, started=bindparam('now'), updated=bindparam('now'),
+    heartbeat=bindparam('now'), progress=0, message='Job running',
+    attempts=_TABLE.c.attempts + 1, worker=bindparam('worker')).returning(*COLUMNS)
 
 
 class JobRepository:
@@ -80,24 +96,27 @@ class JobRepository:
                    files_removed=False, base_url=urls.of_request(), details=details)
         return job
 
-    def add(self, process_id: str, **fields: Any) -> dict:
-        """Commit a new `accepted` job and return it."""
+    def add(self, process_id: str, guard: Guard | None = None, **fields: Any) -> dict:
+        """Commit a new `accepted` job and return it; `guard` (e.g. a quota check) runs
+        first in the same transaction, and raising in it inserts nothing."""
         job = self.new_row(process_id, **fields)
         with self.store.write_engine.begin() as connection:  # Core: the hot path of submit
+            if guard is not None:
+                guard(connection)
             connection.execute(insert(Job.__table__), job)
         return job
 
     def get(self, job_id: str) -> dict | None:
-        with self.store.read() as session:
-            row = session.execute(select(*COLUMNS).where(Job.id == job_id)).mappings().first()
+        with self.store.read_engine.connect() as connection:  # Core: read at every poll
+            row = connection.execute(select(*COLUMNS).where(Job.id == job_id)).mappings().first()
             return dict(row) if row is not None else None
 
     def status_of(self, job_ids: Iterable[str]) -> dict[str, str]:
         ids = list(job_ids)
         if not ids:
             return {}
-        with self.store.read() as session:
-            rows = session.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))
+        with self.store.read_engine.connect() as connection:  # the supervisor, every turn
+            rows = connection.execute(select(Job.id, Job.status).where(Job.id.in_(ids)))
             return {row.id: row.status for row in rows}
 
     def query(self, q: JobQuery) -> tuple[list[dict], int]:
@@ -137,18 +156,22 @@ class JobRepository:
             return [dict(row) for row in rows], int(total or 0)
 
     # -- status changes -------------------------------------------------------
-    def transition(self, job_id: str, to: str, *, where: tuple = (), **fields: Any) -> bool:
+    def transition(self, job_id: str, to: str, *, where: tuple = (),
+                   guard: Guard | None = None, **fields: Any) -> bool:
         """Move a job to `to` if the table allows it from its current status.
 
         Compare-and-set in one statement, so that concurrent writers (a dismissal and a
         finishing worker, or a duplicate delivery) cannot both win. `where` adds
-        conditions (e.g. "its lease expired") to the same statement.
+        conditions (e.g. "its lease expired") to the same statement; `guard` runs first
+        in the same transaction (raising in it changes nothing).
         """
         now = utcnow()
         values = {'status': to, 'updated': now, **fields}
         if to in FINAL and 'finished' not in fields and to != DISMISSED:
             values['finished'] = now
         with self.store.write() as session:
+            if guard is not None:
+                guard(session.connection())
             result = session.execute(
                 update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[to]), *where)
                 .values(**values))
@@ -219,13 +242,9 @@ class JobRepository:
     def claim_id(self, job_id: str, worker: str) -> dict | None:
         """Move this accepted job to running for `worker` (a delivered task), in one
         statement: of duplicate deliveries, only one gets the job."""
-        now = utcnow()
-        with self.store.write() as session:
-            row = session.execute(
-                update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[RUNNING]))
-                .values(status=RUNNING, started=now, updated=now, heartbeat=now, progress=0,
-                        message='Job running', attempts=Job.attempts + 1, worker=worker)
-                .returning(*COLUMNS)).mappings().first()
+        with self.store.write_engine.begin() as connection:  # Core: the hot path of claims
+            row = connection.execute(_CLAIM, {'job_id': job_id, 'worker': worker,
+                                              'now': utcnow()}).mappings().first()
             return dict(row) if row is not None else None
 
     @staticmethod
@@ -272,7 +291,14 @@ class JobRepository:
     def release(self, job_id: str, worker: str | None = None) -> dict | None:
         """The job left its worker; return its status and whether its files are gone.
 
-        With `worker`, only if that worker still holds it (not after a takeover)."""
+        With `worker`, only if that worker still holds it (not after a takeover). A job
+        its worker let go of when it finished is only read (no write transaction)."""
+        with self.store.read_engine.connect() as connection:
+            row = connection.execute(select(Job.status, Job.worker, Job.files_removed).where(
+                Job.id == job_id)).mappings().first()
+        if row is None or row['worker'] is None:
+            return None if row is None else {'status': row['status'],
+                                             'files_removed': row['files_removed']}
         held = (Job.worker == worker,) if worker is not None else ()
         with self.store.write() as session:
             row = session.execute(update(Job).where(Job.id == job_id, *held).values(worker=None)

@@ -58,10 +58,10 @@ class JobService:
         again is harmless: the insert fails on the key and the existing job is returned.
         A job that would take its owner over the queued-jobs quota raises QuotaExceeded.
         """
-        if self.quotas is not None and not created:
-            self.quotas.check_queue(owner, owner_roles, job_type)
+        guard = None if self.quotas is None or created else \
+            self.quotas.queue_guard(owner, owner_roles, job_type)
         try:
-            job = self.repo.add(process_id, job_type=job_type, inputs=inputs or {},
+            job = self.repo.add(process_id, guard, job_type=job_type, inputs=inputs or {},
                                 requested_outputs=requested_outputs, response=response,
                                 subscriber=subscriber,
                                 idempotent=self.processes.is_idempotent(process_id), owner=owner,
@@ -80,10 +80,10 @@ class JobService:
         """Queue a `created` job (False if it is not `created` any more); QuotaExceeded
         if it would take its owner over the queued-jobs quota."""
         job = self.repo.get(job_id) if self.quotas is not None else None
-        if job is not None and job['status'] == CREATED:
-            self.quotas.check_queue(job['owner'], job['owner_roles'], job['type'])
+        guard = None if job is None or job['status'] != CREATED else \
+            self.quotas.queue_guard(job['owner'], job['owner_roles'], job['type'])
         if not self.repo.transition(job_id, ACCEPTED, where=(Job.status == CREATED,),
-                                    message='Job accepted and queued'):
+                                    guard=guard, message='Job accepted and queued'):
             return False
         self.announce([job_id])
         return True

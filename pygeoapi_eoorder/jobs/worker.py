@@ -104,9 +104,10 @@ def run_job(runtime: Runtime, job: dict) -> None:
                  job['attempts'])
         allow_internal = False
         try:
-            repo.record_provenance(job['id'], process=provenance.package_facts(
-                manager.registry, manager.configured_processes, job['process_id']))
-            processor = manager.get_processor(job['process_id'])
+            with acting_as(job_user(job), manager.auth):  # the process its owner gets
+                repo.record_provenance(job['id'], process=provenance.package_facts(
+                    manager.catalogue, job['process_id']))
+                processor = manager.get_processor(job['process_id'])
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])
             if isinstance(processor, JobProcessor):

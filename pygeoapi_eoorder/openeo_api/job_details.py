@@ -1,11 +1,12 @@
 """What an openEO client says about a batch job (title, description, plan, budget,
-log_level): kept as the job's details (`eoorder_job.details`), not among its inputs;
-shown by `GET /jobs` and `GET /jobs/{id}`, changed by `PATCH /jobs/{id}`."""
+log_level; workspace): kept as the job's details (`eoorder_job.details`), not among its
+inputs; shown by `GET /jobs` and `GET /jobs/{id}`, changed by `PATCH /jobs/{id}`."""
 
 from __future__ import annotations
 
 FIELDS = {'title': str, 'description': str, 'plan': str, 'budget': (int, float),
-          'log_level': str}
+          'log_level': str, 'workspace': str}  # extension: the caller's workspace of the
+# results (`processes.workspace_choice`), as OGC API's execute request member `workspace`
 LOG_LEVELS = ('error', 'warning', 'info', 'debug')
 
 

@@ -14,6 +14,7 @@ from ..datacube.ogc_steps import step_ids
 from ..execution.paths import open_regular_file
 from ..jobs.quotas import QuotaExceeded
 from ..jobs.repository import JobQuery
+from ..processes import workspace_choice
 from ..store import isoformat
 from . import job_details as details
 from .errors import error, json_response, not_found
@@ -22,6 +23,7 @@ from .views import auth_required, quota_refusal, base, graph_error, json_body, s
 STATUS = {'created': 'created', 'accepted': 'queued', 'running': 'running',
           'successful': 'finished', 'failed': 'error', 'dismissed': 'canceled'}
 BUSY = ('accepted', 'running')  # openEO: a queued or running job is locked
+FINISHED = ('successful', 'failed', 'dismissed')
 
 
 class JobViews:
@@ -52,6 +54,19 @@ class JobViews:
         if problems:
             return None, graph_error(problems[0])
         return {'process': body['process'], 'user_processes': used}, None
+
+    def _workspace_refusal(self, user, given: dict, job_type: str = BATCH):
+        """The answer to a `workspace` the caller may not write into (None: fine)."""
+        if given.get('workspace') is None:
+            return None
+        if job_type != BATCH:
+            return error(400, 'BadRequest', 'workspace: only the results of batch jobs are '
+                         'stored in a workspace')
+        try:
+            workspace_choice.checked(self.manager, user, given['workspace'])
+        except workspace_choice.WorkspaceRefused as err:
+            return error(400, 'BadRequest', str(err))
+        return None
 
     @staticmethod
     def describe(job: dict, full: bool = False) -> dict:
@@ -87,6 +102,9 @@ class JobViews:
         given, problem = details.given(body)
         if problem:
             return None, error(400, 'BadRequest', problem)
+        refusal = self._workspace_refusal(user, given, job_type)
+        if refusal:
+            return None, refusal
         inputs, refusal = self._inputs(user, body)
         if refusal:
             return None, refusal
@@ -123,11 +141,15 @@ class JobViews:
             return error(400, 'BadRequest', problem)
         if not given and 'process' not in body:
             return error(400, 'NoDataForUpdate', 'nothing to change: give title, '
-                         'description, plan, budget, log_level or process')
+                         'description, plan, budget, log_level, workspace or process')
         locked = error(400, 'JobLocked', 'a queued or running job cannot be changed; its '
-                       'process can be changed only before it starts')
-        if job['status'] in BUSY or ('process' in body and job['status'] != 'created'):
+                       'process and workspace can be changed only before it starts')
+        if job['status'] in BUSY or ('process' in body or 'workspace' in given) \
+                and job['status'] != 'created':
             return locked
+        refusal = self._workspace_refusal(user, given)
+        if refusal:
+            return refusal
         if 'process' in body:
             inputs, refusal = self._inputs(user, body)
             if refusal:
@@ -136,7 +158,8 @@ class JobViews:
                 return locked
         merged = {k: v for k, v in {**(job.get('details') or {}), **given}.items()
                   if v is not None}
-        if given and not self.manager.repo.set_details(job_id, merged, unless=BUSY):
+        unless = BUSY + (FINISHED if 'workspace' in given else ())  # chosen before a start
+        if given and not self.manager.repo.set_details(job_id, merged, unless=unless):
             return locked
         return Response(status=204)
 
@@ -217,16 +240,22 @@ class JobViews:
         if job['status'] != 'successful' or job['files_removed']:
             return error(400, 'JobNotFinished', f'job {job_id} is '
                          f'{STATUS.get(job["status"], "error")}')
-        return json_response(results_item(job, self._files(job_id)))
+        document = self._document(job_id)
+        # no billing here: downloading the results costs nothing (openEO: 0 for the owner)
+        return json_response(results_item(job, _files_of(document), document),
+                             headers={'OpenEO-Costs': '0'})
 
-    def _files(self, job_id: str) -> list[dict]:
-        """The files the job wrote ({name, type, size}), from its result document."""
+    def _document(self, job_id: str) -> dict:
+        """The job's result document ({files, geometry, bbox}); {} without one."""
         try:
             _, document = self.manager.result(job_id)
         except Exception:  # no result (removed, failed): no files
-            return []
-        files = document.get('files') if isinstance(document, dict) else None
-        return [f for f in files or [] if isinstance(f, dict) and f.get('name')]
+            return {}
+        return document if isinstance(document, dict) else {}
+
+    def _files(self, job_id: str) -> list[dict]:
+        """The files the job wrote ({name, type, size}), from its result document."""
+        return _files_of(self._document(job_id))
 
     def asset(self, job_id: str, name: str):
         _, job, refusal = self._own_job(job_id)
@@ -279,16 +308,31 @@ def _level(line: str) -> str:
     return 'info'
 
 
-def results_item(job: dict, files: list[dict]) -> dict:
-    """The job's results as a STAC item (assets: the written files)."""
+def _in_workspace(file: dict) -> dict:
+    """The copy of a result file in the job's workspace (STAC alternate assets)."""
+    href = file.get('href')
+    return {'alternate': {'workspace': {'href': href}}} if href else {}
+
+
+def _files_of(document: dict) -> list[dict]:
+    files = document.get('files')
+    return [f for f in files or [] if isinstance(f, dict) and f.get('name')]
+
+
+def results_item(job: dict, files: list[dict], document: dict | None = None) -> dict:
+    """The job's results as a STAC item (assets: the written files; geometry and bbox:
+    the footprint of the rasters written, null when none was)."""
     job_url = f'{base()}/jobs/{job["id"]}'
     about = job.get('details') or {}
     assets = {f['name']: {'href': f'{job_url}/results/assets/{f["name"]}', 'roles': ['data'],
                           'type': f.get('type') or 'application/octet-stream',
-                          'title': f['name'], 'file:size': f.get('size')}
+                          'title': f['name'], 'file:size': f.get('size'),
+                          **_in_workspace(f)}
               for f in files}
     return {
-        'type': 'Feature', 'stac_version': '1.1.0', 'id': job['id'], 'geometry': None,
+        'type': 'Feature', 'stac_version': '1.1.0', 'id': job['id'],
+        'geometry': (document or {}).get('geometry'),
+        **({'bbox': document['bbox']} if (document or {}).get('bbox') else {}),
         'properties': {'datetime': isoformat(job['finished']),
                        'title': about.get('title'), 'description': about.get('description')},
         'assets': assets,

@@ -207,8 +207,12 @@ class UserProcessViews:
         body, refusal = json_body()
         if refusal:
             return refusal
+        if not user_processes.valid_id(process_graph_id):
+            return error(400, 'ProcessGraphIdInvalid', f'process graph id '
+                         f'{process_graph_id!r}: use 1 to 100 letters, digits and _ '
+                         '(the openEO API\'s pattern ^\\w+$)')
         if is_predefined(process_graph_id):
-            return error(400, 'ProcessGraphIdInvalid', f'{process_graph_id!r} is a '
+            return error(400, 'PredefinedProcessExists', f'{process_graph_id!r} is a '
                          'predefined process; choose another id')
         try:
             user_processes.put(self.settings, user.name, process_graph_id, body)

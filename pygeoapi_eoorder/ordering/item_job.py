@@ -114,7 +114,11 @@ class OrderItemProcess(JobProcessor):
             item['id'], states.COMPLETED, 'ready for download', files=names, token=token,
             expires=expires)
         if change is None:  # cancelled meanwhile: withdraw the delivery
-            processor.clean(target)
+            if expires is None:  # delivered into a workspace
+                from .workspace_delivery import withdraw_item
+                withdraw_item(ctx, item)
+            else:
+                processor.clean(target)
             raise ItemProcessingError('item cancelled during processing')
         if expires is None:
             return change

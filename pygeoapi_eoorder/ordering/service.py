@@ -12,7 +12,7 @@ from typing import Any
 from ..config import Settings
 from ..jobs.quotas import QuotaExceeded, QuotaPolicy
 from ..store import get_store
-from . import states, subscriptions
+from . import states, subscriptions, workspace_withdrawal
 from .encode import order_item_xml, spec_xml
 from .errors import OseoError, invalid
 from .options import resolve_item
@@ -203,6 +203,9 @@ class OrderService:
                     self.manager.dismiss(job_id)
                 except Exception:  # the job may be gone already; the item is cancelled
                     pass
+        delivering = [self.repo.item(i['id']) for i in done[1]
+                      if i['status'] == states.IN_PRODUCTION]
+        workspace_withdrawal.withdraw_cancelled(self.settings, [i for i in delivering if i])
         return self.repo.get(order_id)
 
     def summary(self, order: dict, items: list[dict] | None = None) -> dict[str, Any]:

@@ -5,21 +5,26 @@ if it did not exist (InvalidParameterValue). Each delivered file is uploaded to
 `orders/<order id>/<item id>/` of the workspace after the quota is booked for all of them
 (a refusal fails the item, naming the limit and the usage), then one STAC item per
 delivered product is registered in the workspace's collection (owned by the workspace);
-the order's download URLs point at the workspace's files."""
+the order's download URLs point at the workspace's files. An item cancelled or failed
+during its delivery keeps nothing there (`workspace_withdrawal`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..auth import job_user
-from ..store import isoformat, utcnow
+from ..store import get_store, isoformat, utcnow
 from ..workspaces import (QuotaExceeded, StorageError, WorkspaceNotFound, WorkspaceService,
                           make_storage)
 from ..workspaces.records import WorkspaceRecords
+from . import states
+from . import workspace_withdrawal as withdrawal
 from .errors import invalid
 from .processors import ItemProcessingError
+from .repository import OrderRepository
+from .workspace_withdrawal import OPTION
 
-OPTION = 'deliveryWorkspace'
+CANCELLED = 'item cancelled during its delivery; nothing of it stays in the workspace'
 PREFIX = '/workspaces/'  # a delivered name starting so is a path of the server, not a file
 
 
@@ -76,48 +81,64 @@ def deliver(ctx, item: dict, workspace_id: str, root: Path, delivered: list[Path
         workspace = service.get(job_user(ctx.job), workspace_id)
     except WorkspaceNotFound:
         raise ItemProcessingError(f'{OPTION}: no workspace {workspace_id!r} of yours') from None
-    files = _files(delivered, root)
+    prefix = withdrawal.area(item)
+    files = [(f'{prefix}/{name}', path) for name, path in _files(delivered, root)]
     size = sum(path.stat().st_size for _, path in files)
     try:
         service.reserve(workspace, size)
     except QuotaExceeded as err:
         raise ItemProcessingError(f'delivery to workspace {workspace_id!r} refused: '
                                   f'{err.detail}') from None
-    prefix = f"orders/{item['order_id']}/{item['id']}"
-    keys = _upload(service, workspace_id, prefix, files, size)
-    paths = [f'{PREFIX}{workspace_id}/files/{key}' for key in keys]
-    _register(service, ctx, item, workspace_id, paths)
-    ctx.log.info('delivered %d file(s), %d bytes, to workspace %s', len(keys), size,
+    if not withdrawal.plan(ctx.settings.store_url, item,
+                           [(key, path.stat().st_size) for key, path in files]):
+        service.release(workspace_id, size)
+        raise ItemProcessingError(CANCELLED)
+    try:
+        _upload(service, ctx, item, workspace_id, files)
+        paths = [f'{PREFIX}{workspace_id}/files/{key}' for key, _ in files]
+        _register(service, ctx, item, workspace_id, paths)
+    except BaseException:
+        _withdraw_quietly(service, item, ctx.log)
+        raise
+    ctx.log.info('delivered %d file(s), %d bytes, to workspace %s', len(files), size,
                  workspace_id)
     return paths
 
 
-def _upload(service, workspace_id: str, prefix: str, files, size: int) -> list[str]:
-    """Store every file, or none (what was stored is removed, the booking given back)."""
-    keys: list[str] = []
-    try:
-        for name, path in files:
+def _upload(service, ctx, item: dict, workspace_id: str, files) -> None:
+    """Store every file; stop when the item was cancelled meanwhile."""
+    repo = OrderRepository(get_store(ctx.settings.store_url))
+    for key, path in files:
+        if repo.item(item['id'])['status'] != states.IN_PRODUCTION:
+            raise ItemProcessingError(CANCELLED)
+        try:
             with open(path, 'rb') as stream:
-                service.storage.put(workspace_id, f'{prefix}/{name}', stream)
-            keys.append(f'{prefix}/{name}')
+                service.storage.put(workspace_id, key, stream)
+        except (StorageError, OSError) as err:
+            raise ItemProcessingError(f'delivery to workspace {workspace_id!r} failed: '
+                                      f'{err}') from None
+
+
+def _withdraw_quietly(service, item: dict, log) -> None:
+    try:
+        withdrawal.withdraw(service, item)
     except (StorageError, OSError) as err:
-        for key in keys:
-            try:
-                service.storage.delete(workspace_id, key)
-            except StorageError:
-                pass
-        service.release(workspace_id, size)
-        raise ItemProcessingError(f'delivery to workspace {workspace_id!r} failed: '
-                                  f'{err}') from None
-    return keys
+        log.warning('the delivery stays in the workspace: %s', err)
+
+
+def withdraw_item(ctx, item: dict) -> None:
+    """The item was cancelled once delivered: its delivery leaves the workspace."""
+    service = workspace_service(ctx.settings, getattr(ctx.manager, 'auth', None))
+    if service is not None:
+        _withdraw_quietly(service, item, ctx.log)
 
 
 def _register(service, ctx, item: dict, workspace_id: str, paths: list[str]) -> None:
     """One STAC item for the delivered product, its assets the workspace's files."""
     base = ctx.base_url.rstrip('/')
     document = {
-        'type': 'Feature', 'stac_version': '1.0.0', 'id': f"order-{item['order_id']}-"
-        f"{item['item_id']}", 'geometry': None,
+        'type': 'Feature', 'stac_version': '1.0.0', 'id': withdrawal.record_id(item),
+        'geometry': None,
         'properties': {'datetime': isoformat(utcnow()), 'title': item['identifier'] or
                        item['item_id'], 'order:id': item['order_id'],
                        'order:item': item['item_id'], 'collection': item['collection_id']},

@@ -21,6 +21,7 @@ from .cwl import check_package_sandbox
 from .packages import Package, PackageError, WorkflowNotFound
 from .parsing import UnsupportedPackage, parse_package
 from .permissions import Refusal, Refused, forbidden
+from .registry import process_id_of, store_key
 
 LOGGER = logging.getLogger(__name__)
 VISIBILITIES = ('public', 'private')
@@ -106,19 +107,20 @@ class Deployment:
                 'server configuration (built in, or run by an order option): only an admin '
                 f'may {verb} it')
 
-    def _owned(self, process_id: str, user: User | None, verb: str) -> dict:
-        """The deployed definition `user` may change, else refused."""
+    def _owned(self, process_id: str, user: User | None, verb: str) -> tuple[str, dict]:
+        """(row key, deployed definition) of the process `user` may change, else refused."""
         if process_id in self.catalogue.configured:
             raise DeploymentRefused(403, 'immutable-process',
                                     f'process {process_id!r} is built in and cannot be {verb}')
-        definition = self.registry.all().get(process_id)
-        if definition is None or not self.auth.can_see_process(user, definition):
+        found = self.catalogue.resolve(process_id, user)
+        if found is None:
             raise DeploymentRefused(404, 'no-such-process',
                                     f'process {process_id!r} does not exist')
+        key, definition = found
         if not self.auth.owns(user, definition.get('owner')):
             raise Refused(forbidden(f'process {process_id!r} belongs to another user'))
         self._require_deployer(user)
-        return definition
+        return key, definition
 
     def _definition(self, package: Package, owner: str | None, visibility: str,
                     user: User | None) -> dict:
@@ -134,7 +136,8 @@ class Deployment:
         """Persist a new process; return warnings (missing images). `location`: the URL
         of an existing built-in process of that id, for the refusal's Location header;
         `owner`: whose it is (default: `user`'s; `workspace:<id>` for a workspace's,
-        which its members see, run and undeploy)."""
+        which its members see, run and undeploy). Only a process the caller can see
+        makes the id taken (409): a private one is kept per owner."""
         self._require_deployer(user)
         if visibility not in VISIBILITIES:
             raise DeploymentRefused(400, 'invalid-parameter',
@@ -151,7 +154,8 @@ class Deployment:
         self._check_reserved(package.id, user, 'deploy')
         warnings = self.image_warnings(package)
         owner = owner or (user.name if user else None)
-        if not self.registry.put(package.id, self._definition(package, owner, visibility, user),
+        if not self.registry.put(store_key(package.id, owner, visibility),
+                                 self._definition(package, owner, visibility, user),
                                  package=package.raw, owner=owner,
                                  media_type=package.media_type, only_new=True):
             raise DeploymentRefused(409, 'duplicated-process',
@@ -159,40 +163,47 @@ class Deployment:
         LOGGER.info('deployed process %s', package.id)
         return warnings
 
-    def check_replace(self, process_id: str, user: User | None) -> dict:
-        """Refused unless `user` may replace this process; its current definition."""
+    def check_replace(self, process_id: str, user: User | None) -> tuple[str, dict]:
+        """Refused unless `user` may replace this process; its row key and definition."""
         previous = self._owned(process_id, user, 'replaced')
         self._check_reserved(process_id, user, 'replace')
         return previous
 
     def replace(self, process_id: str, package: Package, user: User | None) -> None:
         """Replace a deployed process by a new package of the same id."""
-        previous = self.check_replace(process_id, user)
+        key, previous = self.check_replace(process_id, user)
         if package.id != process_id:
             raise DeploymentRefused(
                 400, 'invalid-parameter', f'processDescription.id: {package.id!r} differs '
                 f'from the process being replaced ({process_id!r})')
         owner = previous.get('owner')
-        self.registry.put(process_id, self._definition(
+        self.registry.put(key, self._definition(
             package, owner, previous.get('visibility', 'public'), user),
             package=package.raw, media_type=package.media_type, owner=owner)
 
     def undeploy(self, process_id: str, user: User | None) -> None:
-        self._owned(process_id, user, 'undeployed')
-        if not self.registry.remove(process_id):
+        key, _ = self._owned(process_id, user, 'undeployed')
+        if not self.registry.remove(key):
             raise DeploymentRefused(404, 'no-such-process',
                                     f'process {process_id!r} does not exist')
 
     def processes_of(self, owner: str) -> dict[str, dict]:
         """The deployed processes owned by `owner` (e.g. `workspace:<id>`), by id."""
-        return {pid: definition for pid, definition in self.registry.all().items()
+        return {process_id_of(key): definition for key, definition in self.registry.all().items()
                 if definition.get('owner') == owner}
+
+    def undeploy_all_of(self, owner: str) -> int:
+        """Remove every process of `owner` (a deleted workspace's); how many."""
+        found = [key for key, definition in self.registry.all().items()
+                 if definition.get('owner') == owner]
+        for key in found:
+            self.registry.remove(key)
+        return len(found)
 
     def package_of(self, process_id: str, user: User | None):
         """The stored package row of a deployed process `user` may see."""
-        row = self.registry.get(process_id)
-        if row is not None and not self.auth.can_see_process(user, row.definition):
-            row = None
+        found = self.catalogue.resolve(process_id, user)
+        row = self.registry.get(found[0]) if found is not None else None
         if row is None:
             if process_id in self.catalogue.visible():
                 raise DeploymentRefused(404, 'no-such-process', f'process {process_id!r} is '

@@ -1,4 +1,9 @@
-"""Deployed processes in the shared store, visible to every server and worker process."""
+"""Deployed processes in the shared store, visible to every server and worker process.
+
+A row's key is the process id, but for a user's private process, kept per owner
+(`<owner>/<id>`; ids hold no `/`): two users may each own a private `echo`, and neither
+learns of the other's. Workspace processes (`<workspace>:<id>`) are unique already.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,23 @@ from typing import Callable
 
 from sqlalchemy import delete, func, select
 
+from ..auth.service import workspace_of_owner
 from ..store import DeployedProcess, Store, utcnow
 
 SCOPE_KEY = '_eoorder_processes'
 RequestScope = Callable[[], 'dict | None']
+
+
+def store_key(process_id: str, owner: str | None, visibility: str) -> str:
+    """The key of a process's row (see the module's docstring)."""
+    if visibility == 'private' and workspace_of_owner(owner) is None:
+        return f'{owner or ""}/{process_id}'
+    return process_id
+
+
+def process_id_of(key: str) -> str:
+    """The process id of a row's key."""
+    return key.rpartition('/')[2]
 
 
 class ProcessRegistry:
@@ -36,7 +54,7 @@ class ProcessRegistry:
         return (int(count or 0), latest)
 
     def all(self) -> dict[str, dict]:
-        """Every deployed process resource by id, as the store has it now.
+        """Every deployed process resource by row key, as the store has it now.
 
         The store is asked once per HTTP request (a cheap version check), so a process
         deployed through one server process is visible in every other at once.

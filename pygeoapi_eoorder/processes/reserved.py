@@ -11,6 +11,7 @@ from __future__ import annotations
 from pygeoapi.process.base import BaseProcessor
 
 from .catalogue import ProcessCatalogue
+from .registry import process_id_of
 
 ADMIN_OWNED = 'admin_owned'  # definition key: deployed by an admin (trusted for options)
 
@@ -40,9 +41,12 @@ def trusted_definition(catalogue: ProcessCatalogue, process_id: str) -> dict | N
     there is neither (a user's process of that id is never trusted)."""
     if process_id in catalogue.configured:
         return catalogue.configured[process_id]
-    definition = catalogue.registry.all().get(process_id)
-    if definition is not None and definition.get(ADMIN_OWNED):
-        return definition
+    found = catalogue.registry.all()
+    public = found.get(process_id)  # before private ones, kept per owner
+    for definition in [public] + [d for key, d in found.items() if key != process_id
+                                  and process_id_of(key) == process_id]:
+        if definition is not None and definition.get(ADMIN_OWNED):
+            return definition
     return None
 
 

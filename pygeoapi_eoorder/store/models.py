@@ -58,6 +58,8 @@ class Job(Base):
         Index('ix_eoorder_job_type', 'type'),
         Index('ix_eoorder_job_created', 'created'),
         Index('ix_eoorder_job_owner_started', 'owner', 'started'),  # fair scheduling
+        # fair scheduling and quotas: a user's queued (oldest first) and running jobs
+        Index('ix_eoorder_job_status_owner_created', 'status', 'owner', 'created', 'id'),
     )
 
 

@@ -37,7 +37,8 @@ def paths() -> dict:
             'get': _operation('the workspaces the caller may see', '200'),
             'post': _operation('create a workspace', '201', body=True)},
         '/workspaces/{workspaceId}': {
-            'get': _operation('a workspace: members, storage, usage and quota', '200',
+            'get': _operation('a workspace: members, storage, usage and quota; the '
+                              "caller's job quotas and usage (jobQuotas)", '200',
                               [_ID, _REFRESH]),
             'delete': _operation('delete a workspace (409 while it holds files unless '
                                  'force=true)', '204', [_ID, _FORCE])},

@@ -2,7 +2,13 @@
 with `{"type": "application-package", "url"}` reads the package (ogcapppkg JSON or CWL)
 under the egress rules and deploys it as a private process owned by `workspace:<id>`,
 which the workspace's members see in `/processes`, run and deregister
-(`DELETE /workspaces/{id}/processes/{pid}`); to anyone else it does not exist."""
+(`DELETE /workspaces/{id}/processes/{pid}`); to anyone else it does not exist.
+
+Workspace processes live in their workspace's namespace: the package `echo` registered
+into workspace `apps` is the process `apps:echo` (`:` is in no package id and in no
+workspace id), so an id taken elsewhere, even by a process the caller may not see, never
+collides (and so is never revealed by a refusal); only a process of the same workspace,
+which its members see, answers 409."""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ import requests
 from .. import egress
 from ..egress import policy_from_settings
 from ..processes.deployment import Deployment, summary
-from ..processes.packages import CWL_TYPES, OGCAPPPKG
+from ..processes.packages import CWL_TYPES, OGCAPPPKG, Package
 from ..processes.parsing import SUPPORTED
 from ..workspaces import WorkspaceError, WorkspaceNotFound, WorkspaceService
 
@@ -20,6 +26,18 @@ MAX_PACKAGE_BYTES = 4 * 1024 * 1024
 
 def owner_of(workspace_id: str) -> str:
     return f'workspace:{workspace_id}'
+
+
+def process_id_in(workspace_id: str, process_id: str) -> str:
+    """The id of a workspace's process: `<workspace id>:<package's process id>`."""
+    return f'{workspace_id}:{process_id}'
+
+
+def in_namespace(package: Package, workspace_id: str) -> Package:
+    """The package as a process of the workspace (its id qualified)."""
+    process = dict(package.process, id=process_id_in(workspace_id, package.id))
+    return Package(process=process, units=package.units, media_type=package.media_type,
+                   raw=package.raw)
 
 
 def media_type_of(reply: requests.Response) -> str:
@@ -68,7 +86,7 @@ class WorkspacePackages:
         workspace = self.service.get(user, workspace_id)  # 404 for non-members
         deployment = self.deployment
         body, media_type = fetch_package(url, self.settings)
-        package = deployment.parse(body, media_type)
+        package = in_namespace(deployment.parse(body, media_type), workspace.id)
         warnings = deployment.deploy(package, user, 'private',
                                      owner=owner_of(workspace.id),
                                      location=f'{base_url}/processes/{package.id}')
@@ -82,10 +100,14 @@ class WorkspacePackages:
                 for definition in found.values()]
 
     def deregister(self, user, workspace_id: str, process_id: str) -> None:
-        """Undeploy a process of the workspace (404 if it is not one of its)."""
+        """Undeploy a process of the workspace, named by its id or its package's (404
+        if it is not one of its)."""
         workspace = self.service.get(user, workspace_id)
         deployment = self.deployment
-        if process_id not in deployment.processes_of(owner_of(workspace.id)):
+        owned = deployment.processes_of(owner_of(workspace.id))
+        if process_id not in owned:  # the package's id: qualified with the workspace
+            process_id = process_id_in(workspace.id, process_id)
+        if process_id not in owned:
             raise WorkspaceNotFound(f'no process {process_id!r} in workspace '
                                     f'{workspace_id!r}')
         deployment.undeploy(process_id, user)
@@ -93,9 +115,5 @@ class WorkspacePackages:
     def undeploy_all(self, workspace_id: str) -> int:
         """Undeploy every process of a workspace that its owner or an admin has just
         deleted; how many."""
-        deployment = self.deployment
-        found = deployment.processes_of(owner_of(workspace_id))
-        for process_id in found:
-            deployment.registry.remove(process_id)
-        return len(found)
+        return self.deployment.undeploy_all_of(owner_of(workspace_id))
 

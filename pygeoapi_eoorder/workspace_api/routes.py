@@ -54,14 +54,21 @@ class WorkspaceViews:
     """The views; each answers a refused request with problem+json."""
 
     def __init__(self, service: WorkspaceService, renderer: Renderer,
-                 packages: WorkspacePackages):
+                 packages: WorkspacePackages, quotas):
         self.service, self.renderer, self.packages = service, renderer, packages
+        self.quotas = quotas  # jobs.quotas.QuotaService: the per-user job limits
 
     def base(self) -> str:
         return urls.base_url().rstrip('/') + PATH
 
     def _document(self, workspace) -> dict:
         return workspace_document(workspace, self.service, self.base())
+
+    def _job_quotas(self) -> dict:
+        """The caller's own job limits and usage (`GET /quotas`), beside the storage's."""
+        user = current_user()
+        name, roles = (user.name, sorted(user.roles)) if user else (None, [])
+        return {'user': name, **(self.quotas.usage(name, roles) if self.quotas else {})}
 
     def _page(self, template: str, title: str, **data) -> Response:
         data = {'title': title, 'base': urls.path(), 'section': 'workspaces', **data}
@@ -88,7 +95,7 @@ class WorkspaceViews:
         workspace = self.service.get(current_user(), workspace_id)
         if refresh == 'true':  # admins: count the usage again from the storage
             self.service.recount(current_user(), workspace_id)
-        document = self._document(workspace)
+        document = {**self._document(workspace), 'jobQuotas': self._job_quotas()}
         if _wants_html(request):
             return self._page('workspace.html', f'Workspace {workspace_id}',
                               workspace=document)
@@ -199,7 +206,7 @@ def install(app: Flask, api, settings) -> None:
     service = WorkspaceService(settings.store_url, storage, api.manager.auth, block)
     app.extensions['eoorder_workspaces'] = service
     packages = WorkspacePackages(service, api, settings)
-    views = WorkspaceViews(service, Renderer(api), packages)
+    views = WorkspaceViews(service, Renderer(api), packages, api.manager.jobs.quotas)
     registration = RegistrationViews(service, settings, views.base, packages)
     prefix = api.urls.prefix
     for path, methods, view in _rules(views, registration):

@@ -5,7 +5,8 @@ A job that does not end successful keeps nothing there: its area is discarded wh
 stage-out fails, when its workspace is deleted under it, and when recovery fails it after
 a crash. What could not be discarded at the time (the object store was down) is swept
 later: before every stage-out into the workspace, the areas of failed or dismissed jobs
-go. Records go before objects, so no record ever names an object that is gone.
+go. Records go before objects, so no record ever names an object that is gone; the
+multipart uploads a job left open in an object store are aborted with its objects.
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def discard(service, workspace_id: str, job_ids: list[str]) -> int:
     prefixes = tuple(prefix_of(job_id) for job_id in job_ids)
     removed = 0
     try:
+        for prefix in prefixes:  # unfinished multipart uploads: no hidden parts stay
+            service.storage.abort_uploads(workspace_id, prefix)
         for stored in list(service.storage.objects(workspace_id)):
             if prefixes and stored.key.startswith(prefixes):
                 if service.storage.delete(workspace_id, stored.key):
@@ -77,8 +80,10 @@ def sweep(service, workspace_id: str, also: tuple[str, ...] = ()) -> int:
     """Discard the areas that jobs which ended without results left in the workspace
     (their discard failed at the time), and those of the jobs `also`; how many objects
     went."""
-    found = {stored.key.split('/')[1] for stored in service.storage.objects(workspace_id)
-             if stored.key.startswith(f'{AREA}/') and stored.key.count('/') >= 2}
+    keys = [stored.key for stored in service.storage.objects(workspace_id)]
+    keys += service.storage.open_uploads(workspace_id, f'{AREA}/')
+    found = {key.split('/')[1] for key in keys
+             if key.startswith(f'{AREA}/') and key.count('/') >= 2}
     if not found:
         return 0
     with get_store(service.store_url).read() as session:

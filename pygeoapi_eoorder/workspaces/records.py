@@ -43,14 +43,17 @@ class WorkspaceRecords:
     def count(self) -> int:
         return self.repository.count(visibility.INTERNAL)
 
-    def stored_bytes(self) -> int:
-        """Bytes of the registered record documents (they count in the storage quota)."""
+    def stored_bytes(self, identifier: str | None = None) -> int:
+        """Bytes of the registered record documents (they count in the storage quota);
+        of one record only when `identifier` is given."""
         from sqlalchemy import Text, cast, func, select
 
         from ..store import get_store
         from ..store.record_tables import Record
         query = select(func.coalesce(func.sum(func.length(cast(Record.document, Text))), 0)
                        ).where(Record.collection == self.repository.collection)
+        if identifier is not None:
+            query = query.where(Record.identifier == identifier)
         with get_store(self.repository.url).read() as session:
             return int(session.execute(query).scalar_one())
 

@@ -6,6 +6,11 @@ needs one set of credentials with no right to create buckets, and workspace ids 
 bound by bucket-naming rules. boto3 rather than obstore: its S3 client is the reference
 that every S3-compatible server is tested against, and it needs no native wheel.
 Credentials stay in this module: `location()` describes the storage without them.
+
+An S3 multipart upload that does not complete (an error, a crash) leaves parts that use
+the bucket without showing in any listing: a failed `put` aborts those of its key, and
+`abort_uploads` aborts those under a prefix (the sweep of failed jobs' and cancelled
+deliveries' areas, a workspace's deletion, an admin's recount).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -131,6 +137,17 @@ class DirectoryStorage:
     def destroy(self, workspace: str) -> None:
         shutil.rmtree(self._dir(workspace), ignore_errors=True)
 
+    def open_uploads(self, workspace: str, prefix: str = '') -> list[str]:
+        """Uploads under way keep no part in a workspace here (see `remove_abandoned`)."""
+        return []
+
+    def abort_abandoned(self, workspace: str) -> int:
+        return self.remove_abandoned()
+
+    def abort_uploads(self, workspace: str, prefix: str = '',
+                      older_than: float | None = None) -> int:
+        return 0
+
 
 class S3Storage:
     """Each workspace is the prefix `<prefix><workspace id>/` of one bucket."""
@@ -150,6 +167,7 @@ class S3Storage:
             config=Config(s3={'addressing_style': options['addressing_style']},
                           retries={'max_attempts': 3}))
         self.create_bucket = options['create_bucket']
+        self.abandoned_seconds = options.get('abandoned_upload_seconds', 86400)
 
     def _prefix(self, workspace: str) -> str:
         return f'{self.prefix}{safe_name(workspace, "workspace id")}/'
@@ -175,7 +193,11 @@ class S3Storage:
 
     def put(self, workspace: str, key: str, stream: BinaryIO) -> int:
         name = self._prefix(workspace) + check_key(key)
-        self._call(self.client.upload_fileobj, stream, self.bucket, name)
+        try:
+            self._call(self.client.upload_fileobj, stream, self.bucket, name)
+        except BaseException:  # its parts must not stay hidden in the bucket
+            self._abort(name, exact=True)
+            raise
         return self._call(self.client.head_object, Bucket=self.bucket,
                           Key=name)['ContentLength']
 
@@ -224,9 +246,58 @@ class S3Storage:
         return True
 
     def destroy(self, workspace: str) -> None:
+        self.abort_uploads(workspace)
         for stored in list(self.objects(workspace)):
             self._call(self.client.delete_object, Bucket=self.bucket,
                        Key=self._prefix(workspace) + stored.key)
+
+    def _uploads(self, name: str) -> list[dict]:
+        """The multipart uploads open under the bucket key prefix `name`."""
+        from botocore.exceptions import ClientError
+        pages = self.client.get_paginator('list_multipart_uploads').paginate(
+            Bucket=self.bucket, Prefix=name)
+        try:
+            listed = list(pages)
+        except ClientError as err:  # rclone's answer for a bucket that never had one
+            if err.response.get('Error', {}).get('Code') == 'NoSuchUpload':
+                return []
+            raise StorageError(_reason(err)) from None
+        except Exception as err:
+            raise StorageError(_reason(err)) from None
+        return [u for page in listed for u in page.get('Uploads', ())]
+
+    def open_uploads(self, workspace: str, prefix: str = '') -> list[str]:
+        """Keys (in the workspace) of the multipart uploads open under `prefix`."""
+        base = self._prefix(workspace)
+        return sorted({u['Key'][len(base):] for u in self._uploads(base + prefix)})
+
+    def abort_uploads(self, workspace: str, prefix: str = '',
+                      older_than: float | None = None) -> int:
+        """Abort the multipart uploads open under `prefix` of the workspace (only those
+        started more than `older_than` seconds ago, when given); how many."""
+        return self._abort(self._prefix(workspace) + prefix, older_than=older_than)
+
+    def abort_abandoned(self, workspace: str) -> int:
+        """Abort the workspace's uploads open for longer than `abandoned_upload_seconds`."""
+        return self.abort_uploads(workspace, older_than=self.abandoned_seconds)
+
+    def _abort(self, name: str, exact: bool = False, older_than: float | None = None) -> int:
+        """Abort the uploads under `name` (exact: of that key only); failures of the
+        object store are left for the next sweep."""
+        from botocore.exceptions import BotoCoreError, ClientError
+        limit = datetime.now(timezone.utc) - timedelta(seconds=older_than or 0)
+        aborted = 0
+        try:
+            for upload in self._uploads(name):
+                if (exact and upload['Key'] != name) or (
+                        older_than is not None and upload['Initiated'] > limit):
+                    continue
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload['Key'],
+                                                   UploadId=upload['UploadId'])
+                aborted += 1
+        except (StorageError, BotoCoreError, ClientError):
+            pass
+        return aborted
 
     def _call(self, function, *args, **kwargs):
         """Run a boto3 call; its failures become StorageError (never with credentials)."""

@@ -33,7 +33,10 @@ class UsageCounter:
         return self.recount(workspace_id, only_if_missing=True) if used is None else used
 
     def recount(self, workspace_id: str, only_if_missing: bool = False) -> int:
-        """Count files and record documents again and store the result."""
+        """Count files and record documents again and store the result (an admin's
+        recount first aborts the uploads abandoned in the object store)."""
+        if not only_if_missing:
+            self.storage.abort_abandoned(workspace_id)
         used = sum(o.size for o in self.storage.objects(workspace_id)) + WorkspaceRecords(
             self.store_url, workspace_id).stored_bytes()
         query = update(WORKSPACE).where(WORKSPACE.c.id == workspace_id)

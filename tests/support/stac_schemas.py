@@ -4,7 +4,9 @@ stac-api-validator (through stac-validator and stac-check) downloads the schemas
 it validates from schemas.stacspec.org and geojson.org with `requests` / `urllib`. This
 runs an HTTP(S) proxy on loopback that answers those URLs from the copies of the STAC
 1.1.0 and GeoJSON schemas that pystac ships as package data (the same documents, under
-pystac's licence): the validator runs unchanged, with HTTPS_PROXY pointing here and
+pystac's licence), the STAC extension schemas in tests/data/stac-extensions (see its
+README) and the PROJJSON schema that pyproj ships: the validator runs unchanged, with
+HTTPS_PROXY pointing here and
 REQUESTS_CA_BUNDLE / SSL_CERT_FILE trusting a certificate authority made for the test.
 Any other URL is answered 404 (and logged in `misses`), so nothing reaches the network.
 """
@@ -18,6 +20,7 @@ import ssl
 import threading
 from pathlib import Path
 
+import pyproj
 import pystac
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -25,8 +28,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 SCHEMAS = Path(pystac.__file__).parent / 'validation' / 'jsonschemas'
+EXTENSIONS = Path(__file__).resolve().parents[1] / 'data' / 'stac-extensions'
+PROJJSON = Path(pyproj.datadir.get_data_dir()) / 'projjson.schema.json'
 HOSTS = ('schemas.stacspec.org', 'geojson.org', 'stac-extensions.github.io',
-         'json-schema.org', 'cdn.staclint.com')
+         'json-schema.org', 'cdn.staclint.com', 'proj.org')
 
 
 def local_copy(host: str, path: str) -> Path | None:
@@ -36,6 +41,10 @@ def local_copy(host: str, path: str) -> Path | None:
         candidate = SCHEMAS / 'stac-spec' / 'v1.1.0' / name
     elif host == 'geojson.org' and path.startswith('/schema/'):
         candidate = SCHEMAS / 'geojson' / name
+    elif host == 'stac-extensions.github.io' and '..' not in path:
+        candidate = EXTENSIONS / path.split('?')[0].lstrip('/')
+    elif host == 'proj.org' and path.startswith('/schemas/') and name == PROJJSON.name:
+        candidate = PROJJSON
     else:
         return None
     return candidate if candidate.is_file() else None

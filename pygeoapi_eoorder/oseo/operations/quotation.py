@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from lxml import etree
 
+from ...ordering import workspace_delivery
 from ...ordering.errors import OseoError, invalid
 from ...ordering.notify import send
 from ...ordering.parsing import parse_order
@@ -59,6 +60,7 @@ def _quote(call, spec: etree._Element) -> dict:
                         'orderItem')
     collections = call.service.check(order, call.owner,
                                      call.user.roles if call.user else None)
+    workspace_delivery.check(call.service.settings, call.auth, call.user, order)
     price = sum(float(c.price_per_item) if c else 0.0 for c in collections)
     now = utcnow()
     clone = copy.deepcopy(spec)  # keep the items: Submit by quotationId needs them

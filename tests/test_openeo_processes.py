@@ -1,0 +1,177 @@
+"""openEO process descriptions and their implementations (issue #19): `/processes` serves
+the official openeo-processes 2.0 descriptions, and the implementations answer to them
+where openeo-processes-dask differs (a parameter it lacks, a default it lacks, a flag it
+reads the other way round); `PUT /process_graphs/{id}` refuses ids outside `^\\w+$`.
+
+Oracles: the openeo-processes 2.0 files vendored for the openEO test suite
+(tests/data/openeo-suite/processes), and pixel masks computed here from pixel centres."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import numpy as np
+import pytest
+import rasterio
+import requests
+import yaml
+
+from pygeoapi_eoorder.catalogue.demo_bands import PRODUCTS
+
+from .conftest import REPO, Server
+from .support.auth import as_, write_users
+
+LOCAL = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
+OFFICIAL = REPO / 'tests' / 'data' / 'openeo-suite' / 'processes'
+LYON = {'west': 4.75, 'south': 45.70, 'east': 4.95, 'north': 45.85}
+MIDDLE = (LYON['west'] + LYON['east']) / 2
+FIRST_DAY = [f'{PRODUCTS[0].date}T00:00:00Z', f'{PRODUCTS[0].date}T23:59:59Z']
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    directory = tmp_path_factory.mktemp('openeo-processes')
+    block = copy.deepcopy(LOCAL['eoorder'])
+    block['data_dir'] = str(directory / 'data')
+    users = write_users(directory / 'users.yml', {'alice': ['user']})
+    block['auth'] = {'authenticators': [{'name': 'basic', 'users_file': str(users)}]}
+    running = Server(directory, block, LOCAL['resources']).start()
+    deadline = time.monotonic() + 60  # the demo products are written as it starts
+    while not (running.data_dir / 'demo' / f'{PRODUCTS[0].identifier}.tif').exists() and \
+            time.monotonic() < deadline:
+        time.sleep(0.2)
+    yield running
+    running.stop()
+
+
+def api(server: Server) -> str:
+    return f'{server.url}/openeo/1.2'
+
+
+def official(process_id: str) -> dict | None:
+    for path in (OFFICIAL / f'{process_id}.json', OFFICIAL / 'proposals' / f'{process_id}.json'):
+        if path.is_file():
+            return json.loads(path.read_text())
+    return None
+
+
+def run(server: Server, graph: dict) -> requests.Response:
+    return requests.post(f'{api(server)}/result', json={'process': {'process_graph': graph}},
+                         auth=as_('alice'), timeout=120)
+
+
+def west_half_masked(server: Server, inside: bool | None, target):
+    """The red band of the first demo product, masked by the west half of the box."""
+    west = [[LYON['west'], LYON['south']], [MIDDLE, LYON['south']], [MIDDLE, LYON['north']],
+            [LYON['west'], LYON['north']], [LYON['west'], LYON['south']]]
+    arguments = {'data': {'from_node': 'load'}, 'replacement': -1,
+                 'mask': {'type': 'Polygon', 'coordinates': [west]}}
+    if inside is not None:
+        arguments['inside'] = inside
+    graph = {
+        'load': {'process_id': 'load_collection', 'arguments': {
+            'id': 'products', 'spatial_extent': LYON,
+            'temporal_extent': FIRST_DAY, 'bands': ['red']}},
+        'mask': {'process_id': 'mask_polygon', 'arguments': arguments},
+        'save': {'process_id': 'save_result', 'arguments': {
+            'data': {'from_node': 'mask'}, 'format': 'GTiff'}, 'result': True}}
+    reply = run(server, graph)
+    assert reply.status_code == 200, reply.text
+    target.write_bytes(reply.content)
+    return rasterio.open(target)
+
+
+def test_processes_are_the_official_2_0_descriptions(server):
+    served = requests.get(f'{api(server)}/processes', timeout=30).json()['processes']
+    compared = [p['id'] for p in served if official(p['id']) is not None]
+    for process in served:
+        expected = official(process['id'])
+        if expected is not None:
+            assert process == expected, process['id']
+    # the back-end's own and openeo-processes-dask's, all on 2.0 but two it adds
+    assert {'load_collection', 'save_result', 'ndvi', 'reduce_dimension'} <= set(compared)
+    assert sorted(p['id'] for p in served if p['id'] not in compared) == [
+        'apply_neighborhood_intertwin', 'ddmc']
+    assert len(compared) >= 110
+
+
+@pytest.mark.parametrize('inside', [None, False, True])
+def test_mask_polygon_inside_means_what_the_spec_says(server, inside, tmp_path):
+    """2.0: pixels whose centre is outside the polygons are replaced; inside=true
+    replaces those inside (the implementation reads its flag the other way round)."""
+    with west_half_masked(server, inside, tmp_path / 'masked.tif') as dataset:
+        values = dataset.read(1)
+        columns = np.arange(dataset.width)
+        centres = dataset.transform.c + (columns + 0.5) * dataset.transform.a
+    in_polygon = np.broadcast_to(centres < MIDDLE, values.shape)
+    replaced = in_polygon if inside else ~in_polygon
+    assert replaced.any() and (~replaced).any()
+    assert (values[replaced] == -1).all()
+    assert (values[~replaced] != -1).all()
+
+
+def test_a_parameter_the_implementation_lacks_is_refused_unless_left_at_default(server,
+                                                                                  tmp_path):
+    def filtered(arguments: dict) -> dict:
+        return {
+            'load': {'process_id': 'load_collection', 'arguments': {
+                'id': 'products', 'spatial_extent': LYON,
+                'temporal_extent': FIRST_DAY}},
+            'bands': {'process_id': 'filter_bands', 'arguments': {
+                'data': {'from_node': 'load'}, **arguments}},
+            'save': {'process_id': 'save_result', 'arguments': {
+                'data': {'from_node': 'bands'}, 'format': 'GTiff'}, 'result': True}}
+    refused = run(server, filtered({'wavelengths': [[0.6, 0.7]]}))
+    assert refused.status_code == 400
+    assert refused.json()['code'] == 'ProcessParameterInvalid'
+    assert 'wavelengths' in refused.json()['message']
+    kept = run(server, filtered({'bands': ['nir'], 'wavelengths': []}))
+    assert kept.status_code == 200, kept.text
+    (tmp_path / 'nir.tif').write_bytes(kept.content)
+    with rasterio.open(tmp_path / 'nir.tif') as dataset:
+        assert dataset.count == 1
+
+
+def test_an_optional_parameter_gets_the_spec_default(server):
+    """text_concat's separator: optional in 2.0 (default ''), required by the library."""
+    graph = {'concat': {'process_id': 'text_concat', 'arguments': {
+        'data': ['N', 'D', 'VI']}},
+        'save': {'process_id': 'save_result', 'arguments': {
+            'data': {'from_node': 'concat'}, 'format': 'GTiff'}, 'result': True}}
+    reply = run(server, graph)
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == 'NDVI'
+
+
+@pytest.mark.parametrize('process_id', ['0b5e1c9e-6a3f-4c1e-9d55-2a1f0e6b7c11', 'a.b',
+                                        'x' * 101])
+def test_process_graph_ids_outside_the_pattern_are_refused(server, process_id):
+    body = {'process_graph': {'one': {'process_id': 'add', 'arguments': {'x': 1, 'y': 1},
+                                      'result': True}}}
+    reply = requests.put(f'{api(server)}/process_graphs/{process_id}', json=body,
+                         auth=as_('alice'), timeout=30)
+    assert reply.status_code == 400
+    assert reply.json()['code'] == 'ProcessGraphIdInvalid'
+    taken = requests.put(f'{api(server)}/process_graphs/ndvi', json=body,
+                         auth=as_('alice'), timeout=30)
+    assert taken.status_code == 400 and taken.json()['code'] == 'PredefinedProcessExists'
+
+
+def test_result_footprint_of_a_projected_raster_is_in_lon_lat():
+    """The results item's bbox of a UTM raster: its pixel edges' corners through pyproj."""
+    import pyproj
+    import rioxarray  # noqa: F401  (the .rio accessor)
+    import xarray
+    from pygeoapi_eoorder.datacube.save import lonlat_bounds
+    xs, ys = 500_005.0 + 10 * np.arange(30), 5_000_195.0 - 10 * np.arange(20)
+    cube = xarray.DataArray(np.ones((20, 30)), dims=('y', 'x'),
+                            coords={'x': xs, 'y': ys}).rio.write_crs('EPSG:32631')
+    to_lonlat = pyproj.Transformer.from_crs('EPSG:32631', 'EPSG:4326', always_xy=True)
+    corners = [to_lonlat.transform(x, y) for x in (500_000, 500_300)
+               for y in (5_000_000, 5_000_200)]
+    expected = [min(c[0] for c in corners), min(c[1] for c in corners),
+                max(c[0] for c in corners), max(c[1] for c in corners)]
+    assert lonlat_bounds(cube) == pytest.approx(expected, abs=1e-7)
+    assert lonlat_bounds(cube.isel(y=0).drop_vars('y')) is None  # no y: no footprint
