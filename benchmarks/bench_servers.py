@@ -88,6 +88,8 @@ eoorder:
     engine: local
     workers: {job_workers}
     retention_seconds: 604800
+  openeo:
+    warm_up_workers: false  # steady state: no data-cube import during the measurement
 """
 
 TINYDB_MANAGER = """\

@@ -21,6 +21,7 @@ from ..config import ENV_CONFIG, Settings
 
 ENV_SUPERVISOR = 'EOORDER_SUPERVISOR'  # `external`: `eoorder serve` keeps it running
 _last_check: dict[str, float] = {}
+_starting: dict[str, subprocess.Popen] = {}  # supervisors this process started, by data dir
 CHECK_EVERY = 2.0
 
 
@@ -108,8 +109,12 @@ def ensure_supervisor(settings: Settings, *, force: bool = False) -> None:
     if not force and now - _last_check.get(key, -CHECK_EVERY) < CHECK_EVERY:
         return
     _last_check[key] = now
-    if not supervisor_alive(settings):
-        spawn_supervisor(settings, attached=False)
+    if supervisor_alive(settings):
+        return
+    starting = _starting.get(key)
+    if starting is not None and starting.poll() is None:
+        return  # the one this process started is still loading: do not start another
+    _starting[key] = spawn_supervisor(settings, attached=False)
 
 
 def nudge(settings: Settings) -> bool:

@@ -1,0 +1,46 @@
+"""A web worker that finds no supervisor starts one, and only one while it loads."""
+
+import os
+import signal
+import time
+
+from pygeoapi_eoorder import config as eoconfig
+from pygeoapi_eoorder.jobs import supervisor_control
+
+
+def supervisor_pids(config_path) -> list[int]:
+    """Processes started as `python -m pygeoapi_eoorder.supervise <config_path>` (their
+    forked job workers, which share that command line, left out)."""
+    found = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f'/proc/{entry}/cmdline', 'rb') as fh:
+                args = fh.read().split(b'\0')
+        except OSError:
+            continue
+        if b'pygeoapi_eoorder.supervise' in args and str(config_path).encode() in args:
+            with open(f'/proc/{entry}/stat') as fh:
+                found[int(entry)] = int(fh.read().rsplit(')', 1)[1].split()[1])
+    return sorted(pid for pid, parent in found.items() if parent not in found)
+
+
+def test_repeated_wake_ups_start_one_supervisor(make_server, monkeypatch):
+    server = make_server(start=False)
+    monkeypatch.setenv(eoconfig.ENV_CONFIG, str(server.config))
+    _, settings = eoconfig.load(server.config)
+    try:
+        for _ in range(8):  # a burst of submissions, each finding the socket absent
+            supervisor_control.ensure_supervisor(settings, force=True)
+        started = supervisor_pids(server.config)
+        assert len(started) == 1, started
+        deadline = time.monotonic() + 60
+        while not supervisor_control.supervisor_alive(settings):
+            assert time.monotonic() < deadline, 'the supervisor never took its lock'
+            time.sleep(0.1)
+        supervisor_control.ensure_supervisor(settings, force=True)  # alive: nothing started
+        assert supervisor_pids(server.config) == started
+    finally:
+        for pid in supervisor_pids(server.config):
+            os.kill(pid, signal.SIGTERM)
