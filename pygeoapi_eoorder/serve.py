@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -27,12 +28,14 @@ class Server(BaseApplication):
     def load(self):
         from .app import create_app
         try:
-            return create_app()
+            app = create_app()
         except ConfigError as err:
             # checked before serving already; if a worker still finds one, it says so in
             # one line and stops the server (gunicorn halts on a worker's boot error)
             print(f'eoorder: config error: {err}', file=sys.stderr, flush=True)
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+        gc.freeze()  # the app's long-lived objects: full collections (300 ms seen) skip them
+        return app
 
 
 def check_components(settings: Settings) -> None:

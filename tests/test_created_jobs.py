@@ -66,7 +66,7 @@ def test_a_created_job_never_started_is_dismissed_after_its_lifetime(make_server
     assert status['status'] == 'dismissed', status
     assert 'never started' in status['message']
     refused = requests.post(f'{server.url}/jobs/{abandoned}/results', timeout=10)
-    assert refused.status_code == 409 and refused.json()['type'] == LOCKED, refused.text
+    assert refused.status_code == 423 and refused.json()['type'] == LOCKED, refused.text
     # the job that was started ran to its end; the sweep does not touch it
     assert server.wait_for(started)['status'] == 'successful'
     time.sleep(1.5)

@@ -3,9 +3,10 @@ real server with Basic auth: `POST /jobs` (at once, or kept `created`), `PATCH /
 `POST /jobs/{id}/results` to start, `/definition`, `/inputs`, and `/prov` as W3C PROV-JSON
 (read back with the `prov` package, the W3C PROV reference implementation for Python).
 
-Status documents are validated against the official Part 1 1.0 statusInfo schema; Part 1
-1.0's `statusCode` has no `created` (Part 4 adds it), so a `created` document is validated
-with its status checked apart."""
+Status documents are validated against the official Part 1 1.0 statusInfo schema and the
+Part 4 draft's (which adds `created` and requires `id`); Part 1 1.0's `statusCode` has no
+`created`, so a `created` document is checked against 1.0 with its status apart. `/inputs`
+is validated against the draft's inputs.yaml (local copies in tests/data)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ import pytest
 from prov.model import ProvDocument
 
 from .security.conftest import call, deploy_package, start_secure_server
-from .support.ogcapi import validate
+from .support.ogcapi import validate, validate_part4
 
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
 CREATED = {'Prefer': 'status="created"'}
 PROBLEM = 'application/problem+json'
-LOCKED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/locked'
+P4_TYPE = 'http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/'
+LOCKED = P4_TYPE + 'locked'  # with 423 Locked (/req/job-management/update-response-locked)
 P4 = 'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/'
 
 
@@ -35,7 +37,9 @@ def server(tmp_path_factory):
 
 
 def _status(document: dict) -> dict:
-    """Validate a statusInfo; `created` (Part 4) is checked apart from the 1.0 enum."""
+    """Validate a statusInfo (Part 4 draft, and Part 1 1.0 with `created` apart)."""
+    validate_part4(document, 'statusInfo.yaml')
+    assert document['id'] == document['jobID']
     if document['status'] == 'created':
         validate({**document, 'status': 'accepted'}, 'statusInfo.yaml')
     else:
@@ -72,6 +76,9 @@ def test_created_job_does_not_run_until_started(server, tmp_path):
     assert not marker.exists()
     assert _status(call(server, 'GET', f"/jobs/{job['jobID']}", 'alice').json())['status'] \
         == 'created'
+    listing = call(server, 'GET', '/jobs', 'alice', params={'limit': 1000}).json()
+    validate_part4(listing, 'jobList.yaml')  # `$.jobs[*].id` names the created job
+    assert job['jobID'] in {listed['id'] for listed in listing['jobs']}
     for page in (f"/jobs/{job['jobID']}", '/jobs'):
         html = call(server, 'GET', page, 'alice', params={'f': 'html'})
         assert html.status_code == 200 and 'created' in html.text, html.text[-2000:]
@@ -87,7 +94,7 @@ def test_created_job_does_not_run_until_started(server, tmp_path):
     assert _wait(server, 'alice', job['jobID'])['status'] == 'successful'
     assert marker.exists()
     again = call(server, 'POST', f"/jobs/{job['jobID']}/results", 'alice')
-    assert again.status_code == 409 and again.json()['type'] == LOCKED, again.text
+    assert again.status_code == 423 and again.json()['type'] == LOCKED, again.text
 
 
 def test_post_jobs_executes_at_once_by_id_or_uri(server):
@@ -98,7 +105,9 @@ def test_post_jobs_executes_at_once_by_id_or_uri(server):
     assert _wait(server, 'alice', reply.json()['jobID'])['status'] == 'successful'
 
     sync = _create(server, 'alice', {'process': f'{server.url}/processes/countdown',
-                                     'inputs': {'steps': 1}, 'response': 'document'})
+                                     'inputs': {'steps': 1}, 'response': 'document'},
+                   {'Content-Schema': 'https://raw.githubusercontent.com/opengeospatial/ogcapi-'
+                    'processes/master/openapi/schemas/processes-workflows/execute-workflows.yaml'})
     assert sync.status_code == 200, sync.text
     assert sync.json() == {'count': 1}
     assert 'rel="monitor"' in sync.headers['Link'] and sync.headers['Location']
@@ -119,7 +128,8 @@ def test_patch_updates_a_created_job_and_a_started_one_is_locked(server):
                    json={'inputs': {'delay': None}})  # merge patch: null removes
     assert removed.status_code == 204, removed.text
     inputs = call(server, 'GET', f'/jobs/{job_id}/inputs', 'alice').json()
-    assert inputs['inputs'] == {'steps': 2}
+    validate_part4(inputs, 'inputs.yaml')  # `outputs` is required, even when none was asked
+    assert inputs['inputs'] == {'steps': 2} and inputs['outputs'] == {}
 
     for body, content_type, status in (
             ({'inputs': {'nope': 1}}, 'application/json', 400),
@@ -134,12 +144,16 @@ def test_patch_updates_a_created_job_and_a_started_one_is_locked(server):
                      headers={'Content-Type': content_type})
         assert reply.status_code == status and reply.headers['Content-Type'] == PROBLEM, \
             (body, reply.text)
+    unsupported = call(server, 'PATCH', f'/jobs/{job_id}', 'alice', json={'inputs': {}},
+                       headers={'Content-Schema': '<https://example.org/graph.json>'})
+    assert unsupported.status_code == 422 and unsupported.json()['type'].endswith(
+        '/unsupported-schema'), unsupported.text
     assert call(server, 'GET', f'/jobs/{job_id}/inputs', 'alice').json()['inputs'] \
         == {'steps': 2}
 
     assert call(server, 'POST', f'/jobs/{job_id}/results', 'alice').status_code == 200
     locked = call(server, 'PATCH', f'/jobs/{job_id}', 'alice', json={'inputs': {'steps': 9}})
-    assert locked.status_code == 409, locked.text
+    assert locked.status_code == 423, locked.text
     assert locked.json()['type'] == LOCKED
     assert _wait(server, 'alice', job_id)['status'] == 'successful'
     assert call(server, 'GET', f'/jobs/{job_id}/results', 'alice').json() == {'count': 2}
@@ -160,6 +174,19 @@ def test_bad_job_definitions_are_refused_and_create_nothing(server):
     text = call(server, 'POST', '/jobs', 'bob', data='process=countdown',
                 headers={'Content-Type': 'text/plain', **CREATED})
     assert text.status_code == 415, text.text
+    validate(text.json(), 'exception.yaml')
+    assert text.json()['type'] == P4_TYPE + 'unsupported-media-type'
+    for simple in ('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data'):
+        # bodies a cross-site page sends without a preflight never run anything
+        forged = call(server, 'POST', '/jobs', 'bob', headers={'Content-Type': simple},
+                      data='{"process": "countdown", "inputs": {"steps": 1}}')
+        assert forged.status_code == 415, forged.text
+    for prefer in (CREATED, {}):  # /req/job-management/create-unsupported-schema
+        other = _create(server, 'bob', {'process': 'countdown', 'inputs': {'steps': 1}},
+                        {**prefer, 'Content-Schema': 'https://example.org/openeo-graph.json'})
+        assert other.status_code == 422 and other.headers['Content-Type'] == PROBLEM, other.text
+        validate(other.json(), 'exception.yaml')
+        assert other.json()['type'] == P4_TYPE + 'unsupported-schema'
     assert call(server, 'GET', '/jobs', 'bob', params={'limit': 1}).json()['numberMatched'] \
         == before
 
@@ -251,7 +278,7 @@ def test_dismissing_a_created_job(server):
     dismissed = call(server, 'DELETE', f'/jobs/{job_id}', 'alice')
     assert dismissed.status_code == 200 and dismissed.json()['status'] == 'dismissed'
     start = call(server, 'POST', f'/jobs/{job_id}/results', 'alice')
-    assert start.status_code == 409 and start.json()['type'] == LOCKED, start.text
+    assert start.status_code == 423 and start.json()['type'] == LOCKED, start.text
 
 
 

@@ -176,6 +176,9 @@ def test_wps_async_execute_notifies_webhook_and_mail(server, mailbox, webhook, f
 
     headers, status = xml_webhook(webhook, job_id)
     assert headers['Content-Type'].split(';')[0] == 'application/xml'
+    links = requests.utils.parse_header_links(headers['Link'])
+    assert [(link['rel'], link['url'].split('&request=')[1]) for link in links] == [
+        ('monitor', f'GetStatus&jobId={job_id}'), ('cancel', f'Dismiss&jobId={job_id}')]
     assert_valid(etree.tostring(status))  # the official WPS 2.0 schema
     assert status.tag == f'{{{WPS}}}StatusInfo'
     assert status.findtext('wps:Status', namespaces=NS) == expected

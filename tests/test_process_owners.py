@@ -277,7 +277,7 @@ def test_migration_keys_private_processes_by_owner(store, tmp_path):
         for _ in range(2):  # and again: idempotent
             with engine.begin() as connection:
                 connection.execute(text("UPDATE alembic_version SET version_num = '0010'"))
-            assert migrate.upgrade(engine) == ('0010', '0011')
+            assert migrate.upgrade(engine) == ('0010', migrate.head())
             assert dict(query(url, 'SELECT id, owner FROM eoorder_process')) == {
                 'alice/old': 'alice', 'pub': 'bob', 'ws:old': 'workspace:ws'}
     finally:

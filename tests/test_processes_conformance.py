@@ -81,6 +81,7 @@ def test_openapi_declares_what_the_server_answers(server):
     assert limit['in'] == 'query' and limit['schema']['type'] == 'integer'
     processes = requests.get(f'{server.url}/processes', params={'limit': 1}, timeout=10)
     assert processes.status_code == 200 and len(processes.json()['processes']) == 1
+    validate_any_of(processes.json(), 'processList.yaml')
 
     dismiss = document['paths']['/jobs/{jobId}']['delete']['responses']
     assert '204' not in dismiss
@@ -90,6 +91,10 @@ def test_openapi_declares_what_the_server_answers(server):
     answered = requests.delete(f'{server.url}/jobs/{job_id}', timeout=10)
     assert str(answered.status_code) in dismiss
     validate(answered.json(), 'statusInfo.yaml')
+    for path in ('/jobs/{jobId}/results', '/jobs/{jobId}/results/{name}'):  # removed: 410
+        assert '410' in document['paths'][path]['get']['responses'], path
+    removed = requests.get(f'{server.url}/jobs/{job_id}/results', timeout=10)
+    assert removed.status_code == 410, removed.text
     missing = requests.delete(f'{server.url}/jobs/no-such-job', timeout=10)
     assert str(missing.status_code) in dismiss and missing.status_code == 404
 
@@ -329,6 +334,8 @@ def test_cwl_graph_with_several_workflows_deploys_the_first_or_the_chosen_one(se
                               headers={'Content-Type': 'application/cwl+yaml'}, timeout=30)
         assert reply.status_code == 201, reply.text
         assert reply.json()['id'] == expected  # the workflow's id, no slug of its label
+        validate_any_of(reply.json(), 'processSummary.yaml')  # deploy-response-body
+        assert reply.headers['Location'] == f'{server.url}/processes/{expected}'
         described = requests.get(f'{server.url}/processes/{expected}', timeout=10)
         assert described.status_code == 200
         validate_any_of(described.json(), 'process.yaml')
@@ -345,6 +352,7 @@ def test_ogcapppkg_with_only_an_execution_unit_is_described_by_its_cwl(server):
                           headers={'Content-Type': PKG})
     assert reply.status_code == 201, reply.text
     assert reply.json()['id'] == 'echo-unit-only'
+    validate_any_of(reply.json(), 'processSummary.yaml')
     described = requests.get(f'{server.url}/processes/echo-unit-only', timeout=10).json()
     validate_any_of(described, 'process.yaml')
     assert set(described['inputs']) == {'message'} and set(described['outputs']) == {'result'}

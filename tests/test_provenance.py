@@ -1,7 +1,8 @@
 """Jobs started over WPS and openEO and the jobs of OSEO order items have W3C PROV-JSON
 provenance at `GET /jobs/{id}/prov` (OGC API - Processes Part 4) like OGC API jobs: valid
 against the PROV-JSON schema of the W3C submission (tests/data/prov-json), holding the job's
-real inputs, owner and times. And `GET /jobs` listing jobs of every kind (process, WPS,
+real inputs, owner and times; their Part 4 `/inputs` (valid against the draft's inputs.yaml)
+and `/definition` answer too. And `GET /jobs` listing jobs of every kind (process, WPS,
 openEO, order item, notification, harvest) is a valid Part 1 1.0 jobList (issue 15)."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .conftest import REPO, TEST_PROCESSES, Server, server_env
 from .support import oseo
 from .support.auth import as_, write_users
 from .support.catalogue import make_catalog
-from .support.ogcapi import validate
+from .support.ogcapi import validate, validate_part4
 
 PROV_SCHEMA = json.loads((Path(__file__).parent / 'data' / 'prov-json' / 'schema.json')
                          .read_text())
@@ -88,6 +89,12 @@ def _provenance(server: Server, job_id: str) -> dict:
     run activity with the job's start and end, associated with alice, using the process."""
     status = _wait(server, job_id)
     assert status['status'] == 'successful', status
+    validate(status, 'statusInfo.yaml')  # GET /jobs/{id} of every kind: a 1.0 statusInfo
+    inputs = _get(server, f'/jobs/{job_id}/inputs')  # Part 4 /inputs and /definition too
+    validate_part4(inputs, 'inputs.yaml')
+    definition = _get(server, f'/jobs/{job_id}/definition')
+    assert definition['inputs'] == inputs['inputs'] and definition['process'].endswith(
+        f"/processes/{status['processID']}")
     document = _get(server, f'/jobs/{job_id}/prov')
     jsonschema.Draft4Validator(PROV_SCHEMA).validate(document)
     [(run_id, run)] = document['activity'].items()
@@ -226,3 +233,10 @@ def test_job_list_with_every_kind_of_job_is_a_valid_job_list(server, receiver):
         selected = _get(server, '/jobs', who='root', type=kind, limit=1000)
         assert selected['jobs'] and {job['jobType'] for job in selected['jobs']} == {kind}
         validate(selected, 'jobList.yaml')
+    for kind in ('process', 'harvest', 'order', 'notification', 'openeo'):  # dismiss answers
+        job = next(job for job in listing['jobs'] if job.get('jobType', 'process') == kind)
+        dismissed = requests.delete(f"{server.url}/jobs/{job['jobID']}", auth=as_('root'),
+                                    timeout=30)
+        assert dismissed.status_code == 200, (kind, dismissed.text)
+        validate(dismissed.json(), 'statusInfo.yaml')
+        assert dismissed.json()['status'] == 'dismissed', (kind, dismissed.json())

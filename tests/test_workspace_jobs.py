@@ -271,7 +271,7 @@ def test_part4_patch_changes_the_workspace_of_a_created_job(site, scene):
     assert started.status_code == 200, started.text
     assert wait_job(site, 'alice', job_id)['status'] == 'successful'
     locked = patch(site, 'alice', job_id, {'workspace': first})
-    assert locked.status_code == 409 and definition(site, job_id)['workspace'] == team
+    assert locked.status_code == 423 and definition(site, job_id)['workspace'] == team
     assert stored_objects(site, team)[f'jobs/{job_id}/classification']
     assert not any(k.startswith(f'jobs/{job_id}/') for k in stored_objects(site, first))
     built_in = call(site, 'POST', 'alice', '/jobs', headers={'Prefer': 'status="created"'},

@@ -16,6 +16,7 @@ WPS1 = 'http://www.opengis.net/wps/1.0.0'
 OWS1 = 'http://www.opengis.net/ows/1.1'
 NS = {'wps': WPS1, 'ows': OWS1, 'xlink': 'http://www.w3.org/1999/xlink'}
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
+WPS2_NS = {'wps2': 'http://www.opengis.net/wps/2.0', 'ows2': 'http://www.opengis.net/ows/2.0'}
 
 
 @pytest.fixture(scope='module')
@@ -142,3 +143,41 @@ def test_owslib_runs_a_docker_package(server):
     assert requests.get(output.reference, timeout=10).text.strip() == 'hello WPS'
     job_id = execution.statusLocation.rstrip('/').rsplit('/', 1)[-1]
     assert server.job(job_id)['processID'] == 'echo'
+
+
+def test_owslib_deploys_runs_and_undeploys_through_wps(server):
+    """OWSLib alone, WPS 1.0.0 only: the Testbed-13 package deployed by executing
+    DeployProcess, the new Docker process run asynchronously and monitored, its output
+    fetched, then UndeployProcess."""
+    from owslib.wps import SYNC, ComplexDataInput, WebProcessingService
+    package = (PACKAGES / 'echo.tb13.xml').read_text().split('?>', 1)[1] \
+        .replace('<dc:identifier>echo<', '<dc:identifier>echo-owslib<') \
+        .replace('<ows:Identifier>echo<', '<ows:Identifier>echo-owslib<')
+    wps = WebProcessingService(f'{server.url}/wps', version='1.0.0', skip_caps=True)
+    deployed = wps.execute('DeployProcess', [('applicationPackage', ComplexDataInput(
+        package, mimeType='application/atom+xml'))], output=[('deployResult', False)],
+        mode=SYNC)
+    assert deployed.isSucceded(), deployed.errors
+    result = assert_valid(deployed.response, '1.0.0')
+    assert result.xpath('//wps2:DeploymentDone/text()', namespaces=WPS2_NS) == ['true']
+    assert result.xpath('//wps2:ProcessSummary/ows2:Identifier/text()',
+                        namespaces=WPS2_NS) == ['echo-owslib']
+    wps.getcapabilities()
+    assert 'echo-owslib' in [p.identifier for p in wps.processes]
+    assert [i.identifier for i in wps.describeprocess('echo-owslib').dataInputs] == ['message']
+    execution = wps.execute('echo-owslib', [('message', 'deployed by WPS')],
+                            output=[('result', False)])
+    deadline = time.monotonic() + 120
+    while not execution.isComplete():
+        assert time.monotonic() < deadline
+        execution.checkStatus(sleepSecs=0.5)
+    assert execution.isSucceded(), execution.errors
+    [output] = execution.processOutputs
+    assert output.identifier == 'result' and output.data[0].strip() == 'deployed by WPS'
+    gone = wps.execute('UndeployProcess', [('processIdentifier', 'echo-owslib')],
+                       output=[('undeployResult', False)], mode=SYNC)
+    assert gone.isSucceded(), gone.errors
+    assert assert_valid(gone.response, '1.0.0').xpath(
+        '//wps2:UndeploymentDone/text()', namespaces=WPS2_NS) == ['true']
+    wps.getcapabilities()
+    assert 'echo-owslib' not in [p.identifier for p in wps.processes]

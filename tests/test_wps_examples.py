@@ -5,6 +5,7 @@ processes are shaped like the examples' (tests/support/wps_processes.py)."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,7 @@ def _version(element: etree._Element) -> str:
 
 
 def test_the_examples_are_there():
-    assert len(EXAMPLES) >= 14
+    assert len(EXAMPLES) == 15  # 9 of WPS 1.0.0 (SOAP ones included), 6 of WPS 2.0
 
 
 @pytest.mark.parametrize('path', EXAMPLES, ids=[p.name for p in EXAMPLES])
@@ -75,6 +76,20 @@ def test_example_request_gets_a_valid_answer(server, path):
         assert name == 'ExceptionReport' and b'NoSuchJob' in reply.content  # unknown job
     else:
         assert name != 'ExceptionReport', reply.text
+    if content.get('statusLocation'):  # a stored execution: its status document too
+        _follow(content.get('statusLocation'))
+
+
+def _follow(location: str) -> None:
+    """Poll a WPS 1.0.0 status location until the job ends; every document valid."""
+    deadline = time.monotonic() + 60
+    while True:
+        status = assert_valid(requests.get(location, timeout=30).content, '1.0.0')
+        [state] = status.find(f'{{{WPS1}}}Status')
+        if etree.QName(state).localname in ('ProcessSucceeded', 'ProcessFailed'):
+            return
+        assert time.monotonic() < deadline, etree.tostring(status)
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize('version', ['1.0.0', '2.0.0'])
@@ -89,3 +104,16 @@ def test_multilingual_titles_become_the_english_text(server, version):
     titles = root.xpath('//*[local-name()="Process" or local-name()="ProcessSummary"]'
                         '[ows:Identifier="Buffer"]/ows:Title/text()', namespaces={'ows': ows})
     assert titles == ['Buffer']
+
+
+def test_english_picks_the_english_text_and_keeps_everything_else():
+    from pygeoapi_eoorder.wps.describe import english
+    metadata = {'id': 'p', 'title': {'en': 'Buffer', 'fr': 'Tampon'},
+                'keywords': ['plain', {'fr': 'zone', 'en': 'area'}],
+                'inputs': {'x': {'title': 'X', 'description': {'de': 'Eins', 'en': 'One'},
+                                 'schema': {'type': 'string', 'enum': ['en', 'fr']}}}}
+    assert english(metadata) == {
+        'id': 'p', 'title': 'Buffer', 'keywords': ['plain', 'area'],
+        'inputs': {'x': {'title': 'X', 'description': 'One',
+                         'schema': {'type': 'string', 'enum': ['en', 'fr']}}}}
+    assert metadata['title'] == {'en': 'Buffer', 'fr': 'Tampon'}  # a copy, not in place

@@ -14,7 +14,8 @@ from tests.test_wps_transactions import WPS_T
 
 WPS = 'http://www.opengis.net/wps/2.0'
 OWS = 'http://www.opengis.net/ows/2.0'
-NS = {'wps': WPS, 'ows': OWS, 'atom': 'http://www.w3.org/2005/Atom'}
+ATOM = 'http://www.w3.org/2005/Atom'
+NS = {'wps': WPS, 'ows': OWS, 'atom': ATOM}
 XML = {'Content-Type': 'application/xml'}
 
 
@@ -41,10 +42,24 @@ def test_capabilities_and_processes(server):
 def test_options_list_the_methods(server):
     for path, methods in (('', {'GET'}), ('/process', {'GET', 'POST'}),
                           ('/process/countdown', {'GET', 'DELETE'}), ('/job', {'GET', 'POST'}),
-                          ('/job/x', {'GET', 'DELETE'})):
+                          ('/job/x', {'GET', 'DELETE'}), ('/job/x/result', {'GET'})):
         reply = requests.options(f'{server.url}/wps/rest{path}', timeout=10)
         assert reply.status_code in (200, 204), path
         assert methods <= {m.strip() for m in reply.headers['Allow'].split(',')}, path
+
+
+def linked_status(reply: requests.Response, location: str) -> etree._Element:
+    """A REST StatusInfo: atom:link monitor and cancel to the job resource inside it (the
+    ER's binding) and in the Link header; without them it is schema-valid WPS 2.0."""
+    info = etree.fromstring(reply.content)
+    assert info.tag == f'{{{WPS}}}StatusInfo', reply.text
+    links = {link.get('rel'): link.get('href') for link in info.findall(f'{{{ATOM}}}link')}
+    assert links == {'monitor': location, 'cancel': location}
+    assert requests.utils.parse_header_links(reply.headers['Link']) == [
+        {'url': location, 'rel': 'monitor'}, {'url': location, 'rel': 'cancel'}]
+    for link in info.findall(f'{{{ATOM}}}link'):
+        info.remove(link)
+    return assert_valid(info)
 
 
 def test_job_lifecycle(server):
@@ -55,10 +70,10 @@ def test_job_lifecycle(server):
     reply = requests.post(f'{root}/job', data=body, headers=XML, timeout=30)
     assert reply.status_code == 201, reply.text
     location = reply.headers['Location']
-    job_id = assert_valid(reply.content).findtext(f'{{{WPS}}}JobID')
+    job_id = linked_status(reply, location).findtext(f'{{{WPS}}}JobID')
     assert location == f'{root}/job/{job_id}'
     deadline = time.monotonic() + 30
-    while assert_valid(requests.get(location, timeout=10).content).findtext(
+    while linked_status(requests.get(location, timeout=10), location).findtext(
             f'{{{WPS}}}Status') != 'Succeeded':
         assert time.monotonic() < deadline
         time.sleep(0.1)
@@ -67,9 +82,27 @@ def test_job_lifecycle(server):
     feed = etree.fromstring(requests.get(f'{root}/job', timeout=10).content)
     assert location in feed.xpath('//atom:entry/atom:link[@rel="monitor"]/@href',
                                   namespaces=NS)
-    dismissed = assert_valid(requests.delete(location, timeout=10).content)
+    dismissed = linked_status(requests.delete(location, timeout=10), location)
     assert dismissed.findtext(f'{{{WPS}}}Status') == 'Dismissed'
     assert b'NoSuchJob' in requests.get(f'{location}/result', timeout=10).content
+
+
+def test_kvp_and_xml_status_stay_schema_valid_with_link_headers(server):
+    """The KVP/XML bindings keep StatusInfo valid WPS 2.0: no atom:link in it, the monitor
+    and cancel controls in the Link header only."""
+    body = (f'<wps:Execute xmlns:wps="{WPS}" xmlns:ows="{OWS}" service="WPS" version="2.0.0" '
+            'mode="async" response="document"><ows:Identifier>countdown</ows:Identifier>'
+            '<wps:Input id="steps"><wps:Data>1</wps:Data></wps:Input></wps:Execute>')
+    submitted = requests.post(f'{server.url}/wps', data=body, headers=XML, timeout=30)
+    job_id = assert_valid(submitted.content).findtext(f'{{{WPS}}}JobID')
+    status = requests.get(f'{server.url}/wps', timeout=10, params={
+        'service': 'WPS', 'version': '2.0.0', 'request': 'GetStatus', 'jobId': job_id})
+    for reply in (submitted, status):
+        assert assert_valid(reply.content).find(f'{{{ATOM}}}link') is None
+        links = requests.utils.parse_header_links(reply.headers['Link'])
+        assert [link['rel'] for link in links] == ['monitor', 'cancel']
+        assert 'request=GetStatus' in links[0]['url'] and job_id in links[0]['url']
+        assert 'request=Dismiss' in links[1]['url'] and job_id in links[1]['url']
 
 
 def test_deploy_and_undeploy(server):

@@ -29,11 +29,22 @@ CONFORMANCE = [
     'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/ogcapi-processes',
     'http://www.opengis.net/spec/ogcapi-processes-4/1.0/conf/provenance',
 ]
-LOCKED = 'http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/locked'
+P4_EXCEPTIONS = 'http://www.opengis.net/def/exceptions/ogcapi-processes-4/1.0/'
+LOCKED = P4_EXCEPTIONS + 'locked'  # 423 Locked (/req/job-management/update-response-locked)
+LOCKED_STATUS = 423
+# Content-Schema of a job definition: the execute request schemas of Part 1 and Part 3
+EXECUTE_SCHEMAS = ('execute.yaml', 'execute.json', 'execute-workflows.yaml',
+                   'execute-workflows.json')
 DEFINITION_MEMBERS = ('inputs', 'outputs', 'response', 'subscriber', 'workspace')
 SUBSCRIBER_URIS = ('successUri', 'inProgressUri', 'failedUri')  # not a protocol's handlers
 PATCH_TYPES = ('application/json', 'application/merge-patch+json')
 EXECUTION_MODE = 'executionMode'  # of a created job, in its details: 'sync' or 'async'
+
+
+def _is_execute_schema(value: str) -> bool:
+    """A `Content-Schema` naming an execute request schema (a URI, maybe in <…>)."""
+    uri = value.strip().strip('<>"').split('#')[0].split('?')[0].rstrip('/')
+    return uri.rsplit('/', 1)[-1] in EXECUTE_SCHEMAS
 
 
 def wants_created(header: str | None) -> bool:
@@ -75,8 +86,13 @@ class JobManagementRoutes:
         if too_large is not None:
             return too_large
         if not media_ok:
-            return problem(415, 'unsupported-media-type',
+            return problem(415, P4_EXCEPTIONS + 'unsupported-media-type',
                            f'{media_rule}, not {request.mimetype or "(none)"}')
+        schema = request.headers.get('Content-Schema')
+        if schema is not None and not _is_execute_schema(schema):
+            return problem(422, P4_EXCEPTIONS + 'unsupported-schema', f'Content-Schema '
+                           f'{schema[:200]!r}: job definitions are execute requests '
+                           f'({", ".join(EXECUTE_SCHEMAS)} of OGC API - Processes)')
         try:
             body = json.loads(request.get_data() or b'null')
         except (ValueError, RecursionError):
@@ -169,13 +185,13 @@ class JobManagementRoutes:
     # -- PATCH /jobs/{id} ---------------------------------------------------------
     def update(self, request: Request, job_id: str) -> Response:
         """Change a `created` job's inputs, outputs, response, subscriber or workspace (merge
-        patch); a job that was started is locked (409)."""
+        patch); a job that was started is locked (423)."""
         job = self.jobs._job(job_id)
         if job is None:
             return self._not_found(job_id)
         if job['status'] != CREATED:
-            return problem(409, LOCKED, f"job {job_id} is {job['status']}: only a job in "
-                           "status 'created' can be changed")
+            return problem(LOCKED_STATUS, LOCKED, f"job {job_id} is {job['status']}: only a "
+                           "job in status 'created' can be changed")
         patch = self._json_object(request, request.mimetype in PATCH_TYPES,
                                   f'a job update must be {" or ".join(PATCH_TYPES)}',
                                   'a JSON object')
@@ -209,7 +225,7 @@ class JobManagementRoutes:
         if not self.manager.repo.update_created(
                 job_id, inputs=req.inputs, requested_outputs=req.outputs,
                 response=req.response, subscriber=req.subscriber, details=details):
-            return problem(409, LOCKED, f'job {job_id} was started meanwhile')
+            return problem(LOCKED_STATUS, LOCKED, f'job {job_id} was started meanwhile')
         return Response(status=204)
 
     def _details_naming(self, job: dict, workspace: str | None) -> dict | Response:
@@ -232,8 +248,8 @@ class JobManagementRoutes:
         if job is None:
             return self._not_found(job_id)
         if job['status'] != CREATED:
-            return problem(409, LOCKED, f"job {job_id} is {job['status']}: it was started "
-                           'already')
+            return problem(LOCKED_STATUS, LOCKED, f"job {job_id} is {job['status']}: it was "
+                           'started already')
         if job['process_id'] not in self.manager.processes:
             return problem(400, 'invalid-parameter', f"process {job['process_id']!r} no "
                            'longer exists: this job cannot be started')
@@ -246,7 +262,7 @@ class JobManagementRoutes:
         except QuotaExceeded as err:
             return quotas.refusal(err)
         if not started:
-            return problem(409, LOCKED, f'job {job_id} was started meanwhile')
+            return problem(LOCKED_STATUS, LOCKED, f'job {job_id} was started meanwhile')
         if (job['details'] or {}).get(EXECUTION_MODE) == 'sync':  # created without
             # respond-async, for a process that runs synchronously: answered when it ends
             started = self.manager.wait(job_id, self.manager.settings.jobs.sync_timeout_seconds)
@@ -266,9 +282,7 @@ class JobManagementRoutes:
         job = self.jobs._job(job_id)
         if job is None:
             return self._not_found(job_id)
-        body = {'inputs': job['inputs'] or {}}
-        if job['requested_outputs']:
-            body['outputs'] = job['requested_outputs']
+        body = {'inputs': job['inputs'] or {}, 'outputs': job['requested_outputs'] or {}}
         body['links'] = [{'href': f'{self.jobs.base_url}/jobs/{job_id}', 'rel': 'up',
                           'type': JSON_TYPE, 'title': 'The job'}]
         return _json(body)
@@ -327,6 +341,10 @@ def openapi_paths() -> dict:
               'schema': {'type': 'string'},
               'description': '`status="created"`: keep the job until it is started; '
                              '`respond-async`: run it asynchronously'}
+    content_schema = {'name': 'Content-Schema', 'in': 'header', 'required': False,
+                      'schema': {'type': 'string'},
+                      'description': 'URI of the schema of the body: an execute request '
+                                     f'({", ".join(EXECUTE_SCHEMAS)}); others: 422'}
 
     def get(summary: str, operation: str, what: str) -> dict:
         return {'get': {'summary': summary, 'operationId': operation, 'tags': ['jobs'],
@@ -337,25 +355,25 @@ def openapi_paths() -> dict:
     return {
         '/jobs': {'post': {
             'summary': 'Create a job (Part 4)', 'operationId': 'createJob', 'tags': ['jobs'],
-            'parameters': [prefer],
+            'parameters': [prefer, content_schema],
             'requestBody': {'required': True, 'description': 'an execute request naming its '
                             '`process` (id or URI)', 'content': as_json},
             'responses': {'200': {'description': 'results of a synchronous execution'},
                           '201': status, '204': {'description': 'results by reference'},
-                          **_problems('400', '404', '413', '415')}}},
+                          **_problems('400', '404', '413', '415', '422')}}},
         '/jobs/{jobId}': {'patch': {
             'summary': 'Update a created job (Part 4)', 'operationId': 'updateJob',
-            'tags': ['jobs'], 'parameters': [job_id],
+            'tags': ['jobs'], 'parameters': [job_id, content_schema],
             'requestBody': {'required': True, 'description': 'JSON merge patch of the '
                             'execute request', 'content': {
                                 'application/merge-patch+json': {'schema': {'type': 'object'}},
                                 **as_json}},
             'responses': {'204': {'description': 'updated'},
-                          **_problems('400', '404', '409', '415')}}},
+                          **_problems('400', '404', '415', '422', '423')}}},
         '/jobs/{jobId}/results': {'post': {
             'summary': 'Start a created job (Part 4)', 'operationId': 'startJob',
             'tags': ['jobs'], 'parameters': [job_id],
-            'responses': {'200': status, **_problems('400', '404', '409')}}},
+            'responses': {'200': status, **_problems('400', '404', '423')}}},
         '/jobs/{jobId}/definition': get('The execute request of a job (Part 4)',
                                         'getJobDefinition', 'the execute request as stored'),
         '/jobs/{jobId}/inputs': get('The inputs of a job (Part 4)', 'getJobInputs',

@@ -89,7 +89,8 @@ def _part2_paths() -> dict:
             'tags': ['jobs'], 'parameters': [JOB_ID, {
                 'name': 'name', 'in': 'path', 'required': True, 'schema': {'type': 'string'},
                 'description': 'output identifier (and path inside a directory output)'}],
-            'responses': {'200': {'description': 'the result'}, '404': PROBLEM}}},
+            'responses': {'200': {'description': 'the result'}, '404': PROBLEM,
+                          '410': PROBLEM}}},
     }
 
 
@@ -114,7 +115,8 @@ def eoorder_paths() -> dict:
 
 def _declare_as_served(document: dict) -> None:
     """Correct pygeoapi's declarations where this server answers otherwise: `GET /processes`
-    takes `limit`; `DELETE /jobs/{jobId}` answers 200 with the statusInfo (Part 1 dismiss)."""
+    takes `limit`; `DELETE /jobs/{jobId}` answers 200 with the statusInfo (Part 1 dismiss);
+    results removed (dismissal, retention) are 410 Gone (Part 1 2.0 draft)."""
     listing = document['paths'].get('/processes', {}).get('get')
     if listing is not None:
         parameters = listing.setdefault('parameters', [])
@@ -126,6 +128,9 @@ def _declare_as_served(document: dict) -> None:
         responses = dismiss['responses']
         responses.pop('204', None)
         responses['200'] = {'$ref': f"{OPENAPI_YAML['oapip']}/responses/Status.yaml"}
+    results = document['paths'].get('/jobs/{jobId}/results', {}).get('get')
+    if results is not None:
+        results['responses'].setdefault('410', PROBLEM)
     for path, item in document['paths'].items():
         if path.startswith('/processes/') and path.endswith('/execution') and 'post' in item:
             item['post']['x-eoorder-execute-members'] = WORKSPACE_MEMBER

@@ -7,7 +7,8 @@ evaluator), with the parts it gets wrong for records replaced:
   [start, end] against instants, dates (whole days) and intervals with open ends, where
   pygeofilter compares a single column and ignores the record's end;
 - spatial predicates use the spatial index (SQLite R*Tree, PostGIS GiST) and an exact test
-  (shapely inside SQLite, PostGIS functions on PostgreSQL) instead of GeoAlchemy calls.
+  (shapely inside SQLite, PostGIS functions on PostgreSQL) instead of GeoAlchemy calls; on
+  SQLite the R*Tree is asked for the query's `datetime` window too (`time_windows`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 
 from . import cql
-from ..store.record_tables import RTREE, Record
+from ..store.record_tables import RTREE, Record, rtree_day
 from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
 from .records import OPEN_END, OPEN_START
 from .queryables import MULTI_VALUED, QUERYABLES
@@ -224,6 +225,35 @@ def exact_tests_last(clause, exact_tests: list):
                 *[p for p, exact in zip(parts, is_exact) if exact])
 
 
+def _top_conjuncts(node) -> list:
+    if isinstance(node, ast.And):
+        return _top_conjuncts(node.lhs) + _top_conjuncts(node.rhs)
+    return [node]
+
+
+RTREE_TIME_MARGIN = 1 / 1440  # days: SQLite reads times to the millisecond
+
+
+def time_windows(node) -> list[tuple[float | None, float | None]]:
+    """The R*Tree time ranges (days since 1970, None: open) of the `T_INTERSECTS(datetime,
+    <literal>)` terms the whole query is a conjunction of. A record outside any of them
+    matches no such query, whatever its other terms (even under OR or NOT), so every R*Tree
+    lookup of the query may ask for them too: the spatial candidates are then those of the
+    time window as well (the column tests still decide)."""
+    windows = []
+    for term in _top_conjuncts(node):
+        if not (isinstance(term, cql.TimeIntersects) and isinstance(term.lhs, ast.Attribute)
+                and term.lhs.name == 'datetime' and not isinstance(term.rhs, ast.Attribute)):
+            continue
+        try:
+            start, end = _bounds(term.rhs)
+            windows.append((None if start == NEG_INF else rtree_day(start) - RTREE_TIME_MARGIN,
+                            None if end == POS_INF else rtree_day(end) + RTREE_TIME_MARGIN))
+        except (QueryError, cql.CQLError, TypeError, OverflowError):
+            continue  # not a time: the temporal predicate reports it
+    return windows
+
+
 def has_spatial(node) -> bool:
     """The query AST has a spatial predicate (answered by the GiST index on PostGIS)."""
     if isinstance(node, (ast.SpatialComparisonPredicate, ast.BBox)):
@@ -245,12 +275,14 @@ class RecordFilterEvaluator(Evaluator):
         self.dialect, self.postgis, self.collection = dialect, postgis, collection
         self.filter_only = False
         self.exact_tests: list = []  # SQLite's shapely tests, moved to the end of the AND
+        self.time_windows: list = []  # SQLite: asked of the R*Tree with the footprint
 
     def evaluate(self, node, adopt_result: bool = True):
         if not adopt_result:  # an inner node (the whole AST is evaluated with True)
             return super().evaluate(node, adopt_result)
         self.filter_only = self.postgis and has_spatial(node)
         self.exact_tests = []
+        self.time_windows = time_windows(node) if self.dialect == 'sqlite' else []
         return exact_tests_last(super().evaluate(node, adopt_result), self.exact_tests)
 
     @handle(ast.Not)
@@ -329,10 +361,7 @@ class RecordFilterEvaluator(Evaluator):
                 exact = or_(and_(Record.minx >= minx, Record.maxx <= maxx,
                                  Record.miny >= miny, Record.maxy <= maxy), exact)
             self.exact_tests.append(exact)
-            rtree = _rtree_table()
-            candidates = select(rtree.c.id).where(rtree.c.maxx >= minx, rtree.c.minx <= maxx,
-                                                  rtree.c.maxy >= miny, rtree.c.miny <= maxy)
-            return and_(Record.pk.in_(candidates), exact)
+            return and_(Record.pk.in_(self._rtree_candidates(minx, miny, maxx, maxy)), exact)
         if self.postgis:
             fn = getattr(func, f'ST_{op.capitalize()}')
             return fn(literal_column('eoorder_record.geom'),
@@ -341,6 +370,17 @@ class RecordFilterEvaluator(Evaluator):
         overlap = and_(Record.maxx >= minx, Record.minx <= maxx, Record.maxy >= miny,
                        Record.miny <= maxy)
         return not_(overlap) if op == 'DISJOINT' else overlap
+
+    def _rtree_candidates(self, minx, miny, maxx, maxy):
+        rtree = _rtree_table()
+        terms = [rtree.c.maxx >= minx, rtree.c.minx <= maxx,
+                 rtree.c.maxy >= miny, rtree.c.miny <= maxy]
+        for start, end in self.time_windows:
+            if start is not None:
+                terms.append(rtree.c.maxt >= start)
+            if end is not None:
+                terms.append(rtree.c.mint <= end)
+        return select(rtree.c.id).where(*terms)
 
     @handle(ast.Attribute)
     def attribute(self, node):
@@ -387,7 +427,8 @@ class RecordFilterEvaluator(Evaluator):
 def _rtree_table():
     from sqlalchemy import Column, Float, Integer, MetaData, Table
     return Table(RTREE, MetaData(), Column('id', Integer), Column('minx', Float),
-                 Column('maxx', Float), Column('miny', Float), Column('maxy', Float))
+                 Column('maxx', Float), Column('miny', Float), Column('maxy', Float),
+                 Column('mint', Float), Column('maxt', Float))
 
 
 def to_sql(node, dialect: str, postgis: bool, collection: str):

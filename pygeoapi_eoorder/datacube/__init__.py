@@ -10,6 +10,7 @@ pygeoapi-eoorder[openeo]`): without them `available()` is False and nothing here
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 
 REQUIRED = ('openeo_pg_parser_networkx', 'openeo_processes_dask', 'odc.stac', 'rioxarray')
@@ -23,10 +24,11 @@ def import_libraries() -> None:
     """Import now what the first graph would wait for (seconds of CPU): the process
     implementations and specs, the graph parser, the raster readers and writers."""
     import importlib
-    from .processes import predefined
-    predefined()
+    from .processes import resolving_predefined
+    resolving_predefined()
     for name in LIBRARIES:
         importlib.import_module(name)
+    gc.freeze()  # the libraries' objects live as long as the process: keep them out of GC
 
 
 def available() -> bool:

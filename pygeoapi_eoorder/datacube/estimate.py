@@ -68,7 +68,8 @@ def volume(collections: dict, graph: dict) -> Volume | None:
             return None
         try:
             box = _box(values[1])
-            rows = _records(env, str(values[0]), box, _interval(values[2]))
+            rows = _records(env, str(values[0]), box, _interval(values[2]),
+                            arguments.get('properties'))
         except (GraphError, TypeError, ValueError, AttributeError):
             return None
         for document in rows:

@@ -67,16 +67,17 @@ class GraphProcess(JobProcessor):
             import_libraries()
 
     def execute(self, data, outputs=None):
-        from .run import graph_of, run
+        from .run import graph_of, run, uses_other_processes
         ctx = self.context
         env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
                           ctx.stager(), ctx.log)
-        env.ogc_ids = step_ids(ctx.manager)  # as the job's owner sees them
-        env.steps = OgcSteps(ctx, env)
         chosen = workspace_results.target(ctx)  # the job's workspace, if it names one
+        used = data.get('user_processes') or {}
         try:
             graph = graph_of(data.get('process'))
-            run(graph, env, data.get('user_processes') or {})
+            if uses_other_processes(graph, used):  # OGC steps, as the job's owner sees them
+                env.ogc_ids, env.steps = step_ids(ctx.manager), OgcSteps(ctx, env)
+            run(graph, env, used)
         except GraphError as err:
             raise ProcessorExecuteError(user_msg=f'{err.code}: {err}') from None
         files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size}

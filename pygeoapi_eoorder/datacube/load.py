@@ -1,5 +1,6 @@
-"""`load_collection`: a collection's records with band assets, staged in and loaded with
-odc-stac into an openEO raster cube (dimensions bands, t, y, x)."""
+"""`load_collection`: a collection's records with band assets (in the extents, meeting the
+property conditions), staged in and loaded with odc-stac into an openEO raster cube
+(dimensions bands, t, y, x)."""
 
 from __future__ import annotations
 
@@ -55,19 +56,23 @@ def _interval(extent) -> str | None:
     return f'{text[0] or ".."}/{text[1] or ".."}'
 
 
-def _records(env, collection_id: str, box, interval) -> list[dict]:
+def _records(env, collection_id: str, box, interval, properties=None) -> list[dict]:
+    """The collection's records in the extents whose properties meet the conditions,
+    oldest first (only those with band assets)."""
     from ..catalogue import query
-    from ..catalogue.repository import RecordRepository
+    from ..catalogue.search import CollectionsSearch
+    from .properties import query as property_query
     collection = env.collections.get(collection_id)
     if collection is None:
         raise collection_not_found(collection_id)
     try:
-        node = query.build(bbox=box, datetime_=interval)
+        node = query.combine([query.build(bbox=box, datetime_=interval),
+                              property_query(properties)])
+        found = CollectionsSearch(collection.store_url, [collection_id]).search(
+            node, sortby=[{'property': 'datetime', 'order': '+'}], limit=MAX_ITEMS)
     except query.QueryError as err:
         raise GraphError(f'load_collection: {err}') from None
-    rows, _ = RecordRepository(collection.store_url, collection_id).search(
-        node, sortby=[{'property': 'datetime', 'order': '+'}], limit=MAX_ITEMS, count=False)
-    return [row for row in rows if record_bands(row)]
+    return [document for _, document in found.rows if record_bands(document)]
 
 
 def _stac_item(env, document: dict, index: int):
@@ -99,7 +104,9 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
     """The openEO process: the collection's matching records as a cube."""
     import odc.stac
     box, interval = _box(spatial_extent), _interval(temporal_extent)
-    documents = _records(env, str(id), box, interval)
+    if isinstance(properties, str):  # set aside before parsing (`properties.set_aside`)
+        properties = env.conditions.get(properties, properties)
+    documents = _records(env, str(id), box, interval, properties)
     if not documents:
         raise no_data(f'load_collection: no data in {id!r} for this extent')
     env.log.info('load_collection %s: %d records', id, len(documents))

@@ -10,6 +10,7 @@ import inspect
 import logging
 
 from . import spec_glue
+from .calls import resolving
 from .errors import unsupported
 
 REFUSED = {
@@ -29,9 +30,10 @@ def predefined() -> dict[str, tuple[dict, object]]:
     implementations = importlib.import_module(
         'openeo_processes_dask.process_implementations')
     from openeo_processes_dask import specs
-    found = {}
+    found, own = {}, spec_glue.replaced()
     for name, function in inspect.getmembers(implementations, inspect.isfunction):
         spec = getattr(specs, name, None)
+        function = own.get(name, function)
         if isinstance(spec, dict) and spec.get('id') not in REFUSED:
             found[spec['id']] = (spec_glue.description(spec['id'], spec),
                                  spec_glue.adapt(spec['id'], function))
@@ -58,41 +60,49 @@ def description(process_id: str) -> dict | None:
     return entry[0] if entry else None
 
 
+@functools.lru_cache(maxsize=1)
+def resolving_predefined() -> dict[str, tuple[dict, object]]:
+    """`predefined()` with each implementation resolving its references (`calls`)."""
+    return {pid: (spec, resolving(function)) for pid, (spec, function) in predefined().items()}
+
+
 def registry(env, user_processes: dict[str, dict]):
     """A pg-parser registry bound to one run (`env`), with the user's processes."""
     from openeo_pg_parser_networkx import ProcessRegistry
     from openeo_pg_parser_networkx.process_registry import Process
-    from openeo_processes_dask.process_implementations.core import process
     from .load import load_collection
     from .save import save_result
-    found = ProcessRegistry(wrap_funcs=[process])
-    for pid, (spec, function) in predefined().items():
-        found[('predefined', pid)] = Process(spec=spec, implementation=function)
+    found = ProcessRegistry()
+    for pid, (spec, call) in resolving_predefined().items():
+        found[('predefined', pid)] = Process(spec=spec, implementation=call)
     found[('predefined', 'load_collection')] = Process(
-        spec=own_specs()['load_collection'], implementation=functools.partial(
-            load_collection, env))
+        spec=own_specs()['load_collection'], implementation=resolving(functools.partial(
+            load_collection, env)))
     found[('predefined', 'save_result')] = Process(
-        spec=own_specs()['save_result'], implementation=functools.partial(save_result, env))
+        spec=own_specs()['save_result'], implementation=resolving(functools.partial(
+            save_result, env)))
     for pid in sorted(env.ogc_ids):  # after the predefined: they win over a step's id
         if description(pid) is None and pid not in user_processes and env.steps is not None:
             found[('predefined', pid)] = Process(
                 spec={'id': pid, 'parameters': [], 'returns': {'schema': {}}},
-                implementation=env.steps.implementation(env.ogc_ids[pid]))
+                implementation=resolving(env.steps.implementation(env.ogc_ids[pid])))
     for pid, definition in user_processes.items():
         if description(pid) is None:  # a predefined process wins over a user's
-            found[('predefined', pid)] = Process(
-                spec=definition, implementation=_user_process(definition, found))
+            found[('predefined', pid)] = Process(spec=definition, implementation=resolving(
+                _user_process(definition, found, env)))
     return found
 
 
-def _user_process(definition: dict, found):
+def _user_process(definition: dict, found, env):
     """The implementation of a user-defined process: its graph with the arguments."""
     def run_user_process(*_, **arguments):
         from openeo_pg_parser_networkx import OpenEOProcessGraph
+        from .properties import set_aside
         parameters = {p['name']: p['default'] for p in definition.get('parameters') or []
                       if 'default' in p}
         parameters.update(arguments)
-        graph = OpenEOProcessGraph({'process_graph': definition['process_graph']})
+        graph = OpenEOProcessGraph({'process_graph': set_aside(definition['process_graph'],
+                                                               env.conditions)})
         return graph.to_callable(process_registry=found, parameters=parameters)(
             named_parameters=parameters)
     return run_user_process

@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 from ..execution.paths import confine, safe_name
 from . import processes
 from .errors import GraphError
+from .properties import set_aside
 from .user_processes import process_ids
 
 
@@ -28,6 +29,7 @@ class RunEnv:
     outputs: list = field(default_factory=list)
     bounds: list = field(default_factory=list)
     ogc_ids: dict = field(default_factory=dict)  # openEO id -> OGC id of callable steps
+    conditions: dict = field(default_factory=dict)  # load_collection properties set aside
     steps: object = None  # runs them (`ogc_steps.OgcSteps`)
 
     def stage(self, href: str, name: str) -> Path:
@@ -53,21 +55,43 @@ def is_predefined(process_id: str) -> bool:
     return processes.description(process_id) is not None
 
 
-def check(graph: dict, user_processes: dict[str, dict], ogc_ids=()) -> list[GraphError]:
-    """What is wrong with a graph (nothing: an empty list), without running it;
-    `ogc_ids`: the OGC processes the caller may run as steps (by openEO id)."""
-    from openeo_pg_parser_networkx import OpenEOProcessGraph
+def unknown(graph: dict, user_processes: dict[str, dict], ogc_ids=()) -> list[GraphError]:
+    """The processes of a graph that do not run here (none: an empty list)."""
     problems = []
     for pid in sorted(process_ids(graph)):
         if pid in processes.REFUSED:
             problems.append(processes.refused(pid))
         elif not is_predefined(pid) and pid not in user_processes and pid not in ogc_ids:
             problems.append(GraphError(f'process {pid!r} does not exist', 'ProcessUnsupported'))
+    return problems
+
+
+def uses_other_processes(graph: dict, user_processes: dict[str, dict]) -> bool:
+    """Does the graph (or a user process it uses) name a process that is neither
+    predefined nor a user's (an OGC process step, or an unknown one)?"""
+    used = process_ids(graph).union(*(process_ids(d.get('process_graph') or {})
+                                      for d in user_processes.values()))
+    return any(not is_predefined(p) and p not in user_processes for p in used)
+
+
+def parse(graph: dict):
+    """The graph parsed by openeo-pg-parser-networkx (GraphError: it is malformed)."""
+    from openeo_pg_parser_networkx import OpenEOProcessGraph
+    try:
+        return OpenEOProcessGraph({'process_graph': graph})
+    except Exception as err:  # pydantic / networkx errors of a malformed graph
+        raise GraphError(f'process graph invalid: {_first_line(err)}') from None
+
+
+def check(graph: dict, user_processes: dict[str, dict], ogc_ids=()) -> list[GraphError]:
+    """What is wrong with a graph (nothing: an empty list), without running it;
+    `ogc_ids`: the OGC processes the caller may run as steps (by openEO id)."""
+    problems = unknown(graph, user_processes, ogc_ids)
     if not problems:
         try:
-            OpenEOProcessGraph({'process_graph': graph})
-        except Exception as err:  # pydantic / networkx errors of a malformed graph
-            problems.append(GraphError(f'process graph invalid: {_first_line(err)}'))
+            parse(graph)
+        except GraphError as err:
+            problems.append(err)
     return problems
 
 
@@ -77,12 +101,11 @@ def _first_line(err: Exception) -> str:
 
 def run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
     """Run a graph; return the result node's value (files: `env.outputs`)."""
-    problems = check(graph, user_processes, env.ogc_ids)
+    problems = unknown(graph, user_processes, env.ogc_ids)
     if problems:
         raise problems[0]
-    from openeo_pg_parser_networkx import OpenEOProcessGraph
     from openeo_processes_dask.process_implementations.exceptions import OpenEOException
-    parsed = OpenEOProcessGraph({'process_graph': graph})
+    parsed = parse(set_aside(graph, env.conditions))
     registry = processes.registry(env, user_processes)
     try:
         result = parsed.to_callable(process_registry=registry)()

@@ -8,8 +8,8 @@ defaults); what differs is adapted here:
   default and refused otherwise (`ProcessParameterInvalid`), never ignored;
 - an optional parameter the implementation requires gets the description's default
   (`text_concat`'s `separator`);
-- `mask_polygon`'s `inside` means the opposite in the implementation (its `True` keeps the
-  pixels inside): the value is inverted.
+- an implementation that does not do what its description says is replaced by one of
+  this package (`replaced()`: `mask_polygon`, see `masks`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from pathlib import Path
 from .errors import GraphError
 
 SPECS = Path(__file__).resolve().parent / 'specs'
-INVERTED = {'mask_polygon': ('inside', False)}  # process: (parameter, its 2.0 default)
+
+
+def replaced() -> dict:
+    """openEO id -> this package's implementation, used instead of the library's."""
+    from .masks import mask_polygon
+    return {'mask_polygon': mask_polygon}
 
 
 @functools.lru_cache(maxsize=None)
@@ -58,8 +63,7 @@ def adapt(process_id: str, function):
         elif (accepted is not None and name in accepted and 'default' in parameter
               and accepted[name].default is inspect.Parameter.empty):
             filled[name] = default
-    inverted = INVERTED.get(process_id)
-    if not (lacking or filled or inverted):
+    if not (lacking or filled):
         return function
 
     @functools.wraps(function)
@@ -71,9 +75,6 @@ def adapt(process_id: str, function):
                                  'ProcessParameterInvalid')
         for name, default in filled.items():
             kwargs.setdefault(name, default)
-        if inverted:
-            name, default = inverted
-            kwargs[name] = not kwargs.get(name, default)
         return function(*args, **kwargs)
     return as_specified
 

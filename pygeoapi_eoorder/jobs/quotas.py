@@ -2,8 +2,9 @@
 
 One check for every protocol: `JobService.submit`/`start` run `queue_guard`'s check in the
 transaction that queues the job, under a per-user lock (`lock_user`), so that simultaneous
-submissions of one user cannot both pass the last free place; the order service calls
-`QuotaPolicy.check_order_items` before an order is; adapters only translate `QuotaExceeded`
+submissions of one user cannot both pass the last free place; the order service runs
+`QuotaPolicy.check_order_items` the same way, in the transaction that inserts the order
+(`lock_user` scope `order_items`); adapters only translate `QuotaExceeded`
 into their own error. The running-jobs limit is the schedulers' (`scheduling.py`): nothing
 is refused for it, jobs wait their turn. Without a queued-jobs limit nothing is counted.
 """

@@ -20,7 +20,8 @@ def status_info(job: dict, base_url: str = '') -> dict:
         'finished': isoformat(job['finished']), 'updated': isoformat(job['updated']),
     }
     # the statusInfo schema allows no null: what is not known yet (started, finished) is left out
-    info = {'jobID': job['id'], 'type': 'process', 'status': job['status'],
+    # `jobID` for Part 1 1.0, the same as `id` for Part 4's statusInfo (which requires it)
+    info = {'jobID': job['id'], 'id': job['id'], 'type': 'process', 'status': job['status'],
             **{key: value for key, value in optional.items() if value is not None}}
     if job['type'] != 'process':
         # Part 1 1.0 allows only `type: process` (every job here runs a process, internal

@@ -9,7 +9,7 @@ from flask import Response, request, send_file
 from ..datacube import estimate
 from ..datacube.errors import GraphError
 from ..datacube.job import BATCH, OUTPUT_FOLDER, PROCESS_ID, SYNC, remove_results
-from ..datacube.run import check, graph_of
+from ..datacube.run import check, graph_of, uses_other_processes
 from ..datacube.ogc_steps import step_ids
 from ..execution.paths import open_regular_file
 from ..jobs.quotas import QuotaExceeded
@@ -50,7 +50,8 @@ class JobViews:
         except GraphError as err:
             return None, graph_error(err)
         used = self.user_views.used_by(user, graph)
-        problems = check(graph, used, step_ids(self.manager))
+        steps = step_ids(self.manager) if uses_other_processes(graph, used) else {}
+        problems = check(graph, used, steps)
         if problems:
             return None, graph_error(problems[0])
         return {'process': body['process'], 'user_processes': used}, None

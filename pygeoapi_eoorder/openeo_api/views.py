@@ -12,7 +12,7 @@ from ..auth import acting_auth, current_user
 from ..datacube import processes, user_processes
 from ..datacube.collections import cube_collections, stac_collection
 from ..datacube.errors import GraphError
-from ..datacube.run import check, graph_of, is_predefined
+from ..datacube.run import check, graph_of, is_predefined, uses_other_processes
 from . import capabilities
 from .errors import error, json_response, not_found
 
@@ -245,7 +245,8 @@ class UserProcessViews:
         except GraphError as err:
             return json_response({'errors': [{'code': err.code, 'message': str(err)}]})
         from ..datacube.ogc_steps import step_ids
-        problems = check(graph, self.used_by(signed_in(), graph),
-                         step_ids(self.manager))
+        used = self.used_by(signed_in(), graph)
+        problems = check(graph, used, step_ids(self.manager)
+                         if uses_other_processes(graph, used) else {})
         return json_response({'errors': [{'code': p.code, 'message': str(p)}
                                          for p in problems]})

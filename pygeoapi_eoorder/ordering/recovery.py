@@ -1,11 +1,12 @@
-"""Orders survive crashes: the job engine's sweep re-creates missing item jobs and settles
-items whose job ended without them knowing."""
+"""Orders survive crashes: the job engine's sweep re-creates missing item jobs, settles
+items whose job ended without them knowing, and withdraws the workspace deliveries of
+stopped items that are still there (`workspace_withdrawal.sweep`)."""
 
 from __future__ import annotations
 
 import logging
 
-from . import states, subscriptions
+from . import states, subscriptions, workspace_withdrawal
 from .service import OrderService
 
 LOGGER = logging.getLogger('eoorder.ordering')
@@ -31,7 +32,7 @@ def sweep(manager, settings) -> int:
     fixed = _resume_submits(service) + subscriptions.deliver(service)
     waiting = service.repo.waiting_items()
     if not waiting:
-        return fixed
+        return fixed + workspace_withdrawal.sweep(manager, settings)
     known = manager.repo.status_of(i['job_id'] for i in waiting)
     orders: dict[str, list] = {}
     for item in waiting:
@@ -48,4 +49,4 @@ def sweep(manager, settings) -> int:
         if service.reconcile(order_id, items):
             fixed += 1
         service.start_items(order_id)
-    return fixed
+    return fixed + workspace_withdrawal.sweep(manager, settings)

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any, Callable
 
 from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.engine import Connection
 
 from ..store import Job, Store, utcnow
 from ..store.order_tables import Order, OrderHistory, OrderItem, Quotation
@@ -75,8 +76,12 @@ class OrderRepository:
     # -- creation -------------------------------------------------------------
     def create(self, order: dict, items: list[dict], message: str, *,
                accept: str | None = None, claim: int = 0,
-               job_for: Callable[[dict], dict] | None = None) -> tuple[dict, list[dict]]:
+               job_for: Callable[[dict], dict] | None = None,
+               guard: Callable[[Connection], None] | None = None) -> tuple[dict, list[dict]]:
         """Commit an order with its items and history, all or nothing, in one transaction.
+
+        `guard(connection)` runs first in that transaction (the owner's quota check,
+        under a per-user lock): what it raises leaves nothing committed.
 
         With `accept` (the note of an automatic approval) the order `Submitted` is moved
         to `Accepted` with its items, as `transition_order` would, with the same history
@@ -106,6 +111,8 @@ class OrderRepository:
             for row in claimed:
                 row['job_id'] = item_job_id(row['id'])
         with self.store.write_engine.begin() as connection:  # Core: the hot path of Submit
+            if guard is not None:
+                guard(connection)
             if order.get('quotation_id') and connection.execute(
                     update(Quotation.__table__).where(
                         Quotation.id == order['quotation_id'], Quotation.used.is_(False))
@@ -172,14 +179,18 @@ class OrderRepository:
                                    .limit(q.limit).offset(q.offset)).mappings()
             return [dict(r) for r in rows], int(total or 0)
 
-    def active_items_of(self, owner: str | None) -> int:
-        """How many items of `owner` are waiting or in production. Starts from the active
-        items (few), not from the owner's orders (all they ever made)."""
+    def active_items_of(self, owner: str | None, connection: Connection | None = None) -> int:
+        """How many items of `owner` are waiting or in production (read in `connection`
+        when given: the inserting transaction). Starts from the active items (few), not
+        from the owner's orders (all they ever made)."""
         owned = Order.owner == owner if owner is not None else Order.owner.is_(None)
         mine = select(Order.id).where(Order.id == OrderItem.order_id, owned).exists()
-        with self.store.read_engine.connect() as connection:  # Core: the hot path of Submit
-            return int(connection.scalar(select(func.count()).select_from(OrderItem).where(
-                OrderItem.status.in_(states.ACTIVE), mine)) or 0)
+        query = select(func.count()).select_from(OrderItem).where(
+            OrderItem.status.in_(states.ACTIVE), mine)
+        if connection is not None:
+            return int(connection.scalar(query) or 0)
+        with self.store.read_engine.connect() as reader:
+            return int(reader.scalar(query) or 0)
 
     # -- status changes -------------------------------------------------------
     def _lock_order(self, session, order_id: str) -> dict | None:

@@ -7,10 +7,12 @@ shared engine (job type `order`) when the order is approved, at most `limit` at 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Callable
+
+from sqlalchemy.engine import Connection
 
 from ..config import Settings
-from ..jobs.quotas import QuotaExceeded, QuotaPolicy
+from ..jobs.quotas import QuotaExceeded, QuotaPolicy, lock_user
 from ..store import get_store
 from . import states, subscriptions, workspace_withdrawal
 from .encode import order_item_xml, spec_xml
@@ -68,9 +70,10 @@ class OrderService:
         return 'massive' if len(order.items) > self.conf.massive['threshold'] else 'product'
 
     def check(self, order: ParsedOrder, owner: str | None,
-              roles: frozenset | None = None) -> list:
-        """Refuse what cannot be ordered (`roles`: the owner's, for their quota); return
-        each item's collection."""
+              roles: frozenset | None = None, *, quota: bool = True) -> list:
+        """Refuse what cannot be ordered (`roles`: the owner's, for their quota; `quota`
+        False: a Submit, whose quota is checked where the order is inserted); return each
+        item's collection."""
         if order.order_type == 'TASKING_ORDER' and not self.conf.tasking.get('handler'):
             raise OseoError('OrderTypeNotSupported', 'tasking orders are not supported by '
                             'this server (no tasking handler is configured)', 'orderType')
@@ -81,24 +84,45 @@ class OrderService:
         if order.order_type == 'TASKING_ORDER':
             return [None] * len(order.items)
         collections = [resolve_item(self.conf, order, item) for item in order.items]
-        active = self.repo.active_items_of(owner)
+        if quota:
+            self._check_quota(self.repo.active_items_of(owner), roles, len(order.items))
+        return collections
+
+    def _check_quota(self, active: int, roles: frozenset | None, adding: int) -> None:
+        """LimitExceeded (429) naming the limit and the usage when `adding` more active
+        items take the owner over their quota."""
         try:
-            QuotaPolicy.from_settings(self.settings).check_order_items(roles, active,
-                                                                       len(order.items))
+            QuotaPolicy.from_settings(self.settings).check_order_items(roles, active, adding)
         except QuotaExceeded as err:
             raise OseoError('LimitExceeded', f'{err}: {active} of your items are waiting or '
                             f'in production, at most {err.allowed} may be at once',
                             'orderItem', status=429) from err
-        return collections
+
+    def quota_guard(self, order: ParsedOrder, owner: str | None,
+                    roles: frozenset | None) -> Callable[[Connection], None] | None:
+        """The active-order-items check run in the transaction that inserts the order,
+        under a per-user lock: simultaneous Submits of one user cannot both pass the last
+        free places (None: a tasking order, not counted)."""
+        if order.order_type == 'TASKING_ORDER':
+            return None
+
+        def guard(connection: Connection) -> None:
+            lock_user(connection, owner, scope='order_items')
+            self._check_quota(self.repo.active_items_of(owner, connection), roles,
+                              len(order.items))
+        return guard
 
     def submit(self, order: ParsedOrder, owner: str | None, collections: list | None = None,
                *, notification: str = 'None',
                reply_to: str | None = None, binding: str = 'xml',
-               quotation_id: str | None = None, wake: bool = True) -> dict:
-        """Commit the order (and, approved automatically, its first item jobs); without
-        `wake` the caller wakes the job engine (`manager.wake()`) once it has replied."""
+               quotation_id: str | None = None, wake: bool = True,
+               roles: frozenset | None = None) -> dict:
+        """Commit the order (and, approved automatically, its first item jobs) if the
+        owner's quota (`roles`: theirs) allows it; without `wake` the caller wakes the job
+        engine (`manager.wake()`) once it has replied."""
         if collections is None:
-            collections = self.check(order, owner)
+            collections = self.check(order, owner, roles, quota=False)
+        guard = self.quota_guard(order, owner, roles)
         kind = self._kind(order)
         manual = self.conf.moderation.get(kind, 'auto') == 'manual' if kind != 'tasking' \
             else False
@@ -121,13 +145,13 @@ class OrderService:
                 'protocol': item.protocol or order.protocol,
                 'item_xml': order_item_xml(item.element)})
         if manual:
-            return self.repo.create(record, items, 'submitted')[0]
+            return self.repo.create(record, items, 'submitted', guard=guard)[0]
         # automatic approval: inserted as Accepted, with its first items' jobs, in one
         # transaction (with the celery engine they are published once it is committed)
         limit = self._parallel_limit(record, items) if self.manager is not None else 0
         stored, claimed = self.repo.create(
             record, items, 'submitted', accept='automatic approval', claim=limit,
-            job_for=lambda item: self.item_job_row(record, item))
+            job_for=lambda item: self.item_job_row(record, item), guard=guard)
         if any(item['kind'] == SUBSCRIPTION for item in items):
             subscriptions.start(self.repo, order_id)
         if claimed:

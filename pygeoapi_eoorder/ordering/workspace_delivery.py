@@ -83,16 +83,14 @@ def deliver(ctx, item: dict, workspace_id: str, root: Path, delivered: list[Path
         raise ItemProcessingError(f'{OPTION}: no workspace {workspace_id!r} of yours') from None
     prefix = withdrawal.area(item)
     files = [(f'{prefix}/{name}', path) for name, path in _files(delivered, root)]
-    size = sum(path.stat().st_size for _, path in files)
+    planned = [(key, path.stat().st_size) for key, path in files]
+    size = sum(bytes_ for _, bytes_ in planned)
     try:
-        service.reserve(workspace, size)
+        if not withdrawal.book_and_plan(service, workspace, item, planned):
+            raise ItemProcessingError(CANCELLED)
     except QuotaExceeded as err:
         raise ItemProcessingError(f'delivery to workspace {workspace_id!r} refused: '
                                   f'{err.detail}') from None
-    if not withdrawal.plan(ctx.settings.store_url, item,
-                           [(key, path.stat().st_size) for key, path in files]):
-        service.release(workspace_id, size)
-        raise ItemProcessingError(CANCELLED)
     try:
         _upload(service, ctx, item, workspace_id, files)
         paths = [f'{PREFIX}{workspace_id}/files/{key}' for key, _ in files]

@@ -4,12 +4,14 @@ its delivery booked go back to the workspace's usage exactly once.
 
 Before uploading, the delivery writes its plan into the item row (`files`: the keys and
 the bytes booked for each), while the item is still in production; the item's files are
-its delivery's area `orders/<order id>/<item>/` and its STAC record. Whoever withdraws
-(the worker that sees the cancel, or the Cancel request once the item's job is stopped)
-removes the record first (no record names a missing object), then the objects and the
-multipart uploads left open in the area; the one that marks the item `files_removed`
-gives the planned booking back. A worker killed between its booking and writing the plan
-leaves that booking counted until an admin's recount."""
+its delivery's area `orders/<order id>/<item>/` and its STAC record; the booking and the
+plan commit together, so a crash leaves no booking without its plan. Whoever withdraws
+(the worker that sees the cancel, the Cancel request once the item's job is stopped, or
+the job engine's sweep) removes the record first (no record names a missing object), then
+the objects and the multipart uploads left open in the area; the one that marks the item
+`files_removed` gives the planned booking back. The sweep (`sweep`) withdraws what was
+left: a withdrawal the object store refused (tried again at each sweep until it answers)
+and the delivery of an item failed after its worker was killed."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import logging
 
 from sqlalchemy import select, update
 
+from ..jobs.repository import ACCEPTED, RUNNING
 from ..store import get_store
 from ..store.order_tables import OrderItem
 from ..workspaces import StorageError, WorkspaceService, make_storage
@@ -37,14 +40,22 @@ def record_id(item: dict) -> str:
     return f"order-{item['order_id']}-{item['item_id']}"
 
 
-def plan(store_url: str, item: dict, planned: list[tuple[str, int]]) -> bool:
-    """Write the delivery's plan ((key, bytes) booked) into the item row; False when the
-    item is no longer in production (cancelled: the caller gives its booking back)."""
-    with get_store(store_url).write() as session:
-        return session.execute(update(OrderItem).where(
-            OrderItem.id == item['id'], OrderItem.status == states.IN_PRODUCTION,
-            OrderItem.files_removed.is_(False)).values(
-            files=[{'key': key, 'bytes': size} for key, size in planned])).rowcount == 1
+def book_and_plan(service: WorkspaceService, workspace, item: dict,
+                  planned: list[tuple[str, int]]) -> bool:
+    """Book the delivery's bytes in the workspace's usage and write its plan ((key,
+    bytes) booked) into the item row, in one transaction: a crash leaves both or neither,
+    and the plan gives the booking back (`withdraw`). False when the item is no longer in
+    production (nothing booked); QuotaExceeded when the bytes do not fit (nothing
+    planned)."""
+    service.counter.counted(workspace.id)
+    with get_store(service.store_url).write() as session:
+        if session.execute(update(OrderItem).where(
+                OrderItem.id == item['id'], OrderItem.status == states.IN_PRODUCTION,
+                OrderItem.files_removed.is_(False)).values(
+                files=[{'key': key, 'bytes': size} for key, size in planned])).rowcount != 1:
+            return False
+        service.reserve(workspace, sum(size for _, size in planned), session)
+    return True
 
 
 def _claim(store_url: str, item_pk: str) -> int:
@@ -98,6 +109,52 @@ def withdraw_cancelled(settings, items: list[dict]) -> None:
             block['storage'], settings.data_dir), None, block)
         for item in wanted:
             withdraw(service, item)
-    except (StorageError, OSError) as err:
-        LOGGER.warning('order %s: a cancelled delivery stays in its workspace: %s',
-                       wanted[0]['order_id'], err)
+    except (StorageError, OSError) as err:  # the sweep tries again (`sweep`)
+        LOGGER.warning('order %s: a cancelled delivery stays in its workspace until the '
+                       'next sweep: %s', wanted[0]['order_id'], err)
+
+
+STOPPED = (states.CANCELLED, states.FAILED, states.TERMINATED)
+
+
+def pending(store_url: str, limit: int = 100) -> list[dict]:
+    """Items that stopped with a delivery plan not yet withdrawn."""
+    with get_store(store_url).read() as session:
+        rows = session.execute(select(OrderItem.__table__).where(
+            OrderItem.status.in_(STOPPED), OrderItem.files_removed.is_(False),
+            OrderItem.files.is_not(None), OrderItem.token.is_(None))
+            .order_by(OrderItem.updated).limit(limit)).mappings()
+        return [dict(r) for r in rows if r['files'] and (r['options'] or {}).get(OPTION)]
+
+
+def sweep(manager, settings) -> int:
+    """Withdraw the deliveries left behind (a job engine sweep, through the order
+    recovery): items stopped with a plan whose job no longer runs; how many were
+    withdrawn. While the object store fails, the rest waits for the next sweep."""
+    block = settings.block.get('workspaces') or {}
+    items = pending(settings.store_url) if block.get('enabled', True) else []
+    if not items:
+        return 0
+    jobs = manager.repo.status_of([i['job_id'] for i in items if i['job_id']])
+    idle = [i for i in items if jobs.get(i['job_id']) not in (ACCEPTED, RUNNING)]
+    if not idle:
+        return 0
+    service = WorkspaceService(settings.store_url, make_storage(
+        block['storage'], settings.data_dir), None, block)
+    done = 0
+    for item in idle:
+        try:
+            withdraw(service, item)
+        except (StorageError, OSError) as err:  # the object store is down: later
+            LOGGER.warning('order %s item %s: its delivery stays in workspace %s until the '
+                           'next sweep: %s', item['order_id'], item['item_id'],
+                           item['options'][OPTION], err)
+            break
+        except Exception:  # this item only; the others are still withdrawn
+            LOGGER.exception('order %s item %s: withdrawal from workspace %s failed',
+                             item['order_id'], item['item_id'], item['options'][OPTION])
+            continue
+        LOGGER.info('order %s item %s: its delivery left workspace %s', item['order_id'],
+                    item['item_id'], item['options'][OPTION])
+        done += 1
+    return done

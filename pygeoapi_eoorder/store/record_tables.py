@@ -1,8 +1,9 @@
 """SQL table of catalogue records, with a spatial index maintained by the database itself.
 
-SQLite: an R*Tree virtual table kept in step by triggers. PostgreSQL: a PostGIS geometry
-column (filled by a trigger from the GeoJSON) with a GiST index when PostGIS is installed,
-else a plain bbox-column index. Writers therefore only touch `eoorder_record`.
+SQLite: an R*Tree virtual table (footprint envelope and acquisition time) kept in step
+by triggers. PostgreSQL: a PostGIS geometry column (filled by a trigger from the GeoJSON)
+with a GiST index when PostGIS is installed, else a plain bbox-column index. Writers
+therefore only touch `eoorder_record`.
 """
 
 from __future__ import annotations
@@ -81,18 +82,43 @@ class HarvestState(Base):
     updated: Mapped[datetime | None] = mapped_column(DateTime)
 
 
-_SQLITE_RTREE = [
-    f'CREATE VIRTUAL TABLE IF NOT EXISTS {RTREE} USING rtree(id, minx, maxx, miny, maxy)',
+# SQLite: footprint envelope and acquisition interval in one 3-D R*Tree (x, y, time), so
+# that a bbox + datetime search starts from the records matching both. Time is in days
+# since 1970 (R*Tree coordinates are 32-bit floats, rounded outwards); a record without a
+# time, or whose time SQLite cannot read, spans every time (the column tests decide).
+RTREE_COLUMNS = 'id, minx, maxx, miny, maxy, mint, maxt'
+EPOCH_JULIAN_DAY = 2440587.5
+NO_TIME = 1e30
+
+
+def _rtree_values(row: str) -> str:
+    return (f'{row}.pk, {row}.minx, {row}.maxx, {row}.miny, {row}.maxy, '
+            f'coalesce(julianday({row}.time_start) - {EPOCH_JULIAN_DAY}, -{NO_TIME}), '
+            f'coalesce(julianday(coalesce({row}.time_end, {row}.time_start)) - '
+            f'{EPOCH_JULIAN_DAY}, {NO_TIME})')
+
+
+SQLITE_RTREE = [
+    f'CREATE VIRTUAL TABLE IF NOT EXISTS {RTREE} USING rtree({RTREE_COLUMNS})',
     f'''CREATE TRIGGER IF NOT EXISTS eoorder_record_rtree_ins AFTER INSERT ON eoorder_record
         WHEN NEW.minx IS NOT NULL BEGIN
-        INSERT INTO {RTREE} VALUES (NEW.pk, NEW.minx, NEW.maxx, NEW.miny, NEW.maxy); END''',
+        INSERT INTO {RTREE} VALUES ({_rtree_values('NEW')}); END''',
     f'''CREATE TRIGGER IF NOT EXISTS eoorder_record_rtree_upd AFTER UPDATE ON eoorder_record
         BEGIN DELETE FROM {RTREE} WHERE id = OLD.pk;
-        INSERT INTO {RTREE} SELECT NEW.pk, NEW.minx, NEW.maxx, NEW.miny, NEW.maxy
+        INSERT INTO {RTREE} SELECT {_rtree_values('NEW')}
         WHERE NEW.minx IS NOT NULL; END''',
     f'''CREATE TRIGGER IF NOT EXISTS eoorder_record_rtree_del AFTER DELETE ON eoorder_record
         BEGIN DELETE FROM {RTREE} WHERE id = OLD.pk; END''',
 ]
+# the index of the records already stored (a table made with an older R*Tree)
+SQLITE_RTREE_FILL = (f'INSERT INTO {RTREE} SELECT {_rtree_values("r")} '
+                     'FROM eoorder_record r WHERE r.minx IS NOT NULL')
+
+
+def rtree_day(value: datetime) -> float:
+    """The R*Tree's time coordinate of a (naive UTC) datetime: days since 1970."""
+    return (value - datetime(1970, 1, 1)).total_seconds() / 86400
+
 
 # footprint and acquisition interval in one GiST index: bbox + datetime in one index scan
 # (with separate indexes PostgreSQL ANDs the footprint with half the time index)
@@ -126,7 +152,7 @@ END $$;
 ''' % {'geom_time': "'" + GEOM_TIME_INDEX.replace("'", "''") + "'",
        'geom_function': "'" + GEOM_FUNCTION.replace("'", "''") + "'"}
 
-for _statement in _SQLITE_RTREE:
+for _statement in SQLITE_RTREE:
     event.listen(Record.__table__, 'after_create', DDL(_statement).execute_if(dialect='sqlite'))
 event.listen(Record.__table__, 'after_create',
              DDL(_POSTGRES_SPATIAL).execute_if(dialect='postgresql'))

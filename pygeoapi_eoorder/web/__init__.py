@@ -29,7 +29,9 @@ VERBATIM_ENDPOINTS = frozenset({'eoorder.job_result_file', 'eoorder.oseo_downloa
 # views that accept only their own media types and answer 415 naming them (text/plain and
 # form bodies included): the media-type check is theirs
 # (openEO's file upload takes any bytes; a PUT needs a preflight to come cross-site)
-OWN_MEDIA_TYPE_CHECK = frozenset({'eoorder.deploy', 'eoorder.replace', 'openeo.upload'})
+# routes that accept only their own (non-simple) media types and answer 415 themselves
+OWN_MEDIA_TYPE_CHECK = frozenset({'eoorder.deploy', 'eoorder.replace', 'openeo.upload',
+                                  'eoorder.create_job', 'eoorder.update_job'})
 MAX_REWRITTEN_PAGE = 8 * 1024 * 1024
 
 

@@ -252,10 +252,12 @@ class WorkspaceService:
 
     # -- files ---------------------------------------------------------------------
 
-    def reserve(self, workspace: Workspace, size: int) -> None:
+    def reserve(self, workspace: Workspace, size: int, session=None) -> None:
         """Book `size` bytes of the quota, or refuse (QuotaExceeded) naming the limit and
-        the usage. The caller releases what it does not store (`release`)."""
-        used = self.counter.book(workspace.id, size)
+        the usage. The caller releases what it does not store (`release`). In `session`
+        when given: the booking commits with the caller's writes (`counter.counted` of the
+        workspace first, outside it)."""
+        used = self.counter.book(workspace.id, size, session)
         if used is not None:
             raise QuotaExceeded(
                 f'workspace {workspace.id!r}: storage quota {workspace.quota_bytes} bytes, '

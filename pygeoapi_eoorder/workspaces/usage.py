@@ -10,6 +10,7 @@ recount)."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from ..store import get_store
 from .records import WorkspaceRecords
@@ -46,18 +47,23 @@ class UsageCounter:
             session.execute(query.values(used_bytes=used))
         return self._stored(workspace_id) or 0
 
-    def book(self, workspace_id: str, size: int) -> int | None:
+    def book(self, workspace_id: str, size: int, session: Session | None = None) -> int | None:
         """Add `size` bytes if they fit in the quota: None when booked, else the usage
-        that refused them. Negative sizes (freed bytes) are always booked."""
-        self.counted(workspace_id)
+        that refused them. Negative sizes (freed bytes) are always booked. In `session`
+        when given (the booking commits with the caller's other writes; the caller has
+        had the usage counted first: `counted`)."""
+        if session is None:
+            self.counted(workspace_id)
+            with get_store(self.store_url).write() as own:
+                return self.book(workspace_id, size, own)
         used = WORKSPACE.c.used_bytes
         query = update(WORKSPACE).where(WORKSPACE.c.id == workspace_id)
         if size > 0:
             query = query.where(used + size <= WORKSPACE.c.quota_bytes)
-        with get_store(self.store_url).write() as session:
-            if session.execute(query.values(used_bytes=used + size)).rowcount == 1:
-                return None
-        return self._stored(workspace_id) or 0
+        if session.execute(query.values(used_bytes=used + size)).rowcount == 1:
+            return None
+        return session.execute(select(used).where(
+            WORKSPACE.c.id == workspace_id)).scalar_one_or_none() or 0
 
     def release(self, workspace_id: str, size: int) -> None:
         """Give back `size` booked bytes (a write that failed, a file deleted); a negative

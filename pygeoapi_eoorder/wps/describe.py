@@ -7,12 +7,14 @@ import json
 from dataclasses import dataclass, field
 
 from lxml import etree
+from pygeoapi import l10n
 
 from .errors import WpsError
 
 LITERAL_TYPES = {'string': 'string', 'number': 'double', 'integer': 'integer',
                  'boolean': 'boolean'}
 JSON_TYPE = 'application/json'
+ENGLISH = l10n.str2locale('en')  # the WPS documents declare xml:lang="en"
 
 
 @dataclass
@@ -30,6 +32,22 @@ class Param:
     min_occurs: int = 1
     max_occurs: int | str = 1
     default: object = None
+
+
+def english(value, language=ENGLISH):
+    """`value` with every language struct (`{'en': ..., 'fr': ...}`, as pygeoapi allows in
+    titles and descriptions) replaced by its `language` text; other values kept as they are.
+    Not pygeoapi's translate_struct: it also runs every plain string through gettext, whose
+    cache is filled without a lock (concurrent first requests failed with a 500)."""
+    if isinstance(value, list):
+        return [english(item, language) for item in value]
+    if not isinstance(value, dict):
+        return value
+    chosen = l10n.translate(value, language) if value and not any(
+        isinstance(item, (dict, list)) for item in value.values()) else value
+    if not isinstance(chosen, dict):
+        return chosen
+    return {key: english(item, language) for key, item in chosen.items()}
 
 
 def _variants(schema: dict) -> list[dict]:

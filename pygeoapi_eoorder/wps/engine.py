@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from flask import has_request_context, request
-from pygeoapi import l10n
 from pygeoapi.process.base import UnknownProcessError
 
 from ..auth import current_user
@@ -21,11 +20,10 @@ from ..jobs.results import JSON_TYPE
 from ..jobs.status import results_document
 from ..notifications import Notifier
 from ..processes import permissions, workspace_choice
-from . import transactions
+from . import describe, transactions
 from .errors import WpsError
 
 MAX_VALUE_BYTES = 8 * 1024 * 1024  # an output given by value is read into the document
-LANGUAGE = l10n.str2locale('en')  # the WPS documents declare xml:lang="en"
 WORKSPACE_HEADER = 'EOOrder-Workspace'  # extension: the workspace of the results
 
 
@@ -43,14 +41,18 @@ class Engine:
     def describe(self, process_id: str) -> dict:
         if process_id.startswith('_') or process_id not in self.manager.processes:
             raise WpsError('NoSuchProcess', f'no process {process_id!r}', 'Identifier')
+        return self.view(process_id)
+
+    def view(self, process_id: str) -> dict:
+        """The WPS view of a process's description in English (a job's process too, even
+        an internal one); NoSuchProcess if it is gone."""
         try:  # the resource key is the id (a processor may describe several resources)
             metadata = self.manager.process_metadata(process_id)
         except UnknownProcessError:
             raise WpsError('NoSuchProcess', f'no process {process_id!r}',
                            'Identifier') from None
         # titles and descriptions may be multilingual ({'en': ..., 'fr': ...}): one string
-        localized = l10n.translate_struct(metadata, LANGUAGE)
-        return transactions.wps_view({**localized, 'id': process_id})
+        return transactions.wps_view({**describe.english(metadata), 'id': process_id})
 
     # -- jobs -----------------------------------------------------------------------
     def notifier(self) -> Notifier:

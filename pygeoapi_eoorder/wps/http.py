@@ -135,7 +135,7 @@ def _rest_paths() -> dict:
             'get': operation("The caller's jobs (Atom)", 'Jobs'),
             'post': operation('Execute (wps:Execute document)', 'Execute', body=True)},
         '/wps/rest/job/{jobId}': {
-            'get': operation('wps:StatusInfo', 'Status', [job]),
+            'get': operation('wps:StatusInfo (atom:link monitor and cancel)', 'Status', [job]),
             'delete': operation('Dismiss', 'Dismiss', [job])},
         '/wps/rest/job/{jobId}/result': {'get': operation('wps:Result', 'Result', [job])},
     }

@@ -1,7 +1,8 @@
 """WPS 2.0 push notification (Testbed-13 ER, OGC 17-024 §6.6.6): the `ows:ResponseHandler`
 addresses of an asynchronous Execute, stored with the job, and the final message they get —
-the job's `wps:StatusInfo` (POSTed to a webhook as application/xml, attached to an e-mail
-that names the GetStatus and GetResult URLs)."""
+the job's `wps:StatusInfo` (POSTed to a webhook as application/xml with the monitor and
+cancel controls in its Link header, attached to an e-mail that names the GetStatus and
+GetResult URLs)."""
 
 from __future__ import annotations
 
@@ -69,7 +70,10 @@ def message_format(retention_seconds: float):
         if job['status'] == 'failed' and job.get('message'):
             lines.append(f"Reason: {job['message']}")
         lines += ['', 'The final wps:StatusInfo is attached.']
+        links = v2.links(operation_url(base_url, 'GetStatus', job['id']),
+                         operation_url(base_url, 'Dismiss', job['id']))
         return Message(subject=f"WPS job {job['id']} {status}", text='\n'.join(lines) + '\n',
                        body=serialize(v2.status_info(job, expiration)),
-                       content_type=XML_TYPE, filename='StatusInfo.xml')
+                       content_type=XML_TYPE, filename='StatusInfo.xml',
+                       headers={'Link': links})  # as the KVP/XML bindings answer
     return final_status

@@ -8,11 +8,14 @@
     DELETE /wps/rest/process/{id}    undeploy
     GET    /wps/rest/job             the caller's jobs (an Atom feed linking them)
     POST   /wps/rest/job             execute (a wps:Execute document)
-    GET    /wps/rest/job/{id}        wps:StatusInfo
+    GET    /wps/rest/job/{id}        wps:StatusInfo (with atom:link monitor and cancel)
     GET    /wps/rest/job/{id}/result wps:Result
     DELETE /wps/rest/job/{id}        dismiss
 
-OPTIONS on each answers the methods it allows (Flask's automatic OPTIONS)."""
+OPTIONS on each answers the methods it allows (Flask's automatic OPTIONS).
+
+A StatusInfo of this binding carries the job's `monitor` (GET) and `cancel` (DELETE)
+controls as `atom:link` elements, as the ER shows, and in the HTTP Link header too."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from lxml import etree
 from .errors import WpsError, response as error_response
 from .requests import V2, WpsRequest, parse_xml
 from .service import WpsService
+from . import v2
 from .v2 import STATUS, timestamp
 from .xmlns import WPS2, XML_TYPE, serialize
 
@@ -43,6 +47,14 @@ def _body(operation: str) -> WpsRequest:
         raise WpsError('InvalidParameterValue', f'the body must be a WPS 2.0 {operation} '
                        'document', 'request')
     return parsed
+
+
+def _status_info(reply: Response) -> etree._Element | None:
+    """The wps:StatusInfo of an answer, if it is one."""
+    if reply.mimetype != XML_TYPE:
+        return None
+    root = etree.fromstring(reply.get_data())
+    return root if root.tag == f'{{{WPS2}}}StatusInfo' else None
 
 
 class RestBinding:
@@ -78,14 +90,34 @@ class RestBinding:
         return self.service.answer(WpsRequest('DescribeProcess', V2,
                                               identifiers=[process_id]))
 
+    def job_url(self, job_id: str) -> str:
+        return f'{self.root}/job/{quote(job_id)}'
+
+    def _linked(self, reply: Response) -> Response:
+        """A StatusInfo answer with the job's controls as atom:link elements and as the
+        Link header. This is the ER's own binding, so the links sit inside the StatusInfo
+        as the ER shows; the KVP/XML bindings keep schema-valid WPS 2.0 (StatusInfo has no
+        extension point) and send the controls in the Link header only."""
+        info = _status_info(reply)
+        if info is None:
+            return reply
+        url = self.job_url(info.findtext(f'{{{WPS2}}}JobID') or '')
+        for rel, title in (('monitor', 'GET: the job status'),
+                           ('cancel', 'DELETE: dismiss the job')):
+            etree.SubElement(info, f'{{{ATOM}}}link', nsmap={'atom': ATOM}, rel=rel,
+                             href=url, type=XML_TYPE, title=title)
+        reply.set_data(serialize(info))
+        reply.headers['Link'] = v2.links(url, url)
+        return reply
+
     def jobs(self) -> Response:
         if request.method == 'POST':
             reply = self.service.answer(_body('Execute'))
-            info = etree.fromstring(reply.get_data()) if reply.mimetype == XML_TYPE else None
-            if info is not None and info.tag == f'{{{WPS2}}}StatusInfo':
+            info = _status_info(reply)
+            if info is not None:  # an asynchronous job: a new resource
+                reply = self._linked(reply)
                 reply.status_code = 201
-                reply.headers['Location'] = \
-                    f"{self.root}/job/{quote(info.findtext(f'{{{WPS2}}}JobID'))}"
+                reply.headers['Location'] = self.job_url(info.findtext(f'{{{WPS2}}}JobID'))
             return reply
         return Response(serialize(self._feed()), mimetype='application/atom+xml')
 
@@ -99,7 +131,7 @@ class RestBinding:
             else '1970-01-01T00:00:00Z'
         for job in jobs:
             entry = etree.SubElement(feed, f'{{{ATOM}}}entry')
-            url = f"{self.root}/job/{quote(job['id'])}"
+            url = self.job_url(job['id'])
             etree.SubElement(entry, f'{{{ATOM}}}id').text = url
             etree.SubElement(entry, f'{{{ATOM}}}title').text = \
                 f"{job['process_id']}: {STATUS.get(job['status'], job['status'])}"
@@ -111,7 +143,7 @@ class RestBinding:
 
     def job(self, job_id: str) -> Response:
         operation = 'Dismiss' if request.method == 'DELETE' else 'GetStatus'
-        return self.service.answer(WpsRequest(operation, V2, job_id=job_id))
+        return self._linked(self.service.answer(WpsRequest(operation, V2, job_id=job_id)))
 
     def result(self, job_id: str) -> Response:
         return self.service.answer(WpsRequest('GetResult', V2, job_id=job_id))

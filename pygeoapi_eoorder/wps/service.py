@@ -93,6 +93,7 @@ class WpsService:
         return self._result(job, process, request.response)
 
     def job_links(self, job: dict) -> dict:
+        # Link header only: StatusInfo has no extension point (the ER's REST-XML adds atom:link)
         monitor = f"{self.endpoint}?service=WPS&version=2.0.0&request=GetStatus&jobId={job['id']}"
         cancel = f"{self.endpoint}?service=WPS&version=2.0.0&request=Dismiss&jobId={job['id']}"
         return {'Link': v2.links(monitor, cancel)}
@@ -166,10 +167,9 @@ class WpsService:
         return _xml(v2.status_info(job, None))
 
     def process_of(self, job: dict) -> dict:
+        """The job's process as the WPS documents name it (titles in English)."""
         try:
-            return transactions.wps_view({
-                **self.engine.manager.process_metadata(job['process_id']),
-                'id': job['process_id']})
+            return self.engine.view(job['process_id'])
         except Exception:  # undeployed since: the job's outputs still answer
             return {'id': job['process_id'], 'outputs': {}}
 

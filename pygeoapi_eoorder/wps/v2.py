@@ -123,7 +123,8 @@ def offerings(processes: list[dict]) -> etree._Element:
 
 
 def status_info(job: dict, expiration: datetime | None) -> etree._Element:
-    """wps:StatusInfo of a job (monitor/cancel links go in the HTTP Link header)."""
+    """wps:StatusInfo of a job, schema-valid (its monitor/cancel controls: the HTTP Link
+    header; the REST-XML binding adds atom:link elements)."""
     parts = [W2.JobID(job['id']), W2.Status(STATUS.get(job['status'], job['status']))]
     if expiration is not None:
         parts.append(W2.ExpirationDate(timestamp(expiration)))

@@ -45,8 +45,8 @@ def submit(call) -> etree._Element:
     if not order.items:
         raise OseoError('MissingParameterValue', 'an order needs at least one orderItem',
                         'orderItem')
-    collections = call.service.check(order, call.owner,
-                                     call.user.roles if call.user else None)
+    roles = call.user.roles if call.user else None
+    collections = call.service.check(order, call.owner, roles, quota=False)
     workspace_delivery.check(call.service.settings, call.auth, call.user, order)
     for collection in {c.id for c in collections if c is not None}:
         require(call.auth, call.user, 'order', collection)
@@ -58,7 +58,7 @@ def submit(call) -> etree._Element:
                                      notification=notification,
                                      reply_to=call.message.reply_to,
                                      binding=call.message.binding, quotation_id=quotation_id,
-                                     wake=not later)
+                                     wake=not later, roles=roles)
     except QuotationUsed:
         raise _used(quotation_id) from None
     if later and record['status'] != states.SUBMITTED:

@@ -1,0 +1,43 @@
+"""How a graph's nodes call the process implementations: parameter references resolved
+exactly as openeo-processes-dask's `process` decorator does it, less what that decorator
+costs on every call: it formats each argument (cubes included, ~8 ms each) for a debug
+message that is not written, and reads the implementation's signature again each time."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+DROPPED_UNLESS_ACCEPTED = ('axis', 'keepdims', 'source_transposed_axis', 'context',
+                           'dim_labels')
+
+
+def resolving(function):
+    """`function` called with the references among its arguments resolved."""
+    from openeo_pg_parser_networkx.pg_schema import ParameterReference
+    from openeo_processes_dask.process_implementations.exceptions import (
+        ProcessParameterMissing)
+    accepted = inspect.signature(function).parameters
+    dropped = [name for name in DROPPED_UNLESS_ACCEPTED if name not in accepted]
+    name = getattr(function, '__name__', 'process')
+
+    def value(reference, named: dict):
+        if reference.from_parameter not in named:
+            raise ProcessParameterMissing(f'Error: Process Parameter '
+                                          f'{reference.from_parameter} was missing for '
+                                          f'process {name}')
+        return named[reference.from_parameter]
+
+    @functools.wraps(function)
+    def call(*args, positional_parameters=None, named_parameters=None, **kwargs):
+        named = {} if named_parameters is None else named_parameters
+        for parameter, index in (positional_parameters or {}).items():
+            named[parameter] = args[index]
+        # as the library: positional arguments are passed on only as references
+        resolved = [value(a, named) for a in args if isinstance(a, ParameterReference)]
+        keywords = {k: value(a, named) if isinstance(a, ParameterReference) else a
+                    for k, a in kwargs.items()}
+        for parameter in dropped:
+            keywords.pop(parameter, None)
+        return function(*resolved, **keywords)
+    return call
