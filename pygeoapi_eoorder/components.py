@@ -79,6 +79,7 @@ from .processes.deployment import Deployment
 from .processes.registry import ProcessRegistry
 from .store import Store
 from .urls import BaseURL
+from .workspaces import failed_jobs as workspace_bookings
 from .wps import notify as wps_notify
 
 __all__ = ['BUILTIN_PROCESSES', 'Components', 'PluginError', 'load_config', 'plugin_name',
@@ -211,7 +212,7 @@ class Components:
         manager_def = dict(config['server']['manager'], processes=configured)
         manager = Manager(manager_def, services=services)
         components = cls(config=config, settings=settings, services=services, manager=manager,
-                         sweepers=(order_recovery.sweep,),
+                         sweepers=(order_recovery.sweep, workspace_bookings.sweep_bookings),
                          record_listeners=_record_listeners(settings, manager),
                          urls=BaseURL.for_config(config, settings.public_url),
                          catalogue=CatalogueContext.of_config(config, settings))

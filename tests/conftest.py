@@ -248,3 +248,9 @@ def receiver():
     receiver = Receiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def webhook(receiver):
+    """The same endpoint, as the target of WPS response handlers and OGC API callbacks."""
+    return receiver

@@ -46,3 +46,60 @@ def test_ingest_without_base_href_keeps_absolute_local_paths(tmp_path):
 def test_missing_catalog_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         ingest_stac(f"sqlite:///{tmp_path / 'store.db'}", 'results', tmp_path / 'nothing')
+
+
+def _stat_rows(url: str) -> int:
+    """The record count SQLite's planner statistics were taken at (sqlite_stat1)."""
+    import sqlite3
+    with sqlite3.connect(url.removeprefix('sqlite:///')) as connection:
+        stats = connection.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'eoorder_record'")
+        return max(int(stat.split()[0]) for (stat,) in stats)
+
+
+def test_items_in_memory_register_as_the_catalog_read_back(tmp_path):
+    """A job's writer passes the items it holds: the records are those of the catalog
+    file read back (the oracle), without reading it."""
+    import pystac
+    from datetime import datetime, timezone
+    url, out = f"sqlite:///{tmp_path / 'store.db'}", tmp_path / 'results' / 'openeo'
+    out.mkdir(parents=True)
+    item = pystac.Item(id='job-9', geometry={'type': 'Point', 'coordinates': [4.8, 45.7]},
+                       bbox=[4.8, 45.7, 4.8, 45.7], datetime=datetime.now(timezone.utc),
+                       properties={'title': 'ndvi mean'})
+    for name in ('result.tif', 'a b.json'):
+        (out / name).write_bytes(b'1')
+        item.add_asset(name, pystac.Asset(href=str(out / name), media_type='image/tiff',
+                                          roles=['data']))
+    catalog = pystac.Catalog(id='openeo-job-9', description='openEO job results')
+    catalog.add_item(item)
+    catalog.normalize_hrefs(str(out))
+    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    base = 'http://127.0.0.1:5000/jobs/job-9/results/openeo'
+    assert ingest_stac(url, 'held', out, base_href=base, id_prefix='job-9/',
+                       items=[item]) == 1
+    assert ingest_stac(url, 'read', out, base_href=base, id_prefix='job-9/') == 1
+
+    def served(collection):
+        document = RecordRepository(url, collection).get('job-9/job-9')
+        document['properties'] = {k: v for k, v in document['properties'].items()
+                                  if k not in ('created', 'updated')}
+        return document
+    assert served('held') == served('read')
+    assert f'{base}/a%20b.json' in [link['href'] for link in served('held')['links']]
+
+
+def test_statistics_refreshed_only_when_the_table_doubled(tmp_path):
+    """A small ingest (a job's results) does not analyse the whole table again; once as
+    many rows were added as there were, whoever added them, it does."""
+    from tests.support.catalogue import eo_record
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    records = RecordRepository(url, 'products')
+    records.load([eo_record(index) for index in range(1200)])  # a bulk load analyses
+    assert _stat_rows(url) == 1200
+    root = make_catalog(tmp_path / 'results', count=2)
+    for _ in range(3):
+        ingest_stac(url, 'results', root)
+    assert _stat_rows(url) == 1200  # the planner's figures are still good enough
+    records.upsert([eo_record(index) for index in range(2000, 3300)])  # the table doubled
+    ingest_stac(url, 'results', root)
+    assert _stat_rows(url) == 1200 + 2 + 1300

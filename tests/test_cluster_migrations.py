@@ -43,7 +43,7 @@ def test_postgresql_database_from_before_migrations_is_upgraded(tmp_path, pg_dat
     config = make_config(tmp_path, 5000, {'store': {'url': pg_database.url}})
     first = upgrade(config)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith('upgraded from no revision to 0012')
+    assert first.stdout.strip().endswith('upgraded from no revision to 0013')
     columns = {c for (c,) in pg_database.query(
         "select column_name from information_schema.columns where table_name = 'eoorder_job'")}
     assert {'heartbeat', 'queued', 'owner_roles', 'base_url', 'provenance'} <= columns
@@ -54,8 +54,9 @@ def test_postgresql_database_from_before_migrations_is_upgraded(tmp_path, pg_dat
     # our tables and those of the other components (ordering, catalogue)
     assert {'eoorder_job_file', 'eoorder_process', 'alembic_version'} <= tables
     assert {'eoorder_order', 'eoorder_order_item', 'eoorder_record'} <= tables
+    assert {'eoorder_workspace', 'eoorder_workspace_booking'} <= tables
     again = upgrade(config)
-    assert again.returncode == 0 and 'already at revision 0012' in again.stdout
+    assert again.returncode == 0 and 'already at revision 0013' in again.stdout
 
 
 def test_sqlite_database_from_before_migrations_is_upgraded(tmp_path):
@@ -71,7 +72,10 @@ def test_sqlite_database_from_before_migrations_is_upgraded(tmp_path):
         columns = {r[1] for r in db.execute('pragma table_info(eoorder_job)')}
         assert {'heartbeat', 'queued', 'owner_roles', 'base_url', 'provenance'} <= columns
         assert db.execute("select status from eoorder_job").fetchall() == [('successful',)]
-        assert db.execute('select version_num from alembic_version').fetchall() == [('0012',)]
+        booking = {r[1] for r in db.execute('pragma table_info(eoorder_workspace_booking)')}
+        assert booking == {'id', 'workspace', 'purpose', 'subject', 'bytes', 'replaced',
+                           'created'}
+        assert db.execute('select version_num from alembic_version').fetchall() == [('0013',)]
 
 
 def test_unreachable_store_is_one_line(tmp_path):

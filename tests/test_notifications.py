@@ -109,12 +109,6 @@ def server(tmp_path_factory, mailbox, products):
     server.stop()
 
 
-@pytest.fixture
-def webhook():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
-
 
 def post_wps(server, body: str) -> requests.Response:
     return requests.post(f'{server.url}/wps', data=body.encode(), timeout=60,

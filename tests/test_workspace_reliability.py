@@ -93,13 +93,20 @@ class Site:
             engine.dispose()
 
 
-@pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
-def site(request, tmp_path_factory):
-    site = Site(tmp_path_factory.mktemp(f'reliability-{request.param}'), request.param)
+def landcover_site(directory, store: str) -> 'Site':
+    """A site on `store` where alice deployed the landcover package."""
+    site = Site(directory, store)
     reply = requests.post(f'{site.server.url}/processes', auth=as_('alice'), timeout=30,
                           data=(PACKAGES / 'landcover.ogcapppkg.json').read_bytes(),
                           headers={'Content-Type': 'application/ogcapppkg+json'})
     assert reply.status_code == 201, reply.text
+    return site
+
+
+@pytest.fixture(scope='module', params=['sqlite', 'postgresql'])
+def site(request, tmp_path_factory):
+    site = landcover_site(tmp_path_factory.mktemp(f'reliability-{request.param}'),
+                          request.param)
     yield site
     site.stop()
 

@@ -16,9 +16,8 @@ import requests
 from lxml import etree
 
 from tests.support.egress import allow_loopback
-from tests.support.oseo import Receiver
 from tests.support.wps_schemas import assert_valid
-from tests.test_notifications import Mailbox, attachment, smtp_block
+from tests.test_notifications import attachment, mailbox, smtp_block  # mailbox: a fixture
 
 WPS = 'http://www.opengis.net/wps/2.0'
 OWS = 'http://www.opengis.net/ows/2.0'
@@ -29,13 +28,6 @@ PROCESS = 'echo-wps2'
 
 
 @pytest.fixture(scope='module')
-def mailbox():
-    box = Mailbox()
-    yield box
-    box.stop()
-
-
-@pytest.fixture(scope='module')
 def server(tmp_path_factory, mailbox):
     from .conftest import Server
     block = allow_loopback({'notifications': smtp_block(mailbox)})
@@ -43,12 +35,6 @@ def server(tmp_path_factory, mailbox):
     yield server
     server.stop()
 
-
-@pytest.fixture
-def webhook():
-    receiver = Receiver()
-    yield receiver
-    receiver.close()
 
 
 def kvp(server, request: str, **params) -> etree._Element:

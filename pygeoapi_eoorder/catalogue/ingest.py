@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Iterable
 from urllib.parse import quote, unquote, urlsplit
 
 import pystac
 
 from ..egress import EgressPolicy
 from .records import from_stac_item
-from .repository import RecordRepository, refresh_statistics
+from .repository import RecordRepository, refresh_statistics_if_grown
 from .stac_io import EgressStacIO
 from .visibility import CURATED, Ownership
 
@@ -51,23 +52,30 @@ def _href_rewriter(root: pathlib.Path, base_href: str | None):
     return rewrite
 
 
-def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
-                base_href: str | None = None, ownership: Ownership = CURATED,
-                id_prefix: str = '') -> int:
-    """Upsert every item of the STAC catalog as a record; return how many were ingested.
-
-    `ownership`: who owns the records and who sees them; `id_prefix` is put before every
-    item id (a job's prefix: its items never replace anyone else's)."""
-    path = _catalog_file(catalog)
+def _read_items(path: pathlib.Path) -> Iterable[pystac.Item]:
+    """The items of the catalog file, their asset hrefs absolute."""
     stac_io = EgressStacIO(EgressPolicy(), 30, path.parent)  # links stay in the catalog
     stac = pystac.read_file(str(path), stac_io=stac_io)
     if not isinstance(stac, (pystac.Catalog, pystac.Collection)):
         raise ValueError(f'{path} is not a STAC catalog or collection')
     stac.make_all_asset_hrefs_absolute()
+    return stac.get_items(recursive=True)
+
+
+def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
+                base_href: str | None = None, ownership: Ownership = CURATED,
+                id_prefix: str = '', items: Iterable[pystac.Item] | None = None) -> int:
+    """Upsert every item of the STAC catalog as a record; return how many were ingested.
+
+    `ownership`: who owns the records and who sees them; `id_prefix` is put before every
+    item id (a job's prefix: its items never replace anyone else's). `items`: the
+    catalog's items as its writer holds them (asset hrefs absolute): the catalog just
+    written is not read back. Statistics are refreshed when the table grew a lot."""
+    path = _catalog_file(catalog)
     rewrite = _href_rewriter(path.parent, base_href)
     repository = RecordRepository(store_url, collection_id)
     batch, total = [], 0
-    for item in stac.get_items(recursive=True):
+    for item in _read_items(path) if items is None else items:
         record = from_stac_item(item.to_dict(transform_hrefs=False), rewrite)
         record['id'] = f"{id_prefix}{record['id']}"
         batch.append(record)
@@ -76,5 +84,5 @@ def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
             batch = []
     if batch:
         total += repository.upsert(batch, ownership).total
-    refresh_statistics(store_url, force=True)
+    refresh_statistics_if_grown(store_url)
     return total

@@ -109,6 +109,28 @@ def refresh_statistics(url: str, force: bool = False) -> None:
             connection.exec_driver_sql('ANALYZE eoorder_record')
 
 
+_GROWTH_BASE: dict[str, int] = {}  # store URL -> the highest record key seen at a refresh
+MIN_GROWTH = 1000  # new rows before statistics are refreshed again, at least
+
+
+def refresh_statistics_if_grown(url: str) -> bool:
+    """Refresh the planner's statistics when the record table doubled since the last
+    refresh seen by this process (the bulk loader's rule), at least `MIN_GROWTH` rows on:
+    small ingests (a job's results) do not analyse the whole table each time. The
+    growth is read from the highest key (one index lookup, whoever inserted). True if
+    refreshed."""
+    store = get_store(url)
+    with store.read() as session:
+        highest = session.connection().exec_driver_sql(
+            'SELECT max(pk) FROM eoorder_record').scalar() or 0
+    base = _GROWTH_BASE.setdefault(url, highest)
+    if highest - base < max(base, MIN_GROWTH):
+        return False
+    refresh_statistics(url, force=True)
+    _GROWTH_BASE[url] = highest
+    return True
+
+
 class RecordRepository:
     """The records of `collection` in the store at `url`."""
 

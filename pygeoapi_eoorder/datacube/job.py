@@ -129,13 +129,14 @@ def register_results(ctx, env, title: str | None) -> None:
     """The written files as one STAC item (a self-contained catalog beside them),
     registered in `catalogue.results_collection` as the owner's records."""
     from ..execution.stage_out import register_stac
-    write_catalog(ctx, env, title)
+    item = write_catalog(ctx, env, title)
     register_stac(ctx, env.output_dir,
-                  f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}')
+                  f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}', items=[item])
 
 
-def write_catalog(ctx, env, title: str | None) -> None:
-    """The written files as one STAC item in a self-contained catalog beside them."""
+def write_catalog(ctx, env, title: str | None):
+    """The written files as one STAC item in a self-contained catalog beside them; the
+    item (its asset hrefs absolute)."""
     import pystac
     from datetime import datetime, timezone
     geometry, bbox = footprint(env.bounds)
@@ -149,3 +150,4 @@ def write_catalog(ctx, env, title: str | None) -> None:
     catalog.add_item(item)
     catalog.normalize_hrefs(str(env.output_dir))
     catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    return item

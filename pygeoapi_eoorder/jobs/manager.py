@@ -79,8 +79,8 @@ class Manager(BaseManager):
         """Commit a job, wake the workers, return the job record (see `JobService`)."""
         return self.jobs.submit(process_id, inputs, **options)
 
-    def start(self, job_id: str) -> bool:
-        return self.jobs.start(job_id)
+    def start(self, job_id: str, job: dict | None = None) -> bool:
+        return self.jobs.start(job_id, job)
 
     def new_job(self, process_id: str, inputs: dict, **options) -> dict:
         return self.jobs.new_job(process_id, inputs, **options)

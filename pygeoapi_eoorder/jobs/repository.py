@@ -169,10 +169,10 @@ class JobRepository:
         values = {'status': to, 'updated': now, **fields}
         if to in FINAL and 'finished' not in fields and to != DISMISSED:
             values['finished'] = now
-        with self.store.write() as session:
+        with self.store.write_engine.begin() as connection:  # Core: every job passes here
             if guard is not None:
-                guard(session.connection())
-            result = session.execute(
+                guard(connection)
+            result = connection.execute(
                 update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[to]), *where)
                 .values(**values))
             return result.rowcount == 1
@@ -195,10 +195,10 @@ class JobRepository:
 
     def record_provenance(self, job_id: str, **facts: Any) -> None:
         """Add facts about what the job ran (only its worker writes them)."""
-        with self.store.write() as session:
-            current = session.scalar(select(Job.provenance).where(Job.id == job_id))
-            session.execute(update(Job).where(Job.id == job_id)
-                            .values(provenance={**(current or {}), **facts}))
+        with self.store.write_engine.begin() as connection:  # Core: at every job's start
+            current = connection.scalar(select(Job.provenance).where(Job.id == job_id))
+            connection.execute(update(Job).where(Job.id == job_id)
+                               .values(provenance={**(current or {}), **facts}))
 
     def finish(self, job_id: str, to: str, started: datetime | None = None,
                **fields: Any) -> bool:

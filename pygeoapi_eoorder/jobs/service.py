@@ -76,11 +76,13 @@ class JobService:
             self.announce([job['id']])
         return job
 
-    def start(self, job_id: str) -> bool:
+    def start(self, job_id: str, job: dict | None = None) -> bool:
         """Queue a `created` job (False if it is not `created` any more); QuotaExceeded
-        if it would take its owner over the queued-jobs quota."""
-        job = self.repo.get(job_id) if self.quotas is not None else None
-        guard = None if job is None or job['status'] != CREATED else \
+        if it would take its owner over the queued-jobs quota. `job`: its record if the
+        caller just read it (its owner and type are checked against the quota)."""
+        if job is None and self.quotas is not None:
+            job = self.repo.get(job_id)
+        guard = None if self.quotas is None or job is None or job['status'] != CREATED else \
             self.quotas.queue_guard(job['owner'], job['owner_roles'], job['type'])
         if not self.repo.transition(job_id, ACCEPTED, where=(Job.status == CREATED,),
                                     guard=guard, message='Job accepted and queued'):

@@ -181,7 +181,7 @@ class JobViews:
             return refusal
         if job['status'] == 'created':
             try:
-                self.manager.start(job_id)
+                self.manager.start(job_id, job)
             except QuotaExceeded as err:
                 return quota_refusal(err)
         return Response(status=202)

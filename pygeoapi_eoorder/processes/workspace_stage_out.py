@@ -2,14 +2,17 @@
 results land in the user's workspace and its catalogue), with `workspaces.stage_out:
 personal`. The workspace is chosen when the job starts (`target`). Every output file is
 uploaded to `jobs/<job id>/<output id>[/...]` of the owner's personal workspace, after
-the quota check for all of them, each confirmed by its stored size (a failed upload is
+the quota check for all of them (booked with a ledger row, `workspaces.bookings`, settled
+once the files and records are stored), each confirmed by its stored size (a failed upload is
 tried again a few times: an object store restarting); STAC outputs are registered in the
 workspace's collection (owned by the workspace, private) only then, so no record ever
 points at an object that is not stored; the job's results link to the workspace.
 
 A stage-out that fails (storage down, workspace deleted meanwhile, registration refused)
 fails the job with the reason and leaves nothing of it in the workspace
-(`workspaces.job_areas`: what the storage could not remove then is swept later)."""
+(`workspaces.job_areas`: what the storage could not remove then is swept later). A job
+killed mid-stage-out leaves its booking open: recovery (or a sweep) removes its area
+and gives the booking back whole, so no bytes stay counted."""
 
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ from ..catalogue.workspace_collections import collection_of
 from ..execution.errors import ExecutionError
 from ..workspaces import (KeyConflict, QuotaExceeded, StorageError, Workspace,
                           WorkspaceService, make_storage)
-from ..workspaces import WorkspaceNotFound, job_areas
+from ..workspaces import WorkspaceNotFound, bookings, job_areas
 from ..workspaces.records import WorkspaceRecords, ownership
 
 PAUSES = (1, 2, 4)  # seconds between the attempts at one object
@@ -85,16 +88,17 @@ def stage_out(ctx, document: dict, chosen: Target | None = None) -> dict:
     size = sum(p.stat().st_size for found in files.values() for _, p in found)
     try:
         _prepare(ctx, service, workspace.id)
-        service.reserve(workspace, size)  # booked in the workspace's stored usage
+        booking = service.book(workspace, bookings.JOB, ctx.job_id, size)
     except QuotaExceeded as err:
         raise ExecutionError(f'stage-out to workspace {workspace.id!r}: {err.detail}') from None
     except StorageError as err:
         raise ExecutionError(f'stage-out to workspace {workspace.id!r}: {err}') from None
     try:
-        refs = _store(ctx, service, workspace.id, refs, files, size)
-    except ExecutionError as err:
+        refs, kept = _store(ctx, service, workspace.id, refs, files)
+    except ExecutionError as err:  # the area goes, and its booking with it
         reason = job_areas.discard_quietly(service, workspace.id, ctx.job_id)
         raise ExecutionError(f'{err}{reason}') from None
+    service.settle(booking, kept)  # the files and records stored: the stored usage
     ctx.log.info('staged %d output(s), %d bytes, out to workspace %s', len(refs), size,
                  workspace.id)
     return {**document, **refs}
@@ -113,30 +117,25 @@ def _still_there(service, workspace_id: str) -> None:
                              'job wrote into it; nothing of the job was kept')
 
 
-def _store(ctx, service, workspace_id: str, refs: dict, files: dict, size: int) -> dict:
-    """Upload the files, then register the STAC outputs; the refs pointing there."""
+def _store(ctx, service, workspace_id: str, refs: dict, files: dict) -> tuple[dict, int]:
+    """Upload the files, then register the STAC outputs; the refs pointing there and the
+    bytes stored (files and record documents), all covered by the job's booking."""
     prefix = f'jobs/{ctx.job_id}'
     base = f'{ctx.base_url}/workspaces/{workspace_id}/files/{prefix}'
     uploaded = 0
-    try:
-        for oid, found in files.items():
-            for key, path in found:
-                uploaded += _put(ctx, service, workspace_id, f'{prefix}/{key}', path)
-                _still_there(service, workspace_id)
-            refs[oid] = dict(refs[oid], href=refs[oid]['href'].replace(
-                f'{ctx.base_url}/jobs/{ctx.job_id}/results', base, 1))
-    finally:  # the booking was for all files; what was not stored goes back
-        service.release(workspace_id, size - uploaded)
+    for oid, found in files.items():
+        for key, path in found:
+            uploaded += _put(ctx, service, workspace_id, f'{prefix}/{key}', path)
+            _still_there(service, workspace_id)
+        refs[oid] = dict(refs[oid], href=refs[oid]['href'].replace(
+            f'{ctx.base_url}/jobs/{ctx.job_id}/results', base, 1))
     records = WorkspaceRecords(ctx.settings.store_url, workspace_id)
     before = records.stored_bytes()
-    try:
-        for oid in refs:
-            if (ctx.job_dir / 'results' / oid / 'catalog.json').is_file():
-                _register(ctx, workspace_id, ctx.job_dir / 'results' / oid, f'{base}/{oid}')
-    finally:  # the registered documents count in the stored usage
-        service.release(workspace_id, before - records.stored_bytes())
+    for oid in refs:
+        if (ctx.job_dir / 'results' / oid / 'catalog.json').is_file():
+            _register(ctx, workspace_id, ctx.job_dir / 'results' / oid, f'{base}/{oid}')
     _still_there(service, workspace_id)
-    return refs
+    return refs, uploaded + records.stored_bytes() - before
 
 
 def _put(ctx, service, workspace_id: str, key: str, path: Path) -> int:

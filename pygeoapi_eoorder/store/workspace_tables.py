@@ -1,5 +1,5 @@
 """Tables of workspaces (created by store migration 0006): the workspace with its owner and
-storage quota, and its members; and who belongs to which workspace (the membership that
+storage quota, and its members (and its open storage bookings, migration 0013); and who belongs to which workspace (the membership that
 the auth rules and the catalogue's visibility read)."""
 
 from __future__ import annotations
@@ -26,6 +26,17 @@ MEMBER = Table(
     Column('workspace', String(64), ForeignKey('eoorder_workspace.id', ondelete='CASCADE'),
            primary_key=True),
     Column('user', String(255), primary_key=True),
+)
+
+BOOKING = Table(  # open bookings of `used_bytes` (migration 0013; workspaces/bookings.py)
+    'eoorder_workspace_booking', METADATA,
+    Column('id', String(64), primary_key=True),
+    Column('workspace', String(64), nullable=False, index=True),
+    Column('purpose', String(16), nullable=False),  # 'job' or 'upload'
+    Column('subject', Text, nullable=False),  # the job id, or the uploaded key
+    Column('bytes', BigInteger, nullable=False),  # booked in used_bytes
+    Column('replaced', BigInteger, nullable=False),  # an upload: the size it replaces
+    Column('created', DateTime, nullable=False),
 )
 
 

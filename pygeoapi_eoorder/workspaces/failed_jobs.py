@@ -1,8 +1,10 @@
-"""A job that recovery failed after a crash keeps nothing in its workspace."""
+"""A job that recovery failed after a crash keeps nothing in its workspace, and a job that
+no longer runs keeps no stage-out booking open (`sweep_bookings`)."""
 
 from __future__ import annotations
 
-from .job_areas import LOGGER, discard_quietly, personal_workspace
+from . import bookings
+from .job_areas import LOGGER, discard, discard_quietly, ended_jobs, personal_workspace
 from .service import WorkspaceService
 from .storage import make_storage
 
@@ -24,3 +26,29 @@ def discard_for_failed_job(settings, job: dict) -> None:
         LOGGER.warning('job %s: its workspace area stays: %s', job['id'], err)
         return
     discard_quietly(service, workspace_id, job['id'])
+
+
+def sweep_bookings(manager, settings) -> int:
+    """A job engine sweep: the areas of jobs that no longer run but hold a stage-out
+    booking (their worker was killed mid-stage-out, or failed on something else) are
+    removed and their bookings given back; how many jobs. While the storage fails, the
+    rest waits for the next sweep."""
+    block = settings.block.get('workspaces') or {}
+    booked = bookings.open_jobs(settings.store_url) if block.get('enabled', True) else {}
+    if not booked:
+        return 0
+    service = WorkspaceService(settings.store_url, make_storage(
+        block['storage'], settings.data_dir), None, block)
+    done = 0
+    for workspace_id, job_ids in sorted(booked.items()):
+        idle = ended_jobs(settings.store_url, set(), set(job_ids))
+        if not idle:
+            continue
+        try:
+            discard(service, workspace_id, idle)
+        except Exception as err:  # the object store is down: the next sweep
+            LOGGER.warning('workspace %s: bookings of jobs %s stay until the next sweep: '
+                           '%s', workspace_id, ', '.join(idle), err)
+            continue
+        done += len(idle)
+    return done

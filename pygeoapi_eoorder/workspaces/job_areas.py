@@ -7,6 +7,11 @@ a crash. What could not be discarded at the time (the object store was down) is 
 later: before every stage-out into the workspace, the areas of failed or dismissed jobs
 go. Records go before objects, so no record ever names an object that is gone; the
 multipart uploads a job left open in an object store are aborted with its objects.
+
+While a stage-out's booking is open (`bookings`), its area's objects and records are
+counted by that booking, not one by one: discarding such an area removes it whole and
+then gives the booking back whole, so a stage-out killed at any point leaves no bytes
+counted. `sweep_bookings` (a job engine sweep) does it for jobs that no longer run.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from ..catalogue.workspace_collections import collection_of
 from ..store import get_store
 from ..store.models import Job
 from ..store.record_tables import Record
+from . import bookings
 from .tables import WORKSPACE
 
 LOGGER = logging.getLogger('eoorder.workspaces')
 AREA = 'jobs'
 ENDED_WITHOUT_RESULTS = ('failed',)
+STILL_RUNNING = ('accepted', 'running')  # may yet settle its stage-out booking
 
 
 def prefix_of(job_id: str) -> str:
@@ -46,11 +53,27 @@ def discard(service, workspace_id: str, job_ids: list[str]) -> int:
     their bytes back to the usage; how many objects went. StorageError if the object
     store fails (what is left is swept later)."""
     from .records import WorkspaceRecords
-    records = WorkspaceRecords(service.store_url, workspace_id)
     if not exists(service, workspace_id):  # deleted meanwhile: whatever was written
-        records.clear()
+        WorkspaceRecords(service.store_url, workspace_id).clear()
         service.storage.destroy(workspace_id)
+        bookings.forget_workspace(service.store_url, workspace_id)
         return 0
+    open_ = bookings.open_of(service.store_url, workspace_id, bookings.JOB, list(job_ids))
+    covered = {booking.subject for booking in open_}
+    removed = _remove(service, workspace_id, [j for j in job_ids if j not in covered], True)
+    removed += _remove(service, workspace_id, sorted(covered), False)
+    for booking in open_:  # the whole area is gone: its booking goes back whole
+        service.settle(booking, 0)
+    return removed
+
+
+def _remove(service, workspace_id: str, job_ids: list[str], counted: bool) -> int:
+    """Remove the areas of `job_ids`; with `counted` (their stage-out was settled) the
+    bytes removed go back to the usage, else they are part of an open booking."""
+    from .records import WorkspaceRecords
+    if not job_ids:
+        return 0
+    records = WorkspaceRecords(service.store_url, workspace_id)
     before = records.stored_bytes()
     _remove_records(service, workspace_id, job_ids)
     freed = before - records.stored_bytes()
@@ -60,12 +83,12 @@ def discard(service, workspace_id: str, job_ids: list[str]) -> int:
         for prefix in prefixes:  # unfinished multipart uploads: no hidden parts stay
             service.storage.abort_uploads(workspace_id, prefix)
         for stored in list(service.storage.objects(workspace_id)):
-            if prefixes and stored.key.startswith(prefixes):
+            if stored.key.startswith(prefixes):
                 if service.storage.delete(workspace_id, stored.key):
                     freed += stored.size
                     removed += 1
     finally:
-        if freed and exists(service, workspace_id):
+        if counted and freed and exists(service, workspace_id):
             service.release(workspace_id, freed)
     return removed
 
@@ -78,23 +101,35 @@ def exists(service, workspace_id: str) -> bool:
 
 def sweep(service, workspace_id: str, also: tuple[str, ...] = ()) -> int:
     """Discard the areas that jobs which ended without results left in the workspace
-    (their discard failed at the time), and those of the jobs `also`; how many objects
-    went."""
+    (their discard failed at the time), those of jobs that no longer run with a
+    stage-out booking still open (killed mid-stage-out), and those of the jobs `also`;
+    how many objects went."""
     keys = [stored.key for stored in service.storage.objects(workspace_id)]
     keys += service.storage.open_uploads(workspace_id, f'{AREA}/')
     found = {key.split('/')[1] for key in keys
              if key.startswith(f'{AREA}/') and key.count('/') >= 2}
-    if not found:
+    booked = {b.subject for b in bookings.open_of(service.store_url, workspace_id,
+                                                  bookings.JOB)}
+    if not found | booked:
         return 0
-    with get_store(service.store_url).read() as session:
-        ended = list(session.execute(select(Job.id).where(
-            Job.id.in_(sorted(found)), Job.status.in_(ENDED_WITHOUT_RESULTS))).scalars())
-    ended += [job_id for job_id in also if job_id in found and job_id not in ended]
+    ended = ended_jobs(service.store_url, found, booked)
+    ended += [job_id for job_id in also if job_id in found | booked and job_id not in ended]
     removed = discard(service, workspace_id, ended) if ended else 0
     if removed:
         LOGGER.info('workspace %s: %d object(s) of ended jobs %s swept', workspace_id,
                     removed, ', '.join(ended))
     return removed
+
+
+def ended_jobs(store_url: str, found: set[str], booked: set[str]) -> list[str]:
+    """Of the jobs `found` in a workspace, those that ended without results; of the jobs
+    `booked` (a stage-out booking open), those that no longer run."""
+    with get_store(store_url).read() as session:
+        rows = session.execute(select(Job.id, Job.status).where(
+            Job.id.in_(sorted(found | booked)))).all()
+    status = {row.id: row.status for row in rows}
+    return sorted({job_id for job_id in found if status.get(job_id) in ENDED_WITHOUT_RESULTS}
+                  | {job_id for job_id in booked if status.get(job_id) not in STILL_RUNNING})
 
 
 def discard_quietly(service, workspace_id: str, job_id: str) -> str:

@@ -43,9 +43,11 @@ class WorkspaceRecords:
     def count(self) -> int:
         return self.repository.count(visibility.INTERNAL)
 
-    def stored_bytes(self, identifier: str | None = None) -> int:
+    def stored_bytes(self, identifier: str | None = None,
+                     excluding: tuple[str, ...] = ()) -> int:
         """Bytes of the registered record documents (they count in the storage quota);
-        of one record only when `identifier` is given."""
+        of one record only when `identifier` is given; without the records whose ids
+        start with one of `excluding`."""
         from sqlalchemy import Text, cast, func, select
 
         from ..store import get_store
@@ -54,6 +56,8 @@ class WorkspaceRecords:
                        ).where(Record.collection == self.repository.collection)
         if identifier is not None:
             query = query.where(Record.identifier == identifier)
+        for prefix in excluding:
+            query = query.where(~Record.identifier.startswith(prefix, autoescape=True))
         with get_store(self.repository.url).read() as session:
             return int(session.execute(query).scalar_one())
 

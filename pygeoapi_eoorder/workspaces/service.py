@@ -17,6 +17,7 @@ from typing import BinaryIO
 from sqlalchemy import delete, insert, select
 
 from ..store import get_store, isoformat, utcnow
+from . import bookings
 from .records import Fetcher, WorkspaceRecords
 from .storage import StoredObject
 from .tables import MEMBER, WORKSPACE
@@ -210,6 +211,7 @@ class WorkspaceService:
         with self.store.write() as session:
             session.execute(delete(MEMBER).where(MEMBER.c.workspace == workspace.id))
             session.execute(delete(WORKSPACE).where(WORKSPACE.c.id == workspace.id))
+        bookings.forget_workspace(self.store_url, workspace.id)
         # a second pass for writes under way meanwhile (later ones see it gone: `_lost`)
         self.storage.destroy(workspace.id)
         records.clear()
@@ -222,6 +224,7 @@ class WorkspaceService:
                 return False
         self.storage.destroy(workspace_id)
         WorkspaceRecords(self.store_url, workspace_id).clear()
+        bookings.forget_workspace(self.store_url, workspace_id)
         return True
 
     def _manageable(self, user, workspace_id: str) -> Workspace:
@@ -267,18 +270,37 @@ class WorkspaceService:
     def release(self, workspace_id: str, size: int) -> None:
         self.counter.release(workspace_id, size)
 
+    def book(self, workspace: Workspace, purpose: str, subject: str, size: int,
+             replaced: int = 0) -> bookings.Booking:
+        """Reserve `size` bytes (`reserve`) and record the open booking in the same
+        transaction (`bookings`): settle it when the write ends (`settle`)."""
+        self.counter.counted(workspace.id)
+        with self.store.write() as session:
+            self.reserve(workspace, size, session)
+            return bookings.record(session, workspace.id, purpose, subject, size, replaced)
+
+    def settle(self, booking: bookings.Booking, kept: int) -> None:
+        """The write of `booking` ended having kept `kept` bytes (0: nothing)."""
+        bookings.settle(self.store_url, booking, kept)
+
+    def give_back_abandoned_uploads(self) -> int:
+        """Give back the bookings of uploads opened before now (call it as the server
+        starts: their writer is gone); how many."""
+        return bookings.give_back_uploads(self.store_url, self.storage, utcnow())
+
     def upload(self, user, workspace_id: str, key: str, stream: BinaryIO,
                size: int) -> StoredObject:
-        """Store `size` bytes under `key` if they fit in the quota (booked first)."""
+        """Store `size` bytes under `key` if they fit in the quota (booked first; a
+        replaced file frees its bytes). A crash leaves the booking open: the next server
+        start gives it back (`bookings.give_back_uploads`)."""
         workspace = self.get(user, workspace_id)
-        booked = size - (self.storage.size(workspace.id, key) or 0)  # a replaced file frees
-        self.reserve(workspace, booked)
+        replaced = self.storage.size(workspace.id, key) or 0
+        booking = self.book(workspace, bookings.UPLOAD, key, size - replaced, replaced)
+        stored = None
         try:
             stored = self.storage.put(workspace.id, key, stream)
-        except BaseException:
-            self.release(workspace.id, booked)
-            raise
-        self.release(workspace.id, size - stored)  # the booking was the announced size
+        finally:  # the booking was the announced size: what was stored stays
+            self.settle(booking, 0 if stored is None else stored - replaced)
         if self._lost(workspace.id):
             raise WorkspaceNotFound(f'workspace {workspace_id!r} was deleted during the '
                                     'upload; nothing was kept')

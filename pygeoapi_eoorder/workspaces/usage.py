@@ -5,7 +5,7 @@ A write books its bytes first with one conditional UPDATE (`used + size <= quota
 the database applies to one transaction at a time: two concurrent uploads cannot both pass
 a quota that only one fits. Once written, the booking is corrected by what was really
 stored. NULL means "never counted": the first use counts the storage (as does an admin's
-recount)."""
+recount, which counts the writes under way by their open bookings)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..store import get_store
+from . import bookings, job_areas
 from .records import WorkspaceRecords
 from .tables import WORKSPACE
 
@@ -38,14 +39,25 @@ class UsageCounter:
         recount first aborts the uploads abandoned in the object store)."""
         if not only_if_missing:
             self.storage.abort_abandoned(workspace_id)
-        used = sum(o.size for o in self.storage.objects(workspace_id)) + WorkspaceRecords(
-            self.store_url, workspace_id).stored_bytes()
+        used = self._count(workspace_id)
         query = update(WORKSPACE).where(WORKSPACE.c.id == workspace_id)
         if only_if_missing:  # a concurrent first count or booking wins
             query = query.where(WORKSPACE.c.used_bytes.is_(None))
         with get_store(self.store_url).write() as session:
             session.execute(query.values(used_bytes=used))
         return self._stored(workspace_id) or 0
+
+    def _count(self, workspace_id: str) -> int:
+        """Files and record documents, plus the open bookings (`bookings`): the area
+        of a stage-out under way (`jobs/<job id>/`) is counted by its booking."""
+        booked = bookings.open_of(self.store_url, workspace_id)
+        jobs = tuple(b.subject for b in booked if b.purpose == bookings.JOB)
+        areas = tuple(job_areas.prefix_of(job_id) for job_id in jobs)
+        files = sum(o.size for o in self.storage.objects(workspace_id)
+                    if not o.key.startswith(areas))
+        records = WorkspaceRecords(self.store_url, workspace_id).stored_bytes(
+            excluding=tuple(f'{job_id}/' for job_id in jobs))
+        return files + records + sum(b.bytes for b in booked)
 
     def book(self, workspace_id: str, size: int, session: Session | None = None) -> int | None:
         """Add `size` bytes if they fit in the quota: None when booked, else the usage

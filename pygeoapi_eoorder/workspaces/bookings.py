@@ -1,0 +1,109 @@
+"""Open bookings of a workspace's stored usage: the bytes a write under way booked.
+
+A write (a job's stage-out, a user's upload) books its bytes in `used_bytes` and inserts
+its booking row (`BOOKING`: what it is for, how many bytes) in one transaction, so a
+crash leaves both or neither. When the write ends it is settled, again in one
+transaction: the row goes and the usage is corrected to what was kept (all of it, part
+of it, or nothing). A booking a crash left open is given back whole by a sweep: a job's
+once its area is removed (`job_areas.discard`), an upload's once its server is gone
+(`give_back_uploads`, when a server starts). Whoever deletes the row corrects the usage,
+so a booking is settled or given back exactly once; a write whose booking was given back
+meanwhile books what it kept when it settles.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+
+from ..store import get_store, utcnow
+from .tables import BOOKING, WORKSPACE
+
+JOB, UPLOAD = 'job', 'upload'
+
+
+@dataclass(frozen=True)
+class Booking:
+    id: str
+    workspace: str
+    purpose: str
+    subject: str
+    bytes: int
+    replaced: int = 0
+
+
+def record(session, workspace_id: str, purpose: str, subject: str, size: int,
+           replaced: int = 0) -> Booking:
+    """Insert the booking row of `size` bytes just booked in `session`."""
+    booking = Booking(uuid.uuid4().hex, workspace_id, purpose, subject, size, replaced)
+    session.execute(insert(BOOKING).values(
+        id=booking.id, workspace=workspace_id, purpose=purpose, subject=subject,
+        bytes=size, replaced=replaced, created=utcnow()))
+    return booking
+
+
+def settle(store_url: str, booking: Booking, kept: int) -> None:
+    """The write ended having kept `kept` bytes (0: nothing): its booking becomes that
+    (or, given back meanwhile by a sweep, those bytes are booked now)."""
+    with get_store(store_url).write() as session:
+        _settle(session, booking, kept)
+
+
+def _settle(session, booking: Booking, kept: int) -> None:
+    closed = session.execute(delete(BOOKING).where(BOOKING.c.id == booking.id)).rowcount == 1
+    change = kept - booking.bytes if closed else kept
+    if change:
+        session.execute(update(WORKSPACE).where(WORKSPACE.c.id == booking.workspace).values(
+            used_bytes=WORKSPACE.c.used_bytes + change))
+
+
+def _rows(query) -> list[Booking]:
+    return [Booking(r.id, r.workspace, r.purpose, r.subject, r.bytes, r.replaced)
+            for r in query]
+
+
+def open_of(store_url: str, workspace_id: str, purpose: str | None = None,
+            subjects: list[str] | None = None) -> list[Booking]:
+    """The open bookings of a workspace (for `purpose`, of `subjects` when given)."""
+    query = select(BOOKING).where(BOOKING.c.workspace == workspace_id)
+    if purpose is not None:
+        query = query.where(BOOKING.c.purpose == purpose)
+    if subjects is not None:
+        query = query.where(BOOKING.c.subject.in_(subjects))
+    with get_store(store_url).read() as session:
+        return _rows(session.execute(query))
+
+
+def open_jobs(store_url: str) -> dict[str, list[str]]:
+    """{workspace id: job ids} of the open bookings of stage-outs."""
+    found: dict[str, list[str]] = {}
+    with get_store(store_url).read() as session:
+        for row in session.execute(select(BOOKING.c.workspace, BOOKING.c.subject).where(
+                BOOKING.c.purpose == JOB)):
+            found.setdefault(row.workspace, []).append(row.subject)
+    return found
+
+
+def forget_workspace(store_url: str, workspace_id: str) -> None:
+    """A deleted workspace's bookings go with it (its usage went already)."""
+    with get_store(store_url).write() as session:
+        session.execute(delete(BOOKING).where(BOOKING.c.workspace == workspace_id))
+
+
+def give_back_uploads(store_url: str, storage, before: datetime) -> int:
+    """Give back the bookings of uploads opened before `before` (the start of this
+    server: their writer is gone). An upload whose object was stored before the crash
+    keeps what it changed (the key's size now, less the size it replaced)."""
+    with get_store(store_url).read() as session:
+        stale = _rows(session.execute(select(BOOKING).where(
+            BOOKING.c.purpose == UPLOAD, BOOKING.c.created < before)))
+    for booking in stale:
+        try:
+            now = storage.size(booking.workspace, booking.subject) or 0
+        except Exception:  # a key the storage cannot read: as if nothing was stored
+            now = booking.replaced
+        settle(store_url, booking, now - booking.replaced)
+    return len(stale)
