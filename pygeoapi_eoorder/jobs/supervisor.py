@@ -203,7 +203,7 @@ def serve(runtime: Runtime) -> int:
     """Supervise the jobs of `runtime`'s data directory until stopped (SIGTERM, SIGINT);
     return at once if another supervisor serves it."""
     settings = runtime.settings
-    lock = control.take_lock(control.lock_path(settings))
+    lock = control.take_lock(control.lock_path(settings), patience=1.0)  # past probes
     if lock is None:
         return 0  # another supervisor serves this data directory
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: '

@@ -38,16 +38,24 @@ def socket_path(settings: Settings) -> Path:
     return settings.run_dir / 'supervisor.sock'
 
 
-def take_lock(path: Path) -> int | None:
-    """Take the supervisor lock; return its descriptor, or None if another holds it."""
+def take_lock(path: Path, patience: float = 0.0) -> int | None:
+    """Take the supervisor lock; return its descriptor, or None if another holds it.
+
+    `supervisor_alive` probes hold the lock for microseconds: a supervisor starting waits
+    `patience` seconds before it concludes that another supervisor holds it for good.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.01)
 
 
 def supervisor_alive(settings: Settings) -> bool:
