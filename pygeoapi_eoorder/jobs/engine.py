@@ -49,9 +49,10 @@ class JobEngine:
 
     # -- files -----------------------------------------------------------------------
     def remove_files(self, job_id: str, message: str | None = None) -> None:
-        """Remove a job's results and log wherever the result store keeps them."""
-        self.results.remove(job_id)
+        """Remove a job's results and log wherever the result store keeps them; the job
+        says so first, so that no reader finds it promising files already gone."""
         self.repo.mark_files_removed(job_id, message)
+        self.results.remove(job_id)
 
     def release(self, job_id: str, worker: str | None = None) -> dict | None:
         """A job left its worker: clear its holder; a job dismissed meanwhile loses its
