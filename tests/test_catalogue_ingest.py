@@ -103,3 +103,27 @@ def test_statistics_refreshed_only_when_the_table_doubled(tmp_path):
     records.upsert([eo_record(index) for index in range(2000, 3300)])  # the table doubled
     ingest_stac(url, 'results', root)
     assert _stat_rows(url) == 1200 + 2 + 1300
+
+
+def test_a_dismissed_or_deleted_job_registers_nothing(tmp_path):
+    """The job's state is read in the inserting transaction: records of a job dismissed (or
+    deleted) while it ran are never written, those of a running job are."""
+    from pygeoapi_eoorder.jobs.repository import DISMISSED, JobRepository
+    from pygeoapi_eoorder.store import get_store
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    jobs = JobRepository(get_store(url))
+    running, dismissed = (jobs.add('echo', job_type='process', inputs={}) for _ in range(2))
+    for job in (running, dismissed):
+        assert jobs.claim_id(job['id'], 'w') is not None
+    assert jobs.transition(dismissed['id'], DISMISSED)
+    root = make_catalog(tmp_path / 'results', count=2)
+    records = RecordRepository(url, 'results')
+
+    def register(job_id: str) -> int:
+        return ingest_stac(url, 'results', root, id_prefix=f'{job_id}/',
+                           unless=jobs.ended_check(job_id))
+    assert register(running['id']) == 2
+    assert register(dismissed['id']) == 0
+    assert register('no-such-job') == 0
+    assert sorted(r['id'] for r in records.search(None, limit=10, count=False)[0]) == \
+        sorted(f"{running['id']}/result-{i}" for i in (0, 1))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Iterable
+from typing import Callable, Iterable
 from urllib.parse import quote, unquote, urlsplit
 
 import pystac
@@ -64,13 +64,16 @@ def _read_items(path: pathlib.Path) -> Iterable[pystac.Item]:
 
 def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
                 base_href: str | None = None, ownership: Ownership = CURATED,
-                id_prefix: str = '', items: Iterable[pystac.Item] | None = None) -> int:
+                id_prefix: str = '', items: Iterable[pystac.Item] | None = None,
+                unless: Callable | None = None) -> int:
     """Upsert every item of the STAC catalog as a record; return how many were ingested.
 
     `ownership`: who owns the records and who sees them; `id_prefix` is put before every
     item id (a job's prefix: its items never replace anyone else's). `items`: the
     catalog's items as its writer holds them (asset hrefs absolute): the catalog just
-    written is not read back. Statistics are refreshed when the table grew a lot."""
+    written is not read back. `unless(connection)`: a reason to write nothing, read in
+    each writing transaction (see `RecordRepository.upsert`). Statistics are refreshed
+    when the table grew a lot."""
     path = _catalog_file(catalog)
     rewrite = _href_rewriter(path.parent, base_href)
     repository = RecordRepository(store_url, collection_id)
@@ -80,9 +83,9 @@ def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
         record['id'] = f"{id_prefix}{record['id']}"
         batch.append(record)
         if len(batch) >= BATCH:
-            total += repository.upsert(batch, ownership).total
+            total += repository.upsert(batch, ownership, unless=unless).total
             batch = []
     if batch:
-        total += repository.upsert(batch, ownership).total
+        total += repository.upsert(batch, ownership, unless=unless).total
     refresh_statistics_if_grown(store_url)
     return total

@@ -83,20 +83,20 @@ class GraphProcess(JobProcessor):
         files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size}
                  for path, media_type in env.outputs]
         title = (ctx.job.get('details') or {}).get('title')
-        if env.outputs and ctx.job.get('type') == BATCH and _still_wanted(ctx):
-            if chosen is not None:  # the files and their STAC item into the workspace
+        if env.outputs and ctx.job.get('type') == BATCH:
+            if chosen is not None and _still_wanted(ctx):  # files and item to the workspace
                 write_catalog(ctx, env, title)
                 files = workspace_results.stage_out(ctx, env.output_dir, chosen, files)
-            else:
+            elif chosen is None:  # (registered unless dismissed meanwhile: `register_stac`)
                 register_results(ctx, env, title)
         geometry, bbox = footprint(env.bounds)
         return 'application/json', {'files': files, 'geometry': geometry, 'bbox': bbox}
 
 
 def _still_wanted(ctx) -> bool:
-    """Not dismissed or deleted while it ran (its records would outlive it)."""
-    current = ctx.repo.get(ctx.job_id)
-    return current is not None and current['status'] not in ('dismissed',)
+    """Not dismissed or deleted while it ran (its files would outlive it)."""
+    status = ctx.repo.status_of([ctx.job_id]).get(ctx.job_id)
+    return status is not None and status != 'dismissed'
 
 
 def remove_results(settings, job_id: str) -> int:

@@ -111,6 +111,15 @@ class JobRepository:
             row = connection.execute(select(*COLUMNS).where(Job.id == job_id)).mappings().first()
             return dict(row) if row is not None else None
 
+    @staticmethod
+    def ended_check(job_id: str) -> Callable[[Connection], bool]:
+        """A test for another transaction on this store: the job was dismissed or deleted
+        (what it writes then would outlive it)."""
+        def ended(connection: Connection) -> bool:
+            status = connection.scalar(select(Job.status).where(Job.id == job_id))
+            return status is None or status == DISMISSED
+        return ended
+
     def status_of(self, job_ids: Iterable[str]) -> dict[str, str]:
         ids = list(job_ids)
         if not ids:
@@ -193,10 +202,13 @@ class JobRepository:
                                      .values(details=details, updated=utcnow()))
             return result.rowcount == 1
 
-    def record_provenance(self, job_id: str, **facts: Any) -> None:
-        """Add facts about what the job ran (only its worker writes them)."""
+    def record_provenance(self, job_id: str, known: dict | None = None,
+                          **facts: Any) -> None:
+        """Add facts about what the job ran (only its worker writes them). `known`: the
+        job's provenance as its worker holds it (not read again)."""
         with self.store.write_engine.begin() as connection:  # Core: at every job's start
-            current = connection.scalar(select(Job.provenance).where(Job.id == job_id))
+            current = known if known is not None else connection.scalar(
+                select(Job.provenance).where(Job.id == job_id))
             connection.execute(update(Job).where(Job.id == job_id)
                                .values(provenance={**(current or {}), **facts}))
 

@@ -16,7 +16,7 @@ import logging
 import uuid
 
 from lxml import etree
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from ..store import utcnow
 from . import states
@@ -31,16 +31,21 @@ BATCH = 200  # new records taken per subscription and transaction
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
 
 
-def _standing(session, collection: str | None) -> list[dict]:
-    """Subscription items still served: active item of an approved, unfinished order."""
-    query = select(OrderItem.id, OrderItem.order_id, OrderItem.item_id,
+_STANDING = select(OrderItem.id, OrderItem.order_id, OrderItem.item_id,
                    OrderItem.collection_id).join(Order, Order.id == OrderItem.order_id).where(
-        OrderItem.kind == SUBSCRIPTION, OrderItem.status.in_(states.ACTIVE),
-        OrderItem.collection_id.is_not(None),
-        Order.status.in_((states.ACCEPTED, states.IN_PRODUCTION)))
-    if collection is not None:
-        query = query.where(OrderItem.collection_id == collection)
-    return [dict(r) for r in session.execute(query).mappings()]
+    OrderItem.kind == SUBSCRIPTION, OrderItem.status.in_(states.ACTIVE),
+    OrderItem.collection_id.is_not(None),
+    Order.status.in_((states.ACCEPTED, states.IN_PRODUCTION)))
+_STANDING_ON = _STANDING.where(OrderItem.collection_id == bindparam('collection'))
+
+
+def _standing(connection, collection: str | None) -> list[dict]:
+    """Subscription items still served: active item of an approved, unfinished order
+    (statements built once: asked after every insert of records)."""
+    if collection is None:
+        return [dict(r) for r in connection.execute(_STANDING).mappings()]
+    return [dict(r) for r in connection.execute(_STANDING_ON,
+                                                {'collection': collection}).mappings()]
 
 
 def open_cursor(session, item: dict) -> None:
@@ -123,8 +128,8 @@ def deliver(service, collection: str | None = None) -> int:
     """Serve every standing subscription (of `collection`, or all); start the new items'
     jobs. Returns how many product items were added."""
     repo = service.repo
-    with repo.store.read() as session:
-        standing = _standing(session, collection)
+    with repo.store.read_engine.connect() as connection:  # Core: after every insert
+        standing = _standing(connection, collection)
     added = 0
     for item in standing:
         while True:

@@ -67,8 +67,8 @@ class ProcessCatalogue:
     def processor(self, process_id: str, definition: dict | None = None) -> BaseProcessor:
         """A new processor of a visible process (pygeoapi's plug-in loader builds it from
         the resource's `processor`, as pygeoapi itself does)."""
-        if definition is None:
-            definition = self.visible().get(process_id)
+        if definition is None:  # a configured process: no store read (as `metadata`)
+            definition = self.configured.get(process_id) or self.visible().get(process_id)
         if definition is None:
             raise UnknownProcessError('Invalid process identifier')
         processor = load_plugin('process', definition['processor'])

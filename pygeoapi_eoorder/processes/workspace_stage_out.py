@@ -164,7 +164,7 @@ def _register(ctx, workspace_id: str, catalog_dir: Path, href_base: str) -> None
     try:
         count = ingest_stac(ctx.settings.store_url, collection_of(workspace_id), catalog_dir,
                             base_href=href_base, ownership=ownership(workspace_id),
-                            id_prefix=f'{ctx.job_id}/')
+                            id_prefix=f'{ctx.job_id}/', unless=ctx.repo.ended_check(ctx.job_id))
     except Exception as err:  # pystac and the store raise many kinds; the job says why
         raise ExecutionError(f'registering {catalog_dir.name} in workspace {workspace_id!r} '
                              f'failed: {type(err).__name__}: {err}') from None
