@@ -80,6 +80,7 @@ from .processes.registry import ProcessRegistry
 from .store import Store
 from .urls import BaseURL
 from .workspaces import failed_jobs as workspace_bookings
+from .workspaces import uploads as workspace_uploads
 from .wps import notify as wps_notify
 
 __all__ = ['BUILTIN_PROCESSES', 'Components', 'PluginError', 'load_config', 'plugin_name',
@@ -212,7 +213,8 @@ class Components:
         manager_def = dict(config['server']['manager'], processes=configured)
         manager = Manager(manager_def, services=services)
         components = cls(config=config, settings=settings, services=services, manager=manager,
-                         sweepers=(order_recovery.sweep, workspace_bookings.sweep_bookings),
+                         sweepers=(order_recovery.sweep, workspace_bookings.sweep_bookings,
+                                   workspace_uploads.sweep_uploads),
                          record_listeners=_record_listeners(settings, manager),
                          urls=BaseURL.for_config(config, settings.public_url),
                          catalogue=CatalogueContext.of_config(config, settings))

@@ -7,24 +7,7 @@ import time
 
 from pygeoapi_eoorder import config as eoconfig
 from pygeoapi_eoorder.jobs import supervisor_control
-
-
-def supervisor_pids(config_path) -> list[int]:
-    """Processes started as `python -m pygeoapi_eoorder.supervise <config_path>` (their
-    forked job workers, which share that command line, left out)."""
-    found = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f'/proc/{entry}/cmdline', 'rb') as fh:
-                args = fh.read().split(b'\0')
-        except OSError:
-            continue
-        if b'pygeoapi_eoorder.supervise' in args and str(config_path).encode() in args:
-            with open(f'/proc/{entry}/stat') as fh:
-                found[int(entry)] = int(fh.read().rsplit(')', 1)[1].split()[1])
-    return sorted(pid for pid, parent in found.items() if parent not in found)
+from tests.support.process_table import supervisor_pids
 
 
 def test_repeated_wake_ups_start_one_supervisor(make_server, monkeypatch):

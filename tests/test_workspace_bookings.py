@@ -9,10 +9,14 @@ through the API)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from pygeoapi_eoorder.config import load
+from pygeoapi_eoorder.workspaces import make_storage, uploads
 from tests.support.auth import as_
 from tests.support.cluster import wait_for
 from tests.support.workspaces import scene
@@ -123,3 +127,70 @@ def test_uploads_cut_by_a_crash_leave_no_booked_bytes(site):
     put(site, 'ivan', workspace, 'small.bin', b'n' * 900)  # settled uploads stay exact
     assert open_bookings(site, workspace) == []
     assert stored_usage(site, workspace) == 1600 == recounted(site, workspace)
+
+
+def sweep(site: Site) -> int:
+    """The job engine's sweep of upload bookings, run here: on the server's host."""
+    _, settings = load(site.server.config)
+    return uploads.sweep_uploads(None, settings)
+
+
+def finish_upload(sock, size: int) -> bytes:
+    """Send the rest of an upload `start_upload` began; the server's answer."""
+    sock.sendall(b'u' * (size - size // 2))
+    answer = b''
+    while chunk := sock.recv(65536):
+        answer += chunk
+    sock.close()
+    return answer
+
+
+def test_an_upload_under_way_keeps_its_booking_however_often_swept(site):
+    workspace = personal(site.server, 'carol')
+    size = 2_000_000
+    sock = start_cut_upload(site, 'carol', workspace, 'slow.bin', size)
+    for _ in range(3):
+        assert sweep(site) == 0
+    assert open_bookings(site, workspace) == [('upload', 'slow.bin', size)]
+    assert stored_usage(site, workspace) == size
+    assert finish_upload(sock, size).startswith(b'HTTP/1.1 201')
+    assert_exact(site, workspace)
+    assert site.files(workspace) == {'slow.bin': size}
+
+
+def test_an_upload_cut_by_a_crash_is_given_back_by_the_sweep(site):
+    """Its web worker is gone, and no server start gave its booking back: the sweep does."""
+    workspace = personal(site.server, 'dave')
+    put(site, 'dave', workspace, 'kept.bin', b'k' * 300)
+    sock = start_cut_upload(site, 'dave', workspace, 'cut.bin', 3_000_000)
+    site.server.kill()  # its job engine too: nothing else sweeps meanwhile
+    sock.close()
+    try:
+        assert open_bookings(site, workspace) == [('upload', 'cut.bin', 3_000_000)]
+        assert sweep(site) == 1
+        assert open_bookings(site, workspace) == []
+        assert stored_usage(site, workspace) == 300
+        assert site.files(workspace) == {'kept.bin': 300}
+        assert sweep(site) == 0
+    finally:
+        site.server.start()
+    assert_exact(site, workspace)
+
+
+def test_a_booking_opened_on_another_host_goes_back_whole_after_the_lifetime(site, tmp_path):
+    """Its lock is not visible here: its age decides. A writer still there books what it
+    kept as it ends, so the usage is exact either way."""
+    workspace = personal(site.server, 'erin')
+    size = 2_000_000
+    sock = start_cut_upload(site, 'erin', workspace, 'far.bin', size)
+    _, settings = load(site.server.config)
+    storage = make_storage(settings.block['workspaces']['storage'], settings.data_dir)
+    elsewhere = uploads.UploadLocks(tmp_path / 'another-host')
+    assert uploads.give_back_abandoned(site.store_url, storage, elsewhere, 3600) == 0
+    assert open_bookings(site, workspace) == [('upload', 'far.bin', size)]
+    time.sleep(1.5)
+    assert uploads.give_back_abandoned(site.store_url, storage, elsewhere, 1) == 1
+    assert open_bookings(site, workspace) == [] and stored_usage(site, workspace) == 0
+    assert finish_upload(sock, size).startswith(b'HTTP/1.1 201')
+    assert_exact(site, workspace)
+    assert site.files(workspace) == {'far.bin': size}

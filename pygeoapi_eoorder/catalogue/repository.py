@@ -109,25 +109,48 @@ def refresh_statistics(url: str, force: bool = False) -> None:
             connection.exec_driver_sql('ANALYZE eoorder_record')
 
 
-_GROWTH_BASE: dict[str, int] = {}  # store URL -> the highest record key seen at a refresh
 MIN_GROWTH = 1000  # new rows before statistics are refreshed again, at least
+# store URL -> (rows analysed, highest record key) at this process's last refresh there
+_REFRESHED: dict[str, tuple[int, int]] = {}
+
+
+def _analysed_rows(connection, sqlite: bool) -> int:
+    """The record count the store's planner statistics were taken at (0: never taken):
+    SQLite's `sqlite_stat1` (its first figure), PostgreSQL's `pg_class.reltuples`."""
+    if sqlite:
+        if not connection.exec_driver_sql(
+                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+            return 0
+        stat = connection.exec_driver_sql(
+            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'eoorder_record' LIMIT 1").scalar()
+        return int(stat.split()[0]) if stat else 0
+    rows = connection.exec_driver_sql(
+        "SELECT reltuples FROM pg_class WHERE oid = to_regclass('eoorder_record')").scalar()
+    return max(int(rows or 0), 0)  # -1: never analysed
 
 
 def refresh_statistics_if_grown(url: str) -> bool:
-    """Refresh the planner's statistics when the record table doubled since the last
-    refresh seen by this process (the bulk loader's rule), at least `MIN_GROWTH` rows on:
-    small ingests (a job's results) do not analyse the whole table each time. The
-    growth is read from the highest key (one index lookup, whoever inserted). True if
-    refreshed."""
+    """Refresh the planner's statistics when the record table doubled since they were
+    taken (the bulk loader's rule), at least `MIN_GROWTH` rows on: small ingests (a
+    job's results) do not analyse the whole table each time. The rows analysed are the
+    store's own figure (whichever process analysed); the rows now are read from the
+    highest key (one index lookup, no count). Keys of deleted records never come back:
+    after its own refresh a process counts growth from the highest key it saw then
+    (while the store's figure is still the one it took), so a table that lost many
+    records is not analysed again at every ingest. True if refreshed."""
     store = get_store(url)
     with store.read() as session:
-        highest = session.connection().exec_driver_sql(
+        connection = session.connection()
+        analysed = _analysed_rows(connection, store.is_sqlite)
+        highest = connection.exec_driver_sql(
             'SELECT max(pk) FROM eoorder_record').scalar() or 0
-    base = _GROWTH_BASE.setdefault(url, highest)
-    if highest - base < max(base, MIN_GROWTH):
+    rows_then, key_then = _REFRESHED.get(url, (None, None))
+    base = key_then if rows_then == analysed else analysed
+    if highest - base < max(analysed, MIN_GROWTH):
         return False
     refresh_statistics(url, force=True)
-    _GROWTH_BASE[url] = highest
+    with store.read() as session:
+        _REFRESHED[url] = (_analysed_rows(session.connection(), store.is_sqlite), highest)
     return True
 
 
@@ -210,14 +233,15 @@ class RecordRepository:
 
     def upsert(self, documents: list[dict],
                ownership: visibility.Ownership = visibility.CURATED,
-               owned: bool = False) -> UpsertResult:
+               owned: bool = False, unless: Callable | None = None) -> UpsertResult:
         """Insert new records, replace changed ones, skip unchanged ones (by content hash).
 
         The records get `ownership`; a record stored with another owner is never
         replaced (counted as `refused`). New records are inserted in one bulk statement
         (`sql_bulk`); `owned`: the documents are fresh JSON values given up by the
-        caller (see `sql_rows.rows`)."""
-        return self._write(self._rows(documents, ownership, owned), ownership)
+        caller (see `sql_rows.rows`). `unless(connection)`: a reason, read in the same
+        transaction, to write nothing (e.g. the job writing them was dismissed)."""
+        return self._write(self._rows(documents, ownership, owned), ownership, unless)
 
     def _rows(self, documents, ownership: visibility.Ownership, owned: bool) -> dict:
         """The table rows of `documents` by identifier (the last of a repeated one)."""
@@ -234,12 +258,15 @@ class RecordRepository:
             return column.in_(values)
         return column == any_(cast(array(values), ARRAY(String)))
 
-    def _write(self, rows: dict, ownership: visibility.Ownership) -> UpsertResult:
+    def _write(self, rows: dict, ownership: visibility.Ownership,
+               unless: Callable | None = None) -> UpsertResult:
         result = UpsertResult()
         if not rows:
             return result
         now = utcnow()
         with self.store.write() as session:
+            if unless is not None and unless(session.connection()):
+                return result
             existing = {r.identifier: r for r in session.execute(select(Record).where(
                 Record.collection == self.collection,
                 self._among(Record.identifier, list(rows)))).scalars()}

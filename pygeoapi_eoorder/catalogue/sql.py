@@ -189,9 +189,13 @@ def _escape_like(value: str) -> str:
 
 def has_value(col, value) -> object:
     """A multi-valued column ('a|b|c', or '|a|b|' for externalIds) holds `value`."""
-    token = _escape_like(str(value))
-    return or_(col == str(value), col.like(f'{token}|%', escape='\\'),
-               col.like(f'%|{token}', escape='\\'), col.like(f'%|{token}|%', escape='\\'))
+    text = str(value)
+    token = _escape_like(text)
+    candidates = or_(col == text, col.like(f'{token}|%', escape='\\'),
+                     col.like(f'%|{token}', escape='\\'), col.like(f'%|{token}|%', escape='\\'))
+    # SQLite's LIKE ignores the case of ASCII letters; replace() does not
+    joined = '|' + col + '|'
+    return and_(candidates, func.replace(joined, f'|{text}|', '') != joined)
 
 
 # B-tree indexed columns of few distinct values. Next to a PostGIS spatial test they are read

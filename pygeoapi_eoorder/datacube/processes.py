@@ -102,7 +102,7 @@ def _user_process(definition: dict, found, env):
                       if 'default' in p}
         parameters.update(arguments)
         graph = OpenEOProcessGraph({'process_graph': set_aside(definition['process_graph'],
-                                                               env.conditions)})
+                                                               env.conditions, parameters)})
         return graph.to_callable(process_registry=found, parameters=parameters)(
             named_parameters=parameters)
     return run_user_process

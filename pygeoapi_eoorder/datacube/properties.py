@@ -3,13 +3,25 @@ its `value`), translated to the catalogue's query model (a pygeofilter AST) so t
 store selects the items, as for the spatial and temporal extents.
 
 A property is a queryable of the catalogue by its name or by the STAC name it stands for
-(`eo:cloud_cover` is `cloudCover`); another name is read from the item's own properties.
-A graph may use the comparisons `eq`, `neq`, `lt`, `lte`, `gt`, `gte` and `between` of the
-value with a constant, `array_contains` (a list of constants holding the value), and
-`and`, `or` and `not` of those; anything else is refused (never ignored).
+(`eo:cloud_cover` is `cloudCover`, `instruments` is `instrument`); another name is read from
+the item's own properties. A graph may use the comparisons `eq`, `neq`, `lt`, `lte`, `gt`,
+`gte` and `between` of the value with a constant, `array_contains` (a list of constants
+holding the value), and `and`, `or` and `not` of those; anything else is refused (never
+ignored). `eq` and `neq` take `delta` (numbers within it are equal: a range) and
+`case_sensitive: false` (strings equal whatever the case of their letters; SQLite folds
+ASCII letters only, PostgreSQL by its locale).
 
-The conditions are set aside before the graph is parsed (`set_aside`): the parser would
-take the nodes of a condition for nodes of the graph itself and run them without `value`.
+A property the catalogue keeps as a list of values (`instruments`, `keywords`): `eq` holds
+when the list contains the value, `neq` when it does not, `array_contains` when it contains
+any of the constants (strings); other comparisons and `case_sensitive: false` are
+refused.
+
+A constant may be a parameter of the enclosing user-defined process (`from_parameter`): its
+value given in the call, else its default; an unknown parameter is refused.
+
+The conditions are set aside before the graph is parsed (`set_aside`, which also puts in
+the parameters' values): the parser would take the nodes of a condition for nodes of the
+graph itself and run them without `value`.
 """
 
 from __future__ import annotations
@@ -23,24 +35,53 @@ COMPARISONS = {'eq': ast.Equal, 'neq': ast.NotEqual, 'lt': ast.LessThan,
 FLIPPED = {'lt': 'gt', 'lte': 'gte', 'gt': 'lt', 'gte': 'lte', 'eq': 'eq', 'neq': 'neq'}
 LOGICAL = {'and': ast.And, 'or': ast.Or}
 ALLOWED = 'eq, neq, lt, lte, gt, gte, between, array_contains, and, or, not'
+VALUE = 'value'  # the parameter of a condition: the item's property
 
 
 SET_ASIDE = 'load_collection properties #'
 
 
-def set_aside(graph: dict, found: dict) -> dict:
+def set_aside(graph: dict, found: dict, parameters: dict | None = None) -> dict:
     """`graph` with the `properties` of each `load_collection` replaced by a key of
-    `found` (which gets the conditions)."""
+    `found` (which gets the conditions, the `parameters` of the enclosing process put in)."""
     copied = {}
     for key, node in graph.items():
         arguments = node.get('arguments') if isinstance(node, dict) else None
         if isinstance(arguments, dict) and node.get('process_id') == 'load_collection' \
                 and isinstance(arguments.get('properties'), dict):
             token = f'{SET_ASIDE}{len(found)}'
-            found[token] = arguments['properties']
+            found[token] = with_parameters(arguments['properties'], parameters or {})
             node = {**node, 'arguments': {**arguments, 'properties': token}}
         copied[key] = node
     return copied
+
+
+def with_parameters(properties: dict, parameters: dict) -> dict:
+    """The conditions with each reference to a parameter other than `value` replaced by the
+    parameter's value (ProcessParameterInvalid: the process has no such parameter)."""
+    def put_in(name: str, argument):
+        if isinstance(argument, dict) and set(argument) == {'from_parameter'} \
+                and argument['from_parameter'] != VALUE:
+            reference = argument['from_parameter']
+            if reference not in parameters:
+                raise _invalid(name, f'the parameter {reference!r} has no value here (it is '
+                               'neither given to nor a default of the enclosing process)')
+            return _scalar(_plain(parameters[reference]))
+        if isinstance(argument, dict):
+            return {k: put_in(name, v) for k, v in argument.items()}
+        if isinstance(argument, list):
+            return [put_in(name, v) for v in argument]
+        return argument
+    return {name: put_in(name, process) for name, process in properties.items()}
+
+
+def _scalar(value):
+    """A numpy number as a Python one (a computed argument)."""
+    if getattr(value, 'ndim', None) == 0 and hasattr(value, 'item'):
+        return value.item()
+    if isinstance(value, list):
+        return [_scalar(v) for v in value]
+    return value
 
 
 def _invalid(name: str, message: str) -> GraphError:
@@ -48,16 +89,22 @@ def _invalid(name: str, message: str) -> GraphError:
                       'ProcessParameterInvalid')
 
 
+def queryable(name: str):
+    """The catalogue queryable an item property is (None: read from the document)."""
+    from ..catalogue.queryables import QUERYABLES
+    if name in QUERYABLES:
+        return QUERYABLES[name]
+    for found in QUERYABLES.values():  # a STAC name (values of the same form only)
+        if found.stac == name and not found.enum:
+            return found
+    return None
+
+
 def attribute(name: str) -> ast.Attribute:
     """The query attribute of an item property (see the module's docstring)."""
-    from ..catalogue.queryables import QUERYABLES
     from ..catalogue.search import DOCUMENT
-    if name in QUERYABLES and not QUERYABLES[name].array:
-        return ast.Attribute(name)
-    for queryable in QUERYABLES.values():  # a STAC name (values of the same form only)
-        if queryable.stac == name and not (queryable.array or queryable.enum):
-            return ast.Attribute(queryable.name)
-    return ast.Attribute(DOCUMENT + name)
+    found = queryable(name)
+    return ast.Attribute(DOCUMENT + name if found is None else found.name)
 
 
 def _plain(value):
@@ -74,12 +121,23 @@ def _plain(value):
     return value
 
 
+def _escaped(text: str) -> str:
+    """`text` as a LIKE pattern matching only itself."""
+    return text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class _Translation:
     """One property's graph, node by node from its result."""
 
     def __init__(self, name: str, graph: dict):
         self.name, self.graph = name, graph
         self.attribute = attribute(name)
+        found = queryable(name)
+        self.is_list = bool(found and found.array)
 
     def result(self) -> ast.Node:
         ends = [key for key, node in self.graph.items() if (node or {}).get('result')]
@@ -111,28 +169,58 @@ class _Translation:
         return self.node(argument['from_node'], seen)
 
     def is_value(self, argument) -> bool:
-        return isinstance(argument, dict) and argument.get('from_parameter') == 'value'
+        return isinstance(argument, dict) and argument.get('from_parameter') == VALUE
 
     def constant(self, argument):
         if isinstance(argument, bool) or not isinstance(argument, (str, int, float)):
             raise _invalid(self.name, 'the value is compared with a constant string or '
                            f'number (not {argument!r})')
+        if self.is_list and not isinstance(argument, str):
+            raise _invalid(self.name, f'a list of strings holds no {argument!r}')
         return argument
+
+    def not_for_lists(self, what: str):
+        if self.is_list:
+            raise _invalid(self.name, f'{what} cannot test a list of values (use eq, neq or '
+                           'array_contains)')
 
     def comparison(self, pid: str, args: dict) -> ast.Node:
         x, y = args.get('x'), args.get('y')
-        if args.get('delta') is not None or args.get('case_sensitive') is False:
-            raise _invalid(self.name, f'{pid}: delta and case_sensitive=false cannot select '
-                           'items here')
         if self.is_value(y) and not self.is_value(x):
             pid, x, y = FLIPPED[pid], y, x
         if not self.is_value(x):
             raise _invalid(self.name, f'{pid} compares the parameter "value" with a constant')
-        return COMPARISONS[pid](self.attribute, self.constant(y))
+        if pid not in ('eq', 'neq'):
+            self.not_for_lists(pid)
+            return COMPARISONS[pid](self.attribute, self.constant(y))
+        found = self.equality(self.constant(y), args)
+        return ast.Not(found) if pid == 'neq' else found
+
+    def equality(self, constant, args: dict) -> ast.Node:
+        """`eq` of the value and `constant`, with its `delta` and `case_sensitive`."""
+        delta, case_sensitive = args.get('delta'), args.get('case_sensitive', True)
+        if delta is not None and not _is_number(delta):
+            raise _invalid(self.name, f'delta is a number (not {delta!r})')
+        if case_sensitive is not None and not isinstance(case_sensitive, bool):
+            raise _invalid(self.name, f'case_sensitive is true or false (not {case_sensitive!r})')
+        near = _is_number(constant) and delta is not None and delta > 0
+        caseless = isinstance(constant, str) and case_sensitive is False
+        if self.is_list:
+            if caseless:
+                raise _invalid(self.name, 'case_sensitive=false cannot test a list of values')
+            return ast.ArrayContains(self.attribute, [constant])
+        if near:  # |value - constant| <= delta
+            return ast.And(ast.GreaterEqual(self.attribute, constant - delta),
+                           ast.LessEqual(self.attribute, constant + delta))
+        if caseless:
+            return ast.Like(self.attribute, _escaped(constant), nocase=True, wildcard='%',
+                            singlechar='_', escapechar='\\', not_=False)
+        return ast.Equal(self.attribute, constant)
 
     def between(self, args: dict) -> ast.Node:
         if not self.is_value(args.get('x')):
             raise _invalid(self.name, 'between tests the parameter "value"')
+        self.not_for_lists('between')
         low, high = self.constant(args.get('min')), self.constant(args.get('max'))
         upper = ast.LessThan if args.get('exclude_max') else ast.LessEqual
         return ast.And(ast.GreaterEqual(self.attribute, low), upper(self.attribute, high))
@@ -143,7 +231,10 @@ class _Translation:
                 not options:
             raise _invalid(self.name, 'array_contains tests the parameter "value" against '
                            'a non-empty list of constants')
-        tests = [ast.Equal(self.attribute, self.constant(o)) for o in options]
+        options = [self.constant(o) for o in options]
+        if self.is_list:  # the item's list and the constants have a value in common
+            return ast.ArrayOverlaps(self.attribute, options)
+        tests = [ast.Equal(self.attribute, o) for o in options]
         return tests[0] if len(tests) == 1 else ast.Or.from_items(*tests)
 
 

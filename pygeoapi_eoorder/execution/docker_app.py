@@ -154,6 +154,8 @@ def collect_outputs(ctx: JobContext, process: dict, output_ids: list[str]) -> di
             raise ExecutionError(f'output {output_id} is missing{link}: the application wrote '
                                  f'nothing usable at {containers.WORK}/outputs/{output_id}')
         target = results_dir / output_id
+        if target.is_dir() and not target.is_symlink():  # an earlier attempt's (requeued)
+            shutil.rmtree(target)
         os.replace(produced, target)
         if target.is_file() and _is_literal(spec):
             document[output_id] = _literal_value(_read_nofollow(results_dir, output_id),

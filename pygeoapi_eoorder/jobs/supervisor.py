@@ -39,7 +39,8 @@ class WorkerHandle:
     def __init__(self, runtime: Runtime, index: int):
         ctx = multiprocessing.get_context('fork')
         self.conn, child_conn = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(runtime, child_conn),
+        self.process = ctx.Process(target=worker_main,
+                                   args=(runtime, child_conn, os.getpid()),
                                    name=f'eoorder-worker-{index}', daemon=True)
         self.process.start()
         child_conn.close()
@@ -208,17 +209,25 @@ def serve(runtime: Runtime) -> int:
         return 0  # another supervisor serves this data directory
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: '
                                                    '%(message)s')
-    supervisor = Supervisor(runtime)
+    control.stopping_path(settings).unlink(missing_ok=True)
+    me, asked, started = os.getpid(), [], []  # a stop asked before the workers are forked
+    # holds: the handlers come first, the supervisor (which forks them) after
 
     def stop(*_):
+        if os.getpid() != me:  # a worker not yet past its own handlers
+            return
         control.stopping_path(settings).touch()
-        supervisor.running = False
+        asked.append(True)
+        for each in started:
+            each.running = False
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    control.stopping_path(settings).unlink(missing_ok=True)
     os.ftruncate(lock, 0)
-    os.write(lock, f'{os.getpid()}\n'.encode())
+    os.write(lock, f'{me}\n'.encode())
+    supervisor = Supervisor(runtime)
+    started.append(supervisor)
+    supervisor.running = not asked
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),
                 len(supervisor.workers), settings.store_url)
     supervisor.run()

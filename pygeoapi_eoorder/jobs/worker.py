@@ -105,8 +105,9 @@ def run_job(runtime: Runtime, job: dict) -> None:
         allow_internal = False
         try:
             with acting_as(job_user(job), manager.auth):  # the process its owner gets
-                repo.record_provenance(job['id'], process=provenance.package_facts(
-                    manager.catalogue, job['process_id']))
+                repo.record_provenance(job['id'], job.get('provenance') or {},
+                                       process=provenance.package_facts(
+                                           manager.catalogue, job['process_id']))
                 processor = manager.get_processor(job['process_id'])
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])
@@ -135,20 +136,23 @@ def run_job(runtime: Runtime, job: dict) -> None:
         finished = repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
                                message='Job complete', mimetype=mimetype,
                                result_file=result_file)
-        if finished:  # (the results document costs two reads: only for a subscriber)
-            ended = repo.get(job['id'])
+        if finished and (subscriber.get('successUri') or callbacks.handlers_of(job)):
+            ended = repo.get(job['id'])  # (and the results document: only for those told)
             document = results_document(manager.process_metadata(job['process_id']), ended,
                                         outputs, mimetype, base_url) \
                 if subscriber.get('successUri') else None
             _tell_end(runtime, ended, base_url, allow_internal, log,
                       subscriber.get('successUri'), document)
-        else:
+        elif not finished:
             log.info('job finished after it was dismissed; its result is discarded')
 
 
-def worker_main(runtime: Runtime, conn: Connection) -> None:
-    """Entry point of a forked worker process."""
+def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None:
+    """Entry point of a worker process forked by the supervisor `supervisor_pid`; it
+    leaves at once if that supervisor died before it could be told to die with it."""
     supervisor_control.die_with_parent()
+    if os.getppid() != supervisor_pid:
+        os._exit(0)
     os.setpgid(0, 0)
     # the supervisor decides when a worker ends (SIGKILL); a Ctrl-C or a TERM sent to the
     # whole process group must not kill the jobs it is draining

@@ -15,7 +15,7 @@ from ..processes.permissions import Refused
 from ..web.problem import problem
 from ..web.render import Renderer
 from ..workspaces import (Conflict, KeyConflict, StorageError, WorkspaceError, WorkspaceService,
-                          make_storage)
+                          make_storage, uploads)
 from .documents import file_list, workspace_document
 from .packages import WorkspacePackages
 from .registration import RegistrationViews
@@ -203,9 +203,9 @@ def install(app: Flask, api, settings) -> None:
     if not block.get('enabled', True):
         return
     storage = make_storage(block['storage'], settings.data_dir)
-    service = WorkspaceService(settings.store_url, storage, api.manager.auth, block)
+    service = WorkspaceService(settings.store_url, storage, api.manager.auth, block,
+                               uploads.locks_of(settings))
     app.extensions['eoorder_workspaces'] = service
-    _give_back_abandoned_uploads(service)
     packages = WorkspacePackages(service, api, settings)
     views = WorkspaceViews(service, Renderer(api), packages, api.manager.jobs.quotas)
     registration = RegistrationViews(service, settings, views.base, packages)
@@ -213,18 +213,6 @@ def install(app: Flask, api, settings) -> None:
     for path, methods, view in _rules(views, registration):
         endpoint = f'workspaces.{view.__name__}'
         app.add_url_rule(prefix + PATH + path, endpoint, _guarded(view), methods=methods)
-
-
-def _give_back_abandoned_uploads(service: WorkspaceService) -> None:
-    """Uploads booked before this server started were cut by a crash: their bookings go
-    back (a storage that does not answer now leaves them to the next start)."""
-    try:
-        given = service.give_back_abandoned_uploads()
-    except Exception as err:  # never block the start-up over it
-        LOGGER.warning('bookings of abandoned uploads stay until the next start: %s', err)
-        return
-    if given:
-        LOGGER.info('bookings of %d upload(s) cut by a crash given back', given)
 
 
 def openapi_paths() -> dict:

@@ -5,17 +5,16 @@ its booking row (`BOOKING`: what it is for, how many bytes) in one transaction, 
 crash leaves both or neither. When the write ends it is settled, again in one
 transaction: the row goes and the usage is corrected to what was kept (all of it, part
 of it, or nothing). A booking a crash left open is given back whole by a sweep: a job's
-once its area is removed (`job_areas.discard`), an upload's once its server is gone
-(`give_back_uploads`, when a server starts). Whoever deletes the row corrects the usage,
-so a booking is settled or given back exactly once; a write whose booking was given back
-meanwhile books what it kept when it settles.
+once its area is removed (`job_areas.discard`), an upload's once its writer is gone
+(`uploads.sweep_uploads`). Whoever deletes the row corrects the usage, so a booking is
+settled or given back exactly once; a write whose booking was given back meanwhile books
+what it kept when it settles.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 
@@ -36,9 +35,10 @@ class Booking:
 
 
 def record(session, workspace_id: str, purpose: str, subject: str, size: int,
-           replaced: int = 0) -> Booking:
+           replaced: int = 0, booking_id: str | None = None) -> Booking:
     """Insert the booking row of `size` bytes just booked in `session`."""
-    booking = Booking(uuid.uuid4().hex, workspace_id, purpose, subject, size, replaced)
+    booking = Booking(booking_id or uuid.uuid4().hex, workspace_id, purpose, subject, size,
+                      replaced)
     session.execute(insert(BOOKING).values(
         id=booking.id, workspace=workspace_id, purpose=purpose, subject=subject,
         bytes=size, replaced=replaced, created=utcnow()))
@@ -93,17 +93,14 @@ def forget_workspace(store_url: str, workspace_id: str) -> None:
         session.execute(delete(BOOKING).where(BOOKING.c.workspace == workspace_id))
 
 
-def give_back_uploads(store_url: str, storage, before: datetime) -> int:
-    """Give back the bookings of uploads opened before `before` (the start of this
-    server: their writer is gone). An upload whose object was stored before the crash
-    keeps what it changed (the key's size now, less the size it replaced)."""
-    with get_store(store_url).read() as session:
-        stale = _rows(session.execute(select(BOOKING).where(
-            BOOKING.c.purpose == UPLOAD, BOOKING.c.created < before)))
-    for booking in stale:
-        try:
-            now = storage.size(booking.workspace, booking.subject) or 0
-        except Exception:  # a key the storage cannot read: as if nothing was stored
-            now = booking.replaced
-        settle(store_url, booking, now - booking.replaced)
-    return len(stale)
+def give_back(store_url: str, booking: Booking, kept: int) -> bool:
+    """A sweep found the writer of `booking` gone: the booking becomes the `kept` bytes
+    it stored, if it is still open (True); settled meanwhile, nothing changes."""
+    with get_store(store_url).write() as session:
+        if session.execute(delete(BOOKING).where(BOOKING.c.id == booking.id)).rowcount != 1:
+            return False
+        if kept != booking.bytes:
+            session.execute(update(WORKSPACE).where(
+                WORKSPACE.c.id == booking.workspace).values(
+                used_bytes=WORKSPACE.c.used_bytes + kept - booking.bytes))
+        return True

@@ -31,6 +31,9 @@ LOGGER = logging.getLogger('eoorder.workspaces')
 AREA = 'jobs'
 ENDED_WITHOUT_RESULTS = ('failed',)
 STILL_RUNNING = ('accepted', 'running')  # may yet settle its stage-out booking
+# a stage-out settles its booking before its job succeeds: a successful job's booking was
+# read open by a sweep just before it was settled, and its area is the job's results
+KEEPS_ITS_AREA = (*STILL_RUNNING, 'successful')
 
 
 def prefix_of(job_id: str) -> str:
@@ -123,13 +126,13 @@ def sweep(service, workspace_id: str, also: tuple[str, ...] = ()) -> int:
 
 def ended_jobs(store_url: str, found: set[str], booked: set[str]) -> list[str]:
     """Of the jobs `found` in a workspace, those that ended without results; of the jobs
-    `booked` (a stage-out booking open), those that no longer run."""
+    `booked` (a stage-out booking open), those that no longer run and did not succeed."""
     with get_store(store_url).read() as session:
         rows = session.execute(select(Job.id, Job.status).where(
             Job.id.in_(sorted(found | booked)))).all()
     status = {row.id: row.status for row in rows}
     return sorted({job_id for job_id in found if status.get(job_id) in ENDED_WITHOUT_RESULTS}
-                  | {job_id for job_id in booked if status.get(job_id) not in STILL_RUNNING})
+                  | {job_id for job_id in booked if status.get(job_id) not in KEEPS_ITS_AREA})
 
 
 def discard_quietly(service, workspace_id: str, job_id: str) -> str:

@@ -8,6 +8,7 @@ quota check (`usage.UsageCounter`); an admin may recount it from the storage.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import uuid
@@ -21,6 +22,7 @@ from . import bookings
 from .records import Fetcher, WorkspaceRecords
 from .storage import StoredObject
 from .tables import MEMBER, WORKSPACE
+from .uploads import UploadLocks
 from .usage import UsageCounter
 
 ID_PATTERN = re.compile(r'^[a-z0-9][a-z0-9_-]{0,62}$')
@@ -66,8 +68,10 @@ class Workspace:
 class WorkspaceService:
     """Workspaces over the store (records) and a storage backend (files)."""
 
-    def __init__(self, store_url: str, storage, auth, options: dict):
+    def __init__(self, store_url: str, storage, auth, options: dict,
+                 upload_locks: UploadLocks | None = None):
         self.store_url, self.storage, self.auth = store_url, storage, auth
+        self.upload_locks = upload_locks  # held by uploads under way (`uploads`)
         self.default_quota = options['default_quota_bytes']
         self.personal = options['personal']
         self.counter = UsageCounter(store_url, storage)
@@ -271,36 +275,41 @@ class WorkspaceService:
         self.counter.release(workspace_id, size)
 
     def book(self, workspace: Workspace, purpose: str, subject: str, size: int,
-             replaced: int = 0) -> bookings.Booking:
+             replaced: int = 0, booking_id: str | None = None) -> bookings.Booking:
         """Reserve `size` bytes (`reserve`) and record the open booking in the same
         transaction (`bookings`): settle it when the write ends (`settle`)."""
         self.counter.counted(workspace.id)
         with self.store.write() as session:
             self.reserve(workspace, size, session)
-            return bookings.record(session, workspace.id, purpose, subject, size, replaced)
+            return bookings.record(session, workspace.id, purpose, subject, size, replaced,
+                                   booking_id)
+
+    def _writing(self, booking_id: str):
+        """The lock an upload holds while it runs (`uploads`), if this server has one."""
+        return contextlib.nullcontext() if self.upload_locks is None \
+            else self.upload_locks.holding(booking_id)
 
     def settle(self, booking: bookings.Booking, kept: int) -> None:
         """The write of `booking` ended having kept `kept` bytes (0: nothing)."""
         bookings.settle(self.store_url, booking, kept)
 
-    def give_back_abandoned_uploads(self) -> int:
-        """Give back the bookings of uploads opened before now (call it as the server
-        starts: their writer is gone); how many."""
-        return bookings.give_back_uploads(self.store_url, self.storage, utcnow())
-
     def upload(self, user, workspace_id: str, key: str, stream: BinaryIO,
                size: int) -> StoredObject:
         """Store `size` bytes under `key` if they fit in the quota (booked first; a
-        replaced file frees its bytes). A crash leaves the booking open: the next server
-        start gives it back (`bookings.give_back_uploads`)."""
+        replaced file frees its bytes). The upload holds its booking's lock while it runs:
+        a crash leaves the booking open and its lock free, and a job engine sweep gives
+        it back (`uploads.sweep_uploads`)."""
         workspace = self.get(user, workspace_id)
         replaced = self.storage.size(workspace.id, key) or 0
-        booking = self.book(workspace, bookings.UPLOAD, key, size - replaced, replaced)
-        stored = None
-        try:
-            stored = self.storage.put(workspace.id, key, stream)
-        finally:  # the booking was the announced size: what was stored stays
-            self.settle(booking, 0 if stored is None else stored - replaced)
+        booking_id = uuid.uuid4().hex
+        with self._writing(booking_id):  # its lock is held before it is booked
+            booking = self.book(workspace, bookings.UPLOAD, key, size - replaced, replaced,
+                                booking_id)
+            stored = None
+            try:
+                stored = self.storage.put(workspace.id, key, stream)
+            finally:  # the booking was the announced size: what was stored stays
+                self.settle(booking, 0 if stored is None else stored - replaced)
         if self._lost(workspace.id):
             raise WorkspaceNotFound(f'workspace {workspace_id!r} was deleted during the '
                                     'upload; nothing was kept')

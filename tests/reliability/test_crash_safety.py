@@ -17,13 +17,13 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 from lxml import etree
 
 from ..support import oseo
+from ..support.process_table import job_workers
 
 # a load test measures the server under its own load: it runs alone, after the parallel
 # part of the suite (scripts/test)
@@ -36,30 +36,6 @@ PRODUCTS = [f'P{i}' for i in range(10)]
 FINAL_JOB = ('successful', 'failed', 'dismissed')
 FINAL_ORDER = ('Completed', 'Failed', 'Cancelled', 'Terminated', 'Downloaded')
 SEED = int(os.environ.get('EOORDER_CRASH_SEED', random.randrange(1 << 30)))
-
-
-def processes() -> list[tuple[int, int, str]]:
-    """(pid, ppid, command line) of every process."""
-    found = []
-    for entry in Path('/proc').iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / 'stat').read_text()
-            cmdline = (entry / 'cmdline').read_bytes().replace(b'\0', b' ').decode()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(')', 1)[1].split()[1])
-        found.append((int(entry.name), ppid, cmdline))
-    return found
-
-
-def job_workers(server) -> list[int]:
-    """The worker processes of the server's job engine (children of its supervisor)."""
-    table = processes()
-    supervisors = {pid for pid, _, cmd in table if 'pygeoapi_eoorder.supervise' in cmd
-                   and str(server.config) in cmd}
-    return [pid for pid, ppid, _ in table if ppid in supervisors]
 
 
 class Load:
@@ -170,7 +146,7 @@ def test_orders_and_jobs_survive_kill_9(make_server, tmp_path):
             time.sleep(random.uniform(0, 0.5))
             server.start()
         else:
-            pids = job_workers(server)
+            pids = job_workers(server.config)
             assert pids, 'no job workers found'
             for pid in pids:
                 try:
@@ -182,7 +158,7 @@ def test_orders_and_jobs_survive_kill_9(make_server, tmp_path):
         future.result()
     pool.shutdown()
     # and once more with the queue still full: running jobs are interrupted
-    pids = job_workers(server)
+    pids = job_workers(server.config)
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     kills.append(f'{len(pids)} workers with the queue full')
