@@ -319,3 +319,27 @@ def test_a_property_condition_that_cannot_select_items_is_an_openeo_error(server
     graph['load']['arguments']['properties'] = none
     reply = result_of(server, graph)
     assert reply.status_code == 400 and reply.json()['code'] == 'NoDataAvailable'
+
+
+def test_a_dangling_parameter_is_found_before_anything_runs(server):
+    """Validation and job creation read the conditions as the run would: a reference to a
+    parameter the process does not declare is an error at once; a declared one is not."""
+    dangling = {'eo:cloud_cover': condition('lte', x=VALUE, y={'from_parameter': 'nope'})}
+    graph = {'load': {**load_node(dangling), 'result': True}}
+    validate = f'{server.url}/openeo/1.2/validation'
+    errors = requests.post(validate, auth=as_('alice'), timeout=30,
+                           json={'process_graph': graph}).json()['errors']
+    assert [e['code'] for e in errors] == ['ProcessParameterInvalid'], errors
+    assert 'nope' in errors[0]['message']
+    declared = {'process_graph': graph, 'parameters': [
+        {'name': 'nope', 'description': 'a limit', 'schema': {'type': 'number'}}]}
+    assert requests.post(validate, auth=as_('alice'), timeout=30,
+                         json=declared).json()['errors'] == []
+    jobs = f'{server.url}/openeo/1.2/jobs'
+
+    def count() -> int:
+        return len(requests.get(jobs, auth=as_('alice'), timeout=30).json()['jobs'])
+    before = count()
+    assert_refused(requests.post(jobs, auth=as_('alice'), timeout=30,
+                                 json={'process': {'process_graph': graph}}), 'nope')
+    assert count() == before  # no job was created

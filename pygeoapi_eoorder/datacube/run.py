@@ -83,13 +83,16 @@ def parse(graph: dict):
         raise GraphError(f'process graph invalid: {_first_line(err)}') from None
 
 
-def check(graph: dict, user_processes: dict[str, dict], ogc_ids=()) -> list[GraphError]:
+def check(graph: dict, user_processes: dict[str, dict], ogc_ids=(),
+          declared=()) -> list[GraphError]:
     """What is wrong with a graph (nothing: an empty list), without running it;
-    `ogc_ids`: the OGC processes the caller may run as steps (by openEO id)."""
+    `ogc_ids`: the OGC processes the caller may run as steps (by openEO id); `declared`:
+    the names of the parameters of the process the graph is (a `load_collection`
+    condition may compare with those only)."""
     problems = unknown(graph, user_processes, ogc_ids)
     if not problems:
         try:
-            parse(graph)
+            parse(set_aside(graph, {}, dict.fromkeys(declared)))
         except GraphError as err:
             problems.append(err)
     return problems

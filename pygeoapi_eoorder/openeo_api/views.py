@@ -246,7 +246,9 @@ class UserProcessViews:
             return json_response({'errors': [{'code': err.code, 'message': str(err)}]})
         from ..datacube.ogc_steps import step_ids
         used = self.used_by(signed_in(), graph)
+        declared = [p.get('name') for p in body.get('parameters') or []
+                    if isinstance(p, dict)] if isinstance(body, dict) else []
         problems = check(graph, used, step_ids(self.manager)
-                         if uses_other_processes(graph, used) else {})
+                         if uses_other_processes(graph, used) else {}, declared)
         return json_response({'errors': [{'code': p.code, 'message': str(p)}
                                          for p in problems]})

@@ -4,9 +4,10 @@ the records whose ids start with `<job id>/` (stage-out, `processes/workspace_st
 A job that does not end successful keeps nothing there: its area is discarded when its
 stage-out fails, when its workspace is deleted under it, and when recovery fails it after
 a crash. What could not be discarded at the time (the object store was down) is swept
-later: before every stage-out into the workspace, the areas of failed or dismissed jobs
-go. Records go before objects, so no record ever names an object that is gone; the
-multipart uploads a job left open in an object store are aborted with its objects.
+later: before every stage-out into the workspace, the areas of failed jobs go, and those
+of dismissed or deleted jobs whose stage-out booking is still open. Records go before
+objects, so no record ever names an object that is gone; the multipart uploads a job
+left open in an object store are aborted with its objects.
 
 While a stage-out's booking is open (`bookings`), its area's objects and records are
 counted by that booking, not one by one: discarding such an area removes it whole and
