@@ -218,6 +218,33 @@ class Server:
         return counts
 
 
+def session_cpu(session_id: int) -> float:
+    """CPU seconds used so far by the processes of a session (a server and its workers)."""
+    total, tick = 0.0, os.sysconf('SC_CLK_TCK')
+    for entry in Path('/proc').iterdir():
+        try:
+            fields = (entry / 'stat').read_text().rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[3]) == session_id:
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def wait_idle(session_id: int, timeout: float = 120.0, idle: float = 0.05) -> float:
+    """Wait until a session uses less than `idle` of a CPU over a second (its start-up
+    work, e.g. the openEO warm-up imports, done); the seconds waited."""
+    start = time.monotonic()
+    before = session_cpu(session_id)
+    while time.monotonic() - start < timeout:
+        time.sleep(1.0)
+        now = session_cpu(session_id)
+        if now - before < idle:
+            break
+        before = now
+    return time.monotonic() - start
+
+
 def _signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)

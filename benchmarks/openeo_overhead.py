@@ -2,7 +2,9 @@
 against the same graph run with openeo-processes-dask directly in one Python process.
 
 A fresh `eoorder serve` (the embedded default: demo products, local job engine) on a
-loopback port; then, in rounds (one run of each way per round, after warm-up rounds):
+loopback port, measured once it is idle (its workers' openEO warm-up imports done;
+`--no-settle`: at once); then, in rounds (one run of each way per round, after warm-up
+rounds):
 
   - API: POST /openeo/1.2/jobs, POST /jobs/{id}/results (start), poll GET /jobs/{id}
     every 20 ms until `finished` (one keep-alive session, as the openeo client): submit
@@ -32,11 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
 import requests
 import yaml
+from bench_servers import wait_idle
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.20
@@ -85,6 +89,15 @@ def start_server(workdir: Path, **blocks) -> tuple[subprocess.Popen, str, Path]:
         time.sleep(0.2)
     os.killpg(process.pid, signal.SIGKILL)
     raise SystemExit(2)
+
+
+def settle(process: subprocess.Popen, url: str) -> float:
+    """Send every web worker a first request, then wait until the server is idle: the
+    openEO warm-up (each web and job worker imports the data-cube libraries, seconds of
+    CPU) is start-up work, not the overhead of a job; the seconds waited."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: requests.get(f'{url}/openeo/1.2/', timeout=60), range(16)))
+    return wait_idle(process.pid)
 
 
 NOTHING = {'add': {'process_id': 'add', 'arguments': {'x': 1, 'y': 1}, 'result': True}}
@@ -154,9 +167,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--no-settle', dest='settle', action='store_false',
+                        help='measure at once, the start-up work (openEO warm-up) included')
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix='openeo-bench-'))
     process, url, config = start_server(workdir)
+    if args.settle:
+        print(f'server idle after {settle(process, url):.1f} s', flush=True)
     load = os.getloadavg()
     try:
         times = measure(url, direct_runner(config, workdir), args.runs, args.warmup)

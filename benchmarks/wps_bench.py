@@ -68,19 +68,6 @@ identification_title = WPS benchmark
 """
 
 
-def _session_cpu(session_id: int) -> float:
-    """CPU seconds used so far by the processes of a session (a server and its workers)."""
-    total, tick = 0.0, os.sysconf('SC_CLK_TCK')
-    for entry in Path('/proc').iterdir():
-        try:
-            fields = (entry / 'stat').read_text().rsplit(')', 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if entry.name.isdigit() and int(fields[3]) == session_id:
-            total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 class WpsServer(servers.Server):
     """A server whose readiness is a WPS GetCapabilities answering 200."""
 
@@ -91,13 +78,7 @@ class WpsServer(servers.Server):
         start = time.monotonic()
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(lambda _: requests.get(url, timeout=60), range(16)))
-        before = _session_cpu(self.process.pid)
-        while time.monotonic() - start < timeout:
-            time.sleep(1.0)
-            now = _session_cpu(self.process.pid)
-            if now - before < idle:
-                break
-            before = now
+        servers.wait_idle(self.process.pid, timeout, idle)
         return time.monotonic() - start
 
     def wait_ready(self, timeout: float = 60.0) -> None:

@@ -61,8 +61,8 @@ def test_sigterm_as_workers_are_forked_drains_and_leaves_no_worker(make_server, 
         process.wait(30)
 
 
-def test_sigkill_as_workers_are_forked_leaves_no_worker(make_server, monkeypatch):
-    server, _, process = start_supervisor(make_server, monkeypatch)
+def assert_sigkill_leaves_no_worker(server, process) -> None:
+    """SIGKILL the supervisor: none of its workers outlives it (those left are killed)."""
     try:
         process.kill()
         process.wait(30)
@@ -70,21 +70,21 @@ def test_sigkill_as_workers_are_forked_leaves_no_worker(make_server, monkeypatch
     finally:
         for left in of_engine(server.config):
             os.kill(left.pid, signal.SIGKILL)
+
+
+def test_sigkill_as_workers_are_forked_leaves_no_worker(make_server, monkeypatch):
+    server, _, process = start_supervisor(make_server, monkeypatch)
+    assert_sigkill_leaves_no_worker(server, process)
 
 
 def test_sigkill_of_a_running_supervisor_leaves_no_worker(make_server, monkeypatch):
     server, settings, process = start_supervisor(make_server, monkeypatch)
-    try:
-        deadline = time.monotonic() + 60
-        while len(of_engine(server.config)) < 1 + WORKERS:
-            assert time.monotonic() < deadline, 'the workers never started'
-            time.sleep(0.05)
-        process.kill()
-        process.wait(30)
-        assert wait_until_gone(server.config) == []
-    finally:
-        for left in of_engine(server.config):
-            os.kill(left.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while (started := len(of_engine(server.config))) < 1 + WORKERS and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert_sigkill_leaves_no_worker(server, process)
+    assert started == 1 + WORKERS, 'the workers never started'
 
 
 # a worker forked by a supervisor that dies before the worker is told to die with it (the

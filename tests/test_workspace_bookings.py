@@ -19,7 +19,7 @@ from pygeoapi_eoorder.config import load
 from pygeoapi_eoorder.workspaces import make_storage, uploads
 from tests.support.auth import as_
 from tests.support.cluster import wait_for
-from tests.support.workspaces import scene
+from tests.support.workspaces import put_file, scene
 from tests.test_workspace_reliability import (STAC_PUT, Site, ended, held, job_keys,
                                               landcover_site,
                                               personal, start_upload, submit)
@@ -62,10 +62,7 @@ def recounted(site: Site, workspace: str) -> int:
 
 
 def put(site: Site, user: str, workspace: str, key: str, body: bytes) -> None:
-    reply = requests.put(f'{site.server.url}/workspaces/{workspace}/files/{key}', data=body,
-                         auth=as_(user), timeout=60,
-                         headers={'Content-Type': 'application/octet-stream'})
-    assert reply.status_code == 201, reply.text
+    put_file(site.server.url, user, workspace, key, body)
 
 
 def assert_exact(site: Site, workspace: str) -> None:

@@ -26,7 +26,7 @@ from pygeoapi_eoorder.workspaces import job_areas
 from pygeoapi_eoorder.workspaces.failed_jobs import sweep_bookings
 from tests.support.auth import as_
 from tests.support.cluster import wait_for
-from tests.support.workspaces import query, scene
+from tests.support.workspaces import put_file, query, scene
 from tests.test_workspace_reliability import (PACKAGES, STAC_PUT, Site, ended, held,
                                               job_keys, landcover_site, personal, submit)
 
@@ -104,10 +104,7 @@ def on_disk(site: Site, workspace: str) -> int:
 
 
 def put(site: Site, user: str, workspace: str, key: str, body: bytes) -> None:
-    reply = requests.put(f'{site.server.url}/workspaces/{workspace}/files/{key}', data=body,
-                         auth=as_(user), timeout=60,
-                         headers={'Content-Type': 'application/octet-stream'})
-    assert reply.status_code == 201, reply.text
+    put_file(site.server.url, user, workspace, key, body)
 
 
 def job_row(site: Site, job_id: str) -> tuple:

@@ -173,3 +173,11 @@ def wait_job(server, user: str, job_id: str, timeout: float = 120) -> dict:
             return job
         time.sleep(0.2)
     raise AssertionError(f'job {job_id} did not finish: {job}')
+
+
+def put_file(server_url: str, user: str, workspace: str, key: str, body: bytes) -> None:
+    """Upload a file into a workspace over HTTP as `user` (201 expected)."""
+    reply = requests.put(f'{server_url}/workspaces/{workspace}/files/{key}', data=body,
+                         auth=as_(user), timeout=60,
+                         headers={'Content-Type': 'application/octet-stream'})
+    assert reply.status_code == 201, reply.text
