@@ -257,3 +257,4 @@ def test_requeued_job_with_a_stac_output_succeeds(site, scene):
     assert open_bookings(site, workspace) == []
     assert used(site, 'gina', workspace) == on_disk(site, workspace)
     assert {r.split('/')[0] for r in site.records(workspace)} == {job_id}
+

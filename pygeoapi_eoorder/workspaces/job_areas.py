@@ -126,13 +126,17 @@ def sweep(service, workspace_id: str, also: tuple[str, ...] = ()) -> int:
 
 
 def ended_jobs(store_url: str, found: set[str], booked: set[str]) -> list[str]:
-    """Of the jobs `found` in a workspace, those that ended without results; of the jobs
-    `booked` (a stage-out booking open), those that no longer run and did not succeed."""
+    """Of the jobs `found` in a workspace, those that ended without results (failed, or
+    dismissed before they succeeded: what a stage-out still wrote after a sweep, in
+    another worker, gave its booking back); of the jobs `booked` (a stage-out booking
+    open), those that no longer run and did not succeed."""
     with get_store(store_url).read() as session:
-        rows = session.execute(select(Job.id, Job.status).where(
+        rows = session.execute(select(Job.id, Job.status, Job.result_file).where(
             Job.id.in_(sorted(found | booked)))).all()
     status = {row.id: row.status for row in rows}
-    return sorted({job_id for job_id in found if status.get(job_id) in ENDED_WITHOUT_RESULTS}
+    unfinished = {row.id for row in rows if row.status == 'dismissed' and not row.result_file}
+    return sorted({job_id for job_id in found
+                   if status.get(job_id) in ENDED_WITHOUT_RESULTS or job_id in unfinished}
                   | {job_id for job_id in booked if status.get(job_id) not in KEEPS_ITS_AREA})
 
 
