@@ -114,19 +114,31 @@ MIN_GROWTH = 1000  # new rows before statistics are refreshed again, at least
 _REFRESHED: dict[str, tuple[int, int]] = {}
 
 
-def _analysed_rows(connection, sqlite: bool) -> int:
-    """The record count the store's planner statistics were taken at (0: never taken):
-    SQLite's `sqlite_stat1` (its first figure), PostgreSQL's `pg_class.reltuples`."""
-    if sqlite:
-        if not connection.exec_driver_sql(
-                "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
-            return 0
-        stat = connection.exec_driver_sql(
-            "SELECT stat FROM sqlite_stat1 WHERE tbl = 'eoorder_record' LIMIT 1").scalar()
-        return int(stat.split()[0]) if stat else 0
-    rows = connection.exec_driver_sql(
-        "SELECT reltuples FROM pg_class WHERE oid = to_regclass('eoorder_record')").scalar()
-    return max(int(rows or 0), 0)  # -1: never analysed
+_HAS_STAT_TABLE: set[str] = set()  # SQLite stores seen with a `sqlite_stat1` table
+_SIZES = {  # rows the planner's statistics were taken at; the highest record key now
+    'sqlite': "SELECT (SELECT stat FROM sqlite_stat1 WHERE tbl = 'eoorder_record' LIMIT 1), "
+              "(SELECT max(pk) FROM eoorder_record)",
+    'postgresql': "SELECT (SELECT reltuples FROM pg_class WHERE oid = "
+                  "to_regclass('eoorder_record')), (SELECT max(pk) FROM eoorder_record)"}
+
+
+def _sizes(store) -> tuple[int, int]:
+    """The record count the store's planner statistics were taken at (0: never taken;
+    SQLite's `sqlite_stat1`, its first figure, PostgreSQL's `pg_class.reltuples`) and the
+    highest record key: one statement (it runs after every job's registration)."""
+    with store.read() as session:
+        connection = session.connection()
+        if store.is_sqlite and store.url not in _HAS_STAT_TABLE:  # until the first ANALYZE
+            if not connection.exec_driver_sql(
+                    "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
+                return 0, connection.exec_driver_sql(
+                    'SELECT max(pk) FROM eoorder_record').scalar() or 0
+            _HAS_STAT_TABLE.add(store.url)  # (ANALYZE creates it; nothing drops it)
+        analysed, highest = connection.exec_driver_sql(
+            _SIZES['sqlite' if store.is_sqlite else 'postgresql']).first()
+    if isinstance(analysed, str):
+        analysed = int(analysed.split()[0])
+    return max(int(analysed or 0), 0), highest or 0  # reltuples -1: never analysed
 
 
 def refresh_statistics_if_grown(url: str) -> bool:
@@ -139,18 +151,13 @@ def refresh_statistics_if_grown(url: str) -> bool:
     (while the store's figure is still the one it took), so a table that lost many
     records is not analysed again at every ingest. True if refreshed."""
     store = get_store(url)
-    with store.read() as session:
-        connection = session.connection()
-        analysed = _analysed_rows(connection, store.is_sqlite)
-        highest = connection.exec_driver_sql(
-            'SELECT max(pk) FROM eoorder_record').scalar() or 0
+    analysed, highest = _sizes(store)
     rows_then, key_then = _REFRESHED.get(url, (None, None))
     base = key_then if rows_then == analysed else analysed
     if highest - base < max(analysed, MIN_GROWTH):
         return False
     refresh_statistics(url, force=True)
-    with store.read() as session:
-        _REFRESHED[url] = (_analysed_rows(session.connection(), store.is_sqlite), highest)
+    _REFRESHED[url] = (_sizes(store)[0], highest)
     return True
 
 
