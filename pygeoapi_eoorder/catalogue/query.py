@@ -100,17 +100,18 @@ def q_node(text: str) -> ast.Node:
         words = [w for w in alternative.lower().split() if w]
         if words:
             alternatives.append(ast.And.from_items(*[
-                ast.Like(ast.Attribute(TEXT), f'%{_escape_like(w)}%', nocase=False,
+                ast.Like(ast.Attribute(TEXT), f'%{escape_like(w)}%', nocase=False,
                          wildcard='%', singlechar='_', escapechar='\\', not_=False)
                 for w in words]) if len(words) > 1 else ast.Like(
-                    ast.Attribute(TEXT), f'%{_escape_like(words[0])}%', nocase=False,
+                    ast.Attribute(TEXT), f'%{escape_like(words[0])}%', nocase=False,
                     wildcard='%', singlechar='_', escapechar='\\', not_=False))
     if not alternatives:
         raise QueryError('q: no search words')
     return ast.Or.from_items(*alternatives) if len(alternatives) > 1 else alternatives[0]
 
 
-def _escape_like(word: str) -> str:
+def escape_like(word: str) -> str:
+    """`word` as a LIKE pattern (escape character `\\`) matching only itself."""
     return word.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
 
 
@@ -136,7 +137,7 @@ def property_node(name: str, value: str) -> ast.Node:
     if name == 'ids':
         return ast.In(ast.Attribute('id'), list_values(value), False)
     if name == 'externalIds':
-        nodes = [ast.Like(ast.Attribute(EXTERNAL_IDS), f'%|{_escape_like(v)}|%', nocase=False,
+        nodes = [ast.Like(ast.Attribute(EXTERNAL_IDS), f'%|{escape_like(v)}|%', nocase=False,
                           wildcard='%', singlechar='_', escapechar='\\', not_=False)
                  for v in list_values(value)]
         if not nodes:

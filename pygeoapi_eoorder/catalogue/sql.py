@@ -28,7 +28,7 @@ from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 
 from . import cql
 from ..store.record_tables import RTREE, Record, rtree_day
-from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
+from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError, escape_like
 from .records import OPEN_END, OPEN_START
 from .queryables import MULTI_VALUED, QUERYABLES
 
@@ -183,14 +183,10 @@ def register_sqlite_functions(dbapi_connection) -> None:
     dbapi_connection.create_function('eoorder_spatial', 3, sqlite_spatial, deterministic=True)
 
 
-def _escape_like(value: str) -> str:
-    return value.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
-
-
 def has_value(col, value) -> object:
     """A multi-valued column ('a|b|c', or '|a|b|' for externalIds) holds `value`."""
     text = str(value)
-    token = _escape_like(text)
+    token = escape_like(text)
     candidates = or_(col == text, col.like(f'{token}|%', escape='\\'),
                      col.like(f'%|{token}', escape='\\'), col.like(f'%|{token}|%', escape='\\'))
     # SQLite's LIKE ignores the case of ASCII letters; replace() does not

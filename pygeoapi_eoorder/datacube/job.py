@@ -95,8 +95,7 @@ class GraphProcess(JobProcessor):
 
 def _still_wanted(ctx) -> bool:
     """Not dismissed or deleted while it ran (its files would outlive it)."""
-    status = ctx.repo.status_of([ctx.job_id]).get(ctx.job_id)
-    return status is not None and status != 'dismissed'
+    return not ctx.repo.has_ended(ctx.job_id)
 
 
 def remove_results(settings, job_id: str) -> int:

@@ -100,10 +100,11 @@ def queryable(name: str):
     return None
 
 
-def attribute(name: str) -> ast.Attribute:
-    """The query attribute of an item property (see the module's docstring)."""
+def attribute(name: str, found=None) -> ast.Attribute:
+    """The query attribute of an item property (see the module's docstring); `found`: its
+    queryable, if already looked up."""
     from ..catalogue.search import DOCUMENT
-    found = queryable(name)
+    found = found or queryable(name)
     return ast.Attribute(DOCUMENT + name if found is None else found.name)
 
 
@@ -121,11 +122,6 @@ def _plain(value):
     return value
 
 
-def _escaped(text: str) -> str:
-    """`text` as a LIKE pattern matching only itself."""
-    return text.replace('\\', '\\\\').replace('%', '\\%').replace('_', '\\_')
-
-
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -135,8 +131,8 @@ class _Translation:
 
     def __init__(self, name: str, graph: dict):
         self.name, self.graph = name, graph
-        self.attribute = attribute(name)
         found = queryable(name)
+        self.attribute = attribute(name, found)
         self.is_list = bool(found and found.array)
 
     def result(self) -> ast.Node:
@@ -213,7 +209,8 @@ class _Translation:
             return ast.And(ast.GreaterEqual(self.attribute, constant - delta),
                            ast.LessEqual(self.attribute, constant + delta))
         if caseless:
-            return ast.Like(self.attribute, _escaped(constant), nocase=True, wildcard='%',
+            from ..catalogue.query import escape_like
+            return ast.Like(self.attribute, escape_like(constant), nocase=True, wildcard='%',
                             singlechar='_', escapechar='\\', not_=False)
         return ast.Equal(self.attribute, constant)
 

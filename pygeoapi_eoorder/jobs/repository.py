@@ -120,6 +120,11 @@ class JobRepository:
             return status is None or status == DISMISSED
         return ended
 
+    def has_ended(self, job_id: str) -> bool:
+        """The job was dismissed or deleted (`ended_check`, read now)."""
+        with self.store.read_engine.connect() as connection:
+            return self.ended_check(job_id)(connection)
+
     def status_of(self, job_ids: Iterable[str]) -> dict[str, str]:
         ids = list(job_ids)
         if not ids:

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 import time
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
@@ -61,7 +62,9 @@ class WorkerHandle:
 
 
 class Supervisor:
-    def __init__(self, runtime: Runtime):
+    def __init__(self, runtime: Runtime, stop_asked: threading.Event | None = None):
+        """`stop_asked`: set to stop (it may be set before the workers are forked)."""
+        self.stop_asked = stop_asked or threading.Event()
         self.runtime = runtime
         self.settings = runtime.settings
         self.repo = runtime.repo
@@ -72,7 +75,10 @@ class Supervisor:
         self.last_sweep = 0.0
         shortest = min(self.settings.jobs.retention_seconds, self.settings.jobs.created_lifetime)
         self.sweep_every = min(SWEEP_EVERY, max(0.5, shortest / 2))
-        self.running = True
+
+    @property
+    def running(self) -> bool:
+        return not self.stop_asked.is_set()
 
     def _bind_wakeup_socket(self) -> socket.socket | None:
         path = control.socket_path(self.settings)
@@ -210,24 +216,21 @@ def serve(runtime: Runtime) -> int:
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: '
                                                    '%(message)s')
     control.stopping_path(settings).unlink(missing_ok=True)
-    me, asked, started = os.getpid(), [], []  # a stop asked before the workers are forked
-    # holds: the handlers come first, the supervisor (which forks them) after
+    # the handlers come first, the supervisor (which forks the workers) after: a stop
+    # asked while they are forked holds
+    me, stop_asked = os.getpid(), threading.Event()
 
     def stop(*_):
         if os.getpid() != me:  # a worker not yet past its own handlers
             return
         control.stopping_path(settings).touch()
-        asked.append(True)
-        for each in started:
-            each.running = False
+        stop_asked.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     os.ftruncate(lock, 0)
     os.write(lock, f'{me}\n'.encode())
-    supervisor = Supervisor(runtime)
-    started.append(supervisor)
-    supervisor.running = not asked
+    supervisor = Supervisor(runtime, stop_asked)
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),
                 len(supervisor.workers), settings.store_url)
     supervisor.run()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 
@@ -53,10 +54,18 @@ def settle(store_url: str, booking: Booking, kept: int) -> None:
 
 
 def _settle(session, booking: Booking, kept: int) -> None:
-    closed = session.execute(delete(BOOKING).where(BOOKING.c.id == booking.id)).rowcount == 1
-    change = kept - booking.bytes if closed else kept
+    closed = _close(session, booking)
+    _add_usage(session, booking.workspace, kept - booking.bytes if closed else kept)
+
+
+def _close(session, booking: Booking) -> bool:
+    """Delete the booking's row; False if it was closed already (by whoever came first)."""
+    return session.execute(delete(BOOKING).where(BOOKING.c.id == booking.id)).rowcount == 1
+
+
+def _add_usage(session, workspace_id: str, change: int) -> None:
     if change:
-        session.execute(update(WORKSPACE).where(WORKSPACE.c.id == booking.workspace).values(
+        session.execute(update(WORKSPACE).where(WORKSPACE.c.id == workspace_id).values(
             used_bytes=WORKSPACE.c.used_bytes + change))
 
 
@@ -97,10 +106,14 @@ def give_back(store_url: str, booking: Booking, kept: int) -> bool:
     """A sweep found the writer of `booking` gone: the booking becomes the `kept` bytes
     it stored, if it is still open (True); settled meanwhile, nothing changes."""
     with get_store(store_url).write() as session:
-        if session.execute(delete(BOOKING).where(BOOKING.c.id == booking.id)).rowcount != 1:
+        if not _close(session, booking):
             return False
-        if kept != booking.bytes:
-            session.execute(update(WORKSPACE).where(
-                WORKSPACE.c.id == booking.workspace).values(
-                used_bytes=WORKSPACE.c.used_bytes + kept - booking.bytes))
+        _add_usage(session, booking.workspace, kept - booking.bytes)
         return True
+
+
+def open_uploads(store_url: str) -> list[tuple[Booking, datetime]]:
+    """The open bookings of uploads, in every workspace, with when each was opened."""
+    with get_store(store_url).read() as session:
+        rows = session.execute(select(BOOKING).where(BOOKING.c.purpose == UPLOAD)).all()
+    return list(zip(_rows(rows), (row.created for row in rows)))

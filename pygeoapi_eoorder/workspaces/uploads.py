@@ -21,12 +21,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import select
-
-from ..store import get_store, utcnow
+from ..store import utcnow
 from . import bookings
 from .storage import make_storage
-from .tables import BOOKING
 
 LOGGER = logging.getLogger('eoorder.workspaces')
 
@@ -84,17 +81,12 @@ def give_back_abandoned(store_url: str, storage, locks: UploadLocks, lifetime: f
     upload whose object was stored before the crash keeps what it changed (the key's
     size now, less the size it replaced); how many."""
     oldest = utcnow() - timedelta(seconds=lifetime)
-    with get_store(store_url).read() as session:
-        opened = session.execute(select(BOOKING).where(
-            BOOKING.c.purpose == bookings.UPLOAD)).all()
     given = 0
-    for row in opened:
-        booking = bookings.Booking(row.id, row.workspace, row.purpose, row.subject,
-                                   row.bytes, row.replaced)
+    for booking, created in bookings.open_uploads(store_url):
         with locks.if_abandoned(booking.id) as gone:
             if gone:  # its writer is gone: what it stored stays
                 kept = _kept(storage, booking)
-            elif gone is None and row.created < oldest:  # not opened here: by its age,
+            elif gone is None and created < oldest:  # not opened here: by its age,
                 kept = 0  # whole (a writer still there books what it kept as it ends)
             else:
                 continue
@@ -114,8 +106,8 @@ def sweep_uploads(manager, settings) -> int:
     """A job engine sweep: the bookings of abandoned uploads go back (see the module
     docstring); how many."""
     block = settings.block.get('workspaces') or {}
-    if not block.get('enabled', True):
-        return 0
+    if not block.get('enabled', True) or not bookings.open_uploads(settings.store_url):
+        return 0  # (no storage client built for nothing, every sweep)
     storage = make_storage(block['storage'], settings.data_dir)
     given = give_back_abandoned(settings.store_url, storage, locks_of(settings),
                                 block['upload_lifetime_seconds'])
