@@ -127,3 +127,28 @@ def test_a_dismissed_or_deleted_job_registers_nothing(tmp_path):
     assert register('no-such-job') == 0
     assert sorted(r['id'] for r in records.search(None, limit=10, count=False)[0]) == \
         sorted(f"{running['id']}/result-{i}" for i in (0, 1))
+
+
+def test_small_inserts_look_at_the_statistics_every_hundred_rows(tmp_path, monkeypatch):
+    """A job's one result record does not cost a statistics query: a process looks once
+    it inserted 100 rows since it last looked (or a minute passed), then refreshes if
+    the table doubled meanwhile, whoever grew it."""
+    from pygeoapi_eoorder.catalogue import repository
+    from pygeoapi_eoorder.store import get_store
+    from tests.support.catalogue import eo_record
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    monkeypatch.setattr(repository, 'CHECK_EVERY_SECONDS', 3600.0)
+    records = RecordRepository(url, 'products')
+    records.load([eo_record(index) for index in range(1200)])  # a bulk load analyses
+    records.upsert([eo_record(5000)])  # this process's first look: nothing grew
+    with get_store(url).write_engine.begin() as connection:  # grown, not looked at
+        records.upsert_on(connection, [eo_record(index) for index in range(2000, 3300)])
+    records.upsert([eo_record(5001)])
+    assert _stat_rows(url) == 1200  # one row since the last look
+    records.upsert([eo_record(index) for index in range(6000, 6099)])  # 100 rows now
+    assert _stat_rows(url) == 1200 + 1 + 1300 + 1 + 99
+    monkeypatch.setattr(repository, 'CHECK_EVERY_SECONDS', 0.0)
+    with get_store(url).write_engine.begin() as connection:
+        records.upsert_on(connection, [eo_record(index) for index in range(7000, 9700)])
+    records.upsert([eo_record(9999)])  # one row, but the time to look came
+    assert _stat_rows(url) == 2601 + 2700 + 1

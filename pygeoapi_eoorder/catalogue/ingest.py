@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import pathlib
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 from urllib.parse import quote, unquote, urlsplit
 
 import pystac
 
 from ..egress import EgressPolicy
 from .records import from_stac_item
-from .repository import RecordRepository, refresh_statistics_if_grown
+from .repository import RecordRepository
 from .stac_io import EgressStacIO
 from .visibility import CURATED, Ownership
 
@@ -62,6 +63,18 @@ def _read_items(path: pathlib.Path) -> Iterable[pystac.Item]:
     return stac.get_items(recursive=True)
 
 
+def stac_records(catalog: str | pathlib.Path, base_href: str | None = None,
+                 id_prefix: str = '', items: Iterable[pystac.Item] | None = None
+                 ) -> Iterator[dict]:
+    """The record of each item of the STAC catalog (see `ingest_stac`)."""
+    path = _catalog_file(catalog)
+    rewrite = _href_rewriter(path.parent, base_href)
+    for item in _read_items(path) if items is None else items:
+        record = from_stac_item(item.to_dict(transform_hrefs=False), rewrite)
+        record['id'] = f"{id_prefix}{record['id']}"
+        yield record
+
+
 def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
                 base_href: str | None = None, ownership: Ownership = CURATED,
                 id_prefix: str = '', items: Iterable[pystac.Item] | None = None,
@@ -72,20 +85,9 @@ def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
     item id (a job's prefix: its items never replace anyone else's). `items`: the
     catalog's items as its writer holds them (asset hrefs absolute): the catalog just
     written is not read back. `unless(connection)`: a reason to write nothing, read in
-    each writing transaction (see `RecordRepository.upsert`). Statistics are refreshed
-    when the table grew a lot."""
-    path = _catalog_file(catalog)
-    rewrite = _href_rewriter(path.parent, base_href)
+    each writing transaction (see `RecordRepository.upsert`)."""
     repository = RecordRepository(store_url, collection_id)
-    batch, total = [], 0
-    for item in _read_items(path) if items is None else items:
-        record = from_stac_item(item.to_dict(transform_hrefs=False), rewrite)
-        record['id'] = f"{id_prefix}{record['id']}"
-        batch.append(record)
-        if len(batch) >= BATCH:
-            total += repository.upsert(batch, ownership, unless=unless).total
-            batch = []
-    if batch:
-        total += repository.upsert(batch, ownership, unless=unless).total
-    refresh_statistics_if_grown(store_url)
+    total = 0
+    for batch in itertools.batched(stac_records(catalog, base_href, id_prefix, items), BATCH):
+        total += repository.upsert(list(batch), ownership, unless=unless).total
     return total

@@ -6,12 +6,14 @@ import functools
 import gc
 import itertools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from sqlalchemy import ARRAY, String, and_, any_, cast, delete, func, select, text
 from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.orm import Session
 
 from ..store import Store, get_store, utcnow
 from ..store.record_tables import Record
@@ -141,6 +143,34 @@ def _sizes(store) -> tuple[int, int]:
     return max(int(analysed or 0), 0), highest or 0  # reltuples -1: never analysed
 
 
+CHECK_EVERY_ROWS, CHECK_EVERY_SECONDS = 100, 60.0
+# store URL -> (rows this process inserted since it last checked, when it checked)
+_SINCE_CHECK: dict[str, tuple[int, float]] = {}
+
+
+def after_insert(url: str, collection: str, inserted: int) -> None:
+    """Committed new records: the listeners are told, the statistics looked at."""
+    if inserted:
+        announce_inserted(url, collection)
+        check_statistics(url, inserted)
+
+
+def check_statistics(url: str, inserted: int) -> None:
+    """Refresh the planner's statistics if the table grew a lot, looked at once this
+    process inserted `CHECK_EVERY_ROWS` rows or `CHECK_EVERY_SECONDS` passed: a job's
+    few result records do not cost a statistics query each."""
+    if not inserted:
+        return
+    rows, checked = _SINCE_CHECK.get(url, (0, float('-inf')))
+    rows += inserted
+    now = time.monotonic()
+    if rows < CHECK_EVERY_ROWS and now - checked < CHECK_EVERY_SECONDS:
+        _SINCE_CHECK[url] = rows, checked
+        return
+    _SINCE_CHECK[url] = 0, now
+    refresh_statistics_if_grown(url)
+
+
 def refresh_statistics_if_grown(url: str) -> bool:
     """Refresh the planner's statistics when the record table doubled since they were
     taken (the bulk loader's rule), at least `MIN_GROWTH` rows on: small ingests (a
@@ -248,7 +278,9 @@ class RecordRepository:
         (`sql_bulk`); `owned`: the documents are fresh JSON values given up by the
         caller (see `sql_rows.rows`). `unless(connection)`: a reason, read in the same
         transaction, to write nothing (e.g. the job writing them was dismissed)."""
-        return self._write(self._rows(documents, ownership, owned), ownership, unless)
+        result = self._write(self._rows(documents, ownership, owned), ownership, unless)
+        check_statistics(self.url, result.inserted)
+        return result
 
     def _rows(self, documents, ownership: visibility.Ownership, owned: bool) -> dict:
         """The table rows of `documents` by identifier (the last of a repeated one)."""
@@ -265,42 +297,58 @@ class RecordRepository:
             return column.in_(values)
         return column == any_(cast(array(values), ARRAY(String)))
 
+    def upsert_on(self, connection, documents: list[dict],
+                  ownership: visibility.Ownership = visibility.CURATED,
+                  owned: bool = False) -> UpsertResult:
+        """`upsert` inside the caller's transaction on `connection` (the caller commits,
+        then calls `after_insert` with what was inserted)."""
+        with Session(bind=connection) as session:  # joins the transaction, never ends it
+            result = self._apply(session, self._rows(documents, ownership, owned), ownership)
+            session.flush()
+        return result
+
     def _write(self, rows: dict, ownership: visibility.Ownership,
                unless: Callable | None = None) -> UpsertResult:
-        result = UpsertResult()
         if not rows:
-            return result
-        now = utcnow()
+            return UpsertResult()
         with self.store.write() as session:
             if unless is not None and unless(session.connection()):
-                return result
-            existing = {r.identifier: r for r in session.execute(select(Record).where(
-                Record.collection == self.collection,
-                self._among(Record.identifier, list(rows)))).scalars()}
-            fresh: list[dict] = []
-            for identifier, row in rows.items():
-                current = existing.get(identifier)
-                if current is not None and not ownership.may_replace(current.owner):
-                    result.refused += 1
-                elif current is None:
-                    row['created'] = row['created'] or now
-                    row['updated'] = row['updated'] or now
-                    _stamp(row)
-                    fresh.append(row)
-                    result.inserted += 1
-                elif current.content_hash == row['content_hash'] and \
-                        current.visibility == row['visibility']:
-                    result.unchanged += 1
-                else:
-                    row['created'] = row['created'] or current.created
-                    row['updated'] = row['updated'] or now
-                    _stamp(row)
-                    for key, value in row.items():
-                        setattr(current, key, value)
-                    result.updated += 1
-            sql_bulk.insert_rows(session, fresh)
+                return UpsertResult()
+            result = self._apply(session, rows, ownership)
         if result.inserted:
-            announce_inserted(self.store.url, self.collection)
+            announce_inserted(self.url, self.collection)
+        return result
+
+    def _apply(self, session, rows: dict, ownership: visibility.Ownership) -> UpsertResult:
+        """Insert, replace or keep each row in the session's transaction."""
+        result, now = UpsertResult(), utcnow()
+        if not rows:
+            return result
+        existing = {r.identifier: r for r in session.execute(select(Record).where(
+            Record.collection == self.collection,
+            self._among(Record.identifier, list(rows)))).scalars()}
+        fresh: list[dict] = []
+        for identifier, row in rows.items():
+            current = existing.get(identifier)
+            if current is not None and not ownership.may_replace(current.owner):
+                result.refused += 1
+            elif current is None:
+                row['created'] = row['created'] or now
+                row['updated'] = row['updated'] or now
+                _stamp(row)
+                fresh.append(row)
+                result.inserted += 1
+            elif current.content_hash == row['content_hash'] and \
+                    current.visibility == row['visibility']:
+                result.unchanged += 1
+            else:
+                row['created'] = row['created'] or current.created
+                row['updated'] = row['updated'] or now
+                _stamp(row)
+                for key, value in row.items():
+                    setattr(current, key, value)
+                result.updated += 1
+        sql_bulk.insert_rows(session, fresh)
         return result
 
     def load(self, documents: Iterable[dict],

@@ -73,7 +73,8 @@ class OgcSteps:
         if isinstance(processor, JobProcessor):
             processor.context = JobContext(self.ctx.repo, self.ctx.job, step_dir, self.ctx.log,
                                            self.ctx.settings, self.ctx.base_url,
-                                           self.ctx.manager, self.ctx.runners)
+                                           self.ctx.manager, self.ctx.runners,
+                                           completion=self.ctx.completion)  # the graph's
             processor.context.file_roots = [str(given)]
         self.ctx.log.info('%s: OGC process %s with inputs %s', step, process_id,
                           ', '.join(sorted(data)))

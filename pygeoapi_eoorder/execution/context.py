@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
@@ -27,14 +27,32 @@ class JobRecorder(Protocol):
     def record_provenance(self, job_id: str, **facts: Any) -> None:
         """Merge facts into the job's provenance record."""
 
+    def write_unless_ended(self, job_id: str, write: Callable[[Any], object]) -> bool:
+        """`write(connection)` in a transaction of its own, unless the job was dismissed
+        or deleted (read in that transaction); True if written."""
+
+
+class Completion:
+    """What a job writes to the store when it succeeds: each `write(connection)` runs in
+    the transaction that makes the job successful (none of them if it failed or was
+    dismissed meanwhile: successful and registered go together), each of `afterwards`
+    once that transaction is committed (e.g. telling listeners of new records)."""
+
+    def __init__(self):
+        self.writes: list[Callable[[Any], object]] = []
+        self.afterwards: list[Callable[[], object]] = []
+
 
 class JobContext:
     """Handed to a :class:`JobProcessor` before it executes."""
 
     def __init__(self, repo: JobRecorder, job: dict, job_dir: Path, logger: logging.Logger,
                  settings: Settings, base_url: str, manager=None,
-                 runners: dict | None = None):
+                 runners: dict | None = None, completion: Completion | None = None):
+        """`completion`: where the job engine collects what the job writes as it
+        succeeds (None: such writes are made at once; see `on_success`)."""
         self.repo = repo
+        self.completion = completion
         self.manager = manager  # the job engine's process manager (built-in processes use it)
         # execution runners by unit kind (the component registry's; else the manager's)
         self.runners = runners if runners is not None else getattr(manager, 'runners', {})
@@ -73,6 +91,19 @@ class JobContext:
     def record_provenance(self, **facts: Any) -> None:
         """Record what the job ran (e.g. `images=[...]`) for its PROV document."""
         self.repo.record_provenance(self.job_id, **facts)
+
+    def on_success(self, write: Callable[[Any], object],
+                   afterwards: Callable[[], object] | None = None) -> None:
+        """Have `write(connection)` made in the transaction that ends the job successful,
+        then `afterwards()`. Without a `completion` (a context no engine ends), at once
+        in a transaction of its own unless the job was dismissed."""
+        if self.completion is None:
+            if self.repo.write_unless_ended(self.job_id, write) and afterwards:
+                afterwards()
+            return
+        self.completion.writes.append(write)
+        if afterwards is not None:
+            self.completion.afterwards.append(afterwards)
 
     def progress(self, percent: int, message: str | None = None) -> None:
         """Record progress (0-100) and an optional message, visible at /jobs/{id}."""

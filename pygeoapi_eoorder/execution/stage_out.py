@@ -17,22 +17,42 @@ def result_ownership(ctx: JobContext):
 
 
 def register_stac(ctx: JobContext, catalog_dir: Path, href_base: str, items=None) -> int:
-    """Upsert the catalog's items into `catalogue.results_collection` (if configured), as
+    """Register the catalog's items in `catalogue.results_collection` (if configured), as
     `<job id>/<item id>`: a job's items never replace another job's or a curated record.
-    `items`: those of a catalog the job just wrote, in memory (not read back). Nothing
-    is registered once the job was dismissed (checked in the inserting transaction)."""
+    `items`: those of a catalog the job just wrote, in memory (not read back). The
+    records are written as the job succeeds (`register_records`); how many."""
     collection = ctx.settings.block['catalogue'].get('results_collection')
     if not collection:
         return 0
-    from ..catalogue.ingest import ingest_stac
+    what = f'the STAC output {catalog_dir.name} in collection {collection}'
+    return register_records(ctx, collection, catalog_dir, href_base, result_ownership(ctx),
+                            what, items)
+
+
+def register_records(ctx: JobContext, collection: str, catalog_dir: Path, href_base: str,
+                     ownership, what: str, items=None) -> int:
+    """Read the catalog's items as records of `collection` now; write them in the
+    transaction that makes the job successful (`JobContext.on_success`: none if it fails
+    or was dismissed); how many. `what`: the registration, as the job's messages name it."""
+    from ..catalogue.ingest import stac_records
+    from ..catalogue.repository import RecordRepository, after_insert
     try:
-        count = ingest_stac(ctx.settings.store_url, collection, catalog_dir,
-                            base_href=href_base, ownership=result_ownership(ctx),
-                            id_prefix=f'{ctx.job_id}/', items=items,
-                            unless=ctx.repo.ended_check(ctx.job_id))
+        records = list(stac_records(catalog_dir, base_href=href_base,
+                                    id_prefix=f'{ctx.job_id}/', items=items))
+        repository = RecordRepository(ctx.settings.store_url, collection)
     except Exception as err:  # pystac and the store raise many kinds; the job must say why
-        raise ExecutionError(f'registering the STAC output {catalog_dir.name} in collection '
-                             f'{collection} failed: {type(err).__name__}: {err}') from None
-    ctx.log.info('registered %s STAC item(s) of %s in collection %s', count,
-                 catalog_dir.name, collection)
-    return count
+        raise ExecutionError(f'registering {what} failed: {type(err).__name__}: {err}') \
+            from None
+    inserted = []
+
+    def write(connection) -> None:
+        try:
+            inserted.append(repository.upsert_on(connection, records, ownership,
+                                                 owned=True).inserted)
+        except Exception as err:  # the job fails (nothing of its success is kept)
+            raise ExecutionError(f'registering {what} failed: {type(err).__name__}: '
+                                 f'{err}') from None
+
+    ctx.on_success(write, lambda: after_insert(repository.url, collection, sum(inserted)))
+    ctx.log.info('registered %d STAC item(s): %s, as the job completes', len(records), what)
+    return len(records)

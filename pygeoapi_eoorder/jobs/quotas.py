@@ -11,11 +11,12 @@ is refused for it, jobs wait their turn. Without a queued-jobs limit nothing is 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.engine import Connection
 
 from ..config import Settings
@@ -36,6 +37,15 @@ def lock_user(connection: Connection, owner: str | None, scope: str = 'jobs') ->
     digest = hashlib.blake2b(f'eoorder-quota:{scope}:{owner or ""}'.encode(), digest_size=8)
     key = int.from_bytes(digest.digest(), 'big', signed=True)
     connection.execute(text('SELECT pg_advisory_xact_lock(:key)'), {'key': key})
+
+
+@functools.lru_cache(maxsize=2)
+def _queued_count(anonymous: bool):
+    """The count of a user's queued jobs (`owner` bound; built once per shape: it runs
+    each time a job is queued)."""
+    owner = Job.owner.is_(None) if anonymous else Job.owner == bindparam('owner')
+    return select(func.count()).select_from(Job).where(
+        Job.status == ACCEPTED, owner, Job.type.not_in(INTERNAL_JOB_TYPES))
 
 
 class QuotaExceeded(Exception):
@@ -140,9 +150,8 @@ class QuotaService:
 
         def check(connection: Connection) -> None:
             lock_user(connection, owner)
-            used = int(connection.scalar(select(func.count()).select_from(Job).where(
-                Job.status == ACCEPTED, same_owner(Job.owner, owner),
-                Job.type.not_in(INTERNAL_JOB_TYPES))) or 0)
+            used = int(connection.scalar(_queued_count(owner is None),
+                                         {'owner': owner}) or 0)
             if used + adding > allowed:
                 raise QuotaExceeded('queued_jobs', allowed, used, adding)
         return check

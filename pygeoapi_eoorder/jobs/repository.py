@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -62,6 +63,24 @@ class JobQuery:
 
 
 _TABLE = Job.__table__
+
+
+@functools.lru_cache(maxsize=64)
+def _moving(to: str, names: tuple[str, ...], only_from: tuple[str, ...] | None):
+    """The UPDATE of `transition` setting the columns `names` (bound as `new_<name>`) of
+    the job `job_id` if its status may move to `to` (and is one of `only_from`): built
+    once per shape, not per job."""
+    allowed = [status for status in TRANSITIONS[to] if only_from is None or status in only_from]
+    return update(_TABLE).where(_TABLE.c.id == bindparam('job_id'),
+                                _TABLE.c.status.in_(allowed)).values(
+        {name: bindparam(f'new_{name}', type_=_TABLE.c[name].type) for name in names})
+
+
+# built once: the reads of one job (every poll, every end of a job)
+_GET = select(*COLUMNS).where(_TABLE.c.id == bindparam('job_id'))
+_STATUS = select(_TABLE.c.status).where(_TABLE.c.id == bindparam('job_id'))
+_SET_PROVENANCE = update(_TABLE).where(_TABLE.c.id == bindparam('job_id')).values(
+    provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
 _CLAIM = update(_TABLE).where(  # built once: the claim statement of `claim_id`
     _TABLE.c.id == bindparam('job_id'), _TABLE.c.status.in_(TRANSITIONS[RUNNING])).values(
     status=RUNNING, started=bindparam('now'), updated=bindparam('now'),
@@ -108,7 +127,7 @@ class JobRepository:
 
     def get(self, job_id: str) -> dict | None:
         with self.store.read_engine.connect() as connection:  # Core: read at every poll
-            row = connection.execute(select(*COLUMNS).where(Job.id == job_id)).mappings().first()
+            row = connection.execute(_GET, {'job_id': job_id}).mappings().first()
             return dict(row) if row is not None else None
 
     @staticmethod
@@ -116,9 +135,18 @@ class JobRepository:
         """A test for another transaction on this store: the job was dismissed or deleted
         (what it writes then would outlive it)."""
         def ended(connection: Connection) -> bool:
-            status = connection.scalar(select(Job.status).where(Job.id == job_id))
+            status = connection.scalar(_STATUS, {'job_id': job_id})
             return status is None or status == DISMISSED
         return ended
+
+    def write_unless_ended(self, job_id: str, write: Callable[[Connection], object]) -> bool:
+        """`write(connection)` in a transaction of its own, unless the job was dismissed
+        or deleted (read in that transaction); True if written."""
+        with self.store.write_engine.begin() as connection:
+            if self.ended_check(job_id)(connection):
+                return False
+            write(connection)
+            return True
 
     def has_ended(self, job_id: str) -> bool:
         """The job was dismissed or deleted (`ended_check`, read now)."""
@@ -171,13 +199,16 @@ class JobRepository:
 
     # -- status changes -------------------------------------------------------
     def transition(self, job_id: str, to: str, *, where: tuple = (),
-                   guard: Guard | None = None, **fields: Any) -> bool:
+                   only_from: tuple[str, ...] | None = None, guard: Guard | None = None,
+                   also: Iterable[Callable[[Connection], object]] = (), **fields: Any) -> bool:
         """Move a job to `to` if the table allows it from its current status.
 
         Compare-and-set in one statement, so that concurrent writers (a dismissal and a
-        finishing worker, or a duplicate delivery) cannot both win. `where` adds
-        conditions (e.g. "its lease expired") to the same statement; `guard` runs first
-        in the same transaction (raising in it changes nothing).
+        finishing worker, or a duplicate delivery) cannot both win. `only_from` narrows
+        the statuses it may move from; `where` adds conditions (e.g. "its lease
+        expired") to the same statement; `guard` runs first
+        in the same transaction (raising in it changes nothing); each of `also` runs
+        after a move, in the same transaction (raising in one undoes the move).
         """
         now = utcnow()
         values = {'status': to, 'updated': now, **fields}
@@ -186,10 +217,19 @@ class JobRepository:
         with self.store.write_engine.begin() as connection:  # Core: every job passes here
             if guard is not None:
                 guard(connection)
-            result = connection.execute(
-                update(Job).where(Job.id == job_id, Job.status.in_(TRANSITIONS[to]), *where)
-                .values(**values))
-            return result.rowcount == 1
+            if where:
+                allowed = [status for status in TRANSITIONS[to]
+                           if only_from is None or status in only_from]
+                statement = update(Job).where(Job.id == job_id, Job.status.in_(allowed),
+                                              *where).values(**values)
+                moved = connection.execute(statement).rowcount == 1
+            else:
+                moved = connection.execute(_moving(to, tuple(values), only_from), {
+                    'job_id': job_id, **{f'new_{k}': v for k, v in values.items()}}
+                ).rowcount == 1
+            for write in also if moved else ():
+                write(connection)
+            return moved
 
     def update_created(self, job_id: str, **fields: Any) -> bool:
         """Change the definition of a job still `created` (False once it was started)."""
@@ -214,19 +254,20 @@ class JobRepository:
         with self.store.write_engine.begin() as connection:  # Core: at every job's start
             current = known if known is not None else connection.scalar(
                 select(Job.provenance).where(Job.id == job_id))
-            connection.execute(update(Job).where(Job.id == job_id)
-                               .values(provenance={**(current or {}), **facts}))
+            connection.execute(_SET_PROVENANCE, {'job_id': job_id,
+                                                 'facts': {**(current or {}), **facts}})
 
     def finish(self, job_id: str, to: str, started: datetime | None = None,
-               **fields: Any) -> bool:
-        """Move a running job to a final status, recording its duration."""
+               also: Iterable[Callable[[Connection], object]] = (), **fields: Any) -> bool:
+        """Move a running job to a final status, recording its duration; `also`: writes
+        made in the same transaction if it moves (see `transition`)."""
         if started is None:
             job = self.get(job_id)
             if job is None:
                 return False
             started = job['started']
         now = utcnow()
-        return self.transition(job_id, to, finished=now, worker=None,
+        return self.transition(job_id, to, finished=now, worker=None, also=also,
                                duration=(now - (started or now)).total_seconds(), **fields)
 
     def report_progress(self, job_id: str, progress: int, message: str | None = None) -> bool:
@@ -346,7 +387,7 @@ class JobRepository:
 
     def dismiss_created(self, job_id: str, message: str) -> bool:
         """Dismiss a job if it is still `created` (False once it was started)."""
-        return self.transition(job_id, DISMISSED, where=(Job.status == CREATED,),
+        return self.transition(job_id, DISMISSED, only_from=(CREATED,),
                                message=message)
 
     def expired(self, before: datetime) -> list[str]:

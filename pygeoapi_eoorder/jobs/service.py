@@ -16,7 +16,6 @@ from pygeoapi.util import RequestedProcessExecutionMode
 from sqlalchemy.exc import IntegrityError
 
 from ..processes.catalogue import ProcessCatalogue
-from ..store import Job
 from .dispatch import Dispatcher
 from .engine import JobEngine
 from .quotas import QuotaService
@@ -84,7 +83,7 @@ class JobService:
             job = self.repo.get(job_id)
         guard = None if self.quotas is None or job is None or job['status'] != CREATED else \
             self.quotas.queue_guard(job['owner'], job['owner_roles'], job['type'])
-        if not self.repo.transition(job_id, ACCEPTED, where=(Job.status == CREATED,),
+        if not self.repo.transition(job_id, ACCEPTED, only_from=(CREATED,),
                                     guard=guard, message='Job accepted and queued'):
             return False
         self.announce([job_id])

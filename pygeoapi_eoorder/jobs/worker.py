@@ -14,7 +14,7 @@ from typing import Iterator
 from pygeoapi.error import GenericError
 
 from ..auth import acting_as, job_user
-from ..execution.context import JobContext, JobProcessor
+from ..execution.context import Completion, JobContext, JobProcessor
 from . import callbacks, provenance, supervisor_control
 from .engine import JOB_FAILED
 from .repository import FAILED, SUCCESSFUL
@@ -99,6 +99,7 @@ def run_job(runtime: Runtime, job: dict) -> None:
     job_dir = runtime.settings.job_dir(job['id'])
     subscriber = job.get('subscriber') or {}
     base_url = job.get('base_url') or runtime.config['server'].get('url', '')  # submitter's
+    completion = Completion()  # what the job writes as it succeeds (e.g. its records)
     with job_log(job_dir / 'job.log') as log:
         log.info('job %s of process %s started (attempt %s)', job['id'], job['process_id'],
                  job['attempts'])
@@ -113,7 +114,8 @@ def run_job(runtime: Runtime, job: dict) -> None:
             processor.set_job_id(job['id'])
             if isinstance(processor, JobProcessor):
                 processor.context = JobContext(repo, job, job_dir, log, runtime.settings,
-                                               base_url, manager, runners=manager.runners)
+                                               base_url, manager, runners=manager.runners,
+                                               completion=completion)
             if subscriber.get('inProgressUri'):
                 _notify(runtime, subscriber['inProgressUri'], status_info(job, base_url),
                         allow_internal, log)
@@ -122,29 +124,46 @@ def run_job(runtime: Runtime, job: dict) -> None:
                 mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
             result_file, mimetype = write_result(job_dir, mimetype, outputs)
             manager.results.publish(job['id'], job_dir)  # servers can read them before 'done'
-        except Exception as err:  # a process may raise anything: it becomes the job's failure
-            message, error = _failure(err)
-            log.exception('job failed: %s', message)
+            log.info('job complete')
             _publish_log(manager, job['id'], job_dir, log)
-            if repo.finish(job['id'], FAILED, started=job['started'], message=message,
-                           error=error):
-                _tell_end(runtime, repo.get(job['id']), base_url, allow_internal, log,
-                          subscriber.get('failedUri'))
+            finished = repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
+                                   message='Job complete', mimetype=mimetype,
+                                   result_file=result_file, also=completion.writes)
+        except Exception as err:  # a process may raise anything: it becomes the job's failure
+            _end_failed(runtime, job, err, job_dir, log, allow_internal, base_url)
             return
-        log.info('job complete')
-        _publish_log(manager, job['id'], job_dir, log)
-        finished = repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
-                               message='Job complete', mimetype=mimetype,
-                               result_file=result_file)
-        if finished and (subscriber.get('successUri') or callbacks.handlers_of(job)):
+        if not finished:
+            log.info('job finished after it was dismissed; its result is discarded')
+            return
+        for afterwards in completion.afterwards:
+            _quietly(afterwards, log)
+        if subscriber.get('successUri') or callbacks.handlers_of(job):
             ended = repo.get(job['id'])  # (and the results document: only for those told)
             document = results_document(manager.process_metadata(job['process_id']), ended,
                                         outputs, mimetype, base_url) \
                 if subscriber.get('successUri') else None
             _tell_end(runtime, ended, base_url, allow_internal, log,
                       subscriber.get('successUri'), document)
-        elif not finished:
-            log.info('job finished after it was dismissed; its result is discarded')
+
+
+def _end_failed(runtime: Runtime, job: dict, err: Exception, job_dir: Path,
+                log: logging.Logger, allow_internal: bool, base_url: str) -> None:
+    """The job failed with `err`: its log says why, its status too, its subscriber is told."""
+    repo = runtime.repo
+    message, error = _failure(err)
+    log.exception('job failed: %s', message)
+    _publish_log(runtime.manager, job['id'], job_dir, log)
+    if repo.finish(job['id'], FAILED, started=job['started'], message=message, error=error):
+        _tell_end(runtime, repo.get(job['id']), base_url, allow_internal, log,
+                  (job.get('subscriber') or {}).get('failedUri'))
+
+
+def _quietly(step, log: logging.Logger) -> None:
+    """A step after the job's success was committed: what fails is logged, not raised."""
+    try:
+        step()
+    except Exception:  # the job succeeded; e.g. a listener of new records failed
+        log.exception('after the job succeeded')
 
 
 def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None:

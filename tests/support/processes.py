@@ -73,3 +73,40 @@ class TextResult(JobProcessor):
 
     def execute(self, data, outputs=None):
         return 'text/plain', data['text'].upper()
+
+
+class Registering(JobProcessor):
+    """Writes a one-item STAC catalog and registers it in the results collection; with
+    `hold_file`, keeps running after that while the file exists; with `fail_after`, one
+    more completion write fails (the registration must go with it)."""
+
+    def __init__(self, processor_def):
+        meta = _metadata('registering', ['async-execute'])
+        meta['inputs']['fail_after'] = {'title': 'a failing completion write', 'minOccurs': 0,
+                                        'schema': {'type': 'boolean'}}
+        super().__init__(processor_def, meta)
+
+    def execute(self, data, outputs=None):
+        import pystac
+
+        from pygeoapi_eoorder.execution.errors import ExecutionError
+        from pygeoapi_eoorder.execution.stage_out import register_stac
+        ctx = self.context
+        folder = ctx.job_dir / 'results' / 'stac'
+        item = pystac.Item(id='scene', geometry=None, bbox=None,
+                           datetime=pystac.utils.str_to_datetime('2024-06-01T00:00:00Z'),
+                           properties={'title': 'registered by a test process'})
+        catalog = pystac.Catalog(id='out', description='test output')
+        catalog.add_item(item)
+        catalog.normalize_hrefs(str(folder))
+        catalog.save(pystac.CatalogType.SELF_CONTAINED)
+        register_stac(ctx, folder, f'{ctx.base_url}/jobs/{ctx.job_id}/results/stac')
+        if data.get('fail_after'):
+            def fail(connection):
+                raise ExecutionError('the second completion write failed')
+            ctx.on_success(fail)
+        hold = data.get('hold_file')
+        deadline = time.monotonic() + 120
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return 'application/json', {'id': 'count', 'value': 1}

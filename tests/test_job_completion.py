@@ -1,0 +1,145 @@
+"""A job's success and what it writes as it succeeds (its result records) are one
+transaction: both or neither, whatever happens meanwhile (a dismissal, a failing write)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+import yaml
+from sqlalchemy import text
+
+from pygeoapi_eoorder.catalogue.repository import RecordRepository
+from pygeoapi_eoorder.execution.context import JobContext
+from pygeoapi_eoorder.jobs.repository import (
+    DISMISSED, RUNNING, SUCCESSFUL, JobRepository)
+from pygeoapi_eoorder.store import get_store
+from tests.conftest import LOCAL_CONFIG, TEST_PROCESSES, Server
+from tests.support.cluster import Database
+
+REGISTERING = {'type': 'process', 'processor': {'name': 'tests.support.processes.Registering'}}
+
+
+@pytest.fixture(params=['sqlite', 'postgresql'])
+def store_url(request, tmp_path):
+    if request.param == 'sqlite':
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    database = Database('eoorder_completion').create()
+    yield database.url
+    database.drop()
+
+
+def _record(identifier: str) -> dict:
+    return {'id': identifier, 'type': 'Feature', 'geometry': None,
+            'properties': {'title': identifier, 'datetime': '2024-06-01T00:00:00Z'}}
+
+
+def _identifiers(url: str) -> list[str]:
+    """The record identifiers in the store, read with plain SQL."""
+    with get_store(url).write_engine.connect() as connection:
+        return sorted(connection.execute(text('SELECT identifier FROM eoorder_record')).scalars())
+
+
+def _running(url: str) -> tuple[JobRepository, str]:
+    jobs = JobRepository(get_store(url))
+    job = jobs.add('echo', job_type='process', inputs={})
+    assert jobs.claim_id(job['id'], 'w') is not None
+    return jobs, job['id']
+
+
+def _writer(url: str, identifier: str):
+    records = RecordRepository(url, 'results')
+    return lambda connection: records.upsert_on(connection, [_record(identifier)])
+
+
+def test_success_and_its_writes_are_committed_together(store_url):
+    jobs, job_id = _running(store_url)
+    assert jobs.finish(job_id, SUCCESSFUL, also=[_writer(store_url, f'{job_id}/a'),
+                                                 _writer(store_url, f'{job_id}/b')])
+    assert jobs.get(job_id)['status'] == SUCCESSFUL
+    assert _identifiers(store_url) == [f'{job_id}/a', f'{job_id}/b']
+
+
+def test_a_job_dismissed_before_it_completes_writes_nothing(store_url):
+    jobs, job_id = _running(store_url)
+    assert jobs.transition(job_id, DISMISSED)
+    assert jobs.finish(job_id, SUCCESSFUL, also=[_writer(store_url, f'{job_id}/a')]) is False
+    assert jobs.get(job_id)['status'] == DISMISSED
+    assert _identifiers(store_url) == []
+
+
+def test_a_failing_write_undoes_the_success_and_the_other_writes(store_url):
+    jobs, job_id = _running(store_url)
+
+    def failing(connection):
+        raise RuntimeError('disk full')
+    with pytest.raises(RuntimeError):
+        jobs.finish(job_id, SUCCESSFUL, also=[_writer(store_url, f'{job_id}/a'), failing])
+    assert jobs.get(job_id)['status'] == RUNNING
+    assert _identifiers(store_url) == []
+
+
+def test_without_an_engine_a_write_is_made_at_once_unless_the_job_ended(store_url, tmp_path):
+    """A context nobody completes (e.g. a process run inside an order item) writes at
+    once, in a transaction that reads the job's status."""
+    jobs, running = _running(store_url)
+    _, dismissed = _running(store_url)
+    assert jobs.transition(dismissed, DISMISSED)
+    told = []
+    for job_id in (running, dismissed):
+        ctx = JobContext(jobs, jobs.get(job_id), tmp_path / job_id, None, None, '')
+        ctx.on_success(_writer(store_url, f'{job_id}/a'), lambda: told.append(job_id))
+    assert _identifiers(store_url) == [f'{running}/a']
+    assert told == [running]
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory):
+    results = yaml.safe_load(LOCAL_CONFIG.read_text())['resources']['results']
+    server = Server(tmp_path_factory.mktemp('completion'),
+                    {'jobs': {'workers': 2}, 'catalogue': {'results_collection': 'results'}},
+                    resources={**TEST_PROCESSES, 'registering': REGISTERING,
+                               'results': results}).start()
+    yield server
+    server.stop()
+
+
+def _results(server, job_id: str) -> list[str]:
+    items = requests.get(f'{server.url}/collections/results/items', timeout=10).json()
+    return sorted(f['id'] for f in items['features'] if f['id'].startswith(f'{job_id}/'))
+
+
+def test_a_successful_job_has_its_records(site):
+    job_id = site.submit('registering', {})
+    assert site.wait_for(job_id)['status'] == 'successful'
+    assert _results(site, job_id) == [f'{job_id}/scene']
+    log = requests.get(f'{site.url}/jobs/{job_id}/log', timeout=10).text
+    assert 'registered 1 STAC item(s)' in log
+
+
+def test_a_failing_completion_write_fails_the_job_and_registers_nothing(site):
+    job_id = site.submit('registering', {'fail_after': True})
+    job = site.wait_for(job_id)
+    assert job['status'] == 'failed'
+    assert 'the second completion write failed' in job['message']
+    assert _results(site, job_id) == []
+
+
+def test_a_job_dismissed_after_it_registered_leaves_no_records(site, tmp_path):
+    hold = tmp_path / 'hold'
+    hold.write_text('')
+    job_id = site.submit('registering', {'hold_file': str(hold)})
+    site.wait_for(job_id, ('running',))
+    log = f'{site.url}/jobs/{job_id}/log'
+    for _ in range(200):
+        if 'registered 1 STAC item(s)' in requests.get(log, timeout=10).text:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError('the job never registered its item')
+    assert requests.delete(f'{site.url}/jobs/{job_id}', timeout=30).status_code == 200
+    hold.unlink()
+    assert site.wait_for(job_id)['status'] == 'dismissed'
+    assert _results(site, job_id) == []
