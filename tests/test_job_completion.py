@@ -81,6 +81,23 @@ def test_a_failing_write_undoes_the_success_and_the_other_writes(store_url):
     assert _identifiers(store_url) == []
 
 
+def test_the_result_document_is_on_disk_before_the_job_is_successful(store_url, tmp_path):
+    """The result document is written whole at once and put on disk while the job's
+    completing transaction runs; the job is successful only once it is there."""
+    from pygeoapi_eoorder.jobs.results import Syncing, write_result
+    jobs, job_id = _running(store_url)
+    name, media_type, syncing = write_result(tmp_path, None, {'files': []})
+    assert (name, media_type) == ('results/result.json', 'application/json')
+    assert (tmp_path / name).read_text() == '{"files": []}'
+    assert jobs.finish(job_id, SUCCESSFUL, result_file=name, also=[syncing.wait])
+    _, other = _running(store_url)
+    lost = Syncing(tmp_path / 'results' / 'gone.json')  # e.g. a disk that failed
+    with pytest.raises(FileNotFoundError):
+        jobs.finish(other, SUCCESSFUL, also=[_writer(store_url, f'{other}/a'), lost.wait])
+    assert jobs.get(other)['status'] == RUNNING
+    assert _identifiers(store_url) == []
+
+
 def test_without_an_engine_a_write_is_made_at_once_unless_the_job_ended(store_url, tmp_path):
     """A context nobody completes (e.g. a process run inside an order item) writes at
     once, in a transaction that reads the job's status."""

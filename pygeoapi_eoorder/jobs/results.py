@@ -5,25 +5,56 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 JSON_TYPE = 'application/json'
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see either nothing or the whole file."""
+def write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
+    """Write `data` to `path` so that readers see either nothing or the whole file;
+    `sync`: on disk before it is renamed into place (else see `Syncing`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
     try:
         with os.fdopen(fd, 'wb') as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class Syncing:
+    """A written file being put on disk by a thread of its own (the disk's wait overlaps
+    the caller's work); `wait()` before anything reports the file as kept."""
+
+    def __init__(self, path: Path):
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._sync, args=(path,), daemon=True,
+                                        name='eoorder-fsync')
+        self._thread.start()
+
+    def _sync(self, path: Path) -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            self._error = err
+
+    def wait(self, *_) -> None:
+        """Block until the file is on disk; raise what went wrong (extra arguments are
+        ignored: it can run as a write of a job's completing transaction)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def encode(mimetype: str | None, outputs: Any) -> tuple[bytes, str]:
@@ -37,12 +68,14 @@ def encode(mimetype: str | None, outputs: Any) -> tuple[bytes, str]:
     raise TypeError(f'a process returned an unsupported result type {type(outputs).__name__}')
 
 
-def write_result(job_dir: Path, mimetype: str | None, outputs: Any) -> tuple[str, str]:
-    """Store a processor's result under the job directory; return file name and media type."""
+def write_result(job_dir: Path, mimetype: str | None, outputs: Any
+                 ) -> tuple[str, str, Syncing]:
+    """Store a processor's result under the job directory, whole at once for readers;
+    its file name, media type, and its way to disk (wait for it before the job is done)."""
     data, media_type = encode(mimetype, outputs)
     name = 'result.json' if media_type == JSON_TYPE else 'result'
-    write_atomic(job_dir / 'results' / name, data)
-    return f'results/{name}', media_type
+    write_atomic(job_dir / 'results' / name, data, sync=False)
+    return f'results/{name}', media_type, Syncing(job_dir / 'results' / name)
 
 
 def read_result(job_dir: Path, result_file: str) -> bytes:

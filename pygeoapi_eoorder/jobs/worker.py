@@ -122,13 +122,14 @@ def run_job(runtime: Runtime, job: dict) -> None:
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}
             with acting_as(job_user(job), manager.auth):  # its checks are its owner's
                 mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
-            result_file, mimetype = write_result(job_dir, mimetype, outputs)
+            result_file, mimetype, syncing = write_result(job_dir, mimetype, outputs)
             manager.results.publish(job['id'], job_dir)  # servers can read them before 'done'
             log.info('job complete')
             _publish_log(manager, job['id'], job_dir, log)
             finished = repo.finish(job['id'], SUCCESSFUL, started=job['started'], progress=100,
                                    message='Job complete', mimetype=mimetype,
-                                   result_file=result_file, also=completion.writes)
+                                   result_file=result_file,
+                                   also=[*completion.writes, syncing.wait])  # on disk first
         except Exception as err:  # a process may raise anything: it becomes the job's failure
             _end_failed(runtime, job, err, job_dir, log, allow_internal, base_url)
             return
