@@ -87,7 +87,7 @@ class GraphProcess(JobProcessor):
             if chosen is not None and _still_wanted(ctx):  # files and item to the workspace
                 write_catalog(ctx, env, title)
                 files = workspace_results.stage_out(ctx, env.output_dir, chosen, files)
-            elif chosen is None:  # (registered unless dismissed meanwhile: `register_stac`)
+            elif chosen is None:  # (written as the job succeeds: `register_stac`)
                 register_results(ctx, env, title)
         geometry, bbox = footprint(env.bounds)
         return 'application/json', {'files': files, 'geometry': geometry, 'bbox': bbox}
