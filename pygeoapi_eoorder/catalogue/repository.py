@@ -11,9 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from sqlalchemy import ARRAY, String, and_, any_, cast, delete, func, select, text
-from sqlalchemy.dialects.postgresql import array
-from sqlalchemy.orm import Session
+from sqlalchemy import (ARRAY, String, and_, any_, bindparam, delete, func, select, text,
+                        update)
 
 from ..store import Store, get_store, utcnow
 from ..store.record_tables import Record
@@ -191,6 +190,23 @@ def refresh_statistics_if_grown(url: str) -> bool:
     return True
 
 
+_REPLACED = [column.name for column in Record.__table__.columns if column.name != 'pk']
+# a stored record replaced by a changed one (every column but its key; executemany)
+_REPLACE = update(Record).where(Record.pk == bindparam('stored_pk')).values(
+    {name: bindparam(f'new_{name}', type_=Record.__table__.c[name].type) for name in _REPLACED})
+
+
+@functools.lru_cache(maxsize=2)
+def _stored(sqlite: bool):
+    """What an upsert compares of the stored records among `ids` of `collection` (both
+    bound; built once: it runs for every registration)."""
+    ids = Record.identifier.in_(bindparam('ids', expanding=True)) if sqlite else \
+        Record.identifier == any_(bindparam('ids', type_=ARRAY(String)))
+    return select(Record.pk, Record.identifier, Record.owner, Record.content_hash,
+                  Record.visibility, Record.created).where(
+        Record.collection == bindparam('collection'), ids)
+
+
 class RecordRepository:
     """The records of `collection` in the store at `url`."""
 
@@ -290,44 +306,34 @@ class RecordRepository:
             rows[row['identifier']] = row
         return rows
 
-    def _among(self, column, values: list[str]):
-        """column IN values: one array parameter on PostgreSQL (thousands of parameters
-        cost more to send and parse than the lookup)."""
-        if self.store.is_sqlite:
-            return column.in_(values)
-        return column == any_(cast(array(values), ARRAY(String)))
-
     def upsert_on(self, connection, documents: list[dict],
                   ownership: visibility.Ownership = visibility.CURATED,
                   owned: bool = False) -> UpsertResult:
         """`upsert` inside the caller's transaction on `connection` (the caller commits,
         then calls `after_insert` with what was inserted)."""
-        with Session(bind=connection) as session:  # joins the transaction, never ends it
-            result = self._apply(session, self._rows(documents, ownership, owned), ownership)
-            session.flush()
-        return result
+        return self._apply(connection, self._rows(documents, ownership, owned), ownership)
 
     def _write(self, rows: dict, ownership: visibility.Ownership,
                unless: Callable | None = None) -> UpsertResult:
         if not rows:
             return UpsertResult()
-        with self.store.write() as session:
-            if unless is not None and unless(session.connection()):
+        with self.store.write_engine.begin() as connection:
+            if unless is not None and unless(connection):
                 return UpsertResult()
-            result = self._apply(session, rows, ownership)
+            result = self._apply(connection, rows, ownership)
         if result.inserted:
             announce_inserted(self.url, self.collection)
         return result
 
-    def _apply(self, session, rows: dict, ownership: visibility.Ownership) -> UpsertResult:
-        """Insert, replace or keep each row in the session's transaction."""
+    def _apply(self, connection, rows: dict, ownership: visibility.Ownership) -> UpsertResult:
+        """Insert, replace or keep each row in the connection's transaction."""
         result, now = UpsertResult(), utcnow()
         if not rows:
             return result
-        existing = {r.identifier: r for r in session.execute(select(Record).where(
-            Record.collection == self.collection,
-            self._among(Record.identifier, list(rows)))).scalars()}
+        existing = {r.identifier: r for r in connection.execute(
+            _stored(self.store.is_sqlite), {'collection': self.collection, 'ids': list(rows)})}
         fresh: list[dict] = []
+        changed: list[dict] = []
         for identifier, row in rows.items():
             current = existing.get(identifier)
             if current is not None and not ownership.may_replace(current.owner):
@@ -345,10 +351,12 @@ class RecordRepository:
                 row['created'] = row['created'] or current.created
                 row['updated'] = row['updated'] or now
                 _stamp(row)
-                for key, value in row.items():
-                    setattr(current, key, value)
+                changed.append({'stored_pk': current.pk,
+                                **{f'new_{name}': row.get(name) for name in _REPLACED}})
                 result.updated += 1
-        sql_bulk.insert_rows(session, fresh)
+        if changed:
+            connection.execute(_REPLACE, changed)
+        sql_bulk.insert_rows(connection, fresh)
         return result
 
     def load(self, documents: Iterable[dict],

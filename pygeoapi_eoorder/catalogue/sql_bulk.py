@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 
 from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
 
 from ..store.record_tables import Record
 from .sql_rows import document_text
@@ -60,16 +60,15 @@ def _executemany(connection, rows: list[dict]) -> None:
     connection.exec_driver_sql(_INSERT, batch)
 
 
-def insert_rows(session: Session, rows: list[dict]) -> None:
-    """Insert `rows` (dicts of `Record` columns, without `pk`) in the session's
+def insert_rows(connection: Connection, rows: list[dict]) -> None:
+    """Insert `rows` (dicts of `Record` columns, without `pk`) in the connection's
     transaction."""
     if not rows:
         return
-    connection = session.connection()
     dialect = connection.dialect.name
     if dialect == 'postgresql' and _psycopg(connection.connection.driver_connection):
         _copy(connection.connection.driver_connection, rows)
     elif dialect == 'sqlite':
         _executemany(connection, rows)
     else:
-        session.execute(insert(Record), rows)
+        connection.execute(insert(Record), rows)
