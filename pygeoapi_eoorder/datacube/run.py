@@ -107,6 +107,16 @@ def run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
     problems = unknown(graph, user_processes, env.ogc_ids)
     if problems:
         raise problems[0]
+    import dask
+    from dask.system import CPU_COUNT
+    # as many dask threads as CPUs in every process: dask sizes its pool so only in the
+    # thread that imported it (a worker imports it in its warm-up thread; elsewhere a
+    # pool got min(32, CPUs + 4) threads, each with its own GDAL environment)
+    with dask.config.set(num_workers=CPU_COUNT):
+        return _run(graph, env, user_processes)
+
+
+def _run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
     from openeo_processes_dask.process_implementations.exceptions import OpenEOException
     parsed = parse(set_aside(graph, env.conditions))
     registry = processes.registry(env, user_processes)
