@@ -160,3 +160,26 @@ def test_a_job_dismissed_after_it_registered_leaves_no_records(site, tmp_path):
     hold.unlink()
     assert site.wait_for(job_id)['status'] == 'dismissed'
     assert _results(site, job_id) == []
+
+
+def test_a_changed_record_replaces_the_stored_one_unchanged_ones_stay(store_url):
+    """Registering again (a requeued job): a changed record is replaced, columns and
+    document, an unchanged one is kept, another owner's is refused."""
+    from pygeoapi_eoorder.catalogue.visibility import PRIVATE, Ownership
+    records = RecordRepository(store_url, 'results')
+    alice, bob = (Ownership(owner=name, visibility=PRIVATE) for name in ('alice', 'bob'))
+    first = [_record('j/a'), _record('j/b')]
+    assert records.upsert(first, alice).inserted == 2
+    changed = _record('j/a')
+    changed['properties'].update(title='second run', cloudCover=7.5)
+    with get_store(store_url).write_engine.begin() as connection:
+        result = records.upsert_on(connection, [changed, _record('j/b')], alice)
+    assert (result.updated, result.unchanged, result.inserted) == (1, 1, 0)
+    with get_store(store_url).write_engine.connect() as connection:
+        stored = connection.execute(text(
+            "SELECT title, cloud_cover, owner FROM eoorder_record WHERE identifier = 'j/a'")
+        ).one()
+    assert tuple(stored) == ('second run', 7.5, 'alice')
+    with get_store(store_url).write_engine.begin() as connection:
+        refused = records.upsert_on(connection, [_record('j/b')], bob)
+    assert refused.refused == 1
