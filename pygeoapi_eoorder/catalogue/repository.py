@@ -190,10 +190,10 @@ def refresh_statistics_if_grown(url: str) -> bool:
     return True
 
 
-_REPLACED = [column.name for column in Record.__table__.columns if column.name != 'pk']
 # a stored record replaced by a changed one (every column but its key; executemany)
 _REPLACE = update(Record).where(Record.pk == bindparam('stored_pk')).values(
-    {name: bindparam(f'new_{name}', type_=Record.__table__.c[name].type) for name in _REPLACED})
+    {name: bindparam(f'new_{name}', type_=Record.__table__.c[name].type)
+     for name in sql_bulk.COLUMNS})
 
 
 @functools.lru_cache(maxsize=2)
@@ -352,7 +352,7 @@ class RecordRepository:
                 row['updated'] = row['updated'] or now
                 _stamp(row)
                 changed.append({'stored_pk': current.pk,
-                                **{f'new_{name}': row.get(name) for name in _REPLACED}})
+                                **{f'new_{name}': row.get(name) for name in sql_bulk.COLUMNS}})
                 result.updated += 1
         if changed:
             connection.execute(_REPLACE, changed)

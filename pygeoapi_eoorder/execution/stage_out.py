@@ -19,23 +19,15 @@ def result_ownership(ctx: JobContext):
 def register_stac(ctx: JobContext, catalog_dir: Path, href_base: str, items=None) -> int:
     """Register the catalog's items in `catalogue.results_collection` (if configured), as
     `<job id>/<item id>`: a job's items never replace another job's or a curated record.
-    `items`: those of a catalog the job just wrote, in memory (not read back). The
-    records are written as the job succeeds (`register_records`); how many."""
+    `items`: those of a catalog the job just wrote, in memory (not read back). The items
+    are read now and written in the transaction that makes the job successful
+    (`JobContext.on_success`: none if it fails or was dismissed); how many."""
     collection = ctx.settings.block['catalogue'].get('results_collection')
     if not collection:
         return 0
-    what = f'the STAC output {catalog_dir.name} in collection {collection}'
-    return register_records(ctx, collection, catalog_dir, href_base, result_ownership(ctx),
-                            what, items)
-
-
-def register_records(ctx: JobContext, collection: str, catalog_dir: Path, href_base: str,
-                     ownership, what: str, items=None) -> int:
-    """Read the catalog's items as records of `collection` now; write them in the
-    transaction that makes the job successful (`JobContext.on_success`: none if it fails
-    or was dismissed); how many. `what`: the registration, as the job's messages name it."""
     from ..catalogue.ingest import stac_records
     from ..catalogue.repository import RecordRepository, after_insert
+    what = f'the STAC output {catalog_dir.name} in collection {collection}'
     try:
         records = list(stac_records(catalog_dir, base_href=href_base,
                                     id_prefix=f'{ctx.job_id}/', items=items))
@@ -43,7 +35,7 @@ def register_records(ctx: JobContext, collection: str, catalog_dir: Path, href_b
     except Exception as err:  # pystac and the store raise many kinds; the job must say why
         raise ExecutionError(f'registering {what} failed: {type(err).__name__}: {err}') \
             from None
-    inserted = []
+    ownership, inserted = result_ownership(ctx), []
 
     def write(connection) -> None:
         try:

@@ -65,14 +65,18 @@ class JobQuery:
 _TABLE = Job.__table__
 
 
+def _movable(to: str, only_from: tuple[str, ...] | None) -> list[str]:
+    """The statuses a job may move to `to` from (those of `only_from`, if given)."""
+    return [status for status in TRANSITIONS[to] if only_from is None or status in only_from]
+
+
 @functools.lru_cache(maxsize=64)
 def _moving(to: str, names: tuple[str, ...], only_from: tuple[str, ...] | None):
     """The UPDATE of `transition` setting the columns `names` (bound as `new_<name>`) of
     the job `job_id` if its status may move to `to` (and is one of `only_from`): built
     once per shape, not per job."""
-    allowed = [status for status in TRANSITIONS[to] if only_from is None or status in only_from]
     return update(_TABLE).where(_TABLE.c.id == bindparam('job_id'),
-                                _TABLE.c.status.in_(allowed)).values(
+                                _TABLE.c.status.in_(_movable(to, only_from))).values(
         {name: bindparam(f'new_{name}', type_=_TABLE.c[name].type) for name in names})
 
 
@@ -206,9 +210,9 @@ class JobRepository:
         Compare-and-set in one statement, so that concurrent writers (a dismissal and a
         finishing worker, or a duplicate delivery) cannot both win. `only_from` narrows
         the statuses it may move from; `where` adds conditions (e.g. "its lease
-        expired") to the same statement; `guard` runs first
-        in the same transaction (raising in it changes nothing); each of `also` runs
-        after a move, in the same transaction (raising in one undoes the move).
+        expired") to the same statement; `guard` runs first in the same transaction
+        (raising in it changes nothing); each of `also` runs after a move, in the same
+        transaction (raising in one undoes the move).
         """
         now = utcnow()
         values = {'status': to, 'updated': now, **fields}
@@ -218,10 +222,9 @@ class JobRepository:
             if guard is not None:
                 guard(connection)
             if where:
-                allowed = [status for status in TRANSITIONS[to]
-                           if only_from is None or status in only_from]
-                statement = update(Job).where(Job.id == job_id, Job.status.in_(allowed),
-                                              *where).values(**values)
+                statement = update(Job).where(
+                    Job.id == job_id, Job.status.in_(_movable(to, only_from)), *where
+                ).values(**values)
                 moved = connection.execute(statement).rowcount == 1
             else:
                 moved = connection.execute(_moving(to, tuple(values), only_from), {
