@@ -13,11 +13,14 @@ import time
 import jwt
 import numpy as np
 import openeo
+import pystac
 import pytest
 import rasterio
 import requests
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from pygeoapi_eoorder.catalogue.ingest import stac_records
 
 from .conftest import REPO, Server
 from .support.auth import as_, write_users
@@ -143,6 +146,19 @@ def test_batch_job_lifecycle_with_stac_results_and_logs(server, tmp_path):
     assert not [r for r in requests.get(f'{server.url}/collections/results/items',
                                         auth=as_('bob'), timeout=10).json()['features']
                 if r['id'].startswith(job.job_id)]
+    # beside the files, a self-contained STAC catalog valid against the official schemas
+    # (pystac's copies); the record registered from the item in memory is the one the
+    # item's file gives
+    folder = server.data_dir / 'jobs' / job.job_id / 'results' / 'openeo'
+    catalog = pystac.read_file(str(folder / 'catalog.json'))
+    assert catalog.validate_all() == 1
+    [item] = catalog.get_items(recursive=True)
+    assert item.id == job.job_id and item.properties['title'] == 'ndvi mean'
+    assert list(item.assets) == ['result.nc'] and item.bbox == pytest.approx(box)
+    from_file, = stac_records(folder, f'{server.url}/jobs/{job.job_id}/results/openeo',
+                              id_prefix=f'{job.job_id}/')
+    assert record['assets'] == from_file['assets'] and record['assets']['result.nc'][
+        'href'] == f'{server.url}/jobs/{job.job_id}/results/openeo/result.nc'
     assert job.job_id in [j['id'] for j in connection.list_jobs()]
     ogc_jobs = requests.get(f'{server.url}/jobs?limit=100', auth=as_('alice'),
                             timeout=10).json()['jobs']  # one engine: also an OGC API job

@@ -64,28 +64,30 @@ def _read_items(path: pathlib.Path) -> Iterable[pystac.Item]:
 
 
 def stac_records(catalog: str | pathlib.Path, base_href: str | None = None,
-                 id_prefix: str = '', items: Iterable[pystac.Item] | None = None
+                 id_prefix: str = '', items: Iterable[pystac.Item | dict] | None = None
                  ) -> Iterator[dict]:
     """The record of each item of the STAC catalog (see `ingest_stac`)."""
     path = _catalog_file(catalog)
     rewrite = _href_rewriter(path.parent, base_href)
     for item in _read_items(path) if items is None else items:
-        record = from_stac_item(item.to_dict(transform_hrefs=False), rewrite)
+        document = item if isinstance(item, dict) else item.to_dict(transform_hrefs=False)
+        record = from_stac_item(document, rewrite)
         record['id'] = f"{id_prefix}{record['id']}"
         yield record
 
 
 def ingest_stac(store_url: str, collection_id: str, catalog: str | pathlib.Path,
                 base_href: str | None = None, ownership: Ownership = CURATED,
-                id_prefix: str = '', items: Iterable[pystac.Item] | None = None,
+                id_prefix: str = '', items: Iterable[pystac.Item | dict] | None = None,
                 unless: Callable | None = None) -> int:
     """Upsert every item of the STAC catalog as a record; return how many were ingested.
 
     `ownership`: who owns the records and who sees them; `id_prefix` is put before every
     item id (a job's prefix: its items never replace anyone else's). `items`: the
-    catalog's items as its writer holds them (asset hrefs absolute): the catalog just
-    written is not read back. `unless(connection)`: a reason to write nothing, read in
-    each writing transaction (see `RecordRepository.upsert`)."""
+    catalog's items as its writer holds them (pystac items or STAC documents, asset
+    hrefs absolute): the catalog just written is not read back. `unless(connection)`: a
+    reason to write nothing, read in each writing transaction (see
+    `RecordRepository.upsert`)."""
     repository = RecordRepository(store_url, collection_id)
     total = 0
     for batch in itertools.batched(stac_records(catalog, base_href, id_prefix, items), BATCH):

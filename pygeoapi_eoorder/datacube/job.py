@@ -10,6 +10,7 @@ process; user code (run_udf) is refused (see `processes.REFUSED`).
 from __future__ import annotations
 
 import functools
+import json
 import os
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .ogc_steps import OgcSteps, step_ids
 PROCESS_ID = '_openeo_graph'
 BATCH, SYNC = 'openeo', 'openeo-sync'  # job types: batch jobs' results are registered
 OUTPUT_FOLDER = 'openeo'
+STAC_VERSION = '1.1.0'
 METADATA = {
     'version': '1.0.0', 'id': PROCESS_ID, 'title': 'openEO process graph',
     'description': 'Runs an openEO process graph (internal: created by the openEO API).',
@@ -133,20 +135,30 @@ def register_results(ctx, env, title: str | None) -> None:
                   f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}', items=[item])
 
 
-def write_catalog(ctx, env, title: str | None):
-    """The written files as one STAC item in a self-contained catalog beside them; the
-    item (its asset hrefs absolute)."""
-    import pystac
+def write_catalog(ctx, env, title: str | None) -> dict:
+    """The written files as one STAC item in a self-contained catalog beside them
+    (`catalog.json`, `<job id>/<job id>.json`); the item (its asset hrefs absolute).
+    Two small documents, written as such: building them with pystac took longer than
+    any other step of a job's ending."""
     from datetime import datetime, timezone
+    from ..jobs.results import write_atomic
     geometry, bbox = footprint(env.bounds)
-    item = pystac.Item(id=ctx.job_id, geometry=geometry, bbox=bbox,
-                       datetime=datetime.now(timezone.utc),
-                       properties={'title': title or f'openEO job {ctx.job_id}'})
-    for path, media_type in env.outputs:
-        item.add_asset(path.name, pystac.Asset(href=str(path), media_type=media_type,
-                                               roles=['data']))
-    catalog = pystac.Catalog(id=f'openeo-{ctx.job_id}', description='openEO job results')
-    catalog.add_item(item)
-    catalog.normalize_hrefs(str(env.output_dir))
-    catalog.save(pystac.CatalogType.SELF_CONTAINED)
+    now = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    item_file = f'{ctx.job_id}/{ctx.job_id}.json'
+    item = {'type': 'Feature', 'stac_version': STAC_VERSION, 'stac_extensions': [],
+            'id': ctx.job_id, 'geometry': geometry, 'bbox': bbox,
+            'properties': {'title': title or f'openEO job {ctx.job_id}', 'datetime': now},
+            'links': [{'rel': rel, 'href': '../catalog.json', 'type': 'application/json'}
+                      for rel in ('root', 'parent')],
+            'assets': {path.name: {'href': str(path), 'type': media_type, 'roles': ['data']}
+                       for path, media_type in env.outputs}}
+    if bbox is None:
+        del item['bbox']
+    catalog = {'type': 'Catalog', 'id': f'openeo-{ctx.job_id}', 'stac_version': STAC_VERSION,
+               'description': 'openEO job results', 'links': [
+                   {'rel': 'root', 'href': './catalog.json', 'type': 'application/json'},
+                   {'rel': 'item', 'href': f'./{item_file}', 'type': 'application/geo+json'}]}
+    write_atomic(env.output_dir / item_file, json.dumps(item, indent=2).encode(), sync=False)
+    write_atomic(env.output_dir / 'catalog.json', json.dumps(catalog, indent=2).encode(),
+                 sync=False)
     return item

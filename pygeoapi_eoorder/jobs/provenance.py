@@ -1,7 +1,7 @@
 """What a job ran, as W3C PROV-JSON (OGC API - Processes Part 4 `/jobs/{id}/prov`).
 
-The worker records facts as the job runs (the process here, the images its runner ran
-through `JobContext.record_provenance`); the document
+The claim records the process the job runs (`claim_facts`), the worker what else it ran
+as the job runs (the images its runner ran through `JobContext.record_provenance`); the document
 is built from the job record with the `prov` package (the W3C PROV reference model).
 """
 
@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from prov.model import ProvDocument
 
-from ..auth import current_user
+from ..auth import acting_as, current_user, job_user
 
 NS = 'eoorder'
 
@@ -33,6 +33,14 @@ def package_facts(catalogue, process_id: str) -> dict:
     conf = configured.get(process_id) or {}
     return {'id': process_id, 'kind': 'built-in',
             'processor': str((conf.get('processor') or {}).get('name', ''))}
+
+
+def claim_facts(manager, job: dict) -> dict:
+    """The provenance a claim of `job` records: what it had, and the process it runs as
+    its owner gets it (`package_facts`)."""
+    with acting_as(job_user(job), manager.auth):
+        return {**(job.get('provenance') or {}),
+                'process': package_facts(manager.catalogue, job['process_id'])}
 
 
 def _local(kind: str, name: str) -> str:

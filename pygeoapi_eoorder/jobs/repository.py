@@ -85,11 +85,20 @@ _GET = select(*COLUMNS).where(_TABLE.c.id == bindparam('job_id'))
 _STATUS = select(_TABLE.c.status).where(_TABLE.c.id == bindparam('job_id'))
 _SET_PROVENANCE = update(_TABLE).where(_TABLE.c.id == bindparam('job_id')).values(
     provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
-_CLAIM = update(_TABLE).where(  # built once: the claim statement of `claim_id`
-    _TABLE.c.id == bindparam('job_id'), _TABLE.c.status.in_(TRANSITIONS[RUNNING])).values(
-    status=RUNNING, started=bindparam('now'), updated=bindparam('now'),
-    heartbeat=bindparam('now'), progress=0, message='Job running',
-    attempts=_TABLE.c.attempts + 1, worker=bindparam('worker')).returning(*COLUMNS)
+
+
+def _claim(**also):
+    """The claim statement (built once): the accepted job `job_id` moves to running for
+    `worker`; `also`: more columns it sets (bound parameters)."""
+    return update(_TABLE).where(
+        _TABLE.c.id == bindparam('job_id'), _TABLE.c.status.in_(TRANSITIONS[RUNNING])).values(
+        status=RUNNING, started=bindparam('now'), updated=bindparam('now'),
+        heartbeat=bindparam('now'), progress=0, message='Job running',
+        attempts=_TABLE.c.attempts + 1, worker=bindparam('worker'), **also).returning(*COLUMNS)
+
+
+_CLAIM = _claim()
+_CLAIM_RECORDING = _claim(provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
 
 
 class JobRepository:
@@ -300,12 +309,17 @@ class JobRepository:
             return dict(row) if row is not None else None
 
     # -- the cluster engine (Celery): claims by id, leases, publication -----------
-    def claim_id(self, job_id: str, worker: str) -> dict | None:
+    def claim_id(self, job_id: str, worker: str, provenance: dict | None = None
+                 ) -> dict | None:
         """Move this accepted job to running for `worker` (a delivered task), in one
-        statement: of duplicate deliveries, only one gets the job."""
+        statement: of duplicate deliveries, only one gets the job. `provenance`: the
+        job's provenance from now on (what it runs), written by the same statement."""
+        values = {'job_id': job_id, 'worker': worker, 'now': utcnow()}
+        if provenance is not None:
+            values['facts'] = provenance
         with self.store.write_engine.begin() as connection:  # Core: the hot path of claims
-            row = connection.execute(_CLAIM, {'job_id': job_id, 'worker': worker,
-                                              'now': utcnow()}).mappings().first()
+            row = connection.execute(_CLAIM if provenance is None else _CLAIM_RECORDING,
+                                     values).mappings().first()
             return dict(row) if row is not None else None
 
     @staticmethod

@@ -85,13 +85,16 @@ class FairScheduler:
             if self.under_limit(job, running):
                 yield job['owner'], job
 
-    def next_job(self, worker: str) -> dict | None:
-        """Claim the next job fairly for `worker` (None: nothing may start now)."""
+    def next_job(self, worker: str, provenance: Callable[[dict], dict] | None = None
+                 ) -> dict | None:
+        """Claim the next job fairly for `worker` (None: nothing may start now);
+        `provenance(job)`: the provenance the claim records (see `claim_id`)."""
         for _ in range(3):  # another claimer took the picked job: pick again
             picked = False
             for _, job in self.candidates():
                 picked = True
-                claimed = self.repo.claim_id(job['id'], worker)
+                claimed = self.repo.claim_id(job['id'], worker,
+                                             provenance(job) if provenance else None)
                 if claimed is not None:
                     return claimed
             if not picked:

@@ -23,6 +23,7 @@ from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 from . import supervisor_control as control
+from .provenance import claim_facts
 from .quotas import QuotaPolicy
 from .repository import DISMISSED, RUNNING
 from .runtime import Runtime
@@ -194,7 +195,8 @@ class Supervisor:
         for worker in self.workers:
             if worker.job_id is not None or not worker.process.is_alive():
                 continue
-            job = self.scheduler.next_job(worker.tag)  # fair across users (scheduling.py)
+            job = self.scheduler.next_job(  # fair across users (scheduling.py)
+                worker.tag, provenance=lambda job: claim_facts(self.runtime.manager, job))
             if job is None:
                 return
             worker.job_id = job['id']

@@ -106,9 +106,8 @@ def run_job(runtime: Runtime, job: dict) -> None:
         allow_internal = False
         try:
             with acting_as(job_user(job), manager.auth):  # the process its owner gets
-                repo.record_provenance(job['id'], job.get('provenance') or {},
-                                       process=provenance.package_facts(
-                                           manager.catalogue, job['process_id']))
+                if 'process' not in (job.get('provenance') or {}):  # (not by its claim)
+                    repo.record_provenance(job['id'], provenance.claim_facts(manager, job))
                 processor = manager.get_processor(job['process_id'])
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])
