@@ -21,7 +21,10 @@ from sqlalchemy import case, func, select
 
 from ..store import Job
 from .quotas import QuotaPolicy
-from .repository import ACCEPTED, COLUMNS, RUNNING, JobRepository, same_owner
+from .repository import ACCEPTED, RUNNING, JobRepository, same_owner
+
+# what choosing and claiming a head needs of it (its claim returns the whole job)
+HEAD_COLUMNS = (Job.id, Job.owner, Job.owner_roles, Job.process_id, Job.provenance)
 
 
 def _per_owner(owner, lookup: Callable) -> object:
@@ -34,8 +37,8 @@ def _per_owner(owner, lookup: Callable) -> object:
 
 @lru_cache(maxsize=None)
 def fair_heads(limit: int | None = None):
-    """Each user's oldest queued job with the user's running count, fairest first (built
-    once: building it costs more than running it)."""
+    """Each user's oldest queued job (`HEAD_COLUMNS`) with the user's running count,
+    fairest first (built once: building it costs more than running it)."""
     heads = select(Job.owner, func.min(Job.created).label('first')).where(
         Job.status == ACCEPTED).group_by(Job.owner).subquery('heads')
 
@@ -57,7 +60,8 @@ def fair_heads(limit: int | None = None):
     ranked = select(heads.c.first, _per_owner(heads.c.owner, running).label('running'),
                     _per_owner(heads.c.owner, served).label('served'),
                     _per_owner(heads.c.owner, head).label('head')).subquery('ranked')
-    query = select(*COLUMNS, ranked.c.running).join_from(ranked, Job, Job.id == ranked.c.head)
+    query = select(*HEAD_COLUMNS, ranked.c.running).join_from(ranked, Job,
+                                                               Job.id == ranked.c.head)
     query = query.order_by(ranked.c.running, ranked.c.served.nulls_first(), ranked.c.first)
     return query.limit(limit) if limit is not None else query
 
