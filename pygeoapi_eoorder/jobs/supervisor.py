@@ -17,12 +17,14 @@ import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 from . import supervisor_control as control
+from .config_watch import ConfigWatch
 from .provenance import claim_facts
 from .quotas import QuotaPolicy
 from .repository import DISMISSED, RUNNING
@@ -63,9 +65,13 @@ class WorkerHandle:
 
 
 class Supervisor:
-    def __init__(self, runtime: Runtime, stop_asked: threading.Event | None = None):
-        """`stop_asked`: set to stop (it may be set before the workers are forked)."""
+    def __init__(self, runtime: Runtime, stop_asked: threading.Event | None = None,
+                 watch: ConfigWatch | None = None):
+        """`stop_asked`: set to stop (it may be set before the workers are forked);
+        `watch`: stop when the configuration file changed (`restart_asked` is then set)."""
         self.stop_asked = stop_asked or threading.Event()
+        self.watch = watch
+        self.restart_asked = False
         self.runtime = runtime
         self.settings = runtime.settings
         self.repo = runtime.repo
@@ -110,13 +116,22 @@ class Supervisor:
             self.wait_for_events()
             self.reap_workers()
             self.stop_dismissed()
-            self.dispatch()
+            if self.watch is not None and self.watch.changed():
+                LOGGER.info('configuration %s changed: restarting with it (running jobs '
+                            'have the shutdown grace period to end)', self.watch.path)
+                self.restart_asked = True
+                self.stop_asked.set()
+                break
+            if self.watch is None or not self.watch.differs:  # (else: until it is known)
+                self.dispatch()
             if time.monotonic() - self.last_sweep > self.sweep_every:
                 self.sweep_retention()
-        self.drain()
+        self.drain('the job engine restarted with a changed configuration while it ran'
+                   if self.restart_asked else 'the server was stopped while it ran')
 
-    def drain(self) -> None:
-        """Asked to stop: let running jobs finish within the grace period, then end them."""
+    def drain(self, reason: str = 'the server was stopped while it ran') -> None:
+        """Asked to stop: let running jobs finish within the grace period, then end them
+        (failed, or requeued if idempotent) for `reason`."""
         deadline = time.monotonic() + self.settings.jobs.shutdown_grace_seconds
         while any(w.job_id for w in self.workers) and time.monotonic() < deadline:
             self.wait_for_events()
@@ -130,7 +145,7 @@ class Supervisor:
                 self.release(worker, job_id)
                 job = self.repo.get(job_id)
                 if job and job['status'] == RUNNING:
-                    self.end_interrupted(job, 'the server was stopped while it ran')
+                    self.end_interrupted(job, reason)
 
     def wait_for_events(self) -> None:
         sources = [w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]
@@ -232,9 +247,16 @@ def serve(runtime: Runtime) -> int:
     signal.signal(signal.SIGINT, stop)
     os.ftruncate(lock, 0)
     os.write(lock, f'{me}\n'.encode())
-    supervisor = Supervisor(runtime, stop_asked)
+    # one that `eoorder serve` keeps is restarted by it; one a web server started
+    # restarts itself when its configuration changes (see `config_watch`)
+    watch = None if control.supervised_externally() else ConfigWatch(settings.config_path)
+    supervisor = Supervisor(runtime, stop_asked, watch)
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),
                 len(supervisor.workers), settings.store_url)
     supervisor.run()
     Path(control.socket_path(settings)).unlink(missing_ok=True)
+    if supervisor.restart_asked:  # the same process, the new configuration (the lock
+        # and the socket are not inherited: the new program takes them again)
+        os.execv(sys.executable, [sys.executable, '-m', 'pygeoapi_eoorder.supervise',
+                                  str(settings.config_path)])
     return 0
