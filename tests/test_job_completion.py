@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
@@ -15,8 +16,11 @@ from sqlalchemy import text
 
 from pygeoapi_eoorder.catalogue.repository import RecordRepository
 from pygeoapi_eoorder.execution.context import JobContext
+from pygeoapi_eoorder.jobs.quotas import QuotaPolicy
 from pygeoapi_eoorder.jobs.repository import (
     DISMISSED, RUNNING, SUCCESSFUL, JobRepository)
+from pygeoapi_eoorder.jobs.scheduling import FairScheduler
+from pygeoapi_eoorder.jobs.supervisor import Supervisor
 from pygeoapi_eoorder.store import get_store
 from tests.conftest import LOCAL_CONFIG, TEST_PROCESSES, Server
 from tests.support.cluster import Database
@@ -234,3 +238,26 @@ def test_a_running_jobs_provenance_names_its_process(make_server, tmp_path):
     assert plan['eoorder:kind'] == 'built-in'
     assert plan['eoorder:processor'] == TEST_PROCESSES['countdown']['processor']['name']
     hold.unlink()
+
+
+def test_when_the_process_facts_fail_the_claim_goes_on_without_them(store_url):
+    """The supervisor asks the catalogue for the process facts its claim records; when
+    that raises (a stub catalogue: a store failing on demand cannot be made here), the
+    job is still claimed, keeping what it had (without `process`: its worker, seeing
+    none, records it, and a failure there is the job's)."""
+    class Failing:
+        configured: dict = {}
+        registry = None
+
+        def resolve(self, *_):
+            raise RuntimeError('the store is busy')
+
+    supervisor = SimpleNamespace(runtime=SimpleNamespace(
+        manager=SimpleNamespace(auth=None, catalogue=Failing())))
+    jobs = JobRepository(get_store(store_url))
+    job = jobs.add('echo', job_type='process', inputs={})
+    jobs.record_provenance(job['id'], {'images': [{'reference': 'a:1'}]})
+    facts = (lambda found: Supervisor.claim_provenance(supervisor, found))
+    claimed = FairScheduler(jobs, QuotaPolicy({})).next_job('w', provenance=facts)
+    assert claimed['id'] == job['id'] and claimed['status'] == 'running'
+    assert claimed['provenance'] == {'images': [{'reference': 'a:1'}]}

@@ -1,8 +1,9 @@
 """What a job ran, as W3C PROV-JSON (OGC API - Processes Part 4 `/jobs/{id}/prov`).
 
 The claim records the process the job runs (`claim_facts`), the worker what else it ran
-as the job runs (the images its runner ran through `JobContext.record_provenance`); the document
-is built from the job record with the `prov` package (the W3C PROV reference model).
+as the job runs (the images its runner ran through `JobContext.record_provenance`); the
+document is built from the job record with the `prov` package (the W3C PROV reference
+model).
 """
 
 from __future__ import annotations

@@ -211,11 +211,20 @@ class Supervisor:
             if worker.job_id is not None or not worker.process.is_alive():
                 continue
             job = self.scheduler.next_job(  # fair across users (scheduling.py)
-                worker.tag, provenance=lambda job: claim_facts(self.runtime.manager, job))
+                worker.tag, provenance=self.claim_provenance)
             if job is None:
                 return
             worker.job_id = job['id']
             worker.conn.send(job)
+
+    def claim_provenance(self, job: dict) -> dict | None:
+        """What the claim of `job` records of the process it runs; None if that cannot be
+        told now (the worker then records it, and a failure there is the job's)."""
+        try:
+            return claim_facts(self.runtime.manager, job)
+        except Exception:  # e.g. the store busy: never lose the supervisor over it
+            LOGGER.exception('job %s: its process facts are left to its worker', job['id'])
+            return None
 
     def sweep_retention(self) -> None:
         self.last_sweep = time.monotonic()
