@@ -15,12 +15,14 @@ import yaml
 from sqlalchemy import text
 
 from pygeoapi_eoorder.catalogue.repository import RecordRepository
+from pygeoapi_eoorder.components import Components
 from pygeoapi_eoorder.execution.context import JobContext
 from pygeoapi_eoorder.jobs.quotas import QuotaPolicy
 from pygeoapi_eoorder.jobs.repository import (
     DISMISSED, RUNNING, SUCCESSFUL, JobRepository)
 from pygeoapi_eoorder.jobs.scheduling import FairScheduler
 from pygeoapi_eoorder.jobs.supervisor import Supervisor
+from pygeoapi_eoorder.jobs.worker import run_job
 from pygeoapi_eoorder.store import get_store
 from tests.conftest import LOCAL_CONFIG, TEST_PROCESSES, Server
 from tests.support.cluster import Database
@@ -261,3 +263,21 @@ def test_when_the_process_facts_fail_the_claim_goes_on_without_them(store_url):
     claimed = FairScheduler(jobs, QuotaPolicy({})).next_job('w', provenance=facts)
     assert claimed['id'] == job['id'] and claimed['status'] == 'running'
     assert claimed['provenance'] == {'images': [{'reference': 'a:1'}]}
+
+
+def test_a_worker_records_the_process_facts_its_claim_did_not(make_server):
+    """A job claimed without process facts (a Celery claim, or a retry whose earlier
+    attempt recorded facts of a process since redeployed) gets the facts of the process
+    it runs now from its worker; facts the claim recorded are not written again."""
+    server = make_server(None, {'countdown': TEST_PROCESSES['countdown']}, start=False)
+    runtime = Components.for_config(str(server.config)).runtime()
+    jobs = runtime.repo
+    job = jobs.add('countdown', job_type='process', inputs={'steps': 0})
+    stale = {'process': {'id': 'countdown', 'kind': 'deployed', 'packageDigest': 'sha256:0'}}
+    jobs.record_provenance(job['id'], stale)
+    run_job(runtime, jobs.claim_id(job['id'], 'w'))
+    ended = jobs.get(job['id'])
+    assert ended['status'] == 'successful', ended
+    assert ended['provenance']['process'] == {
+        'id': 'countdown', 'kind': 'built-in',
+        'processor': TEST_PROCESSES['countdown']['processor']['name']}

@@ -106,8 +106,9 @@ def run_job(runtime: Runtime, job: dict) -> None:
         allow_internal = False
         try:
             with acting_as(job_user(job), manager.auth):  # the process its owner gets
-                if 'process' not in (job.get('provenance') or {}):  # (not by its claim)
-                    repo.record_provenance(job['id'], provenance.claim_facts(manager, job))
+                facts = provenance.claim_facts(manager, job)
+                if facts != (job.get('provenance') or {}):  # (its claim may have them)
+                    repo.record_provenance(job['id'], facts)
                 processor = manager.get_processor(job['process_id'])
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])
