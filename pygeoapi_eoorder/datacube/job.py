@@ -140,10 +140,10 @@ def write_catalog(ctx, env, title: str | None) -> dict:
     (`catalog.json`, `<job id>/<job id>.json`); the item (its asset hrefs absolute).
     Two small documents, written as such: building them with pystac took longer than
     any other step of a job's ending."""
-    from datetime import datetime, timezone
     from ..jobs.results import write_atomic
+    from ..store import isoformat, utcnow
     geometry, bbox = footprint(env.bounds)
-    now = datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    now = isoformat(utcnow())
     item_file = f'{ctx.job_id}/{ctx.job_id}.json'
     item = {'type': 'Feature', 'stac_version': STAC_VERSION, 'stac_extensions': [],
             'id': ctx.job_id, 'geometry': geometry, 'bbox': bbox,

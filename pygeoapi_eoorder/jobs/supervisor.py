@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from multiprocessing.connection import wait as wait_for
@@ -129,7 +128,7 @@ class Supervisor:
         self.drain('the job engine restarted with a changed configuration while it ran'
                    if self.restart_asked else 'the server was stopped while it ran')
 
-    def drain(self, reason: str = 'the server was stopped while it ran') -> None:
+    def drain(self, reason: str) -> None:
         """Asked to stop: let running jobs finish within the grace period, then end them
         (failed, or requeued if idempotent) for `reason`."""
         deadline = time.monotonic() + self.settings.jobs.shutdown_grace_seconds
@@ -266,6 +265,6 @@ def serve(runtime: Runtime) -> int:
     Path(control.socket_path(settings)).unlink(missing_ok=True)
     if supervisor.restart_asked:  # the same process, the new configuration (the lock
         # and the socket are not inherited: the new program takes them again)
-        os.execv(sys.executable, [sys.executable, '-m', 'pygeoapi_eoorder.supervise',
-                                  str(settings.config_path)])
+        command = control.supervise_command(settings)
+        os.execv(command[0], command)
     return 0

@@ -75,6 +75,11 @@ def die_with_parent() -> None:
         pass
 
 
+def supervise_command(settings: Settings) -> list[str]:
+    """The command line of `settings`' supervisor process."""
+    return [sys.executable, '-m', 'pygeoapi_eoorder.supervise', str(settings.config_path)]
+
+
 def spawn_supervisor(settings: Settings, *, attached: bool) -> subprocess.Popen:
     """Start a supervisor process for `settings`' configuration file.
 
@@ -84,8 +89,7 @@ def spawn_supervisor(settings: Settings, *, attached: bool) -> subprocess.Popen:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log = open(settings.log_dir / 'supervisor.log', 'ab')
     env = dict(os.environ, **{ENV_CONFIG: str(settings.config_path)})
-    cmd = [sys.executable, '-m', 'pygeoapi_eoorder.supervise', str(settings.config_path)]
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
+    return subprocess.Popen(supervise_command(settings), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                             close_fds=True, start_new_session=not attached,
                             preexec_fn=die_with_parent if attached else None)
 
