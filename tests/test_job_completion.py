@@ -6,6 +6,7 @@ provenance's `process`) in the same statement, so the worker starts without a wr
 from __future__ import annotations
 
 import json
+import logging
 import time
 from types import SimpleNamespace
 
@@ -281,3 +282,26 @@ def test_a_worker_records_the_process_facts_its_claim_did_not(make_server):
     assert ended['provenance']['process'] == {
         'id': 'countdown', 'kind': 'built-in',
         'processor': TEST_PROCESSES['countdown']['processor']['name']}
+
+
+@pytest.mark.parametrize('root_level', [logging.WARNING, logging.INFO, logging.DEBUG])
+def test_a_job_log_holds_what_libraries_log_at_info_whatever_the_worker_s_level(
+        tmp_path, root_level):
+    """A job's log gets every logger's INFO lines (DEBUG too when the worker logs at
+    DEBUG); the worker's own level is the same afterwards."""
+    from pygeoapi_eoorder.jobs.worker import job_log
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(root_level)
+    try:
+        with job_log(tmp_path / 'job.log') as log:
+            log.info('job line')
+            logging.getLogger('some.library').info('library line')
+            logging.getLogger('some.library').debug('library detail')
+        assert root.level == root_level
+    finally:
+        root.setLevel(before)
+    text = (tmp_path / 'job.log').read_text()
+    assert 'INFO eoorder.job: job line' in text
+    assert 'INFO some.library: library line' in text
+    assert ('library detail' in text) == (root_level == logging.DEBUG)

@@ -38,13 +38,16 @@ def job_log(path: Path) -> Iterator[logging.Logger]:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     level = root.level
+    wanted = min(level or logging.INFO, logging.INFO)
     root.addHandler(handler)
-    root.setLevel(min(level or logging.INFO, logging.INFO))
+    if wanted != level:  # (setting it empties every logger's cache: not at each job)
+        root.setLevel(wanted)
     try:
         yield logging.getLogger('eoorder.job')
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        if wanted != level:
+            root.setLevel(level)
         handler.close()
         sys.stdout.flush()
         sys.stderr.flush()
