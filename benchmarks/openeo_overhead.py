@@ -15,8 +15,10 @@ rounds):
   - floor: a graph that computes nothing (`add(1, 1)`) as a batch job: what the HTTP
     requests and the job engine cost whatever the graph.
 
-Prints the medians, the load average, and the overhead (API p50 - direct p50) / direct
-p50 of results ready; target <= 20 %.
+Prints the medians, the load average, where the API runs' time went (from the jobs' own
+times: stored, claimed by a worker, results ready), what one small HTTP request costs on
+this machine, and the overhead (API p50 - direct p50) / direct p50 of results ready;
+target <= 20 %.
 Run with the virtualenv's Python:  python benchmarks/openeo_overhead.py [--runs N]
 Exit status: 0 target met, 1 missed, 2 the server did not start.
 """
@@ -103,9 +105,10 @@ def settle(process: subprocess.Popen, url: str) -> float:
 NOTHING = {'add': {'process_id': 'add', 'arguments': {'x': 1, 'y': 1}, 'result': True}}
 
 
-def through_api(session: requests.Session, url: str, graph: dict) -> tuple[float, float]:
-    """Seconds from submitting a batch job to its results being ready (the job's last
-    update) and to the client seeing `finished`."""
+def through_api(session: requests.Session, url: str, graph: dict) -> dict:
+    """Seconds from submitting a batch job to its results being ready (`ready`: the
+    job's last update) and to the client seeing `finished` (`seen`); the job's `id` and
+    the submitting client's clock (`wall`)."""
     began, wall = time.perf_counter(), time.time()
     created = session.post(f'{url}/openeo/1.2/jobs', json={'process': {
         'process_graph': graph}}, timeout=30)
@@ -115,11 +118,39 @@ def through_api(session: requests.Session, url: str, graph: dict) -> tuple[float
         job = session.get(job_url, timeout=30).json()
         if job['status'] == 'finished':
             seen = time.perf_counter() - began
-            updated = datetime.fromisoformat(job['updated'].replace('Z', '+00:00'))
-            return updated.timestamp() - wall, seen
+            return {'ready': _stamp(job['updated']) - wall, 'seen': seen, 'id': job['id'],
+                    'wall': wall}
         if job['status'] in ('error', 'canceled'):
             raise RuntimeError(f'job {job_url}: {job["status"]}')
         time.sleep(0.02)
+
+
+def _stamp(value: str) -> float:
+    return datetime.fromisoformat(value.replace('Z', '+00:00')).timestamp()
+
+
+def phases(session: requests.Session, url: str, runs: list[dict]) -> dict[str, float]:
+    """Where the API runs' time went (p50 ms from submit), from the jobs' own times in
+    the shared engine (OGC API - Processes status): stored by the create request,
+    claimed by a worker (after the start request and the hand-over), results ready."""
+    found: dict[str, list[float]] = {'stored': [], 'claimed': [], 'ready': []}
+    for run in runs:
+        status = session.get(f'{url}/jobs/{run["id"]}', params={'f': 'json'}, timeout=30).json()
+        for name, field in (('stored', 'created'), ('claimed', 'started'), ('ready', 'finished')):
+            found[name].append(_stamp(status[field]) - run['wall'])
+    return {name: statistics.median(times) * 1000 for name, times in found.items()}
+
+
+def request_round_trip(session: requests.Session, url: str, count: int = 100) -> float:
+    """p50 ms of one small request after 20 ms idle (as the API run's requests are):
+    what one HTTP request costs on this machine, whatever the job."""
+    times = []
+    for _ in range(count):
+        time.sleep(0.02)
+        began = time.perf_counter()
+        session.get(f'{url}/.well-known/openeo', timeout=30).raise_for_status()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times) * 1000
 
 
 def direct_runner(config_path: Path, workdir: Path):
@@ -142,25 +173,28 @@ def direct_runner(config_path: Path, workdir: Path):
     return once
 
 
-def measure(url: str, direct, runs: int, warmup: int) -> dict[str, list[float]]:
-    """Rounds of one run each way (alternating which goes first), after warm-up rounds."""
+def measure(url: str, direct, runs: int, warmup: int) -> tuple[dict[str, list], list[dict]]:
+    """Rounds of one run each way (alternating which goes first), after warm-up rounds;
+    the times by way, and the API runs of the graph."""
     times = {'ready': [], 'seen': [], 'direct': [], 'floor': []}
+    api_runs: list[dict] = []
     session = requests.Session()
 
     def api() -> None:
-        ready, seen = through_api(session, url, GRAPH)
-        times['ready'].append(ready)
-        times['seen'].append(seen)
+        run = through_api(session, url, GRAPH)
+        times['ready'].append(run['ready'])
+        times['seen'].append(run['seen'])
+        api_runs.append(run)
 
     for round_ in range(warmup + runs):
         pair = (api, lambda: times['direct'].append(direct()))
         for run in (pair if round_ % 2 == 0 else pair[::-1]):
             run()
-        times['floor'].append(through_api(session, url, NOTHING)[0])
+        times['floor'].append(through_api(session, url, NOTHING)['ready'])
         if round_ < warmup:
-            for found in times.values():
+            for found in (*times.values(), api_runs):
                 found.clear()
-    return times
+    return times, api_runs
 
 
 def main() -> int:
@@ -176,7 +210,10 @@ def main() -> int:
         print(f'server idle after {settle(process, url):.1f} s', flush=True)
     load = os.getloadavg()
     try:
-        times = measure(url, direct_runner(config, workdir), args.runs, args.warmup)
+        times, api_runs = measure(url, direct_runner(config, workdir), args.runs, args.warmup)
+        session = requests.Session()
+        where = phases(session, url, api_runs)
+        request_ms = request_round_trip(session, url)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
@@ -189,6 +226,11 @@ def main() -> int:
     print(f'API batch job, submit -> finished seen p50:  {p50["seen"]:8.1f} ms '
           '(polling every 20 ms)')
     print(f'API floor (a graph computing nothing) p50:   {p50["floor"]:8.1f} ms')
+    print(f'API run, p50 ms from submit: job stored {where["stored"]:.1f} (create '
+          f'request), claimed by a worker {where["claimed"]:.1f} (start request, hand-over), '
+          f'results ready {where["ready"]:.1f} (the graph and the job\'s bookkeeping)')
+    print(f'one small HTTP request after 20 ms idle on this machine p50: {request_ms:.1f} ms '
+          '(GET /.well-known/openeo, round trip)')
     print(f'overhead: {overhead:+.1%} (target <= +{TARGET:.0%}); seen by the client: '
           f'{(p50["seen"] - p50["direct"]) / p50["direct"]:+.1%}')
     shutil.rmtree(workdir, ignore_errors=True)

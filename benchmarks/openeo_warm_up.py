@@ -21,7 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from openeo_overhead import start_server, through_api  # noqa: E402
+import requests  # noqa: E402
+from openeo_overhead import GRAPH, start_server, through_api  # noqa: E402
 
 
 def first_jobs(warm_up: bool, pause: float) -> tuple[float, float]:
@@ -29,7 +30,9 @@ def first_jobs(warm_up: bool, pause: float) -> tuple[float, float]:
     process, url, _ = start_server(workdir, openeo={'warm_up_workers': warm_up})
     try:
         time.sleep(pause)
-        return through_api(url), through_api(url)
+        session = requests.Session()
+        return (through_api(session, url, GRAPH)['ready'],
+                through_api(session, url, GRAPH)['ready'])
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
