@@ -89,8 +89,8 @@ def spawn_supervisor(settings: Settings, *, attached: bool) -> subprocess.Popen:
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     log = open(settings.log_dir / 'supervisor.log', 'ab')
     env = dict(os.environ, **{ENV_CONFIG: str(settings.config_path)})
-    return subprocess.Popen(supervise_command(settings), stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
-                            close_fds=True, start_new_session=not attached,
+    return subprocess.Popen(supervise_command(settings), stdin=subprocess.DEVNULL, stdout=log,
+                            stderr=log, env=env, close_fds=True, start_new_session=not attached,
                             preexec_fn=die_with_parent if attached else None)
 
 
