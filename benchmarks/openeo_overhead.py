@@ -105,7 +105,7 @@ def settle(process: subprocess.Popen, url: str) -> float:
 NOTHING = {'add': {'process_id': 'add', 'arguments': {'x': 1, 'y': 1}, 'result': True}}
 
 
-def through_api(session: requests.Session, url: str, graph: dict) -> dict:
+def through_api(session: requests.Session, url: str, graph: dict, poll: float = 0.02) -> dict:
     """Seconds from submitting a batch job to its results being ready (`ready`: the
     job's last update) and to the client seeing `finished` (`seen`); the job's `id` and
     the submitting client's clock (`wall`)."""
@@ -122,7 +122,7 @@ def through_api(session: requests.Session, url: str, graph: dict) -> dict:
                     'wall': wall}
         if job['status'] in ('error', 'canceled'):
             raise RuntimeError(f'job {job_url}: {job["status"]}')
-        time.sleep(0.02)
+        time.sleep(poll)
 
 
 def _stamp(value: str) -> float:
@@ -173,7 +173,8 @@ def direct_runner(config_path: Path, workdir: Path):
     return once
 
 
-def measure(url: str, direct, runs: int, warmup: int) -> tuple[dict[str, list], list[dict]]:
+def measure(url: str, direct, runs: int, warmup: int, poll: float = 0.02
+            ) -> tuple[dict[str, list], list[dict]]:
     """Rounds of one run each way (alternating which goes first), after warm-up rounds;
     the times by way, and the API runs of the graph."""
     times = {'ready': [], 'seen': [], 'direct': [], 'floor': []}
@@ -181,7 +182,7 @@ def measure(url: str, direct, runs: int, warmup: int) -> tuple[dict[str, list], 
     session = requests.Session()
 
     def api() -> None:
-        run = through_api(session, url, GRAPH)
+        run = through_api(session, url, GRAPH, poll)
         times['ready'].append(run['ready'])
         times['seen'].append(run['seen'])
         api_runs.append(run)
@@ -190,7 +191,7 @@ def measure(url: str, direct, runs: int, warmup: int) -> tuple[dict[str, list], 
         pair = (api, lambda: times['direct'].append(direct()))
         for run in (pair if round_ % 2 == 0 else pair[::-1]):
             run()
-        times['floor'].append(through_api(session, url, NOTHING)['ready'])
+        times['floor'].append(through_api(session, url, NOTHING, poll)['ready'])
         if round_ < warmup:
             for found in (*times.values(), api_runs):
                 found.clear()
@@ -201,6 +202,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--poll', type=float, default=0.02,
+                        help='seconds between status polls (the openeo client: 5)')
     parser.add_argument('--no-settle', dest='settle', action='store_false',
                         help='measure at once, the start-up work (openEO warm-up) included')
     args = parser.parse_args()
@@ -210,7 +213,8 @@ def main() -> int:
         print(f'server idle after {settle(process, url):.1f} s', flush=True)
     load = os.getloadavg()
     try:
-        times, api_runs = measure(url, direct_runner(config, workdir), args.runs, args.warmup)
+        times, api_runs = measure(url, direct_runner(config, workdir), args.runs, args.warmup,
+                                  args.poll)
         session = requests.Session()
         where = phases(session, url, api_runs)
         request_ms = request_round_trip(session, url)
@@ -224,7 +228,7 @@ def main() -> int:
     print(f'direct openeo-processes-dask p50:            {p50["direct"]:8.1f} ms')
     print(f'API batch job, submit -> results ready p50:  {p50["ready"]:8.1f} ms')
     print(f'API batch job, submit -> finished seen p50:  {p50["seen"]:8.1f} ms '
-          '(polling every 20 ms)')
+          f'(polling every {args.poll * 1000:.0f} ms)')
     print(f'API floor (a graph computing nothing) p50:   {p50["floor"]:8.1f} ms')
     print(f'API run, p50 ms from submit: job stored {where["stored"]:.1f} (create '
           f'request), claimed by a worker {where["claimed"]:.1f} (start request, hand-over), '

@@ -305,3 +305,29 @@ def test_a_job_log_holds_what_libraries_log_at_info_whatever_the_worker_s_level(
     assert 'INFO eoorder.job: job line' in text
     assert 'INFO some.library: library line' in text
     assert ('library detail' in text) == (root_level == logging.DEBUG)
+
+
+def test_a_job_process_logs_at_info_from_its_start_and_its_jobs_keep_the_level_caches(
+        tmp_path):
+    """A process that runs jobs drops its parent's handlers and admits INFO once; its
+    jobs then leave every logger's cached level alone (setting a level at each job
+    emptied the caches of hundreds of loggers)."""
+    from pygeoapi_eoorder.jobs.worker import job_log, job_process_logging
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    parent = logging.StreamHandler()
+    root.addHandler(parent)
+    root.setLevel(logging.WARNING)
+    try:
+        job_process_logging()
+        assert root.level == logging.INFO and parent not in root.handlers
+        library = logging.getLogger('some.cached.library')
+        assert library.isEnabledFor(logging.INFO)  # (cached now)
+        with job_log(tmp_path / 'job.log'):
+            library.info('library line')
+        assert library._cache == {logging.INFO: True}, 'a job emptied the level caches'
+        assert root.level == logging.INFO
+    finally:
+        root.handlers[:] = saved[1]
+        root.setLevel(saved[0])
+    assert 'INFO some.cached.library: library line' in (tmp_path / 'job.log').read_text()

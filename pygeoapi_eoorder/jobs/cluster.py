@@ -57,7 +57,7 @@ from .quotas import QuotaPolicy
 from .repository import ACCEPTED, DISMISSED, FINAL, RUNNING
 from .runtime import Runtime, start_warm_up
 from .scheduling import FairScheduler
-from .worker import run_job
+from .worker import job_process_logging, run_job
 
 __all__ = ['TASK', 'celery_app', 'publish', 'run_task', 'sweep', 'worker_main']
 LOGGER = logging.getLogger('eoorder.cluster')
@@ -173,7 +173,7 @@ def _child(runtime, job: dict) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        logging.getLogger().handlers.clear()
+        job_process_logging()
         adopt_after_fork(runtime.manager.store)
         run_job(runtime, job)
     except BaseException:  # noqa: B036 - whatever happens, the child must not return

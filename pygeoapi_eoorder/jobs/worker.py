@@ -57,6 +57,18 @@ def job_log(path: Path) -> Iterator[logging.Logger]:
             os.close(fd)
 
 
+def job_process_logging() -> None:
+    """Logging of a process that runs jobs: its parent's handlers go (a job's lines go to
+    its job.log) and the root level admits INFO from now on, set once here and not at
+    each job (setting a level empties every logger's cache). Between jobs the root has no
+    handler: nothing is written."""
+    root = logging.getLogger()
+    root.handlers.clear()
+    wanted = min(root.level or logging.INFO, logging.INFO)
+    if root.level != wanted:
+        root.setLevel(wanted)
+
+
 def _failure(err: Exception) -> tuple[str, dict]:
     """The job's message and exception document for what a process raised."""
     status = 500
@@ -182,7 +194,7 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     runtime = runtime.after_fork()
-    logging.getLogger().handlers.clear()  # the supervisor's handlers: job logs go to job.log
+    job_process_logging()
     runtime.warm_up()  # a job arriving meanwhile waits for the imports it needs, no more
     while True:
         try:
