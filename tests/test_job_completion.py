@@ -331,3 +331,44 @@ def test_a_job_process_logs_at_info_from_its_start_and_its_jobs_keep_the_level_c
         root.handlers[:] = saved[1]
         root.setLevel(saved[0])
     assert 'INFO some.cached.library: library line' in (tmp_path / 'job.log').read_text()
+
+
+@pytest.mark.parametrize('running_limit', [None, 1])
+def test_a_claim_tells_how_many_jobs_of_all_users_stay_queued(store_url, running_limit):
+    """`next_job` says how many queued jobs its read saw left after its claim (0: none;
+    the local supervisor reads the store for the next claim only while some are);
+    expected counts from the jobs added here. A job that may not start yet (its user is
+    at the running-jobs limit) still counts as queued."""
+    jobs = JobRepository(get_store(store_url))
+    scheduler = FairScheduler(jobs, QuotaPolicy({'running_jobs': running_limit}))
+    assert scheduler.next_job('w') is None and scheduler.queued_left == 0
+    owners = ['alice', 'alice', 'bob', None]
+    for owner in owners:
+        jobs.add('echo', job_type='process', inputs={}, owner=owner)
+    claimed, left = [], []
+    while (job := scheduler.next_job('w')) is not None:
+        claimed.append(job['owner'])
+        left.append(scheduler.queued_left)
+    held_back = 1 if running_limit == 1 else 0  # alice's second job waits for her first
+    assert sorted(claimed, key=str) == sorted(owners[held_back:], key=str)
+    assert left == list(range(len(owners) - 1, held_back - 1, -1))
+    assert scheduler.queued_left == held_back
+
+
+@pytest.mark.parametrize('case', ['succeeds', 'fails', 'dismissed while it ran'])
+def test_a_worker_says_whether_it_ended_its_job(make_server, case):
+    """`run_job` is True when it moved the job to a final status itself (the supervisor
+    then has nothing to read or clean up), False when the job was dismissed meanwhile
+    (its files are then the supervisor's to remove)."""
+    server = make_server(None, {'countdown': TEST_PROCESSES['countdown']}, start=False)
+    runtime = Components.for_config(str(server.config)).runtime()
+    jobs = runtime.repo
+    job = jobs.add('countdown', job_type='process',
+                   inputs={'steps': 0, 'fail': case == 'fails'})
+    claimed = jobs.claim_id(job['id'], 'w')
+    if case == 'dismissed while it ran':
+        assert jobs.dismiss(job['id']) == 'running'
+    ended = run_job(runtime, claimed)
+    assert ended == (case != 'dismissed while it ran')
+    assert jobs.get(job['id'])['status'] == {
+        'succeeds': 'successful', 'fails': 'failed', 'dismissed while it ran': 'dismissed'}[case]

@@ -83,6 +83,8 @@ def _moving(to: str, names: tuple[str, ...], only_from: tuple[str, ...] | None):
 # built once: the reads of one job (every poll, every end of a job)
 _GET = select(*COLUMNS).where(_TABLE.c.id == bindparam('job_id'))
 _STATUS = select(_TABLE.c.status).where(_TABLE.c.id == bindparam('job_id'))
+_HELD = select(_TABLE.c.status, _TABLE.c.worker, _TABLE.c.files_removed).where(
+    _TABLE.c.id == bindparam('job_id'))
 _SET_PROVENANCE = update(_TABLE).where(_TABLE.c.id == bindparam('job_id')).values(
     provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
 
@@ -369,8 +371,7 @@ class JobRepository:
         With `worker`, only if that worker still holds it (not after a takeover). A job
         its worker let go of when it finished is only read (no write transaction)."""
         with self.store.read_engine.connect() as connection:
-            row = connection.execute(select(Job.status, Job.worker, Job.files_removed).where(
-                Job.id == job_id)).mappings().first()
+            row = connection.execute(_HELD, {'job_id': job_id}).mappings().first()
         if row is None or row['worker'] is None:
             return None if row is None else {'status': row['status'],
                                              'files_removed': row['files_removed']}

@@ -37,9 +37,11 @@ def _per_owner(owner, lookup: Callable) -> object:
 
 @lru_cache(maxsize=None)
 def fair_heads(limit: int | None = None):
-    """Each user's oldest queued job (`HEAD_COLUMNS`) with the user's running count,
-    fairest first (built once: building it costs more than running it)."""
-    heads = select(Job.owner, func.min(Job.created).label('first')).where(
+    """Each user's oldest queued job (`HEAD_COLUMNS`) with the user's running count and
+    the number of queued jobs of all users (`queued`), fairest first (built once:
+    building it costs more than running it)."""
+    heads = select(Job.owner, func.min(Job.created).label('first'),
+                   func.count().label('queued')).where(
         Job.status == ACCEPTED).group_by(Job.owner).subquery('heads')
 
     def running(same):
@@ -59,8 +61,9 @@ def fair_heads(limit: int | None = None):
 
     ranked = select(heads.c.first, _per_owner(heads.c.owner, running).label('running'),
                     _per_owner(heads.c.owner, served).label('served'),
-                    _per_owner(heads.c.owner, head).label('head')).subquery('ranked')
-    query = select(*HEAD_COLUMNS, ranked.c.running).join_from(ranked, Job,
+                    _per_owner(heads.c.owner, head).label('head'),
+                    func.sum(heads.c.queued).over().label('queued')).subquery('ranked')
+    query = select(*HEAD_COLUMNS, ranked.c.running, ranked.c.queued).join_from(ranked, Job,
                                                                Job.id == ranked.c.head)
     query = query.order_by(ranked.c.running, ranked.c.served.nulls_first(), ranked.c.first)
     return query.limit(limit) if limit is not None else query
@@ -72,6 +75,9 @@ class FairScheduler:
     def __init__(self, repo: JobRepository, policy: QuotaPolicy):
         self.repo = repo
         self.policy = policy
+        # queued jobs (of all users) the last `next_job` saw, its own claim taken off;
+        # 0: the queue was empty then (None: not known yet)
+        self.queued_left: int | None = None
 
     def under_limit(self, job: dict, running: int) -> bool:
         allowed = self.policy.limits(job.get('owner_roles')).running_jobs
@@ -83,9 +89,11 @@ class FairScheduler:
         limit = None if self.policy.limits_running else 1
         with self.repo.store.read_engine.connect() as connection:  # Core: once a claim
             rows = connection.execute(fair_heads(limit)).mappings().all()
+        self.queued_left = int(rows[0]['queued']) if rows else 0
         for row in rows:
             job = dict(row)
             running = job.pop('running')
+            job.pop('queued')
             if self.under_limit(job, running):
                 yield job['owner'], job
 
@@ -100,6 +108,7 @@ class FairScheduler:
                 claimed = self.repo.claim_id(job['id'], worker,
                                              provenance(job) if provenance else None)
                 if claimed is not None:
+                    self.queued_left -= 1
                     return claimed
             if not picked:
                 return None

@@ -78,6 +78,9 @@ class Supervisor:
         self.workers = [WorkerHandle(runtime, i) for i in range(self.settings.jobs.workers)]
         self.scheduler = FairScheduler(self.repo, QuotaPolicy.from_settings(self.settings))
         self.wakeup = self._bind_wakeup_socket()
+        # whether a job may be queued: no store read for a claim until something was
+        # announced (wake-up), requeued here, or a TICK passed since the last look
+        self.may_be_queued, self.last_look = True, 0.0
         self.last_sweep = 0.0
         shortest = min(self.settings.jobs.retention_seconds, self.settings.jobs.created_lifetime)
         self.sweep_every = min(SWEEP_EVERY, max(0.5, shortest / 2))
@@ -88,6 +91,7 @@ class Supervisor:
 
     def _bind_wakeup_socket(self) -> socket.socket | None:
         path = control.socket_path(self.settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
@@ -103,9 +107,11 @@ class Supervisor:
     def recover(self, reason: str) -> None:
         """Requeue or fail jobs that were running when the previous engine stopped."""
         self.engine.recover_interrupted(reason, self.runtime.base_url)
+        self.may_be_queued = True
 
     def end_interrupted(self, job: dict, reason: str) -> None:
         self.engine.end_interrupted(job, reason, base_url=self.runtime.base_url)
+        self.may_be_queued = True  # (requeued if idempotent)
 
     # -- the loop -----------------------------------------------------------------
     def run(self) -> None:
@@ -153,13 +159,14 @@ class Supervisor:
         for ready in wait_for(sources, timeout=TICK):
             if ready is self.wakeup:
                 self._drain_wakeups()
+                self.may_be_queued = True
         for worker in self.workers:
             while worker.job_id and not worker.conn.closed and worker.conn.poll():
                 try:
-                    _, job_id = worker.conn.recv()
+                    _, job_id, ended = worker.conn.recv()
                 except (EOFError, OSError):
                     break
-                self.release(worker, job_id)
+                self.release(worker, job_id, known_ended=ended)
 
     def _drain_wakeups(self) -> None:
         try:
@@ -168,10 +175,13 @@ class Supervisor:
         except BlockingIOError:
             pass
 
-    def release(self, worker: WorkerHandle, job_id: str) -> None:
-        """A job left its worker; clean up after it if it was dismissed meanwhile."""
+    def release(self, worker: WorkerHandle, job_id: str, known_ended: bool = False) -> None:
+        """A job left its worker; clean up after it if it was dismissed meanwhile.
+        `known_ended`: its worker moved it to a final status (and let go of it there):
+        nothing to read or clean up."""
         worker.job_id = None
-        self.engine.release(job_id)
+        if not known_ended:
+            self.engine.release(job_id)
 
     def replace(self, worker: WorkerHandle) -> None:
         index = self.workers.index(worker)
@@ -206,15 +216,24 @@ class Supervisor:
                 self.release(worker, job_id)
 
     def dispatch(self) -> None:
+        """Claim a job for each idle worker while any is queued; the store is read only
+        if one may be (see `may_be_queued`), else once a TICK."""
+        if not self.may_be_queued and time.monotonic() - self.last_look < TICK:
+            return
         for worker in self.workers:
             if worker.job_id is not None or not worker.process.is_alive():
                 continue
+            self.last_look = time.monotonic()
             job = self.scheduler.next_job(  # fair across users (scheduling.py)
                 worker.tag, provenance=self.claim_provenance)
-            if job is None:
+            # queued jobs that may not start yet (a user's running-jobs limit) are looked
+            # at again after every event, as a job's end may let one start
+            self.may_be_queued = self.scheduler.queued_left != 0
+            if job is not None:
+                worker.job_id = job['id']
+                worker.conn.send(job)
+            if job is None or not self.may_be_queued:
                 return
-            worker.job_id = job['id']
-            worker.conn.send(job)
 
     def claim_provenance(self, job: dict) -> dict | None:
         """What the claim of `job` records of the process it runs; None if that cannot be

@@ -108,8 +108,9 @@ def _tell_end(runtime: Runtime, job: dict, base_url: str, allow_internal: bool,
                             block=runtime.settings.block)
 
 
-def run_job(runtime: Runtime, job: dict) -> None:
-    """Run one claimed job to a final status; every failure ends as a failed job."""
+def run_job(runtime: Runtime, job: dict) -> bool:
+    """Run one claimed job to a final status; every failure ends as a failed job.
+    True if this run moved it there (False: e.g. it was dismissed meanwhile)."""
     repo, manager = runtime.repo, runtime.manager
     job_dir = runtime.settings.job_dir(job['id'])
     subscriber = job.get('subscriber') or {}
@@ -146,11 +147,10 @@ def run_job(runtime: Runtime, job: dict) -> None:
                                    result_file=result_file,
                                    also=[*completion.writes, syncing.wait])  # on disk first
         except Exception as err:  # a process may raise anything: it becomes the job's failure
-            _end_failed(runtime, job, err, job_dir, log, allow_internal, base_url)
-            return
+            return _end_failed(runtime, job, err, job_dir, log, allow_internal, base_url)
         if not finished:
             log.info('job finished after it was dismissed; its result is discarded')
-            return
+            return False
         for afterwards in completion.afterwards:
             _quietly(afterwards, log)
         if subscriber.get('successUri') or callbacks.handlers_of(job):
@@ -160,18 +160,22 @@ def run_job(runtime: Runtime, job: dict) -> None:
                 if subscriber.get('successUri') else None
             _tell_end(runtime, ended, base_url, allow_internal, log,
                       subscriber.get('successUri'), document)
+    return True
 
 
 def _end_failed(runtime: Runtime, job: dict, err: Exception, job_dir: Path,
-                log: logging.Logger, allow_internal: bool, base_url: str) -> None:
-    """The job failed with `err`: its log says why, its status too, its subscriber is told."""
+                log: logging.Logger, allow_internal: bool, base_url: str) -> bool:
+    """The job failed with `err`: its log says why, its status too, its subscriber is
+    told; True if it moved to failed."""
     repo = runtime.repo
     message, error = _failure(err)
     log.exception('job failed: %s', message)
     _publish_log(runtime.manager, job['id'], job_dir, log)
-    if repo.finish(job['id'], FAILED, started=job['started'], message=message, error=error):
-        _tell_end(runtime, repo.get(job['id']), base_url, allow_internal, log,
-                  (job.get('subscriber') or {}).get('failedUri'))
+    if not repo.finish(job['id'], FAILED, started=job['started'], message=message, error=error):
+        return False
+    _tell_end(runtime, repo.get(job['id']), base_url, allow_internal, log,
+              (job.get('subscriber') or {}).get('failedUri'))
+    return True
 
 
 def _quietly(step, log: logging.Logger) -> None:
@@ -201,9 +205,10 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None
             job = conn.recv()
         except (EOFError, OSError):
             return
+        ended = False  # (then the supervisor reads how it was left)
         try:
-            run_job(runtime, job)
+            ended = run_job(runtime, job)
         except Exception:  # never lose the worker over bookkeeping errors
             logging.getLogger(__name__).exception('job %s: bookkeeping failed', job['id'])
         supervisor_control.notify_finished(job['id'])
-        conn.send(('done', job['id']))
+        conn.send(('done', job['id'], ended))
