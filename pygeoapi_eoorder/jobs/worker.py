@@ -24,6 +24,11 @@ from .status import results_document, status_info
 LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
 
 
+def _level_for_jobs(level: int) -> int:
+    """The root level a job's log needs: INFO, or lower if the process already logs lower."""
+    return min(level or logging.INFO, logging.INFO)
+
+
 @contextmanager
 def job_log(path: Path) -> Iterator[logging.Logger]:
     """Send logging, stdout and stderr (also of subprocesses) to the job's log file."""
@@ -38,7 +43,7 @@ def job_log(path: Path) -> Iterator[logging.Logger]:
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     level = root.level
-    wanted = min(level or logging.INFO, logging.INFO)
+    wanted = _level_for_jobs(level)
     root.addHandler(handler)
     if wanted != level:  # (setting it empties every logger's cache: not at each job)
         root.setLevel(wanted)
@@ -64,7 +69,7 @@ def job_process_logging() -> None:
     handler: nothing is written."""
     root = logging.getLogger()
     root.handlers.clear()
-    wanted = min(root.level or logging.INFO, logging.INFO)
+    wanted = _level_for_jobs(root.level)
     if root.level != wanted:
         root.setLevel(wanted)
 
