@@ -1,17 +1,25 @@
-"""A job worker runs openEO graphs on as many dask threads as the machine has CPUs, also
-when its warm-up thread (not its main thread) imported dask first (dask sizes its default
-pool only for the thread that imported it; elsewhere a pool gets CPUs + 4 threads).
+"""A job worker runs openEO graphs whose cubes are larger than `openeo.parallel_above_bytes`
+on as many dask threads as the machine has CPUs, also when its warm-up thread (not its main
+thread) imported dask first (dask sizes its default pool only for the thread that imported
+it; elsewhere a pool gets CPUs + 4 threads); smaller ones (the demo data) in its own thread.
 
-Oracle: the worker's threads as /proc lists them, against dask's CPU count."""
+Oracle: the worker's threads as /proc lists them, against dask's CPU count; the threads
+dask's tasks ran on (a dask callback), against the calling thread."""
 
 from __future__ import annotations
 
 import copy
 import os
+import threading
 import time
 
+import dask
+import dask.array
+import pytest
 import requests
 from dask.system import CPU_COUNT
+
+from pygeoapi_eoorder.datacube.run import RunEnv, scheduler
 
 from .conftest import REPO, Server
 from .support.process_table import job_workers
@@ -42,10 +50,14 @@ def _threads(pid: int) -> int:
     return len(os.listdir(f'/proc/{pid}/task'))
 
 
-def test_graphs_run_on_as_many_threads_as_cpus(tmp_path):
+@pytest.mark.parametrize('parallel_above_bytes', [0, None])
+def test_large_graphs_run_on_as_many_threads_as_cpus_small_ones_on_none(
+        tmp_path, parallel_above_bytes):
     block = copy.deepcopy(LOCAL['eoorder'])
-    block.update(data_dir=str(tmp_path / 'data'), jobs={'workers': 1},
-                 openeo={'warm_up_workers': True})
+    openeo = {'warm_up_workers': True}
+    if parallel_above_bytes is not None:  # (None: the default, above the demo cube)
+        openeo['parallel_above_bytes'] = parallel_above_bytes
+    block.update(data_dir=str(tmp_path / 'data'), jobs={'workers': 1}, openeo=openeo)
     server = Server(tmp_path, block, LOCAL['resources']).start()
     try:
         deadline = time.monotonic() + 60
@@ -71,7 +83,31 @@ def test_graphs_run_on_as_many_threads_as_cpus(tmp_path):
         assert reply.status_code == 200, reply.text[:500]
         assert reply.content[:4] in (b'II*\x00', b'MM\x00*')  # a GeoTIFF
         added = _threads(worker) - before
-        assert 0 < added <= CPU_COUNT, (before, added, CPU_COUNT)
+        if parallel_above_bytes is None:
+            assert added == 0, (before, added)
+        else:
+            assert 0 < added <= CPU_COUNT, (before, added, CPU_COUNT)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize('loaded, threshold, pooled', [
+    (1000, 1000, False), (1001, 1000, True), (0, 0, False), (1, 0, True)])
+def test_a_run_computes_in_its_own_thread_until_its_cubes_pass_the_threshold(
+        tmp_path, loaded, threshold, pooled):
+    env = RunEnv(collections={}, stager=None, inputs_dir=tmp_path, output_dir=tmp_path,
+                 log=None, loaded_bytes=loaded, parallel_above_bytes=threshold)
+    seen = set()
+
+    def double(block):  # a task: the thread it runs on is noted
+        seen.add(threading.get_ident())
+        return block * 2
+
+    cube = dask.array.ones((8, 64, 64), chunks=(1, 64, 64)).map_blocks(double)
+    with dask.config.set(num_workers=2, scheduler=scheduler(env)):
+        assert float(cube.sum().compute()) == 2 * 8 * 64 * 64
+    if pooled:  # (dask may run a task in the calling thread too)
+        assert 1 <= len(seen - {threading.get_ident()}) <= 2, seen
+    else:
+        assert seen == {threading.get_ident()}
 

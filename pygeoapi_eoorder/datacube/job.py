@@ -49,11 +49,14 @@ def _resources(config_path: str, modified: float) -> dict:
 def environment(settings, workdir, output_dir, stager, log):
     """A RunEnv of the configured cube collections."""
     from .collections import cube_collections
-    from .run import RunEnv
+    from .run import PARALLEL_ABOVE_BYTES, RunEnv
     path = str(settings.config_path)
     resources = _resources(path, os.stat(path).st_mtime)
+    parallel = (settings.block.get('openeo') or {}).get('parallel_above_bytes',
+                                                        PARALLEL_ABOVE_BYTES)
     return RunEnv(collections=cube_collections(resources, settings), stager=stager,
-                  inputs_dir=workdir / 'inputs', output_dir=output_dir, log=log)
+                  inputs_dir=workdir / 'inputs', output_dir=output_dir, log=log,
+                  parallel_above_bytes=parallel)
 
 
 class GraphProcess(JobProcessor):

@@ -119,5 +119,6 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
         raise GraphError(f'load_collection: {id!r} cannot give these bands or this extent '
                          f'({err})') from None
     cube = loaded.to_array(dim='bands')
+    env.loaded_bytes += int(cube.nbytes)  # (from its shape: nothing is read yet)
     names = {'time': 't', 'latitude': 'y', 'longitude': 'x'}
     return cube.rename({k: v for k, v in names.items() if k in cube.dims})

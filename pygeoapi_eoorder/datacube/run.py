@@ -14,6 +14,8 @@ from .errors import GraphError
 from .properties import set_aside
 from .user_processes import process_ids
 
+PARALLEL_ABOVE_BYTES = 8 * 2**20  # `openeo.parallel_above_bytes`'s default
+
 
 @dataclass
 class RunEnv:
@@ -31,6 +33,8 @@ class RunEnv:
     ogc_ids: dict = field(default_factory=dict)  # openEO id -> OGC id of callable steps
     conditions: dict = field(default_factory=dict)  # load_collection properties set aside
     steps: object = None  # runs them (`ogc_steps.OgcSteps`)
+    loaded_bytes: int = 0  # of the cubes loaded so far
+    parallel_above_bytes: int = PARALLEL_ABOVE_BYTES  # (see `scheduler`)
 
     def stage(self, href: str, name: str) -> Path:
         """A local copy of an asset (http(s) through egress, file:// from allowed roots)."""
@@ -112,8 +116,21 @@ def run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
     # as many dask threads as CPUs in every process: dask sizes its pool so only in the
     # thread that imported it (a worker imports it in its warm-up thread; elsewhere a
     # pool got min(32, CPUs + 4) threads, each with its own GDAL environment)
-    with dask.config.set(num_workers=CPU_COUNT):
+    with dask.config.set(num_workers=CPU_COUNT, scheduler=scheduler(env)):
         return _run(graph, env, user_processes)
+
+
+def scheduler(env: RunEnv):
+    """dask's scheduler for a run: the calling thread while the cubes it loaded are small
+    (at most `env.parallel_above_bytes` in all: handing a few small chunks to a thread
+    pool costs more than it saves), else the thread pool."""
+    from dask import local, threaded
+
+    def get(graph, keys, **options):
+        if env.loaded_bytes <= env.parallel_above_bytes:
+            return local.get_sync(graph, keys, **options)
+        return threaded.get(graph, keys, **options)
+    return get
 
 
 def _run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
