@@ -1,8 +1,9 @@
-"""The local supervisor reads the store for a claim only when a job may be queued: one
-fairness read per job announced, plus one look per quiet TICK, not one for each idle
-worker at every event (a job's end, a wake-up); and it does not read how a job was left
-when its worker ended it. A real supervisor with forked workers, in this process so that
-the statements it runs can be counted on its store's engines."""
+"""The local supervisor reads the store for a claim only when a job may be queued: a job
+announced alone on an idle engine whose queue was empty is claimed without a look, other
+jobs after one fairness read, plus one look per quiet TICK, not one for each idle worker at
+every event (a job's end, a wake-up); and it does not read how a job was left when its
+worker ended it. A real supervisor with forked workers, in this process so that the
+statements it runs can be counted on its store's engines."""
 
 import shutil
 import statistics
@@ -10,17 +11,18 @@ import tempfile
 import threading
 import time
 
-from sqlalchemy import event
+from sqlalchemy import event, update
 
 from pygeoapi_eoorder.components import Components
 from pygeoapi_eoorder.jobs import supervisor_control
 from pygeoapi_eoorder.jobs.supervisor import TICK, Supervisor
+from pygeoapi_eoorder.store import Job
 from tests.conftest import TEST_PROCESSES
 
 JOBS = 20
 
 
-def test_one_fairness_read_per_job_and_per_quiet_tick_and_no_read_after_a_job(
+def test_jobs_announced_on_an_idle_engine_are_claimed_without_a_look(
         make_server, monkeypatch):
     monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')  # this one only
     data_dir = tempfile.mkdtemp(prefix='eo-')  # short: its wake-up socket's path fits
@@ -31,9 +33,11 @@ def test_one_fairness_read_per_job_and_per_quiet_tick_and_no_read_after_a_job(
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     assert statistics.median(waits) < TICK / 2, 'jobs were claimed at ticks, not when woken'
-    # each job: the read that claims it; each quiet TICK: one look (the safety net)
-    allowed = JOBS + elapsed / TICK + 2
-    assert JOBS <= reads.count('fairness') <= allowed, (reads, allowed, elapsed)
+    # each job: claimed as announced (never claimed before); each quiet TICK: one look
+    # (the safety net)
+    assert reads.count('first claim') == JOBS, reads
+    allowed = elapsed / TICK + 2
+    assert reads.count('fairness') <= allowed, (reads, allowed, elapsed)
     assert reads.count('holder') == 0  # each worker said it ended its job
 
 
@@ -45,15 +49,7 @@ def _run_jobs(runtime) -> tuple[list[str], float, list[float]]:
     assert supervisor.wakeup is not None  # (else it would only poll)
     reads = []
 
-    def count(_conn, _cursor, statement, *_):
-        if 'FROM eoorder_job' in statement and 'GROUP BY eoorder_job.owner' in statement:
-            reads.append('fairness')
-        elif statement.startswith('SELECT eoorder_job.status, eoorder_job.worker, '
-                                  'eoorder_job.files_removed'):
-            reads.append('holder')
-    engines = {runtime.repo.store.read_engine, runtime.repo.store.write_engine}
-    for engine in engines:
-        event.listen(engine, 'before_cursor_execute', count)
+    engines = _count_reads(runtime, reads)
     loop = threading.Thread(target=supervisor.run, daemon=True)
     loop.start()
     try:
@@ -70,8 +66,130 @@ def _run_jobs(runtime) -> tuple[list[str], float, list[float]]:
     finally:
         supervisor.stop_asked.set()
         loop.join(60)
-        for engine in engines:
+        for engine, count in engines:
             event.remove(engine, 'before_cursor_execute', count)
     assert not loop.is_alive()
     return reads, elapsed, [(job['started'] - job['created']).total_seconds()
                              for job in ended]
+
+
+def _count_reads(runtime, reads: list[str]) -> list:
+    """Note the supervisor's claims and reads in `reads` (by their SQL): `fairness` (a
+    look at the queue), `first claim` (of a job never claimed, as announced), `holder`."""
+    def count(_conn, _cursor, statement, *_):
+        if 'FROM eoorder_job' in statement and 'GROUP BY eoorder_job.owner' in statement:
+            reads.append('fairness')
+        elif statement.startswith('UPDATE eoorder_job') and \
+                'AND eoorder_job.attempts = ' in statement:
+            reads.append('first claim')
+        elif statement.startswith('SELECT eoorder_job.status, eoorder_job.worker, '
+                                  'eoorder_job.files_removed'):
+            reads.append('holder')
+    engines = [(e, count) for e in {runtime.repo.store.read_engine,
+                                    runtime.repo.store.write_engine}]
+    for engine, _ in engines:
+        event.listen(engine, 'before_cursor_execute', count)
+    return engines
+
+
+class _Steps:
+    """A supervisor driven one loop step at a time from the test (its workers forked)."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.supervisor = Supervisor(runtime)
+        assert self.supervisor.wakeup is not None
+        self.reads: list[str] = []
+        self.engines = _count_reads(runtime, self.reads)
+
+    def step(self) -> list[str]:
+        """One turn of the loop (events, then claims); the reads it made."""
+        before = len(self.reads)
+        self.supervisor.wait_for_events()
+        self.supervisor.dispatch()
+        return self.reads[before:]
+
+    def until_final(self, job_id: str) -> dict:
+        deadline = time.monotonic() + 30
+        while (job := self.runtime.repo.get(job_id))['status'] not in (
+                'successful', 'failed'):
+            assert time.monotonic() < deadline, job
+            self.supervisor.wait_for_events()
+        self.supervisor.wait_for_events()  # (its worker's word that it is done)
+        return job
+
+    def close(self) -> None:
+        for worker in self.supervisor.workers:
+            worker.kill()
+        for engine, count in self.engines:
+            event.remove(engine, 'before_cursor_execute', count)
+
+
+def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
+        make_server, monkeypatch):
+    """Two jobs woken for at once, a job announced while every worker is busy, a job
+    claimed before (requeued), a head naming no queued job: each found by a look; a head
+    misstating its job's process: claimed, and its worker records the job's own."""
+    monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')
+    data_dir = tempfile.mkdtemp(prefix='eo-')
+    steps = None
+    try:
+        server = make_server({'jobs': {'workers': 1}, 'data_dir': data_dir},
+                             {'countdown': TEST_PROCESSES['countdown'],
+                              'countdown-idempotent': TEST_PROCESSES['countdown-idempotent']},
+                             start=False)
+        runtime = Components.for_config(str(server.config)).runtime()
+        steps = _Steps(runtime)
+        manager, repo, settings = runtime.manager, runtime.repo, runtime.settings
+        assert steps.step() == ['fairness']  # the first look: nothing queued
+
+        alone = manager.submit('countdown', {'steps': 0})
+        assert steps.step() == ['first claim']
+        assert steps.until_final(alone['id'])['status'] == 'successful'
+
+        # two at once: the queue is not known to hold one job only
+        first = manager.submit('countdown', {'steps': 0})
+        second = manager.submit('countdown', {'steps': 0})
+        assert steps.step()[0] == 'fairness'
+        assert repo.get(first['id'])['status'] == 'running'  # the older first
+        steps.until_final(first['id'])
+        steps.step()
+        steps.until_final(second['id'])
+
+        # announced while the worker is busy: claimed after a look once it is free
+        busy = manager.submit('countdown', {'steps': 4, 'delay': 0.1})
+        assert steps.step() == ['first claim']
+        waiting = manager.submit('countdown', {'steps': 0})
+        assert 'first claim' not in steps.step()
+        assert repo.get(waiting['id'])['status'] == 'accepted'
+        steps.until_final(busy['id'])
+        assert 'fairness' in steps.step()
+        steps.until_final(waiting['id'])
+
+        # a job claimed before and requeued: not as announced (it keeps its provenance)
+        steps.step()  # (a quiet look: the queue is known empty again)
+        again = repo.add('countdown-idempotent', job_type='process', inputs={'steps': 0},
+                         idempotent=True)
+        with repo.store.write() as session:  # (as a requeue leaves it)
+            session.execute(update(Job).where(Job.id == again['id']).values(attempts=1))
+        supervisor_control.nudge(settings, again)
+        assert steps.step() == ['first claim', 'fairness']  # refused, then a look
+        assert steps.until_final(again['id'])['status'] == 'successful'
+
+        # a head naming no queued job: a look
+        steps.step()
+        supervisor_control.nudge(settings, {'id': 'no-such-job', 'process_id': 'countdown'})
+        assert steps.step() == ['first claim', 'fairness']
+
+        # a head misstating the job's process: the worker records the job's own
+        steps.step()
+        hidden = repo.add('countdown', job_type='process', inputs={'steps': 0})
+        supervisor_control.nudge(settings, {**hidden, 'process_id': 'countdown-idempotent'})
+        assert steps.step() == ['first claim']
+        ended = steps.until_final(hidden['id'])
+        assert ended['status'] == 'successful'
+        assert repo.get(hidden['id'])['provenance']['process']['id'] == 'countdown'
+    finally:
+        if steps is not None:
+            steps.close()
+        shutil.rmtree(data_dir, ignore_errors=True)

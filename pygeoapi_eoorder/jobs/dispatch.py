@@ -25,8 +25,9 @@ class Dispatcher(abc.ABC):
         self.repo = repo
 
     @abc.abstractmethod
-    def announce(self, job_ids: list[str], wake: bool = True) -> None:
-        """Committed jobs go to the workers (never lost when this fails: see the sweeps)."""
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
+        """Committed jobs go to the workers (never lost when this fails: see the sweeps);
+        `jobs`: their records, if the caller has them."""
 
     def wake(self) -> None:
         """Look for queued jobs now (the local supervisor; no-op elsewhere)."""
@@ -54,13 +55,17 @@ class LocalDispatcher(Dispatcher):
 
     kind = 'local'
 
-    def announce(self, job_ids: list[str], wake: bool = True) -> None:
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
+        """A lone job's record goes with the wake-up: on an idle engine the supervisor
+        claims it without reading the queue (`Supervisor.claim_announced`)."""
         if wake and job_ids:
-            self.wake()
+            lone = len(job_ids) == 1 and len(jobs) == 1 and jobs[0].get('id') == job_ids[0]
+            self.wake(jobs[0] if lone else None)
 
-    def wake(self) -> None:
-        """Wake the supervisor (it also looks every quarter second); start one if none."""
-        woken = supervisor_control.nudge(self.settings)
+    def wake(self, job: dict | None = None) -> None:
+        """Wake the supervisor (it also looks every quarter second); start one if none.
+        `job`: the one queued job this wake-up announces."""
+        woken = supervisor_control.nudge(self.settings, job)
         if not supervisor_control.supervised_externally():
             supervisor_control.ensure_supervisor(self.settings, force=not woken)
 
@@ -77,7 +82,7 @@ class CeleryDispatcher(Dispatcher):
 
     kind = 'celery'
 
-    def announce(self, job_ids: list[str], wake: bool = True) -> None:
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
         """Publish each job and stamp it queued; one the broker does not take stays
         `accepted` without `queued`, and a worker's sweep publishes it later."""
         for job_id in job_ids:

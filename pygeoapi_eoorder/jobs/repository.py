@@ -101,6 +101,7 @@ def _claim(**also):
 
 _CLAIM = _claim()
 _CLAIM_RECORDING = _claim(provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
+_CLAIM_FIRST = _CLAIM_RECORDING.where(_TABLE.c.attempts == 0)  # (nothing recorded yet)
 
 
 class JobRepository:
@@ -311,17 +312,19 @@ class JobRepository:
             return dict(row) if row is not None else None
 
     # -- the cluster engine (Celery): claims by id, leases, publication -----------
-    def claim_id(self, job_id: str, worker: str, provenance: dict | None = None
-                 ) -> dict | None:
+    def claim_id(self, job_id: str, worker: str, provenance: dict | None = None,
+                 first: bool = False) -> dict | None:
         """Move this accepted job to running for `worker` (a delivered task), in one
         statement: of duplicate deliveries, only one gets the job. `provenance`: the
-        job's provenance from now on (what it runs), written by the same statement."""
+        job's provenance from now on (what it runs), written by the same statement;
+        `first`: only if it was never claimed before (it has no provenance to keep)."""
         values = {'job_id': job_id, 'worker': worker, 'now': utcnow()}
         if provenance is not None:
             values['facts'] = provenance
+        statement = _CLAIM if provenance is None else \
+            _CLAIM_FIRST if first else _CLAIM_RECORDING
         with self.store.write_engine.begin() as connection:  # Core: the hot path of claims
-            row = connection.execute(_CLAIM if provenance is None else _CLAIM_RECORDING,
-                                     values).mappings().first()
+            row = connection.execute(statement, values).mappings().first()
             return dict(row) if row is not None else None
 
     @staticmethod

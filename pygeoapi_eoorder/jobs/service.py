@@ -72,7 +72,7 @@ class JobService:
                 raise
             return job
         if not created:
-            self.announce([job['id']])
+            self.announce([job['id']], jobs=[job])
         return job
 
     def start(self, job_id: str, job: dict | None = None) -> bool:
@@ -86,7 +86,7 @@ class JobService:
         if not self.repo.transition(job_id, ACCEPTED, only_from=(CREATED,),
                                     guard=guard, message='Job accepted and queued'):
             return False
-        self.announce([job_id])
+        self.announce([job_id], jobs=[job] if job is not None else [])
         return True
 
     def new_job(self, process_id: str, inputs: dict, *, job_type: str,
@@ -97,10 +97,11 @@ class JobService:
                                  idempotent=self.processes.is_idempotent(process_id), owner=owner,
                                  job_id=job_id)
 
-    def announce(self, job_ids: list[str], wake: bool = True) -> None:
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
         """Committed jobs go to the workers: published to the broker (celery engine; one
-        that cannot be reached leaves them to the sweep), or the supervisor is woken."""
-        self.dispatcher.announce(job_ids, wake)
+        that cannot be reached leaves them to the sweep), or the supervisor is woken;
+        `jobs`: their records, if the caller has them."""
+        self.dispatcher.announce(job_ids, wake, jobs)
 
     def wake(self) -> None:
         """Wake the local engine's supervisor (it also looks every quarter second)."""

@@ -81,6 +81,9 @@ class Supervisor:
         # whether a job may be queued: no store read for a claim until something was
         # announced (wake-up), requeued here, or a TICK passed since the last look
         self.may_be_queued, self.last_look = True, 0.0
+        # whether the last look left no job queued and none was queued since but the one
+        # a wake-up names (`announced`): that one is then claimed without a look
+        self.queue_empty, self.announced = False, None
         self.last_sweep = 0.0
         shortest = min(self.settings.jobs.retention_seconds, self.settings.jobs.created_lifetime)
         self.sweep_every = min(SWEEP_EVERY, max(0.5, shortest / 2))
@@ -107,11 +110,11 @@ class Supervisor:
     def recover(self, reason: str) -> None:
         """Requeue or fail jobs that were running when the previous engine stopped."""
         self.engine.recover_interrupted(reason, self.runtime.base_url)
-        self.may_be_queued = True
+        self.may_be_queued, self.queue_empty = True, False
 
     def end_interrupted(self, job: dict, reason: str) -> None:
         self.engine.end_interrupted(job, reason, base_url=self.runtime.base_url)
-        self.may_be_queued = True  # (requeued if idempotent)
+        self.may_be_queued, self.queue_empty = True, False  # (requeued if idempotent)
 
     # -- the loop -----------------------------------------------------------------
     def run(self) -> None:
@@ -158,8 +161,10 @@ class Supervisor:
             sources.append(self.wakeup)
         for ready in wait_for(sources, timeout=TICK):
             if ready is self.wakeup:
-                self._drain_wakeups()
-                self.may_be_queued = True
+                head = control.announced_head(self._drain_wakeups())
+                if head is None or self.announced is not None:  # (not one job alone)
+                    self.queue_empty = False
+                self.announced, self.may_be_queued = head, True
         for worker in self.workers:
             while worker.job_id and not worker.conn.closed and worker.conn.poll():
                 try:
@@ -168,12 +173,15 @@ class Supervisor:
                     break
                 self.release(worker, job_id, known_ended=ended)
 
-    def _drain_wakeups(self) -> None:
+    def _drain_wakeups(self) -> list[bytes]:
+        """The wake-ups received (each `!`, or `+` and a job's head)."""
+        messages = []
         try:
-            while self.wakeup.recv(64):
-                pass
+            while True:
+                messages.append(self.wakeup.recv(control.MAX_WAKE_UP))
         except BlockingIOError:
             pass
+        return messages
 
     def release(self, worker: WorkerHandle, job_id: str, known_ended: bool = False) -> None:
         """A job left its worker; clean up after it if it was dismissed meanwhile.
@@ -218,6 +226,8 @@ class Supervisor:
     def dispatch(self) -> None:
         """Claim a job for each idle worker while any is queued; the store is read only
         if one may be (see `may_be_queued`), else once a TICK."""
+        if self.announced is not None and self.claim_announced():
+            return
         if not self.may_be_queued and time.monotonic() - self.last_look < TICK:
             return
         for worker in self.workers:
@@ -229,11 +239,38 @@ class Supervisor:
             # queued jobs that may not start yet (a user's running-jobs limit) are looked
             # at again after every event, as a job's end may let one start
             self.may_be_queued = self.scheduler.queued_left != 0
+            self.queue_empty = not self.may_be_queued
             if job is not None:
-                worker.job_id = job['id']
-                worker.conn.send(job)
+                self.hand(worker, job)
             if job is None or not self.may_be_queued:
                 return
+
+    def hand(self, worker: WorkerHandle, job: dict) -> None:
+        worker.job_id = job['id']
+        worker.conn.send(job)
+
+    def claim_announced(self) -> bool:
+        """Claim the job the last wake-up named, without a look at the queue, when the
+        queue held nothing else: the last look left it empty and nothing but this job
+        was queued since (a job queued with no wake-up at all, e.g. with no socket, is
+        found by the next look, within a TICK). Not with running-jobs limits (the owner's
+        count needs that look). The claim records the process facts of the head the
+        wake-up gave; its worker records them again if they differ from the job's own
+        (`run_job`): a wrong head cannot misstate a job. True if claimed."""
+        head, self.announced = self.announced, None
+        idle = [w for w in self.workers if w.job_id is None and w.process.is_alive()]
+        if not (self.queue_empty and idle) or self.scheduler.policy.limits_running:
+            self.queue_empty = False  # (it is queued: the look finds it)
+            return False
+        facts = self.claim_provenance({**head, 'provenance': None})
+        job = None if facts is None else self.repo.claim_id(head['id'], idle[0].tag, facts,
+                                                            first=True)
+        if job is None:  # claimed meanwhile, claimed before (a requeued job), not queued
+            self.queue_empty = False
+            return False
+        self.may_be_queued = False
+        self.hand(idle[0], job)
+        return True
 
     def claim_provenance(self, job: dict) -> dict | None:
         """What the claim of `job` records of the process it runs; None if that cannot be

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import json
 import os
 import signal
 import socket
@@ -129,16 +130,48 @@ def ensure_supervisor(settings: Settings, *, force: bool = False) -> None:
     _starting[key] = spawn_supervisor(settings, attached=False)
 
 
-def nudge(settings: Settings) -> bool:
-    """Wake the supervisor; True if it was reachable."""
+def nudge(settings: Settings, job: dict | None = None) -> bool:
+    """Wake the supervisor; True if it was reachable. `job`: the one queued job this
+    wake-up announces (see `announced_head`)."""
     path = str(socket_path(settings))
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
-            sock.sendto(b'!', path)
+            sock.sendto(_wake_up_message(job), path)
         return True
     except OSError:
         return False
+
+
+HEAD_FIELDS = ('id', 'process_id', 'owner', 'owner_roles')
+MAX_WAKE_UP = 4096  # bytes the supervisor reads of a wake-up
+
+
+def _wake_up_message(job: dict | None) -> bytes:
+    """`!` (look for queued jobs), or `+` and the head of the job announced (what its
+    claim needs of it: `HEAD_FIELDS`) as JSON."""
+    if job is None:
+        return b'!'
+    try:
+        message = b'+' + json.dumps({k: job.get(k) for k in HEAD_FIELDS}).encode()
+    except (TypeError, ValueError):  # (a head that JSON cannot hold: a plain wake-up)
+        return b'!'
+    return message if len(message) <= MAX_WAKE_UP else b'!'
+
+
+def announced_head(messages: list[bytes]) -> dict | None:
+    """The job announced, if these wake-ups are exactly one that names one (its head:
+    a hint, checked against the job that its claim returns)."""
+    if len(messages) != 1 or not messages[0].startswith(b'+'):
+        return None
+    try:
+        head = json.loads(messages[0][1:])
+    except ValueError:
+        return None
+    if not isinstance(head, dict) or not all(isinstance(head.get(k), str)
+                                             for k in ('id', 'process_id')):
+        return None
+    return head
 
 
 def _finished_address(job_id: str) -> str:
