@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import time
+from collections.abc import Sequence
 
 from ..config import Settings
 from . import celery_app, supervisor_control
@@ -25,7 +26,7 @@ class Dispatcher(abc.ABC):
         self.repo = repo
 
     @abc.abstractmethod
-    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: Sequence[dict] = ()) -> None:
         """Committed jobs go to the workers (never lost when this fails: see the sweeps);
         `jobs`: their records, if the caller has them."""
 
@@ -55,7 +56,7 @@ class LocalDispatcher(Dispatcher):
 
     kind = 'local'
 
-    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: Sequence[dict] = ()) -> None:
         """A lone job's record goes with the wake-up: on an idle engine the supervisor
         claims it without reading the queue (`Supervisor.claim_announced`)."""
         if wake and job_ids:
@@ -82,7 +83,7 @@ class CeleryDispatcher(Dispatcher):
 
     kind = 'celery'
 
-    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: Sequence[dict] = ()) -> None:
         """Publish each job and stamp it queued; one the broker does not take stays
         `accepted` without `queued`, and a worker's sweep publishes it later."""
         for job_id in job_ids:

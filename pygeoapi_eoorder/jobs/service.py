@@ -8,6 +8,7 @@ store before anyone is told about them; the dispatcher then hands them to the wo
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ class JobService:
                                  idempotent=self.processes.is_idempotent(process_id), owner=owner,
                                  job_id=job_id)
 
-    def announce(self, job_ids: list[str], wake: bool = True, jobs: list[dict] = ()) -> None:
+    def announce(self, job_ids: list[str], wake: bool = True, jobs: Sequence[dict] = ()) -> None:
         """Committed jobs go to the workers: published to the broker (celery engine; one
         that cannot be reached leaves them to the sweep), or the supervisor is woken;
         `jobs`: their records, if the caller has them."""
