@@ -66,9 +66,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workdir: Path, **blocks) -> tuple[subprocess.Popen, str, Path]:
-    """`eoorder serve` of the embedded default (with `blocks` of the eoorder block)."""
-    config = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
+def start_server(workdir: Path, code: Path = REPO, **blocks
+                 ) -> tuple[subprocess.Popen, str, Path]:
+    """`eoorder serve` of the embedded default (with `blocks` of the eoorder block), run
+    from the source tree `code` (this one unless given)."""
+    config = yaml.safe_load((code / 'config' / 'local.yml').read_text())
     config['eoorder']['data_dir'] = str(workdir / 'data')
     config['eoorder'].update(blocks)
     config['logging'] = {'level': 'ERROR'}
@@ -79,8 +81,8 @@ def start_server(workdir: Path, **blocks) -> tuple[subprocess.Popen, str, Path]:
     log = open(workdir / 'server.log', 'ab')
     process = subprocess.Popen(
         [sys.executable, '-m', 'pygeoapi_eoorder.cli', 'serve', '--config', str(path),
-         '--host', '127.0.0.1', '--port', str(port)], stdout=log, stderr=log, cwd=REPO,
-        start_new_session=True)
+         '--host', '127.0.0.1', '--port', str(port)], stdout=log, stderr=log, cwd=code,
+        env={**os.environ, 'PYTHONPATH': str(code)}, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
