@@ -82,7 +82,8 @@ def start_server(workdir: Path, code: Path = REPO, **blocks
     process = subprocess.Popen(
         [sys.executable, '-m', 'pygeoapi_eoorder.cli', 'serve', '--config', str(path),
          '--host', '127.0.0.1', '--port', str(port)], stdout=log, stderr=log, cwd=code,
-        env={**os.environ, 'PYTHONPATH': str(code)}, start_new_session=True)
+        env={**os.environ, 'PYTHONPATH': os.pathsep.join(
+            filter(None, [str(code), os.environ.get('PYTHONPATH')]))}, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
