@@ -108,6 +108,61 @@ def test_the_result_document_is_on_disk_before_the_job_is_successful(store_url, 
     assert _identifiers(store_url) == []
 
 
+def test_file_work_left_to_a_thread_is_on_disk_before_the_job_succeeds(store_url, tmp_path):
+    """What a job leaves to a thread of its own (`JobContext.in_background`, e.g. its
+    STAC catalog) is waited for in the completing transaction: written whole before the
+    job is successful, and a failure there fails the job with nothing committed."""
+    from pygeoapi_eoorder.execution.context import Completion
+    from pygeoapi_eoorder.jobs.results import write_in_background
+    jobs, job_id = _running(store_url)
+    completion = Completion()
+    ctx = JobContext(jobs, jobs.get(job_id), tmp_path / job_id, None, None, '',
+                     completion=completion)
+    files = {tmp_path / 'out' / job_id / 'item.json': b'{"id": 1}' * 5000,
+             tmp_path / 'out' / 'catalog.json': b'{}'}
+    ctx.in_background(write_in_background(files))
+    ctx.on_success(_writer(store_url, f'{job_id}/a'))
+    assert jobs.finish(job_id, SUCCESSFUL, also=completion.writes)
+    assert {path: path.read_bytes() for path in files} == files
+    _, other = _running(store_url)
+    completion = Completion()
+    ctx = JobContext(jobs, jobs.get(other), tmp_path / other, None, None, '',
+                     completion=completion)
+    (tmp_path / 'blocked').write_text('a file where its directory should be')
+    ctx.in_background(write_in_background({tmp_path / 'blocked' / 'item.json': b'{}'}))
+    ctx.on_success(_writer(store_url, f'{other}/a'))
+    with pytest.raises(OSError):
+        jobs.finish(other, SUCCESSFUL, also=completion.writes)
+    assert jobs.get(other)['status'] == RUNNING
+    assert _identifiers(store_url) == [f'{job_id}/a']
+
+
+def test_a_jobs_file_work_is_done_before_its_worker_lets_go_of_it(tmp_path):
+    """Whatever the job's end (failed or dismissed: nobody waited in a completing
+    transaction), `settle` waits for its threads' file work, and swallows their errors;
+    a context that no engine completes waits at once."""
+    from pygeoapi_eoorder.execution.context import Completion
+    from pygeoapi_eoorder.jobs.results import InBackground
+
+    def late(path):
+        def write():
+            time.sleep(0.3)
+            path.write_text('{}')
+        return write
+
+    def broken():
+        raise OSError('the disk went away')
+
+    completion = Completion()
+    completion.background += [InBackground(late(tmp_path / 'late.json'), 'late'),
+                              InBackground(broken, 'broken')]
+    completion.settle()
+    assert (tmp_path / 'late.json').read_text() == '{}'
+    JobContext(None, {'id': 'x'}, tmp_path, None, None, '').in_background(
+        InBackground(late(tmp_path / 'alone.json'), 'alone'))
+    assert (tmp_path / 'alone.json').read_text() == '{}'
+
+
 def test_without_an_engine_a_write_is_made_at_once_unless_the_job_ended(store_url, tmp_path):
     """A context nobody completes (e.g. a process run inside an order item) writes at
     once, in a transaction that reads the job's status."""

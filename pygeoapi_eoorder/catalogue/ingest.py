@@ -66,10 +66,16 @@ def _read_items(path: pathlib.Path) -> Iterable[pystac.Item]:
 def stac_records(catalog: str | pathlib.Path, base_href: str | None = None,
                  id_prefix: str = '', items: Iterable[pystac.Item | dict] | None = None
                  ) -> Iterator[dict]:
-    """The record of each item of the STAC catalog (see `ingest_stac`)."""
-    path = _catalog_file(catalog)
-    rewrite = _href_rewriter(path.parent, base_href)
-    for item in _read_items(path) if items is None else items:
+    """The record of each item of the STAC catalog (see `ingest_stac`; with `items`, its
+    file need not be written yet: `catalog` names it or its directory)."""
+    if items is None:
+        path = _catalog_file(catalog)
+        root, items = path.parent, _read_items(path)
+    else:
+        root = pathlib.Path(catalog).resolve()
+        root = root.parent if root.suffix == '.json' else root
+    rewrite = _href_rewriter(root, base_href)
+    for item in items:
         document = item if isinstance(item, dict) else item.to_dict(transform_hrefs=False)
         record = from_stac_item(document, rewrite)
         record['id'] = f"{id_prefix}{record['id']}"

@@ -90,7 +90,7 @@ class GraphProcess(JobProcessor):
         title = (ctx.job.get('details') or {}).get('title')
         if env.outputs and ctx.job.get('type') == BATCH:
             if chosen is not None and _still_wanted(ctx):  # files and item to the workspace
-                write_catalog(ctx, env, title)
+                write_catalog(ctx, env, title)[1].wait()
                 files = workspace_results.stage_out(ctx, env.output_dir, chosen, files)
             elif chosen is None:  # (written as the job succeeds: `register_stac`)
                 register_results(ctx, env, title)
@@ -133,17 +133,19 @@ def register_results(ctx, env, title: str | None) -> None:
     """The written files as one STAC item (a self-contained catalog beside them),
     registered in `catalogue.results_collection` as the owner's records."""
     from ..execution.stage_out import register_stac
-    item = write_catalog(ctx, env, title)
+    item, writing = write_catalog(ctx, env, title)
+    ctx.in_background(writing)  # (written before the job succeeds)
     register_stac(ctx, env.output_dir,
                   f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}', items=[item])
 
 
-def write_catalog(ctx, env, title: str | None) -> dict:
+def write_catalog(ctx, env, title: str | None):
     """The written files as one STAC item in a self-contained catalog beside them
-    (`catalog.json`, `<job id>/<job id>.json`); the item (its asset hrefs absolute).
-    Two small documents, written as such: building them with pystac took longer than
-    any other step of a job's ending."""
-    from ..jobs.results import write_atomic
+    (`catalog.json`, `<job id>/<job id>.json`): the item (its asset hrefs absolute) and
+    the writing of the two, by a thread of its own (`wait()` for it: creating files
+    takes longer than anything else of a job's ending). Two small documents, written as
+    such: building them with pystac took longer still."""
+    from ..jobs.results import write_in_background
     from ..store import isoformat, utcnow
     geometry, bbox = footprint(env.bounds)
     now = isoformat(utcnow())
@@ -161,7 +163,6 @@ def write_catalog(ctx, env, title: str | None) -> dict:
                'description': 'openEO job results', 'links': [
                    {'rel': 'root', 'href': './catalog.json', 'type': 'application/json'},
                    {'rel': 'item', 'href': f'./{item_file}', 'type': 'application/geo+json'}]}
-    write_atomic(env.output_dir / item_file, json.dumps(item, indent=2).encode(), sync=False)
-    write_atomic(env.output_dir / 'catalog.json', json.dumps(catalog, indent=2).encode(),
-                 sync=False)
-    return item
+    return item, write_in_background({
+        env.output_dir / item_file: json.dumps(item, indent=2).encode(),
+        env.output_dir / 'catalog.json': json.dumps(catalog, indent=2).encode()})

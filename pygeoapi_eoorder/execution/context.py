@@ -41,6 +41,17 @@ class Completion:
     def __init__(self):
         self.writes: list[Callable[[Any], object]] = []
         self.afterwards: list[Callable[[], object]] = []
+        self.background: list = []  # file work of the job's threads (`in_background`)
+
+    def settle(self) -> None:
+        """Wait for the file work the job's threads do, whatever its end (a failed or
+        dismissed job's files must not be written after it let go of them); what failed
+        there already failed the job or no longer matters."""
+        for work in self.background:
+            try:
+                work.wait()
+            except Exception:  # (see above)
+                pass
 
 
 class JobContext:
@@ -91,6 +102,16 @@ class JobContext:
     def record_provenance(self, **facts: Any) -> None:
         """Record what the job ran (e.g. `images=[...]`) for its PROV document."""
         self.repo.record_provenance(self.job_id, **facts)
+
+    def in_background(self, work) -> None:
+        """File work the job left to a thread of its own (`jobs.results.InBackground`):
+        done before the job succeeds (waited for in its completing transaction, where
+        its failure fails the job) and before its worker lets go of it in any case."""
+        if self.completion is None:
+            work.wait()
+            return
+        self.completion.background.append(work)
+        self.completion.writes.append(work.wait)
 
     def on_success(self, write: Callable[[Any], object],
                    afterwards: Callable[[], object] | None = None) -> None:

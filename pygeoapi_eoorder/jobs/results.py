@@ -7,7 +7,7 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 JSON_TYPE = 'application/json'
 
@@ -29,32 +29,51 @@ def write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
         raise
 
 
-class Syncing:
-    """A written file being put on disk by a thread of its own (the disk's wait overlaps
-    the caller's work); `wait()` before anything reports the file as kept."""
+class InBackground:
+    """File work done by a thread of its own (the disk's waits overlap the caller's work);
+    `wait()` before anything reports the files as kept."""
 
-    def __init__(self, path: Path):
-        self._error: OSError | None = None
-        self._thread = threading.Thread(target=self._sync, args=(path,), daemon=True,
-                                        name='eoorder-fsync')
+    def __init__(self, work: Callable[[], object], name: str):
+        self._error: Exception | None = None
+        self._work = work
+        self._thread = threading.Thread(target=self._run, daemon=True, name=name)
         self._thread.start()
 
-    def _sync(self, path: Path) -> None:
+    def _run(self) -> None:
         try:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as err:
+            self._work()
+        except Exception as err:  # (raised by `wait`, in the caller's thread)
             self._error = err
 
     def wait(self, *_) -> None:
-        """Block until the file is on disk; raise what went wrong (extra arguments are
+        """Block until the work is done; raise what went wrong (extra arguments are
         ignored: it can run as a write of a job's completing transaction)."""
         self._thread.join()
         if self._error is not None:
             raise self._error
+
+
+class Syncing(InBackground):
+    """A written file being put on disk."""
+
+    def __init__(self, path: Path):
+        super().__init__(lambda: _fsync(path), 'eoorder-fsync')
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_in_background(files: dict[Path, bytes]) -> InBackground:
+    """Write each file whole (see `write_atomic`, not synced) by a thread of its own."""
+    def write_all() -> None:
+        for path, data in files.items():
+            write_atomic(path, data, sync=False)
+    return InBackground(write_all, 'eoorder-write')
 
 
 def encode(mimetype: str | None, outputs: Any) -> tuple[bytes, str]:

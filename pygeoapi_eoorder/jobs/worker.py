@@ -116,11 +116,18 @@ def _tell_end(runtime: Runtime, job: dict, base_url: str, allow_internal: bool,
 def run_job(runtime: Runtime, job: dict) -> bool:
     """Run one claimed job to a final status; every failure ends as a failed job.
     True if this run moved it there (False: e.g. it was dismissed meanwhile)."""
+    completion = Completion()  # what the job writes as it succeeds (e.g. its records)
+    try:
+        return _run(runtime, job, completion)
+    finally:
+        completion.settle()  # (nothing its threads write outlives the job's end)
+
+
+def _run(runtime: Runtime, job: dict, completion: Completion) -> bool:
     repo, manager = runtime.repo, runtime.manager
     job_dir = runtime.settings.job_dir(job['id'])
     subscriber = job.get('subscriber') or {}
     base_url = job.get('base_url') or runtime.config['server'].get('url', '')  # submitter's
-    completion = Completion()  # what the job writes as it succeeds (e.g. its records)
     with job_log(job_dir / 'job.log') as log:
         log.info('job %s of process %s started (attempt %s)', job['id'], job['process_id'],
                  job['attempts'])
