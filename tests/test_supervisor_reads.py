@@ -193,3 +193,24 @@ def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
         if steps is not None:
             steps.close()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_supervisor_whose_socket_path_is_too_long_is_woken_all_the_same(
+        make_server, monkeypatch, tmp_path):
+    """A data directory so deep that the wake-up socket's path does not fit a socket: the
+    supervisor hears wake-ups on an abstract socket instead (it used to poll only)."""
+    monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')
+    server = make_server({'jobs': {'workers': 1}, 'data_dir': str(tmp_path / ('d' * 100))},
+                         {'countdown': TEST_PROCESSES['countdown']}, start=False)
+    runtime = Components.for_config(str(server.config)).runtime()
+    path = supervisor_control.socket_path(runtime.settings)
+    assert len(str(path).encode()) > supervisor_control.MAX_SOCKET_PATH
+    steps = _Steps(runtime)  # (it has a wake-up socket)
+    try:
+        assert steps.step() == ['fairness']
+        job = runtime.manager.submit('countdown', {'steps': 0})
+        assert steps.step() == ['first claim']  # woken: not a look a TICK later
+        assert steps.until_final(job['id'])['status'] == 'successful'
+        assert not path.exists()
+    finally:
+        steps.close()

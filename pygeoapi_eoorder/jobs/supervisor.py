@@ -93,14 +93,16 @@ class Supervisor:
         return not self.stop_asked.is_set()
 
     def _bind_wakeup_socket(self) -> socket.socket | None:
-        path = control.socket_path(self.settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.unlink(missing_ok=True)
+        address = control.wake_up_address(self.settings)
+        if not control.is_abstract(address):
+            Path(address).parent.mkdir(parents=True, exist_ok=True)
+            Path(address).unlink(missing_ok=True)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            sock.bind(str(path))
-        except OSError as err:  # e.g. a path too long for a socket: poll only
-            LOGGER.warning('no wake-up socket at %s (%s); polling every %ss', path, err, TICK)
+            sock.bind(address)
+        except OSError as err:  # e.g. its abstract name taken: poll only
+            LOGGER.warning('no wake-up socket at %r (%s); polling every %ss', address, err,
+                           TICK)
             sock.close()
             return None
         sock.setblocking(False)
@@ -318,7 +320,7 @@ def serve(runtime: Runtime) -> int:
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),
                 len(supervisor.workers), settings.store_url)
     supervisor.run()
-    Path(control.socket_path(settings)).unlink(missing_ok=True)
+    Path(control.socket_path(settings)).unlink(missing_ok=True)  # (if it was a file)
     if supervisor.restart_asked:  # the same process, the new configuration (the lock
         # and the socket are not inherited: the new program takes them again)
         command = control.supervise_command(settings)

@@ -2,13 +2,15 @@
 
 The supervisor holds an exclusive lock on `run/supervisor.lock`; whoever can take that
 lock knows no supervisor is alive. Servers wake it through a datagram on
-`run/supervisor.sock` right after committing a job, so a queued job starts at once.
+`run/supervisor.sock` right after committing a job, so a queued job starts at once (an
+abstract socket named after the run directory when that path is too long for a socket).
 """
 
 from __future__ import annotations
 
 import ctypes
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -37,6 +39,24 @@ def stopping_path(settings: Settings) -> Path:
 
 def socket_path(settings: Settings) -> Path:
     return settings.run_dir / 'supervisor.sock'
+
+
+MAX_SOCKET_PATH = 107  # bytes of a socket's path (Linux `sun_path`, less its final NUL)
+
+
+def wake_up_address(settings: Settings) -> str:
+    """Where the supervisor hears wake-ups: its socket file (`socket_path`), or, when that
+    path is too long for a socket, an abstract socket (Linux: no file) named after the
+    run directory."""
+    path = str(socket_path(settings))
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(os.fsencode(os.path.realpath(settings.run_dir))).hexdigest()
+    return f'\0eoorder-wake-up-{digest[:32]}'
+
+
+def is_abstract(address: str) -> bool:
+    return address.startswith('\0')
 
 
 def take_lock(path: Path, patience: float = 0.0) -> int | None:
@@ -133,11 +153,11 @@ def ensure_supervisor(settings: Settings, *, force: bool = False) -> None:
 def nudge(settings: Settings, job: dict | None = None) -> bool:
     """Wake the supervisor; True if it was reachable. `job`: the one queued job this
     wake-up announces (see `announced_head`)."""
-    path = str(socket_path(settings))
+    address = wake_up_address(settings)
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.setblocking(False)
-            sock.sendto(_wake_up_message(job), path)
+            sock.sendto(_wake_up_message(job), address)
         return True
     except OSError:
         return False
