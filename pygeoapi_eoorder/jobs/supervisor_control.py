@@ -180,8 +180,9 @@ def _wake_up_message(job: dict | None) -> bytes:
 
 
 def announced_head(messages: list[bytes]) -> dict | None:
-    """The job announced, if these wake-ups are exactly one that names one (its head:
-    a hint, checked against the job that its claim returns)."""
+    """The job announced, if these wake-ups are exactly one that names one (its head: a
+    hint; its claim takes only a queued job never claimed before, and the job's worker
+    records the job's own process facts if the head misstated them)."""
     if len(messages) != 1 or not messages[0].startswith(b'+'):
         return None
     try:
