@@ -5,6 +5,7 @@ every event (a job's end, a wake-up); and it does not read how a job was left wh
 worker ended it. A real supervisor with forked workers, in this process so that the
 statements it runs can be counted on its store's engines."""
 
+import json
 import shutil
 import statistics
 import tempfile
@@ -214,3 +215,21 @@ def test_a_supervisor_whose_socket_path_is_too_long_is_woken_all_the_same(
         assert not path.exists()
     finally:
         steps.close()
+
+
+def test_only_one_well_formed_wake_up_naming_a_job_announces_it():
+    """A head is taken from exactly one `+` wake-up holding a JSON object with a string
+    id and process; anything else (garbage, another JSON, several wake-ups, a plain
+    `!`) is a plain wake-up; a head too large for one wake-up is sent as `!`."""
+    head = {'id': 'j1', 'process_id': 'countdown', 'owner': 'alice', 'owner_roles': ['a']}
+    message = supervisor_control._wake_up_message({**head, 'inputs': {'big': 'x' * 9000}})
+    assert message == b'+' + json.dumps(head).encode()  # (only the head's fields)
+    assert supervisor_control.announced_head([message]) == head
+    for messages in ([b'!'], [], [message, message], [message, b'!'], [b'+{not json'],
+                     [b'+[1, 2]'], [b'+"j1"'], [b'+{"id": 1, "process_id": "p"}'],
+                     [b'+{"id": "j1"}'], [b'+\xff\xfe']):
+        assert supervisor_control.announced_head(messages) is None, messages
+    assert supervisor_control._wake_up_message(None) == b'!'
+    too_large = {**head, 'owner_roles': ['r' * 100] * 50}  # over MAX_WAKE_UP bytes
+    assert supervisor_control._wake_up_message(too_large) == b'!'
+    assert supervisor_control._wake_up_message({**head, 'owner': object()}) == b'!'
