@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -186,6 +187,9 @@ def main() -> int:
     finally:
         for process in (ours, *bare):
             os.killpg(process.pid, signal.SIGTERM)
+        for process in (ours, *bare):
+            process.wait(30)
+        shutil.rmtree(workdir, ignore_errors=True)
     p50 = {name: statistics.median(found) * 1000 for name, found in times.items()}
     print(f'runs: {args.runs} (after {args.warmup} warm-up rounds), p50 ms; results ready '
           '= the job\'s last update')
