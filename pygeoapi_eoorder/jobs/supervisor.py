@@ -21,9 +21,10 @@ import threading
 import time
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
+from typing import Sequence
 
 from . import supervisor_control as control
-from .config_watch import ConfigWatch
+from .config_watch import CodeWatch, ConfigWatch, FileWatch
 from .provenance import claim_facts
 from .quotas import QuotaPolicy
 from .repository import DISMISSED, RUNNING
@@ -65,11 +66,12 @@ class WorkerHandle:
 
 class Supervisor:
     def __init__(self, runtime: Runtime, stop_asked: threading.Event | None = None,
-                 watch: ConfigWatch | None = None):
+                 watches: Sequence[FileWatch] = ()):
         """`stop_asked`: set to stop (it may be set before the workers are forked);
-        `watch`: stop when the configuration file changed (`restart_asked` is then set)."""
+        `watches`: stop when one of those files changed (its configuration, the installed
+        package: `restart_asked` is then set)."""
         self.stop_asked = stop_asked or threading.Event()
-        self.watch = watch
+        self.watches = tuple(watches)
         self.restart_asked = False
         self.runtime = runtime
         self.settings = runtime.settings
@@ -126,18 +128,19 @@ class Supervisor:
             self.wait_for_events()
             self.reap_workers()
             self.stop_dismissed()
-            if self.watch is not None and self.watch.changed():
-                LOGGER.info('configuration %s changed: restarting with it (running jobs '
-                            'have the shutdown grace period to end)', self.watch.path)
+            changed = [watch for watch in self.watches if watch.changed()]  # (each asked)
+            if changed:
+                LOGGER.info('%s changed: restarting with it (running jobs have the shutdown '
+                            'grace period to end)', changed[0].what)
                 self.restart_asked = True
                 self.stop_asked.set()
                 break
-            if self.watch is None or not self.watch.differs:  # (else: until it is known)
+            if not any(watch.differs for watch in self.watches):  # (else: until it is known)
                 self.dispatch()
             if time.monotonic() - self.last_sweep > self.sweep_every:
                 self.sweep_retention()
-        self.drain('the job engine restarted with a changed configuration while it ran'
-                   if self.restart_asked else 'the server was stopped while it ran')
+        self.drain('the job engine restarted with a changed configuration or package while '
+                   'it ran' if self.restart_asked else 'the server was stopped while it ran')
 
     def drain(self, reason: str) -> None:
         """Asked to stop: let running jobs finish within the grace period, then end them
@@ -314,9 +317,11 @@ def serve(runtime: Runtime) -> int:
     os.ftruncate(lock, 0)
     os.write(lock, f'{me}\n'.encode())
     # one that `eoorder serve` keeps is restarted by it; one a web server started
-    # restarts itself when its configuration changes (see `config_watch`)
-    watch = None if control.supervised_externally() else ConfigWatch(settings.config_path)
-    supervisor = Supervisor(runtime, stop_asked, watch)
+    # restarts itself when its configuration or the installed package changes (see
+    # `config_watch`)
+    watches = () if control.supervised_externally() else (
+        ConfigWatch(settings.config_path), CodeWatch())
+    supervisor = Supervisor(runtime, stop_asked, watches)
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),
                 len(supervisor.workers), settings.store_url)
     supervisor.run()
