@@ -37,19 +37,29 @@ def _run(jobs: JobRepository, settings, process_id: str, timeout: float = 90) ->
     return found
 
 
+def _detached_supervisor(settings):
+    """A supervisor started as a web server starts one, once it listens for wake-ups."""
+    process = supervisor_control.spawn_supervisor(settings, attached=False)
+    log = settings.log_dir / 'supervisor.log'
+    deadline = time.monotonic() + 60
+    try:
+        while not supervisor_control.socket_path(settings).exists():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    except AssertionError:
+        process.kill()
+        raise
+    return process, log
+
+
 def test_a_detached_supervisor_restarts_with_its_changed_configuration(make_server,
                                                                        monkeypatch):
     server = make_server(None, {'countdown': TEST_PROCESSES['countdown']}, start=False)
     monkeypatch.setenv(eoconfig.ENV_CONFIG, str(server.config))
     monkeypatch.delenv(supervisor_control.ENV_SUPERVISOR, raising=False)  # not `serve`'s
     _, settings = eoconfig.load(server.config)
-    process = supervisor_control.spawn_supervisor(settings, attached=False)
-    log = settings.log_dir / 'supervisor.log'
+    process, log = _detached_supervisor(settings)
     try:
-        deadline = time.monotonic() + 60
-        while not supervisor_control.socket_path(settings).exists():
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
         jobs = JobRepository(get_store(settings.store_url))
         good = server.config.read_text()
         added = yaml.safe_load(good)
@@ -112,13 +122,8 @@ def test_a_detached_supervisor_restarts_with_an_upgraded_package(make_server, mo
     monkeypatch.setenv('PYTHONPATH', str(REPO))  # (the test processes; the package: the copy)
     monkeypatch.chdir(code)  # `python -m` finds the package in its working directory first
     _, settings = eoconfig.load(server.config)
-    process = supervisor_control.spawn_supervisor(settings, attached=False)
-    log = settings.log_dir / 'supervisor.log'
+    process, log = _detached_supervisor(settings)
     try:
-        deadline = time.monotonic() + 60
-        while not supervisor_control.socket_path(settings).exists():
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
         jobs = JobRepository(get_store(settings.store_url))
         before = _run(jobs, settings, 'countdown')
         assert before['status'] == 'successful'
