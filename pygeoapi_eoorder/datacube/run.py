@@ -87,6 +87,21 @@ def parse(graph: dict):
         raise GraphError(f'process graph invalid: {_first_line(err)}') from None
 
 
+def parses(graph: dict) -> None:
+    """GraphError if openeo-pg-parser-networkx would refuse the graph: the checks of its
+    parse (`parse`), without building the graph that running needs (which costs as much
+    again): the graph unflattened (its `from_node` references resolve, each graph and
+    callback has one result node, no cycle) and read into the parser's data model (every
+    node and argument of a shape it knows)."""
+    from openeo_pg_parser_networkx.pg_schema import ProcessGraph
+    from openeo_pg_parser_networkx.utils import ProcessGraphUnflattener
+    try:
+        nested = {'process_graph': {'root': ProcessGraphUnflattener.unflatten(graph)}}
+        ProcessGraph.model_validate(nested, strict=True)
+    except Exception as err:  # the parser's own exceptions and pydantic's
+        raise GraphError(f'process graph invalid: {_first_line(err)}') from None
+
+
 def check(graph: dict, user_processes: dict[str, dict], ogc_ids=(),
           declared=()) -> list[GraphError]:
     """What is wrong with a graph (nothing: an empty list), without running it;
@@ -96,7 +111,7 @@ def check(graph: dict, user_processes: dict[str, dict], ogc_ids=(),
     problems = unknown(graph, user_processes, ogc_ids)
     if not problems:
         try:
-            parse(set_aside(graph, {}, dict.fromkeys(declared)))
+            parses(set_aside(graph, {}, dict.fromkeys(declared)))
         except GraphError as err:
             problems.append(err)
     return problems
