@@ -1,8 +1,8 @@
-"""The graph check a job's creation, `/validation` and a stored process make
-(`datacube.run.parses`) refuses exactly the graphs openeo-pg-parser-networkx's full parse
-refuses (`datacube.run.parse`, what a job runs), with the same message: the parse is the
-oracle, over every graph the suite's payloads and the process specs hold and over
-malformed ones."""
+"""The graph check that a job's creation and update, a synchronous `/result` and
+`/validation` make (`datacube.run.parses`) refuses exactly the graphs
+openeo-pg-parser-networkx's full parse refuses (`datacube.run.parse`, what a job runs),
+with the same message: the parse is the oracle, over every graph the suite's payloads and
+the process specs hold and over malformed ones."""
 
 from __future__ import annotations
 
