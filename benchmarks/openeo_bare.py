@@ -113,8 +113,8 @@ def runner(db: str, wake_path: str, config: str, workdir: str) -> None:
     """Claim each job it is woken for, run its graph as the direct run does, finish it."""
     from pygeoapi_eoorder.datacube.run import run
     connection = connect(db)
-    direct_runner(Path(config), Path(workdir))()  # imports and a first run before any job
     environment_in = run_environments(Path(config))
+    run(GRAPH, environment_in(Path(workdir) / 'warm-up'), {})  # imports, a first run
     wake = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     wake.bind(wake_path)
     while True:

@@ -84,7 +84,12 @@ def parse(graph: dict):
     try:
         return OpenEOProcessGraph({'process_graph': graph})
     except Exception as err:  # pydantic / networkx errors of a malformed graph
-        raise GraphError(f'process graph invalid: {_first_line(err)}') from None
+        raise _invalid(err) from None
+
+
+def _invalid(err: Exception) -> GraphError:
+    """The refusal of a graph the parser (or its checks, `parses`) raised `err` for."""
+    return GraphError(f'process graph invalid: {_first_line(err)}')
 
 
 def parses(graph: dict) -> None:
@@ -99,7 +104,7 @@ def parses(graph: dict) -> None:
         nested = {'process_graph': {'root': ProcessGraphUnflattener.unflatten(graph)}}
         ProcessGraph.model_validate(nested, strict=True)
     except Exception as err:  # the parser's own exceptions and pydantic's
-        raise GraphError(f'process graph invalid: {_first_line(err)}') from None
+        raise _invalid(err) from None
 
 
 def check(graph: dict, user_processes: dict[str, dict], ogc_ids=(),
