@@ -44,6 +44,7 @@ from pathlib import Path
 import requests
 from flask import Flask, Response, jsonify, request
 
+from bench_cpu import CpuMeter
 from openeo_overhead import GRAPH, REPO, direct_runner, free_port, run_environments, settle, \
     start_server, through_api
 
@@ -177,13 +178,25 @@ def main() -> int:
     ways = [('ours', lambda: through_api(session, ours_url, GRAPH)['ready']),
             ('bare', lambda: through_api(session, bare_url, GRAPH)['ready']),
             ('direct', direct)]
+    # each server's CPU from its submit to the next run's start (its job's last steps
+    # after the client saw it finished included)
+    meters = {'ours': CpuMeter(ours.pid), 'bare': CpuMeter(*(p.pid for p in bare))}
+    metering = None
     try:
         for round_ in range(args.warmup + args.runs):
             shift = round_ % len(ways)
             for name, way in ways[shift:] + ways[:shift]:
+                if metering is not None:
+                    metering.stop()
+                metering = meters.get(name) if round_ >= args.warmup else None
+                if metering is not None:
+                    metering.start()
                 found = way()
                 if round_ >= args.warmup:
                     times[name].append(found)
+        time.sleep(0.2)
+        if metering is not None:
+            metering.stop()
     finally:
         for process in (ours, *bare):
             os.killpg(process.pid, signal.SIGTERM)
@@ -200,6 +213,13 @@ def main() -> int:
         print(f'{what + ":":<36} {p50[name]:7.1f}  overhead {extra:5.1f} ms = '
               f'{extra / p50["direct"]:+.1%}')
     print(f'what this server adds to the stack: {p50["ours"] - p50["bare"]:.1f} ms')
+    print('CPU per job (ms, the servers\' processes by role; this machine has '
+          f'{os.cpu_count()} CPUs):')
+    for name, meter in meters.items():
+        spent = {role: seconds * 1000 / args.runs for role, seconds in sorted(
+            meter.spent.items())}
+        print(f'  {name}: total {sum(spent.values()):6.1f}  ' + ', '.join(
+            f'{role} {ms:.1f}' for role, ms in spent.items()))
     return 0
 
 
