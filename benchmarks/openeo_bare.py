@@ -15,7 +15,9 @@ Each round runs the NDVI graph once through our server, once through the bare on
 once directly (order rotating), as `openeo_overhead.py` does; it prints each server's
 overhead on the direct run's median (results ready: the job's last update, the server's
 clock). If the bare server's own overhead is near or over the +20 % target, the target is
-bound by the stack and the machine, not by what our server adds.
+bound by the stack and the machine, not by what our server adds. It also prints the CPU
+each server's processes spent per job, by kind (web, supervisor, job worker / job
+process; `bench_cpu.py`).
 
 Run with the virtualenv's Python:  python benchmarks/openeo_bare.py [--runs N]
 Internals: `python benchmarks/openeo_bare.py runner DB SOCKET CONFIG WORKDIR` is the job
