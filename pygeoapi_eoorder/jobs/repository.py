@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, false, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ColumnElement
 
 from .. import urls
 from ..store import Job, Store, utcnow
+from ..store.hot import HotStatement
 
 CREATED, ACCEPTED, RUNNING, SUCCESSFUL, FAILED, DISMISSED = (
     'created', 'accepted', 'running', 'successful', 'failed', 'dismissed')
@@ -65,6 +67,12 @@ class JobQuery:
 _TABLE = Job.__table__
 
 
+def _status_in(statuses) -> ColumnElement:
+    """SQL condition: the job's status is one of `statuses` (spelled without `IN`: the
+    statements built once run as `HotStatement`s)."""
+    return or_(false(), *(_TABLE.c.status == status for status in statuses))
+
+
 def _movable(to: str, only_from: tuple[str, ...] | None) -> list[str]:
     """The statuses a job may move to `to` from (those of `only_from`, if given)."""
     return [status for status in TRANSITIONS[to] if only_from is None or status in only_from]
@@ -75,13 +83,14 @@ def _moving(to: str, names: tuple[str, ...], only_from: tuple[str, ...] | None):
     """The UPDATE of `transition` setting the columns `names` (bound as `new_<name>`) of
     the job `job_id` if its status may move to `to` (and is one of `only_from`): built
     once per shape, not per job."""
-    return update(_TABLE).where(_TABLE.c.id == bindparam('job_id'),
-                                _TABLE.c.status.in_(_movable(to, only_from))).values(
-        {name: bindparam(f'new_{name}', type_=_TABLE.c[name].type) for name in names})
+    return HotStatement(update(_TABLE).where(
+        _TABLE.c.id == bindparam('job_id'), _status_in(_movable(to, only_from))).values(
+        {name: bindparam(f'new_{name}', type_=_TABLE.c[name].type) for name in names}))
 
 
 # built once: the reads of one job (every poll, every end of a job)
-_GET = select(*COLUMNS).where(_TABLE.c.id == bindparam('job_id'))
+_GET = HotStatement(select(*COLUMNS).where(_TABLE.c.id == bindparam('job_id')))
+_INSERT = HotStatement(insert(_TABLE))  # (every column bound by its name)
 _STATUS = select(_TABLE.c.status).where(_TABLE.c.id == bindparam('job_id'))
 _HELD = select(_TABLE.c.status, _TABLE.c.worker, _TABLE.c.files_removed).where(
     _TABLE.c.id == bindparam('job_id'))
@@ -93,15 +102,17 @@ def _claim(**also):
     """The claim statement (built once): the accepted job `job_id` moves to running for
     `worker`; `also`: more columns it sets (bound parameters)."""
     return update(_TABLE).where(
-        _TABLE.c.id == bindparam('job_id'), _TABLE.c.status.in_(TRANSITIONS[RUNNING])).values(
+        _TABLE.c.id == bindparam('job_id'), _status_in(TRANSITIONS[RUNNING])).values(
         status=RUNNING, started=bindparam('now'), updated=bindparam('now'),
         heartbeat=bindparam('now'), progress=0, message='Job running',
         attempts=_TABLE.c.attempts + 1, worker=bindparam('worker'), **also).returning(*COLUMNS)
 
 
-_CLAIM = _claim()
-_CLAIM_RECORDING = _claim(provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
-_CLAIM_FIRST = _CLAIM_RECORDING.where(_TABLE.c.attempts == 0)  # (nothing recorded yet)
+_CLAIM = HotStatement(_claim())
+_CLAIM_RECORDING = HotStatement(
+    _claim(provenance=bindparam('facts', type_=_TABLE.c.provenance.type)))
+_CLAIM_FIRST = HotStatement(_claim(provenance=bindparam(
+    'facts', type_=_TABLE.c.provenance.type)).where(_TABLE.c.attempts == 0))  # (never run)
 
 
 class JobRepository:
@@ -138,13 +149,13 @@ class JobRepository:
         with self.store.write_engine.begin() as connection:  # Core: the hot path of submit
             if guard is not None:
                 guard(connection)
-            connection.execute(insert(Job.__table__), job)
+            _INSERT.execute(connection, job)
         return job
 
     def get(self, job_id: str) -> dict | None:
-        with self.store.read_engine.connect() as connection:  # Core: read at every poll
-            row = connection.execute(_GET, {'job_id': job_id}).mappings().first()
-            return dict(row) if row is not None else None
+        with self.store.read_engine.connect() as connection:  # read at every poll
+            rows, _ = _GET.execute(connection, {'job_id': job_id})
+            return rows[0] if rows else None
 
     @staticmethod
     def ended_check(job_id: str) -> Callable[[Connection], bool]:
@@ -239,9 +250,8 @@ class JobRepository:
                 ).values(**values)
                 moved = connection.execute(statement).rowcount == 1
             else:
-                moved = connection.execute(_moving(to, tuple(values), only_from), {
-                    'job_id': job_id, **{f'new_{k}': v for k, v in values.items()}}
-                ).rowcount == 1
+                moved = _moving(to, tuple(values), only_from).execute(connection, {
+                    'job_id': job_id, **{f'new_{k}': v for k, v in values.items()}})[1] == 1
             for write in also if moved else ():
                 write(connection)
             return moved
@@ -323,9 +333,9 @@ class JobRepository:
             values['facts'] = provenance
         statement = _CLAIM if provenance is None else \
             _CLAIM_FIRST if first else _CLAIM_RECORDING
-        with self.store.write_engine.begin() as connection:  # Core: the hot path of claims
-            row = connection.execute(statement, values).mappings().first()
-            return dict(row) if row is not None else None
+        with self.store.write_engine.begin() as connection:  # the hot path of claims
+            rows, _ = statement.execute(connection, values)
+            return rows[0] if rows else None
 
     @staticmethod
     def lease_expired(before: datetime):
