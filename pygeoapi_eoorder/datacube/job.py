@@ -13,6 +13,7 @@ import functools
 import json
 import os
 from pathlib import Path
+from urllib.parse import quote
 
 from pygeoapi.process.base import ProcessorExecuteError
 
@@ -135,8 +136,12 @@ def register_results(ctx, env, title: str | None) -> None:
     from ..execution.stage_out import register_stac
     item, writing = write_catalog(ctx, env, title)
     ctx.in_background(writing)  # (written before the job succeeds)
-    register_stac(ctx, env.output_dir,
-                  f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}', items=[item])
+    base = f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}'
+    # registered with each file's public address (every output lies in the output folder
+    # under its own name): there is no local path to check against the folder on disk
+    public = {**item, 'assets': {name: {**asset, 'href': f'{base}/{quote(name)}'}
+                                 for name, asset in item['assets'].items()}}
+    register_stac(ctx, env.output_dir, base, items=[public])
 
 
 def write_catalog(ctx, env, title: str | None):
