@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import pathlib
@@ -35,6 +36,7 @@ def _href_rewriter(root: pathlib.Path, base_href: str | None):
     if not base_href:
         return None
     base = base_href.rstrip('/')
+    folder = functools.cache(root.resolve)  # (resolved for the first local href only)
 
     def rewrite(href: str) -> str | None:
         scheme = urlsplit(href).scheme.lower()
@@ -44,7 +46,7 @@ def _href_rewriter(root: pathlib.Path, base_href: str | None):
             return href if '://' in href else None
         try:
             local = pathlib.Path(unquote(urlsplit(href).path) if scheme else href)
-            relative = os.path.relpath(local.resolve(), root)
+            relative = os.path.relpath(local.resolve(), folder())
         except (ValueError, OSError, RuntimeError):
             return None
         if relative == '..' or relative.startswith('../') or os.path.isabs(relative):
@@ -72,7 +74,7 @@ def stac_records(catalog: str | pathlib.Path, base_href: str | None = None,
         path = _catalog_file(catalog)
         root, items = path.parent, _read_items(path)
     else:
-        root = pathlib.Path(catalog).resolve()
+        root = pathlib.Path(catalog)
         root = root.parent if root.suffix == '.json' else root
     rewrite = _href_rewriter(root, base_href)
     for item in items:
