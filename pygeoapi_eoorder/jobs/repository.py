@@ -108,11 +108,10 @@ def _claim(**also):
         attempts=_TABLE.c.attempts + 1, worker=bindparam('worker'), **also).returning(*COLUMNS)
 
 
+_RECORDING = _claim(provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
 _CLAIM = HotStatement(_claim())
-_CLAIM_RECORDING = HotStatement(
-    _claim(provenance=bindparam('facts', type_=_TABLE.c.provenance.type)))
-_CLAIM_FIRST = HotStatement(_claim(provenance=bindparam(
-    'facts', type_=_TABLE.c.provenance.type)).where(_TABLE.c.attempts == 0))  # (never run)
+_CLAIM_RECORDING = HotStatement(_RECORDING)
+_CLAIM_FIRST = HotStatement(_RECORDING.where(_TABLE.c.attempts == 0))  # (nothing recorded yet)
 
 
 class JobRepository:
