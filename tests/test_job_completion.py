@@ -427,3 +427,20 @@ def test_a_worker_says_whether_it_ended_its_job(make_server, case):
     assert ended == (case != 'dismissed while it ran')
     assert jobs.get(job['id'])['status'] == {
         'succeeds': 'successful', 'fails': 'failed', 'dismissed while it ran': 'dismissed'}[case]
+
+
+def test_files_a_job_left_to_its_threads_are_published_with_its_results(make_server):
+    """Where servers read results from the shared store (`result_store: database`),
+    what the job's threads write is there too: the worker waits for them before it
+    copies the results."""
+    late = {'type': 'process', 'processor': {'name': 'tests.support.processes.LateFiles'}}
+    server = make_server({'jobs': {'result_store': 'database'}}, {'late-files': late},
+                         start=False)
+    runtime = Components.for_config(str(server.config)).runtime()
+    job = runtime.repo.add('late-files', job_type='process', inputs={})
+    assert run_job(runtime, runtime.repo.claim_id(job['id'], 'w'))
+    assert runtime.repo.get(job['id'])['status'] == SUCCESSFUL
+    results = runtime.manager.results
+    assert results.read(job['id'], 'results/late/late.json') == b'{"late": true}'
+    assert json.loads(results.read(job['id'], 'results/result.json')) == {
+        'written': 'late/late.json'}

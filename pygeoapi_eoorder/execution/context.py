@@ -43,6 +43,11 @@ class Completion:
         self.afterwards: list[Callable[[], object]] = []
         self.background: list = []  # file work of the job's threads (`in_background`)
 
+    def wait_files(self) -> None:
+        """Wait for the file work the job's threads do; raise what failed there."""
+        for work in self.background:
+            work.wait()
+
     def settle(self) -> None:
         """Wait for the file work the job's threads do, whatever its end (a failed or
         dismissed job's files must not be written after it let go of them); what failed
@@ -105,8 +110,8 @@ class JobContext:
 
     def in_background(self, work) -> None:
         """File work the job left to a thread of its own (`jobs.results.InBackground`):
-        done before the job succeeds (waited for in its completing transaction, where
-        its failure fails the job) and before its worker lets go of it in any case."""
+        done before the job's results are published and before it succeeds (its failure
+        fails the job), and before its worker lets go of it in any case."""
         if self.completion is None:
             work.wait()
             return

@@ -25,6 +25,7 @@ from typing import Sequence
 
 from . import supervisor_control as control
 from .config_watch import CodeWatch, ConfigWatch, FileWatch
+from .next_job_dir import remove_prepared
 from .provenance import claim_facts
 from .quotas import QuotaPolicy
 from .repository import DISMISSED, RUNNING
@@ -46,6 +47,7 @@ class WorkerHandle:
         self.process = ctx.Process(target=worker_main,
                                    args=(runtime, child_conn, os.getpid()),
                                    name=f'eoorder-worker-{index}', daemon=True)
+        self.jobs_dir = runtime.settings.jobs_dir
         self.process.start()
         child_conn.close()
         self.job_id: str | None = None
@@ -62,6 +64,7 @@ class WorkerHandle:
             pass
         self.process.join(5)
         self.conn.close()
+        remove_prepared(self.jobs_dir, self.process.pid)  # (its next job's directory)
 
 
 class Supervisor:
@@ -77,6 +80,7 @@ class Supervisor:
         self.settings = runtime.settings
         self.repo = runtime.repo
         self.engine = runtime.engine
+        remove_prepared(self.settings.jobs_dir)  # (those a crash left)
         self.workers = [WorkerHandle(runtime, i) for i in range(self.settings.jobs.workers)]
         self.scheduler = FairScheduler(self.repo, QuotaPolicy.from_settings(self.settings))
         self.wakeup = self._bind_wakeup_socket()

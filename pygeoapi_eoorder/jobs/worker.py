@@ -17,7 +17,9 @@ from ..auth import acting_as, job_user
 from ..execution.context import Completion, JobContext, JobProcessor
 from . import callbacks, provenance, supervisor_control
 from .engine import JOB_FAILED
+from .next_job_dir import NextJobDir
 from .repository import FAILED, SUCCESSFUL
+from .result_store import LOG_NAME
 from .results import write_result
 from .runtime import Runtime
 from .status import results_document, status_info
@@ -30,16 +32,19 @@ def _level_for_jobs(level: int) -> int:
 
 
 @contextmanager
-def job_log(path: Path) -> Iterator[logging.Logger]:
-    """Send logging, stdout and stderr (also of subprocesses) to the job's log file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def job_log(path: Path, log_fd: int | None = None) -> Iterator[logging.Logger]:
+    """Send logging, stdout and stderr (also of subprocesses) to the job's log file;
+    `log_fd`: that file open already (appending; it is closed here)."""
+    if log_fd is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
-    log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     saved = os.dup(1), os.dup(2)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    handler = logging.FileHandler(path)
+    stream = open(os.dup(log_fd), 'a', encoding='utf-8')  # (the file, not opened again)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     level = root.level
@@ -54,6 +59,7 @@ def job_log(path: Path) -> Iterator[logging.Logger]:
         if wanted != level:
             root.setLevel(level)
         handler.close()
+        stream.close()
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(saved[0], 1)
@@ -113,22 +119,25 @@ def _tell_end(runtime: Runtime, job: dict, base_url: str, allow_internal: bool,
                             block=runtime.settings.block)
 
 
-def run_job(runtime: Runtime, job: dict) -> bool:
+def run_job(runtime: Runtime, job: dict, prepared: NextJobDir | None = None) -> bool:
     """Run one claimed job to a final status; every failure ends as a failed job.
-    True if this run moved it there (False: e.g. it was dismissed meanwhile)."""
+    True if this run moved it there (False: e.g. it was dismissed meanwhile).
+    `prepared`: a directory made for the next job, which this one then takes."""
     completion = Completion()  # what the job writes as it succeeds (e.g. its records)
     try:
-        return _run(runtime, job, completion)
+        return _run(runtime, job, completion, prepared)
     finally:
         completion.settle()  # (nothing its threads write outlives the job's end)
 
 
-def _run(runtime: Runtime, job: dict, completion: Completion) -> bool:
+def _run(runtime: Runtime, job: dict, completion: Completion,
+         prepared: NextJobDir | None) -> bool:
     repo, manager = runtime.repo, runtime.manager
     job_dir = runtime.settings.job_dir(job['id'])
     subscriber = job.get('subscriber') or {}
     base_url = job.get('base_url') or runtime.config['server'].get('url', '')  # submitter's
-    with job_log(job_dir / 'job.log') as log:
+    log_fd = prepared.take(job_dir) if prepared is not None else None
+    with job_log(job_dir / LOG_NAME, log_fd) as log:
         log.info('job %s of process %s started (attempt %s)', job['id'], job['process_id'],
                  job['attempts'])
         allow_internal = False
@@ -151,6 +160,7 @@ def _run(runtime: Runtime, job: dict, completion: Completion) -> bool:
             with acting_as(job_user(job), manager.auth):  # its checks are its owner's
                 mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
             result_file, mimetype, syncing = write_result(job_dir, mimetype, outputs)
+            completion.wait_files()  # (whole before the servers may read or copy them)
             manager.results.publish(job['id'], job_dir)  # servers can read them before 'done'
             log.info('job complete')
             _publish_log(manager, job['id'], job_dir, log)
@@ -212,14 +222,16 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None
     runtime = runtime.after_fork()
     job_process_logging()
     runtime.warm_up()  # a job arriving meanwhile waits for the imports it needs, no more
+    prepared = NextJobDir(runtime.settings.jobs_dir)
     while True:
+        prepared.prepare()  # (while idle)
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
         ended = False  # (then the supervisor reads how it was left)
         try:
-            ended = run_job(runtime, job)
+            ended = run_job(runtime, job, prepared)
         except Exception:  # never lose the worker over bookkeeping errors
             logging.getLogger(__name__).exception('job %s: bookkeeping failed', job['id'])
         supervisor_control.notify_finished(job['id'])

@@ -110,3 +110,21 @@ class Registering(JobProcessor):
         while hold and os.path.exists(hold) and time.monotonic() < deadline:
             time.sleep(0.05)
         return 'application/json', {'id': 'count', 'value': 1}
+
+
+class LateFiles(JobProcessor):
+    """Leaves a result file to a thread of its own that writes it a moment later."""
+
+    def __init__(self, processor_def):
+        super().__init__(processor_def, _metadata('late-files', ['async-execute']))
+
+    def execute(self, data, outputs=None):
+        from pygeoapi_eoorder.jobs.results import InBackground
+        target = self.context.job_dir / 'results' / 'late' / 'late.json'
+
+        def write():
+            time.sleep(0.3)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text('{"late": true}')
+        self.context.in_background(InBackground(write, 'late'))
+        return 'application/json', {'written': 'late/late.json'}
