@@ -91,7 +91,7 @@ class GraphProcess(JobProcessor):
         title = (ctx.job.get('details') or {}).get('title')
         if env.outputs and ctx.job.get('type') == BATCH:
             if chosen is not None and _still_wanted(ctx):  # files and item to the workspace
-                write_catalog(ctx, env, title)[1].wait()
+                write_catalog(ctx, env, title)
                 files = workspace_results.stage_out(ctx, env.output_dir, chosen, files)
             elif chosen is None:  # (written as the job succeeds: `register_stac`)
                 register_results(ctx, env, title)
@@ -134,8 +134,7 @@ def register_results(ctx, env, title: str | None) -> None:
     """The written files as one STAC item (a self-contained catalog beside them),
     registered in `catalogue.results_collection` as the owner's records."""
     from ..execution.stage_out import register_stac
-    item, writing = write_catalog(ctx, env, title)
-    ctx.in_background(writing)  # (written before the job succeeds)
+    item = write_catalog(ctx, env, title)
     base = f'{ctx.base_url}/jobs/{ctx.job_id}/results/{OUTPUT_FOLDER}'
     # registered with each file's public address (every output lies in the output folder
     # under its own name): there is no local path to check against the folder on disk
@@ -144,13 +143,13 @@ def register_results(ctx, env, title: str | None) -> None:
     register_stac(ctx, env.output_dir, base, items=[public])
 
 
-def write_catalog(ctx, env, title: str | None):
+def write_catalog(ctx, env, title: str | None) -> dict:
     """The written files as one STAC item in a self-contained catalog beside them
-    (`catalog.json`, `<job id>/<job id>.json`): the item (its asset hrefs absolute) and
-    the writing of the two, by a thread of its own (`wait()` for it: creating files
-    takes longer than anything else of a job's ending). Two small documents, written as
-    such: building them with pystac took longer still."""
-    from ..jobs.results import write_in_background
+    (`catalog.json`, `<job id>/<job id>.json`); the item (its asset hrefs absolute).
+    Two small documents, written as such (building them with pystac took longer), in
+    place (see `write_in_place`: a thread of their own waited for the GIL while the job
+    went on in Python, and was waited for)."""
+    from ..jobs.results import write_in_place
     from ..store import isoformat, utcnow
     geometry, bbox = footprint(env.bounds)
     now = isoformat(utcnow())
@@ -168,6 +167,6 @@ def write_catalog(ctx, env, title: str | None):
                'description': 'openEO job results', 'links': [
                    {'rel': 'root', 'href': './catalog.json', 'type': 'application/json'},
                    {'rel': 'item', 'href': f'./{item_file}', 'type': 'application/geo+json'}]}
-    return item, write_in_background({
-        env.output_dir / item_file: json.dumps(item, indent=2).encode(),
-        env.output_dir / 'catalog.json': json.dumps(catalog, indent=2).encode()})
+    write_in_place({env.output_dir / item_file: json.dumps(item, indent=2).encode(),
+                    env.output_dir / 'catalog.json': json.dumps(catalog, indent=2).encode()})
+    return item

@@ -68,12 +68,12 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def write_in_background(files: dict[Path, bytes]) -> InBackground:
-    """Write each file whole (see `write_atomic`, not synced) by a thread of its own."""
-    def write_all() -> None:
-        for path, data in files.items():
-            write_atomic(path, data, sync=False)
-    return InBackground(write_all, 'eoorder-write')
+def write_in_place(files: dict[Path, bytes]) -> None:
+    """Write each file in place (created or replaced, not synced): for a job's result
+    files, which are served once the job ended and copied once it is done with them."""
+    for path, data in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
 
 def encode(mimetype: str | None, outputs: Any) -> tuple[bytes, str]:
