@@ -78,6 +78,31 @@ def test_cursor_events_fire_and_driver_errors_are_sqlalchemys(tmp_path):
     assert repo.get(job['id'])['inputs'] == job['inputs']
 
 
+def test_a_write_transaction_takes_the_write_lock_at_its_begin_as_tracing_sees(tmp_path):
+    """SQLite transactions begin on the driver's cursor: a writer's `BEGIN IMMEDIATE`
+    holds the lock before any statement (another writer waits, here refused at once),
+    a reader's `BEGIN` does not; both are seen by cursor listeners."""
+    path = tmp_path / 'store.db'
+    store = Store(f'sqlite:///{path}')
+    seen = []
+
+    def note(_connection, _cursor, statement, *_):
+        seen.append(statement)
+    for engine in (store.write_engine, store.read_engine):
+        event.listen(engine, 'before_cursor_execute', note)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    with store.write_engine.begin():
+        assert seen == ['BEGIN IMMEDIATE']
+        with pytest.raises(sqlite3.OperationalError, match='locked'):
+            other.execute('BEGIN IMMEDIATE')
+    other.execute('BEGIN IMMEDIATE')
+    other.execute('ROLLBACK')
+    with store.read_engine.begin():
+        assert seen[-1] == 'BEGIN'
+        other.execute('BEGIN IMMEDIATE')  # (a reader leaves writers be)
+        other.execute('ROLLBACK')
+
+
 def test_a_statement_with_an_expanding_parameter_is_refused_on_the_cursor(tmp_path):
     store = Store(f'sqlite:///{tmp_path / "store.db"}')
     statement = HotStatement(select(_TABLE.c.id).where(_TABLE.c.status.in_(['a', 'b'])))

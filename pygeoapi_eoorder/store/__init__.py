@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .hot import on_cursor
 from .models import DeployedProcess, Job, JobFile
 
 __all__ = ['Store', 'Job', 'JobFile', 'DeployedProcess', 'get_store', 'utcnow', 'isoformat']
@@ -45,9 +46,11 @@ def _sqlite_engine(url: str, immediate: bool) -> Engine:
         cursor.execute('PRAGMA foreign_keys=ON')
         cursor.close()
 
+    begin = 'BEGIN IMMEDIATE' if immediate else 'BEGIN'
+
     @event.listens_for(engine, 'begin')
     def _begin(conn):
-        conn.exec_driver_sql('BEGIN IMMEDIATE' if immediate else 'BEGIN')
+        on_cursor(conn, begin)  # (`exec_driver_sql` cost 0.2 ms of every transaction)
 
     return engine
 

@@ -54,21 +54,29 @@ class HotStatement:
         sql, keys, fixed, converters, columns = self._for(connection.dialect)
         values = tuple(convert(value) if convert else value for convert, value in zip(
             converters, (params[key] if key in params else fixed[key] for key in keys)))
-        cursor = connection.connection.cursor()
-        events = connection.dispatch  # (the listeners of the engine and the connection)
-        try:
-            if events.before_cursor_execute:  # e.g. tracing: it sees this SQL as any other
-                events.before_cursor_execute(connection, cursor, sql, values, None, False)
-            cursor.execute(sql, values)
-            raw = cursor.fetchall() if cursor.description else []
-            count = cursor.rowcount
-            if events.after_cursor_execute:
-                events.after_cursor_execute(connection, cursor, sql, values, None, False)
-        except connection.dialect.loaded_dbapi.Error as err:
-            raise exc.DBAPIError.instance(sql, values, err,
-                                          connection.dialect.loaded_dbapi.Error) from err
-        finally:
-            cursor.close()
+        raw, count = on_cursor(connection, sql, values)
         rows = [{key: convert(value) if convert else value
                  for (key, convert), value in zip(columns, row)} for row in raw]
         return rows, count
+
+
+def on_cursor(connection: Connection, sql: str, values: tuple = ()) -> tuple[list, int]:
+    """Run SQL on the cursor of the connection SQLAlchemy holds, its cursor events fired
+    (e.g. tracing sees it as any other statement) and driver errors raised as
+    SQLAlchemy's; the raw rows and the row count."""
+    cursor = connection.connection.cursor()
+    events = connection.dispatch  # (the listeners of the engine and the connection)
+    try:
+        if events.before_cursor_execute:
+            events.before_cursor_execute(connection, cursor, sql, values, None, False)
+        cursor.execute(sql, values)
+        raw = cursor.fetchall() if cursor.description else []
+        count = cursor.rowcount
+        if events.after_cursor_execute:
+            events.after_cursor_execute(connection, cursor, sql, values, None, False)
+    except connection.dialect.loaded_dbapi.Error as err:
+        raise exc.DBAPIError.instance(sql, values, err,
+                                      connection.dialect.loaded_dbapi.Error) from err
+    finally:
+        cursor.close()
+    return raw, count
