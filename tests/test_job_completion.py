@@ -6,6 +6,7 @@ provenance's `process`) in the same statement, so the worker starts without a wr
 from __future__ import annotations
 
 import json
+import os
 import logging
 import time
 from types import SimpleNamespace
@@ -92,18 +93,22 @@ def test_a_failing_write_undoes_the_success_and_the_other_writes(store_url):
 
 
 def test_the_result_document_is_on_disk_before_the_job_is_successful(store_url, tmp_path):
-    """The result document is written whole at once and put on disk while the job's
+    """The result document is written in place and put on disk while the job's
     completing transaction runs; the job is successful only once it is there."""
     from pygeoapi_eoorder.jobs.results import Syncing, write_result
     jobs, job_id = _running(store_url)
     name, media_type, syncing = write_result(tmp_path, None, {'files': []})
     assert (name, media_type) == ('results/result.json', 'application/json')
     assert (tmp_path / name).read_text() == '{"files": []}'
+    write_result(tmp_path, None, {'files': ['a']})[2].wait()  # (run again: replaced)
+    assert (tmp_path / name).read_text() == '{"files": ["a"]}'
     assert jobs.finish(job_id, SUCCESSFUL, result_file=name, also=[syncing.wait])
     _, other = _running(store_url)
-    lost = Syncing(tmp_path / 'results' / 'gone.json')  # e.g. a disk that failed
-    with pytest.raises(FileNotFoundError):
+    unsyncable, pipe_end = os.pipe()  # (fsync refuses a pipe: e.g. a disk that failed)
+    lost = Syncing(unsyncable)
+    with pytest.raises(OSError):
         jobs.finish(other, SUCCESSFUL, also=[_writer(store_url, f'{other}/a'), lost.wait])
+    os.close(pipe_end)
     assert jobs.get(other)['status'] == RUNNING
     assert _identifiers(store_url) == []
 

@@ -54,14 +54,13 @@ class InBackground:
 
 
 class Syncing(InBackground):
-    """A written file being put on disk."""
+    """A written file being put on disk (`fd`: open on it; closed then)."""
 
-    def __init__(self, path: Path):
-        super().__init__(lambda: _fsync(path), 'eoorder-fsync')
+    def __init__(self, fd: int):
+        super().__init__(lambda: _fsync_and_close(fd), 'eoorder-fsync')
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _fsync_and_close(fd: int) -> None:
     try:
         os.fsync(fd)
     finally:
@@ -89,12 +88,22 @@ def encode(mimetype: str | None, outputs: Any) -> tuple[bytes, str]:
 
 def write_result(job_dir: Path, mimetype: str | None, outputs: Any
                  ) -> tuple[str, str, Syncing]:
-    """Store a processor's result under the job directory, whole at once for readers;
-    its file name, media type, and its way to disk (wait for it before the job is done)."""
+    """Store a processor's result under the job directory, in place (it is read once the
+    job ended, or copied once written); its file name, media type, and its way to disk
+    (wait for it before the job is done)."""
     data, media_type = encode(mimetype, outputs)
     name = 'result.json' if media_type == JSON_TYPE else 'result'
-    write_atomic(job_dir / 'results' / name, data, sync=False)
-    return f'results/{name}', media_type, Syncing(job_dir / 'results' / name)
+    path = job_dir / 'results' / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        left = memoryview(data)
+        while left:
+            left = left[os.write(fd, left):]
+    except BaseException:
+        os.close(fd)
+        raise
+    return f'results/{name}', media_type, Syncing(fd)
 
 
 def read_result(job_dir: Path, result_file: str) -> bytes:
