@@ -145,19 +145,20 @@ def register_results(ctx, env, title: str | None) -> None:
 
 def write_catalog(ctx, env, title: str | None) -> dict:
     """The written files as one STAC item in a self-contained catalog beside them
-    (`catalog.json`, `<job id>/<job id>.json`); the item (its asset hrefs absolute).
-    Two small documents, written as such (building them with pystac took longer), in
-    place (see `write_in_place`: a thread of their own waited for the GIL while the job
-    went on in Python, and was waited for)."""
+    (`catalog.json`, `<job id>.json`: one item, no folder of its own, as creating one
+    costs as much as a file); the item (its asset hrefs absolute). Two small documents,
+    written as such (building them with pystac took longer), in place (see
+    `write_in_place`: a thread of their own waited for the GIL while the job went on in
+    Python, and was waited for)."""
     from ..jobs.results import write_in_place
     from ..store import isoformat, utcnow
     geometry, bbox = footprint(env.bounds)
     now = isoformat(utcnow())
-    item_file = f'{ctx.job_id}/{ctx.job_id}.json'
+    item_file = f'{ctx.job_id}.json'
     item = {'type': 'Feature', 'stac_version': STAC_VERSION, 'stac_extensions': [],
             'id': ctx.job_id, 'geometry': geometry, 'bbox': bbox,
             'properties': {'title': title or f'openEO job {ctx.job_id}', 'datetime': now},
-            'links': [{'rel': rel, 'href': '../catalog.json', 'type': 'application/json'}
+            'links': [{'rel': rel, 'href': './catalog.json', 'type': 'application/json'}
                       for rel in ('root', 'parent')],
             'assets': {path.name: {'href': str(path), 'type': media_type, 'roles': ['data']}
                        for path, media_type in env.outputs}}
