@@ -20,10 +20,10 @@ def test_a_prepared_directory_becomes_the_jobs_with_its_log_open(tmp_path):
     jobs_dir = tmp_path / 'jobs'
     prepared = NextJobDir(jobs_dir)
     prepared.prepare()
-    assert (prepared.path / 'work').is_dir() and (prepared.path / 'job.log').is_file()
+    assert sorted(p.name for p in prepared.path.iterdir()) == ['job.log', 'results', 'work']
     assert prepared.path == jobs_dir / f'.next-{os.getpid()}'
     log_fd = prepared.take(jobs_dir / 'a')
-    assert not prepared.path.exists() and (jobs_dir / 'a' / 'work').is_dir()
+    assert not prepared.path.exists() and (jobs_dir / 'a' / 'results').is_dir()
     os.write(log_fd, b'line\n')
     os.close(log_fd)
     assert (jobs_dir / 'a' / 'job.log').read_text() == 'line\n'

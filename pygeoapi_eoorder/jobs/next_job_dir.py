@@ -1,7 +1,8 @@
 """A job's directory made before its job arrives.
 
 A local worker prepares the next job's directory while it is idle (`.next-<pid>` in the
-jobs folder, with `work/` and its log file open) and renames it to the job's directory
+jobs folder, with `work/`, `results/` (every job that succeeds writes its result
+document there) and its log file open) and renames it to the job's directory
 when a job arrives: the job starts without creating folders and files, which a file
 system makes slowly. A job whose directory exists already (one run again) makes its own.
 The supervisor removes the directory of a worker it replaces and, as it starts, every one
@@ -40,6 +41,7 @@ class NextJobDir:
         try:
             shutil.rmtree(self.path, ignore_errors=True)
             (self.path / 'work').mkdir(parents=True)
+            (self.path / 'results').mkdir()
             self.log_fd = os.open(self.path / LOG_NAME,
                                   os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         except OSError as err:
