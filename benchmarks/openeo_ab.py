@@ -14,7 +14,9 @@ differences (after − before) give the change.
 same code for both, measured in each round beside them: only `ready − direct` of each
 side and the paired differences mean anything. Prints per side the p50 of results ready
 (NDVI batch job), of the floor (a graph computing nothing) and of its claim, and the
-paired differences' median.
+paired differences' median; then the CPU each server spent per round (its NDVI and floor
+jobs, by kind of process, `bench_cpu.py`): steadier than the latencies, which move by
+about ±1 ms by themselves, it tells changes of a few tenths of a millisecond.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 import requests
 
+from bench_cpu import CpuMeter
 from openeo_overhead import (GRAPH, NOTHING, REPO, direct_runner, phases, settle,
                              start_server, through_api)
 
@@ -66,13 +69,19 @@ def main() -> int:
                            'ready': [], 'floor': [], 'direct': [], 'floors': []}
         for side in sides.values():
             settle(side['process'], side['url'])
+            side['meter'] = CpuMeter(side['process'].pid)
         direct = direct_runner(sides['after']['config'], sides['after']['workdir'])
         order = list(sides.values())
         for round_ in range(args.warmup + args.runs):
             for side in order if round_ % 2 == 0 else order[::-1]:
+                metering = side['meter'] if round_ >= args.warmup else None
+                if metering is not None:
+                    metering.start()
                 ready = through_api(side['session'], side['url'], GRAPH)['ready']
                 alone = direct()
                 floor = through_api(side['session'], side['url'], NOTHING)
+                if metering is not None:
+                    metering.stop()
                 if round_ >= args.warmup:
                     side['ready'].append(ready * 1000)
                     side['direct'].append(alone * 1000)
@@ -97,6 +106,15 @@ def main() -> int:
         paired = [a - b for a, b in zip(sides['after'][what], sides['before'][what])]
         print(f'after - before, {what}: median of the paired differences '
               f'{p50(paired):+.2f} ms')
+    print('server CPU per round (an NDVI job and a floor job), ms:')
+    totals = {}
+    for name, side in sides.items():
+        spent = {role: seconds * 1000 / args.runs
+                 for role, seconds in sorted(side['meter'].spent.items())}
+        totals[name] = sum(spent.values())
+        print(f'  {name:6s} total {totals[name]:6.1f}  ' + ', '.join(
+            f'{role} {ms:.1f}' for role, ms in spent.items()))
+    print(f'after - before, CPU per round: {totals["after"] - totals["before"]:+.2f} ms')
     return 0
 
 
