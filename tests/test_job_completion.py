@@ -113,6 +113,26 @@ def test_the_result_document_is_on_disk_before_the_job_is_successful(store_url, 
     assert _identifiers(store_url) == []
 
 
+@pytest.mark.parametrize('planted', ['link', 'fifo'])
+def test_the_result_document_replaces_a_link_or_fifo_a_process_left_in_its_place(
+        tmp_path, planted):
+    """A link where the result document goes (e.g. among a workflow's outputs) is
+    replaced, never written through; a FIFO there is replaced, never waited on."""
+    from pygeoapi_eoorder.jobs.results import write_result
+    outside = tmp_path / 'outside.txt'
+    outside.write_text('host file')
+    place = tmp_path / 'job' / 'results' / 'result.json'
+    place.parent.mkdir(parents=True)
+    if planted == 'link':
+        place.symlink_to(outside)
+    else:
+        os.mkfifo(place)
+    name, _, syncing = write_result(tmp_path / 'job', None, {'files': []})
+    syncing.wait()
+    assert outside.read_text() == 'host file'
+    assert not place.is_symlink() and place.read_text() == '{"files": []}'
+
+
 def test_file_work_left_to_a_thread_is_on_disk_before_the_job_succeeds(store_url, tmp_path):
     """What a job leaves to a thread of its own (`JobContext.in_background`, e.g. its
     STAC catalog) is waited for in the completing transaction: written whole before the

@@ -1,9 +1,12 @@
-"""Job result files: written whole (write-then-rename), read back with their media type."""
+"""Job result files: the result document written in place (never through a link), other
+files whole (write-then-rename); read back with their media type."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import tempfile
 import threading
 from pathlib import Path
@@ -95,7 +98,7 @@ def write_result(job_dir: Path, mimetype: str | None, outputs: Any
     name = 'result.json' if media_type == JSON_TYPE else 'result'
     path = job_dir / 'results' / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = _open_regular(path)
     try:
         left = memoryview(data)
         while left:
@@ -104,6 +107,24 @@ def write_result(job_dir: Path, mimetype: str | None, outputs: Any
         os.close(fd)
         raise
     return f'results/{name}', media_type, Syncing(fd)
+
+
+def _open_regular(path: Path) -> int:
+    """`path` opened for writing from its start as a regular file of its own: a link or
+    special file found there (e.g. left by a process's outputs) is replaced, never
+    followed or waited on."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags | os.O_TRUNC, 0o644)
+    except OSError as err:
+        if err.errno not in (errno.ELOOP, errno.ENXIO):  # (a link; a FIFO nobody reads)
+            raise
+    else:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            return fd
+        os.close(fd)
+    path.unlink()
+    return os.open(path, flags | os.O_EXCL, 0o644)
 
 
 def read_result(job_dir: Path, result_file: str) -> bytes:
