@@ -116,9 +116,10 @@ def test_the_result_document_is_on_disk_before_the_job_is_successful(store_url, 
 @pytest.mark.parametrize('planted', ['link', 'fifo'])
 def test_the_result_document_replaces_a_link_or_fifo_a_process_left_in_its_place(
         tmp_path, planted):
-    """A link where the result document goes (e.g. among a workflow's outputs) is
-    replaced, never written through; a FIFO there is replaced, never waited on."""
-    from pygeoapi_eoorder.jobs.results import write_result
+    """A link where the result document (or another file written in place) goes, e.g.
+    among a workflow's outputs, is replaced, never written through; a FIFO there is
+    replaced, never waited on."""
+    from pygeoapi_eoorder.jobs.results import write_in_place, write_result
     outside = tmp_path / 'outside.txt'
     outside.write_text('host file')
     place = tmp_path / 'job' / 'results' / 'result.json'
@@ -131,6 +132,13 @@ def test_the_result_document_replaces_a_link_or_fifo_a_process_left_in_its_place
     syncing.wait()
     assert outside.read_text() == 'host file'
     assert not place.is_symlink() and place.read_text() == '{"files": []}'
+    beside = place.parent / 'catalog.json'  # (files written in place alike)
+    if planted == 'link':
+        beside.symlink_to(outside)
+    else:
+        os.mkfifo(beside)
+    write_in_place({beside: b'{}'})
+    assert outside.read_text() == 'host file' and beside.read_bytes() == b'{}'
 
 
 def test_file_work_left_to_a_thread_is_on_disk_before_the_job_succeeds(store_url, tmp_path):

@@ -71,11 +71,13 @@ def _fsync_and_close(fd: int) -> None:
 
 
 def write_in_place(files: dict[Path, bytes]) -> None:
-    """Write each file in place (created or replaced, not synced): for a job's result
-    files, which are served once the job ended and copied once it is done with them."""
+    """Write each file in place (created or replaced, not synced, see `_open_regular`):
+    for a job's result files, which are served once the job ended and copied once it is
+    done with them."""
     for path, data in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        with os.fdopen(_open_regular(path), 'wb') as file:
+            file.write(data)
 
 
 def encode(mimetype: str | None, outputs: Any) -> tuple[bytes, str]:
