@@ -146,11 +146,7 @@ def test_file_work_left_to_a_thread_is_on_disk_before_the_job_succeeds(store_url
     STAC catalog) is waited for in the completing transaction: written whole before the
     job is successful, and a failure there fails the job with nothing committed."""
     from pygeoapi_eoorder.execution.context import Completion
-    from pygeoapi_eoorder.jobs.results import InBackground, write_atomic
-
-    def write_in_background(files):
-        return InBackground(lambda: [write_atomic(path, data, sync=False)
-                                     for path, data in files.items()], 'write')
+    from pygeoapi_eoorder.jobs.results import write_in_background
     jobs, job_id = _running(store_url)
     completion = Completion()
     ctx = JobContext(jobs, jobs.get(job_id), tmp_path / job_id, None, None, '',

@@ -1,5 +1,5 @@
-"""Job result files: the result document written in place (never through a link), other
-files whole (write-then-rename); read back with their media type."""
+"""Job result files: a job's own written in place (never through a link), copies whole
+(write-then-rename); read back with their media type."""
 
 from __future__ import annotations
 
@@ -70,14 +70,20 @@ def _fsync_and_close(fd: int) -> None:
         os.close(fd)
 
 
+def write_in_background(files: dict[Path, bytes]) -> InBackground:
+    """Write each file whole (see `write_atomic`, not synced) by a thread of its own."""
+    def write_all() -> None:
+        for path, data in files.items():
+            write_atomic(path, data, sync=False)
+    return InBackground(write_all, 'eoorder-write')
+
+
 def write_in_place(files: dict[Path, bytes]) -> None:
-    """Write each file in place (created or replaced, not synced, see `_open_regular`):
-    for a job's result files, which are served once the job ended and copied once it is
-    done with them."""
+    """Write each file in place (created or replaced, not synced, see `_written`): for a
+    job's result files, which are served once the job ended and copied once it is done
+    with them."""
     for path, data in files.items():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(_open_regular(path), 'wb') as file:
-            file.write(data)
+        os.close(_written(path, data))
 
 
 def encode(mimetype: str | None, outputs: Any) -> tuple[bytes, str]:
@@ -98,7 +104,12 @@ def write_result(job_dir: Path, mimetype: str | None, outputs: Any
     (wait for it before the job is done)."""
     data, media_type = encode(mimetype, outputs)
     name = 'result.json' if media_type == JSON_TYPE else 'result'
-    path = job_dir / 'results' / name
+    return f'results/{name}', media_type, Syncing(_written(job_dir / 'results' / name, data))
+
+
+def _written(path: Path, data: bytes) -> int:
+    """`data` written to `path` in place (its folder made if needed, see
+    `_open_regular`); the file's descriptor, still open."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = _open_regular(path)
     try:
@@ -108,7 +119,7 @@ def write_result(job_dir: Path, mimetype: str | None, outputs: Any
     except BaseException:
         os.close(fd)
         raise
-    return f'results/{name}', media_type, Syncing(fd)
+    return fd
 
 
 def _open_regular(path: Path) -> int:
