@@ -24,8 +24,8 @@ times: stored, claimed by a worker, results ready), what one small HTTP request 
 this machine, and the overhead (API p50 - direct p50) / direct p50 of results ready;
 target <= 20 %.
 Run with the virtualenv's Python:  python benchmarks/openeo_overhead.py [--runs N] [--repeat K]
-(`--repeat K`: K measurements, each with a fresh server, judged by their median overhead:
-one run moves by several points with the machine.)
+(`--repeat K`, default 3: K measurements, each with a fresh server, judged by their median
+overhead: one run moves by several points with the machine.)
 Exit status: 0 target met (the median with --repeat), 1 missed, 2 the server did not start.
 """
 
@@ -272,9 +272,9 @@ def report(args, found: dict) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--runs', type=int, default=10)
+    parser.add_argument('--runs', type=int, default=30)
     parser.add_argument('--warmup', type=int, default=2)
-    parser.add_argument('--repeat', type=int, default=1,
+    parser.add_argument('--repeat', type=int, default=3,
                         help='measure this many times, each with a fresh server, and judge '
                              'the median overhead (single runs move by several points with '
                              'the machine)')
