@@ -1,5 +1,8 @@
 """openEO overhead: the NDVI graph on the demo bands as a batch job through the API,
 against the same graph run with openeo-processes-dask directly in one Python process.
+The graph is the one issue #19 names, load_collection -> filter_bbox -> ndvi ->
+reduce_dimension(t, mean) -> save_result (GTiff); `--graph extent` runs the box as
+load_collection's extent instead (no filter_bbox step; this benchmark's graph until stop 33).
 
 A fresh `eoorder serve` (the embedded default: demo products, local job engine) on a
 loopback port, measured once it is idle (its workers' openEO warm-up imports done;
@@ -52,11 +55,16 @@ from bench_servers import wait_idle
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.20
+LYON = {'west': 4.75, 'south': 45.70, 'east': 4.95, 'north': 45.85}  # the demo scene
+# the graph issue #19 names: load_collection -> filter_bbox -> ndvi -> reduce_dimension(t,
+# mean) -> save_result (GTiff)
 GRAPH = {
     'load': {'process_id': 'load_collection', 'arguments': {
         'id': 'products', 'bands': ['red', 'nir'], 'temporal_extent': ['2024-06-01', '2024-07-01'],
-        'spatial_extent': {'west': 4.75, 'south': 45.70, 'east': 4.95, 'north': 45.85}}},
-    'ndvi': {'process_id': 'ndvi', 'arguments': {'data': {'from_node': 'load'}}},
+        'spatial_extent': None}},
+    'bbox': {'process_id': 'filter_bbox', 'arguments': {'data': {'from_node': 'load'},
+                                                        'extent': LYON}},
+    'ndvi': {'process_id': 'ndvi', 'arguments': {'data': {'from_node': 'bbox'}}},
     'mean': {'process_id': 'reduce_dimension', 'arguments': {
         'data': {'from_node': 'ndvi'}, 'dimension': 't', 'reducer': {'process_graph': {
             'm': {'process_id': 'mean', 'arguments': {'data': {'from_parameter': 'data'}},
@@ -64,6 +72,13 @@ GRAPH = {
     'save': {'process_id': 'save_result', 'arguments': {'data': {'from_node': 'mean'},
                                                         'format': 'GTiff'}, 'result': True},
 }
+# the same with the box as load_collection's extent, no filter_bbox step (this benchmark's
+# graph until stop 33: `--graph extent`)
+EXTENT_GRAPH = {'load': {**GRAPH['load'], 'arguments': {**GRAPH['load']['arguments'],
+                                                         'spatial_extent': LYON}},
+                'ndvi': {'process_id': 'ndvi', 'arguments': {'data': {'from_node': 'load'}}},
+                'mean': GRAPH['mean'], 'save': GRAPH['save']}
+GRAPHS = {'filter_bbox': GRAPH, 'extent': EXTENT_GRAPH}
 
 
 def free_port() -> int:
@@ -184,8 +199,8 @@ def run_environments(config_path: Path):
     return environment_in
 
 
-def direct_runner(config_path: Path, workdir: Path):
-    """A function running the graph in this process with the same data and code."""
+def direct_runner(config_path: Path, workdir: Path, graph: dict = GRAPH):
+    """A function running `graph` in this process with the same data and code."""
     from pygeoapi_eoorder.datacube.run import run
     environment_in = run_environments(config_path)
 
@@ -193,13 +208,13 @@ def direct_runner(config_path: Path, workdir: Path):
         target = workdir / 'direct'
         shutil.rmtree(target, ignore_errors=True)
         began = time.perf_counter()
-        run(GRAPH, environment_in(target), {})
+        run(graph, environment_in(target), {})
         return time.perf_counter() - began
     return once
 
 
-def measure(url: str, direct, runs: int, warmup: int, poll: float | None = None
-            ) -> tuple[dict[str, list], list[dict]]:
+def measure(url: str, direct, runs: int, warmup: int, poll: float | None = None,
+            graph: dict = GRAPH) -> tuple[dict[str, list], list[dict]]:
     """Rounds of one run each way (alternating which goes first), after warm-up rounds;
     the times by way, and the API runs of the graph."""
     times = {'ready': [], 'seen': [], 'direct': [], 'floor': []}
@@ -207,7 +222,7 @@ def measure(url: str, direct, runs: int, warmup: int, poll: float | None = None
     session = requests.Session()
 
     def api() -> None:
-        run = through_api(session, url, GRAPH, poll)
+        run = through_api(session, url, graph, poll)
         times['ready'].append(run['ready'])
         times['seen'].append(run['seen'])
         api_runs.append(run)
@@ -232,8 +247,9 @@ def one_run(args) -> dict:
         print(f'server idle after {settle(process, url):.1f} s', flush=True)
     load = os.getloadavg()
     try:
-        times, api_runs = measure(url, direct_runner(config, workdir), args.runs, args.warmup,
-                                  args.poll)
+        graph = GRAPHS[args.graph]
+        times, api_runs = measure(url, direct_runner(config, workdir, graph), args.runs,
+                                  args.warmup, args.poll, graph)
         session = requests.Session()
         where = phases(session, url, api_runs)
         request_ms = request_round_trip(session, url)
@@ -249,8 +265,8 @@ def one_run(args) -> dict:
 
 def report(args, found: dict) -> None:
     p50, where, overhead = found['p50'], found['where'], found['overhead']
-    print(f'runs: {args.runs} (after {args.warmup} warm-up rounds); load average '
-          f'{found["load"][0]:.2f} before, {found["load"][1]:.2f} after')
+    print(f'graph: {args.graph}; runs: {args.runs} (after {args.warmup} warm-up rounds); '
+          f'load average {found["load"][0]:.2f} before, {found["load"][1]:.2f} after')
     print(f'direct openeo-processes-dask p50:            {p50["direct"]:8.1f} ms')
     print(f'API batch job, submit -> results ready p50:  {p50["ready"]:8.1f} ms')
     if args.poll is None:
@@ -281,6 +297,9 @@ def main() -> int:
     parser.add_argument('--poll', type=float, default=None,
                         help='seconds between status polls (default: as the openeo client, '
                              'at once and then after growing pauses); also prints `seen`')
+    parser.add_argument('--graph', choices=sorted(GRAPHS), default='filter_bbox',
+                        help='filter_bbox: the graph issue #19 names (default); extent: the '
+                             'box as load_collection\'s extent, no filter_bbox step')
     parser.add_argument('--no-settle', dest='settle', action='store_false',
                         help='measure at once, the start-up work (openEO warm-up) included')
     args = parser.parse_args()

@@ -17,6 +17,7 @@ import pystac
 import pytest
 import rasterio
 import requests
+from rasterio.windows import from_bounds
 import yaml
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -30,6 +31,7 @@ SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PACKAGES = REPO / 'tests' / 'data' / 'packages'
 LOCAL = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
 LYON = {'west': 4.75, 'south': 45.70, 'east': 4.95, 'north': 45.85}
+WEST = {**LYON, 'east': 4.85}  # the western half of the demo scene (on a pixel edge)
 DATES = ['2024-06-01', '2024-07-01']
 
 
@@ -56,12 +58,15 @@ def connect(server: Server, user: str = 'alice') -> openeo.Connection:
     return connection
 
 
-def demo_ndvi_mean(server: Server) -> np.ndarray:
-    """The oracle: NDVI of every demo bands file, averaged over the dates."""
+def demo_ndvi_mean(server: Server, box: dict | None = None) -> np.ndarray:
+    """The oracle: NDVI of every demo bands file, averaged over the dates; `box`: only
+    the pixels in it (rasterio's window of those bounds)."""
     ndvis = []
     for path in sorted((server.data_dir / 'demo').glob('DEMO_S2_BANDS_*.tif')):
         with rasterio.open(path) as dataset:
-            red, nir = (dataset.read(i).astype('float64') for i in (1, 2))
+            window = None if box is None else from_bounds(
+                box['west'], box['south'], box['east'], box['north'], dataset.transform)
+            red, nir = (dataset.read(i, window=window).astype('float64') for i in (1, 2))
         ndvis.append((nir - red) / (nir + red))
     assert len(ndvis) == 3
     return np.mean(ndvis, axis=0)
@@ -76,6 +81,14 @@ def pixel_edges(xs: np.ndarray, ys: np.ndarray) -> list[float]:
 def ndvi_cube(connection: openeo.Connection):
     cube = connection.load_collection('products', spatial_extent=LYON,
                                       temporal_extent=DATES, bands=['red', 'nir'])
+    return cube.ndvi(red='red', nir='nir').reduce_dimension(dimension='t', reducer='mean')
+
+
+def filtered_ndvi_cube(connection: openeo.Connection, box: dict):
+    """The graph of the issue's demo: load_collection -> filter_bbox -> ndvi ->
+    reduce_dimension(t, mean) (save_result: the client's download or job)."""
+    cube = connection.load_collection('products', temporal_extent=DATES,
+                                      bands=['red', 'nir']).filter_bbox(**box)
     return cube.ndvi(red='red', nir='nir').reduce_dimension(dimension='t', reducer='mean')
 
 
@@ -101,16 +114,24 @@ def test_capabilities_discovery_and_auth(server):
     assert bad.status_code == 401 and set(bad.json()) == {'id', 'code', 'message', 'links'}
 
 
-def test_synchronous_ndvi_matches_the_demo_formula(server, tmp_path):
+@pytest.mark.parametrize('filtered', [False, True], ids=['extent', 'filter_bbox'])
+def test_synchronous_ndvi_matches_the_demo_formula(server, tmp_path, filtered):
+    """The bbox as load_collection's extent, or as a filter_bbox step after it (to the
+    western half: the result is that half, as rasterio reads it from the files)."""
     connection = connect(server)
     target = tmp_path / 'ndvi.tif'
-    ndvi_cube(connection).download(target, format='GTiff')
+    box = WEST if filtered else LYON
+    cube = filtered_ndvi_cube(connection, WEST) if filtered else ndvi_cube(connection)
+    cube.download(target, format='GTiff')
     with rasterio.open(target) as dataset:
         values = dataset.read(1)
         assert dataset.crs.to_epsg() == 4326
-        assert dataset.bounds.left == pytest.approx(LYON['west'])
-        assert dataset.bounds.top == pytest.approx(LYON['north'])
-    np.testing.assert_allclose(values, demo_ndvi_mean(server), rtol=1e-5)
+        assert [dataset.bounds.left, dataset.bounds.bottom, dataset.bounds.right,
+                dataset.bounds.top] == pytest.approx([box['west'], box['south'], box['east'],
+                                                      box['north']])
+    expected = demo_ndvi_mean(server, box)
+    assert values.shape == expected.shape and (not filtered or expected.shape[1] == 15)
+    np.testing.assert_allclose(values, expected, rtol=1e-5)
 
 
 def test_batch_job_lifecycle_with_stac_results_and_logs(server, tmp_path):
@@ -290,8 +311,9 @@ def test_embedded_default_serves_openeo_out_of_the_box(tmp_path):
         assert f'{server.url}/openeo/1.2/' in [link['href'] for link in landing['links']]
         connection = openeo.connect(f'{server.url}/openeo/1.2/')
         target = tmp_path / 'ndvi.tif'
-        ndvi_cube(connection).download(target, format='GTiff')
+        filtered_ndvi_cube(connection, WEST).download(target, format='GTiff')
         with rasterio.open(target) as dataset:
-            np.testing.assert_allclose(dataset.read(1), demo_ndvi_mean(server), rtol=1e-5)
+            np.testing.assert_allclose(dataset.read(1), demo_ndvi_mean(server, WEST),
+                                       rtol=1e-5)
     finally:
         server.stop()
