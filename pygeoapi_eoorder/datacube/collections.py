@@ -35,6 +35,20 @@ def cube_collections(resources: dict, settings) -> dict[str, CubeCollection]:
     return found
 
 
+def workspace_collection(settings, collection_id: str) -> CubeCollection | None:
+    """The records collection of a workspace the caller (a request's, or a job's owner as
+    it runs) may see; None for any other id, also one of a workspace the caller may not
+    see (as if it did not exist)."""
+    from ..catalogue import workspace_collections
+    from ..catalogue.visibility import current_viewer
+    if not collection_id.startswith(workspace_collections.PREFIX) or \
+            not (settings.block.get('workspaces') or {}).get('enabled', True):
+        return None
+    resources = workspace_collections.resources(settings.store_url, current_viewer())
+    return cube_collections({collection_id: resources[collection_id]}, settings).get(
+        collection_id) if collection_id in resources else None
+
+
 def record_bands(document: dict) -> list[dict]:
     """The bands of a record's data assets (STAC 1.1 `bands` or `eo:bands`)."""
     bands = []

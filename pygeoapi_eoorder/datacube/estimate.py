@@ -59,7 +59,7 @@ def volume(collections: dict, graph: dict) -> Volume | None:
     """What the graph reads, or None when a step's extent is not literal (a parameter)."""
     from .load import _box, _interval, _records
     found = Volume()
-    env = SimpleNamespace(collections=collections)
+    env = SimpleNamespace(collection=collections.get)
     for arguments in load_arguments(graph):
         values = [arguments.get(k) for k in ('id', 'spatial_extent', 'temporal_extent',
                                              'bands')]

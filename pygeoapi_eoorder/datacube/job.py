@@ -48,8 +48,9 @@ def _resources(config_path: str, modified: float) -> dict:
 
 
 def environment(settings, workdir, output_dir, stager, log):
-    """A RunEnv of the configured cube collections."""
-    from .collections import cube_collections
+    """A RunEnv of the configured cube collections and of the workspaces' collections
+    the caller (a job's owner, as it runs) may see."""
+    from .collections import cube_collections, workspace_collection
     from .run import PARALLEL_ABOVE_BYTES, RunEnv
     path = str(settings.config_path)
     resources = _resources(path, os.stat(path).st_mtime)
@@ -57,7 +58,8 @@ def environment(settings, workdir, output_dir, stager, log):
                                                         PARALLEL_ABOVE_BYTES)
     return RunEnv(collections=cube_collections(resources, settings), stager=stager,
                   inputs_dir=workdir / 'inputs', output_dir=output_dir, log=log,
-                  parallel_above_bytes=parallel)
+                  parallel_above_bytes=parallel,
+                  other_collection=functools.partial(workspace_collection, settings))
 
 
 class GraphProcess(JobProcessor):
@@ -73,8 +75,12 @@ class GraphProcess(JobProcessor):
             import_libraries()
 
     def execute(self, data, outputs=None):
+        from ..processes import workspace_stage_in
         from .run import graph_of, run, uses_other_processes
         ctx = self.context
+        opener = workspace_stage_in.s3_opener(ctx)
+        if opener is not None:  # assets in the owner's own workspaces on S3
+            ctx.openers['s3'] = opener
         env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
                           ctx.stager(), ctx.log)
         chosen = workspace_results.target(ctx)  # the job's workspace, if it names one

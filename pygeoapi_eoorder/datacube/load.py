@@ -62,7 +62,7 @@ def _records(env, collection_id: str, box, interval, properties=None) -> list[di
     from ..catalogue import query
     from ..catalogue.search import CollectionsSearch
     from .properties import query as property_query
-    collection = env.collections.get(collection_id)
+    collection = env.collection(collection_id)
     if collection is None:
         raise collection_not_found(collection_id)
     try:

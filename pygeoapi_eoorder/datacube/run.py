@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 from ..execution.paths import confine, safe_name
@@ -35,13 +36,28 @@ class RunEnv:
     steps: object = None  # runs them (`ogc_steps.OgcSteps`)
     loaded_bytes: int = 0  # of the cubes loaded so far
     parallel_above_bytes: int = PARALLEL_ABOVE_BYTES  # (see `scheduler`)
+    # id -> a collection that is not among `collections` (a workspace's), or None
+    other_collection: Callable[[str], object] = lambda _id: None
+
+    def collection(self, collection_id: str):
+        """The cube collection `collection_id` (None: there is none for this run)."""
+        found = self.collections.get(collection_id)
+        return found if found is not None else self.other_collection(collection_id)
 
     def stage(self, href: str, name: str) -> Path:
-        """A local copy of an asset (http(s) through egress, file:// from allowed roots)."""
+        """A local copy of an asset (http(s) through egress, file:// from allowed roots,
+        s3:// of the owner's workspaces); one that cannot be read fails the graph with
+        the stage-in's reason (a refused one as the caller's fault)."""
+        from ..execution.errors import ExecutionError, InputRefused
         filename = safe_name(Path(urlparse(href).path).name or 'asset', 'asset file')
         target = confine(self.inputs_dir, name, filename)
         if not target.exists():
-            self.stager.copy_to(href, target, 'load_collection')
+            try:
+                self.stager.copy_to(href, target, 'load_collection')
+            except InputRefused as err:
+                raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
+            except ExecutionError as err:
+                raise GraphError(err.user_msg, 'Internal', 500) from None
         return target
 
 

@@ -30,7 +30,7 @@ class DeployedProcessor(JobProcessor):
             raise ProcessorExecuteError(user_msg='deployed processes run in the job engine only')
         unit = self.package.units[0]
         runner = self.context.runner(unit.kind)
-        opener = workspace_stage_in.s3_opener(self.context)
+        opener = workspace_stage_in.s3_opener(self.context)  # (made at its first read)
         if opener is not None:  # s3:// inputs of the owner's own workspaces
             self.context.openers['s3'] = opener
         chosen = workspace_stage_out.target(self.context)  # before: deleted meanwhile fails

@@ -15,14 +15,20 @@ from .workspace_stage_out import workspace_service
 
 
 def s3_opener(ctx) -> Callable[[str], BinaryIO] | None:
-    """open(href) of the s3:// objects of the job owner's workspaces (None: no S3)."""
-    service = workspace_service(ctx)
-    if service is None or service.storage.kind != 's3' or not ctx.job.get('owner'):
+    """open(href) of the s3:// objects of the job owner's workspaces (None: no S3). The
+    workspace service is made when the first s3:// href is read (a job that reads none
+    makes none)."""
+    block = ctx.settings.block.get('workspaces') or {}
+    if not block.get('enabled', True) or (block.get('storage') or {}).get('backend') != 's3' \
+            or not ctx.job.get('owner'):
         return None
-    storage, user = service.storage, job_user(ctx.job)
-    auth = getattr(ctx.manager, 'auth', None)
+    user, auth = job_user(ctx.job), getattr(ctx.manager, 'auth', None)
+    made = []
 
     def open_href(href: str) -> BinaryIO:
+        if not made:
+            made.append(workspace_service(ctx).storage)
+        storage = made[0]
         parsed = urlparse(href)
         key = unquote(parsed.path).lstrip('/')
         if parsed.netloc != storage.bucket or not key.startswith(storage.prefix):

@@ -1,0 +1,204 @@
+"""openEO on the data of workspaces (issue #19 item 2 with the workspaces of issue 18): a
+workspace's records collection is an openEO collection of its members, and a graph's
+`load_collection` reads its items' band assets from the workspace's own S3 objects and over
+http(s) (the stage-in rules). Anyone else finds neither the collection nor the objects: an
+s3:// href into another user's workspace fails like an object that does not exist.
+
+Real S3 server (`rclone serve s3`), real HTTP file server on loopback, the real `openeo`
+client. Oracle: NDVI computed here with rasterio and numpy from the files uploaded."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import openeo
+import pytest
+import rasterio
+import requests
+
+from pygeoapi_eoorder.catalogue import demo_bands
+from tests.support.auth import as_
+from tests.support.workspaces import StaticFiles, put_file, s3, start_site, stop_site
+
+__all__ = ['s3']
+BANDS = ['red', 'nir']
+DATES = ['2024-06-01', '2024-07-01']
+GEOTIFF = 'image/tiff; application=geotiff'
+
+
+def item(product, href: str) -> dict:
+    """A STAC item of a demo bands product whose asset is at `href`."""
+    west, south, east, north = demo_bands.BBOX
+    rows, cols = demo_bands.SIZE
+    return {
+        'type': 'Feature', 'stac_version': '1.1.0', 'id': product.identifier,
+        'stac_extensions': ['https://stac-extensions.github.io/eo/v1.1.0/schema.json',
+                            'https://stac-extensions.github.io/projection/v1.1.0/schema.json'],
+        'geometry': {'type': 'Polygon', 'coordinates': [[
+            [west, south], [east, south], [east, north], [west, north], [west, south]]]},
+        'bbox': [west, south, east, north], 'links': [],
+        'properties': {'datetime': product.start},
+        'assets': {'bands': {
+            'href': href, 'type': GEOTIFF, 'roles': ['data'],
+            'eo:bands': [{'name': name} for name in BANDS], 'proj:epsg': 4326,
+            'proj:shape': [rows, cols],
+            'proj:transform': [(east - west) / cols, 0.0, west, 0.0, -(north - south) / rows,
+                               north]}}}
+
+
+def call(site, method: str, user: str, path: str, **kwargs) -> requests.Response:
+    return requests.request(method, f'{site.url}{path}', auth=as_(user), timeout=120,
+                            **kwargs)
+
+
+def register(site, www, user: str, workspace: str, document: dict) -> None:
+    """Register a STAC item, served by `www`, in the workspace (as EOEPCA's register)."""
+    (www.root / f'{document["id"]}.json').write_text(json.dumps(document))
+    reply = call(site, 'POST', user, f'/workspaces/{workspace}/register',
+                 json={'url': f'{www.url}/{document["id"]}.json'})
+    assert reply.status_code == 200 and reply.json()['registered']['inserted'] == 1, \
+        reply.text
+
+
+@pytest.fixture(scope='module')
+def site(tmp_path_factory, s3):
+    directory = tmp_path_factory.mktemp('openeo-ws')
+    served = directory / 'www'
+    served.mkdir()
+    www = StaticFiles(served)
+    www.root = served
+    server = start_site(directory, {'alice': ['user'], 'bob': ['user'], 'carol': ['user']},
+                        {}, s3=s3)
+    files = {}
+    for product in demo_bands.PRODUCTS:
+        path = directory / f'{product.identifier}.tif'
+        demo_bands.write_geotiff(product, path)
+        files[product.identifier] = path
+    for owner, workspace in (('alice', 'scenes'), ('alice', 'snoop'), ('bob', 'bobs')):
+        assert call(server, 'POST', owner, '/workspaces', json={'id': workspace}
+                    ).status_code == 201
+    assert call(server, 'POST', 'alice', '/workspaces/scenes/members',
+                json={'user': 'carol'}).status_code == 200
+    bucket = f's3://{server.bucket}/workspaces'
+    first, second, third = demo_bands.PRODUCTS
+    for product in (first, second):  # in the workspace's S3 objects
+        key = f'data/{product.identifier}.tif'
+        put_file(server.url, 'alice', 'scenes', key, files[product.identifier].read_bytes())
+        register(server, www, 'alice', 'scenes', item(product, f'{bucket}/scenes/{key}'))
+    (served / 'third.tif').write_bytes(files[third.identifier].read_bytes())  # over http
+    register(server, www, 'alice', 'scenes', item(third, f'{www.url}/third.tif'))
+    # bob's object, and an item of alice's pointing at it (and one at nothing of hers)
+    put_file(server.url, 'bob', 'bobs', 'private.tif', files[first.identifier].read_bytes())
+    register(server, www, 'alice', 'snoop', item(first, f'{bucket}/bobs/private.tif'))
+    server.files, server.www = files, www
+    yield server
+    stop_site(server)
+    www.stop()
+
+
+def connect(site, user: str) -> openeo.Connection:
+    connection = openeo.connect(f'{site.url}/openeo/1.2/')
+    connection.authenticate_basic(*as_(user))
+    return connection
+
+
+def expected_ndvi_mean(site) -> np.ndarray:
+    ndvis = []
+    for path in site.files.values():
+        with rasterio.open(path) as dataset:
+            red, nir = (dataset.read(i).astype('float64') for i in (1, 2))
+        ndvis.append((nir - red) / (nir + red))
+    return np.mean(ndvis, axis=0)
+
+
+def graph(collection: str) -> dict:
+    return {'process_graph': {
+        'load': {'process_id': 'load_collection', 'arguments': {
+            'id': collection, 'spatial_extent': None, 'temporal_extent': DATES,
+            'bands': BANDS}},
+        'ndvi': {'process_id': 'ndvi', 'arguments': {'data': {'from_node': 'load'}}},
+        'save': {'process_id': 'save_result', 'arguments': {
+            'data': {'from_node': 'ndvi'}, 'format': 'GTiff'}, 'result': True}}}
+
+
+def without_id(reply: requests.Response, named: str, instead: str) -> dict:
+    """An openEO error with the name replaced and without its (unique) `id`."""
+    answer = json.loads(reply.text.replace(named, instead))
+    return {k: v for k, v in answer.items() if k != 'id'}
+
+
+def test_a_workspace_collection_is_an_openeo_collection_of_its_members(site):
+    for user in ('alice', 'carol'):
+        connection = connect(site, user)
+        assert 'workspace-scenes' in connection.list_collection_ids()
+        described = connection.describe_collection('workspace-scenes')
+        assert described['cube:dimensions']['bands']['values'] == BANDS
+        assert described['extent']['spatial']['bbox'] == [list(demo_bands.BBOX)]
+    bob = connect(site, 'bob')
+    assert 'workspace-scenes' not in bob.list_collection_ids()
+    hidden = call(site, 'GET', 'bob', '/openeo/1.2/collections/workspace-scenes')
+    absent = call(site, 'GET', 'bob', '/openeo/1.2/collections/workspace-nothing')
+    assert hidden.status_code == absent.status_code == 404
+    assert without_id(hidden, 'workspace-scenes', 'X') == without_id(
+        absent, 'workspace-nothing', 'X')
+    assert without_id(hidden, 'workspace-scenes', 'X')['code'] == 'CollectionNotFound'
+
+
+def test_load_collection_reads_the_assets_in_the_workspace_and_over_http(site, tmp_path):
+    """A member (not the owner) averages the NDVI of the three dates: two read from the
+    workspace's S3 objects, one from a file server."""
+    connection = connect(site, 'carol')
+    cube = connection.load_collection('workspace-scenes', temporal_extent=DATES,
+                                      bands=BANDS)
+    target = tmp_path / 'ndvi.tif'
+    cube.ndvi(red='red', nir='nir').reduce_dimension(dimension='t', reducer='mean') \
+        .download(target, format='GTiff')
+    with rasterio.open(target) as dataset:
+        assert [dataset.bounds.left, dataset.bounds.bottom, dataset.bounds.right,
+                dataset.bounds.top] == pytest.approx(list(demo_bands.BBOX))
+        np.testing.assert_allclose(dataset.read(1), expected_ndvi_mean(site), rtol=1e-5)
+
+
+def test_a_batch_job_of_the_owner_reads_them_too(site):
+    connection = connect(site, 'alice')
+    job = connection.create_job(graph('workspace-scenes'), title='workspace ndvi')
+    job.start_and_wait(max_poll_interval=1, connection_retry_interval=1)
+    assert job.status() == 'finished'
+    assert any('load_collection workspace-scenes: 3 records' in entry['message']
+               for entry in job.logs())
+
+
+def test_outsiders_cannot_load_the_collection(site):
+    hidden = call(site, 'POST', 'bob', '/openeo/1.2/result', json={
+        'process': graph('workspace-scenes')})
+    absent = call(site, 'POST', 'bob', '/openeo/1.2/result', json={
+        'process': graph('workspace-nothing')})
+    assert hidden.status_code == absent.status_code != 200, hidden.text
+    assert without_id(hidden, 'workspace-scenes', 'X') == without_id(
+        absent, 'workspace-nothing', 'X')
+    assert without_id(hidden, 'workspace-scenes', 'X')['code'] == 'CollectionNotFound'
+
+
+def test_an_s3_href_into_another_users_workspace_is_as_if_absent(site):
+    """alice's `snoop` workspace holds an item whose asset is bob's object: reading it
+    fails as an object that does not exist (and bob's bytes are in no result)."""
+    bucket = f's3://{site.bucket}/workspaces'
+    theirs = f'{bucket}/bobs/private.tif'
+    reply = call(site, 'POST', 'alice', '/openeo/1.2/result', json={
+        'process': graph('workspace-snoop')})
+    assert reply.status_code != 200 and reply.headers['Content-Type'].startswith(
+        'application/json'), reply.text
+    message = reply.json()['message']
+    assert message == f'input load_collection: {theirs} does not exist', message
+    # the same item pointing at no object of alice's own gives the same answer
+    nothing = f'{bucket}/snoop/no-such.tif'
+    document = item(demo_bands.PRODUCTS[0], nothing)
+    document['id'] = 'nothing-there'
+    register(site, site.www, 'alice', 'snoop', document)
+    assert call(site, 'DELETE', 'alice', f'/workspaces/snoop/records/'
+                f'{demo_bands.PRODUCTS[0].identifier}').status_code == 204
+    missing = call(site, 'POST', 'alice', '/openeo/1.2/result', json={
+        'process': graph('workspace-snoop')})
+    assert missing.status_code == reply.status_code
+    assert without_id(missing, nothing, 'HREF') == without_id(reply, theirs, 'HREF')
