@@ -2,7 +2,8 @@
 workspace's records collection is an openEO collection of its members, and a graph's
 `load_collection` reads its items' band assets from the workspace's own S3 objects and over
 http(s) (the stage-in rules). Anyone else finds neither the collection nor the objects: an
-s3:// href into another user's workspace fails like an object that does not exist.
+s3:// href into another user's workspace fails like an object that does not exist. The
+results a batch job stages out into a workspace are data of the next graph.
 
 Real S3 server (`rclone serve s3`), real HTTP file server on loopback, the real `openeo`
 client. Oracle: NDVI computed here with rasterio and numpy from the files uploaded."""
@@ -75,7 +76,8 @@ def site(tmp_path_factory, s3):
         path = directory / f'{product.identifier}.tif'
         demo_bands.write_geotiff(product, path)
         files[product.identifier] = path
-    for owner, workspace in (('alice', 'scenes'), ('alice', 'snoop'), ('bob', 'bobs')):
+    for owner, workspace in (('alice', 'scenes'), ('alice', 'snoop'), ('alice', 'outputs'),
+                             ('bob', 'bobs')):
         assert call(server, 'POST', owner, '/workspaces', json={'id': workspace}
                     ).status_code == 201
     assert call(server, 'POST', 'alice', '/workspaces/scenes/members',
@@ -202,3 +204,59 @@ def test_an_s3_href_into_another_users_workspace_is_as_if_absent(site):
         'process': graph('workspace-snoop')})
     assert missing.status_code == reply.status_code
     assert without_id(missing, nothing, 'HREF') == without_id(reply, theirs, 'HREF')
+
+
+def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_path):
+    """alice's batch job writes the NDVI mean into her workspace `outputs`: its item (band
+    `data`, no projection metadata: the file has it) lands in the workspace's collection
+    with the asset at the workspace's file URL on this server; a second graph loads it
+    from there and gets the same values."""
+    created = call(site, 'POST', 'alice', '/openeo/1.2/jobs', json={
+        'process': {'process_graph': {
+            **{k: v for k, v in graph('workspace-scenes')['process_graph'].items()
+               if k != 'save'},
+            'mean': {'process_id': 'reduce_dimension', 'arguments': {
+                'data': {'from_node': 'ndvi'}, 'dimension': 't', 'reducer': {
+                    'process_graph': {'m': {'process_id': 'mean', 'arguments': {
+                        'data': {'from_parameter': 'data'}}, 'result': True}}}}},
+            'save': {'process_id': 'save_result', 'arguments': {
+                'data': {'from_node': 'mean'}, 'format': 'GTiff'}, 'result': True}}},
+        'workspace': 'outputs'})
+    assert created.status_code == 201, created.text
+    job = connect(site, 'alice').job(created.headers['OpenEO-Identifier'])
+    job.start_and_wait(max_poll_interval=1, connection_retry_interval=1)
+    listed = call(site, 'GET', 'alice', '/workspaces/outputs/records').json()
+    [record] = listed['records'] if 'records' in listed else listed['features']
+    [asset] = record['assets'].values()
+    assert asset['href'].startswith(f'{site.url}/workspaces/outputs/files/')
+    assert asset['bands'] == [{'name': 'data'}] and 'proj:transform' not in asset
+    again = call(site, 'POST', 'alice', '/openeo/1.2/result', json={'process': {
+        'process_graph': {
+            'load': {'process_id': 'load_collection', 'arguments': {
+                'id': 'workspace-outputs', 'spatial_extent': None, 'temporal_extent': None,
+                'bands': ['data']}},
+            'save': {'process_id': 'save_result', 'arguments': {
+                'data': {'from_node': 'load'}, 'format': 'GTiff'}, 'result': True}}}})
+    assert again.status_code == 200, again.text
+    (tmp_path / 'again.tif').write_bytes(again.content)
+    with rasterio.open(tmp_path / 'again.tif') as dataset:
+        np.testing.assert_allclose(dataset.read(1), expected_ndvi_mean(site), rtol=1e-5)
+
+
+def test_a_file_url_of_another_users_workspace_is_as_if_absent(site):
+    """The same for this server's workspace file URLs: bob's file (it exists) and a file
+    alice's own workspace does not hold fail alike."""
+    assert call(site, 'POST', 'alice', '/workspaces', json={'id': 'peek'}).status_code == 201
+    answers = []
+    for index, href in enumerate([f'{site.url}/workspaces/bobs/files/private.tif',
+                                  f'{site.url}/workspaces/peek/files/no-such.tif']):
+        document = item(demo_bands.PRODUCTS[0], href)
+        document['id'] = f'peek-{index}'
+        register(site, site.www, 'alice', 'peek', document)
+        reply = call(site, 'POST', 'alice', '/openeo/1.2/result', json={
+            'process': graph('workspace-peek')})
+        assert reply.json()['message'] == f'input load_collection: {href} does not exist'
+        answers.append(without_id(reply, href, 'HREF') | {'status': reply.status_code})
+        assert call(site, 'DELETE', 'alice', f'/workspaces/peek/records/peek-{index}'
+                    ).status_code == 204
+    assert answers[0] == answers[1] and answers[0]['status'] != 200

@@ -81,6 +81,7 @@ class GraphProcess(JobProcessor):
         opener = workspace_stage_in.s3_opener(ctx)
         if opener is not None:  # assets in the owner's own workspaces on S3
             ctx.openers['s3'] = opener
+        ctx.own_urls = workspace_stage_in.file_urls(ctx)  # and as this server serves them
         env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
                           ctx.stager(), ctx.log)
         chosen = workspace_results.target(ctx)  # the job's workspace, if it names one
@@ -149,6 +150,15 @@ def register_results(ctx, env, title: str | None) -> None:
     register_stac(ctx, env.output_dir, base, items=[public])
 
 
+def _asset(path: Path, media_type: str, bands: list[str] | None) -> dict:
+    """A written file as a STAC asset; a raster's with its bands (STAC 1.1 `bands`: a
+    graph can load it again once it is in a workspace's collection)."""
+    asset = {'href': str(path), 'type': media_type, 'roles': ['data']}
+    if bands:
+        asset['bands'] = [{'name': name} for name in bands]
+    return asset
+
+
 def write_catalog(ctx, env, title: str | None) -> dict:
     """The written files as one STAC item in a self-contained catalog beside them
     (`catalog.json`, `<job id>.json`: one item, no folder of its own, as creating one
@@ -166,7 +176,7 @@ def write_catalog(ctx, env, title: str | None) -> dict:
             'properties': {'title': title or f'openEO job {ctx.job_id}', 'datetime': now},
             'links': [{'rel': rel, 'href': './catalog.json', 'type': 'application/json'}
                       for rel in ('root', 'parent')],
-            'assets': {path.name: {'href': str(path), 'type': media_type, 'roles': ['data']}
+            'assets': {path.name: _asset(path, media_type, env.band_names.get(path))
                        for path, media_type in env.outputs}}
     if bbox is None:
         del item['bbox']

@@ -4,6 +4,8 @@ property conditions), staged in and loaded with odc-stac into an openEO raster c
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..execution.paths import safe_name
 from .collections import record_bands
 from .errors import collection_not_found, no_data, GraphError
@@ -90,6 +92,8 @@ def _stac_item(env, document: dict, index: int):
         local = env.stage(asset['href'], name)
         assets[key] = {**asset, 'href': str(local), 'eo:bands': bands, 'bands': [
             {'name': b.get('name')} for b in bands]}
+        if not has_grid(asset):  # (a record without projection metadata: the file's)
+            assets[key].update(grid_of(local))
     geometry = document.get('geometry')
     return pystac.Item.from_dict({
         'type': 'Feature', 'stac_version': '1.1.0', 'id': document['id'],
@@ -97,6 +101,29 @@ def _stac_item(env, document: dict, index: int):
         'properties': {'datetime': interval[0]}, 'assets': assets, 'links': [],
         'stac_extensions': ['https://stac-extensions.github.io/projection/v1.1.0/schema.json',
                             'https://stac-extensions.github.io/eo/v1.1.0/schema.json']})
+
+
+def has_grid(asset: dict) -> bool:
+    """Does the asset say its pixel grid (what odc-stac needs to place its pixels)?"""
+    return 'proj:shape' in asset and 'proj:transform' in asset and any(
+        key in asset for key in ('proj:epsg', 'proj:code', 'proj:wkt2', 'proj:projjson'))
+
+
+def grid_of(path) -> dict:
+    """The projection fields (projection extension 1.1) of a raster file's grid."""
+    import rasterio
+    from rasterio.errors import RasterioError
+    try:
+        with rasterio.open(path) as dataset:
+            crs, transform, shape = dataset.crs, dataset.transform, dataset.shape
+    except RasterioError as err:
+        raise GraphError(f'load_collection: {Path(path).name} is no raster this back-end '
+                         f'reads ({err})') from None
+    epsg = crs.to_epsg() if crs is not None else None
+    fields = {'proj:shape': list(shape), 'proj:transform': list(transform)[:6]}
+    if epsg is not None:
+        return {**fields, 'proj:epsg': epsg}
+    return {**fields, 'proj:wkt2': crs.to_wkt()} if crs is not None else fields
 
 
 def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=None,

@@ -30,6 +30,7 @@ class RunEnv:
     output_dir: Path
     log: logging.Logger
     outputs: list = field(default_factory=list)
+    band_names: dict = field(default_factory=dict)  # raster written -> its bands' names
     bounds: list = field(default_factory=list)
     ogc_ids: dict = field(default_factory=dict)  # openEO id -> OGC id of callable steps
     conditions: dict = field(default_factory=dict)  # load_collection properties set aside

@@ -25,6 +25,12 @@ def plain(cube):
     return cube
 
 
+def band_names(cube) -> list[str]:
+    """The names of a raster's bands as written: the cube's band labels, else `data` (as
+    a netCDF file names the variable of a cube without bands)."""
+    return [str(b) for b in cube['bands'].values] if 'bands' in cube.dims else ['data']
+
+
 def write_gtiff(cube, target) -> None:
     import rioxarray  # noqa: F401  (the .rio accessor)
     order = [d for d in ('bands', 'y', 'x') if d in cube.dims]
@@ -65,10 +71,13 @@ def save_result(env, data, format, options=None, **_):
             target = env.output_dir / f'result_{index:03d}_{day}{suffix}'
             write_gtiff(cube.isel(t=index), target)
             env.outputs.append((target, media_type))
+            env.band_names[target] = band_names(cube)
     else:
         target = env.output_dir / f'result{suffix}'
         (write_gtiff if name == 'GTiff' else _write_netcdf)(cube, target)
         env.outputs.append((target, media_type))
+        if name == 'GTiff':
+            env.band_names[target] = band_names(cube)
     env.log.info('save_result: %s', ', '.join(p.name for p, _ in env.outputs))
     return True
 

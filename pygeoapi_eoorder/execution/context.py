@@ -82,6 +82,7 @@ class JobContext:
         self.log = logger
         self.file_roots: list[str] = []  # more places file:// inputs may come from
         self.openers: dict = {}  # more URL schemes stage-in reads (see `Stager`)
+        self.own_urls = None  # this server's URLs stage-in reads itself (see `Stager`)
 
     def stage_in_roots(self) -> list[str]:
         """Where file:// inputs may be staged in from: the configured roots, and what this
@@ -94,7 +95,7 @@ class JobContext:
         return Stager(self.workdir / 'inputs', self.stage_in_roots(),
                       policy=policy_from_settings(self.settings.block.get('egress')),
                       max_bytes=self.settings.block['execution']['stage_in'].get('max_bytes'),
-                      openers=self.openers)
+                      openers=self.openers, own_urls=self.own_urls)
 
     def runner(self, kind: str):
         """The execution runner of units of `kind` (an `ExecutionRunner`)."""

@@ -175,12 +175,15 @@ def _copy_opened(opener, href: str, target: Path, input_id: str,
 class Stager:
     """Fetches referenced inputs into `inputs_dir`; returns local paths. `openers`: more
     URL schemes the job reads itself, {scheme: open(href) -> binary stream}, raising
-    FileNotFoundError for what does not exist or the job's owner may not read."""
+    FileNotFoundError for what does not exist or the job's owner may not read; `own_urls`:
+    http(s) URLs of this server the job reads itself (`serves(href)`, `open(href)`, e.g.
+    its workspaces' files), not over the network."""
 
     def __init__(self, inputs_dir: Path, allowed_file_roots: list[str], timeout: float = 60,
                  policy: EgressPolicy | None = None, max_bytes: int | str | None = None,
-                 openers: dict | None = None):
+                 openers: dict | None = None, own_urls=None):
         self.openers = dict(openers or {})
+        self.own_urls = own_urls
         self.inputs_dir = inputs_dir
         self.roots = allowed_file_roots
         self.timeout = timeout
@@ -191,6 +194,9 @@ class Stager:
         """Copy what `href` names (http(s) or an allowed file://) to `target`."""
         scheme = urlparse(href).scheme.lower()
         if scheme in ('http', 'https'):
+            if self.own_urls is not None and self.own_urls.serves(href):
+                return _copy_opened(self.own_urls.open, href, target, input_id,
+                                    self.max_bytes)
             return _download(href, target, input_id, self.timeout, self.policy,
                              self.max_bytes)
         if scheme == 'file':

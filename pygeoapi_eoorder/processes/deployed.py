@@ -33,6 +33,7 @@ class DeployedProcessor(JobProcessor):
         opener = workspace_stage_in.s3_opener(self.context)  # (made at its first read)
         if opener is not None:  # s3:// inputs of the owner's own workspaces
             self.context.openers['s3'] = opener
+        self.context.own_urls = workspace_stage_in.file_urls(self.context)  # their files' URLs
         chosen = workspace_stage_out.target(self.context)  # before: deleted meanwhile fails
         mime, document = runner.run(self.context, self.package.process, unit, data, outputs)
         if isinstance(document, dict) and chosen is not None:  # outputs into the workspace

@@ -1,12 +1,13 @@
 """Stage-in of `s3://` hrefs of the job owner's own workspaces, read with the workspace
-storage's credentials (the server's; never handed to the container or the client). Any
-other s3:// href, including one of a workspace the owner is not a member of, answers as
-an object that does not exist."""
+storage's credentials (the server's; never handed to the container or the client), and of
+this server's workspace file URLs, read from the storage. Any other s3:// href, and any
+file of a workspace the owner is not a member of, answers as an object that does not
+exist."""
 
 from __future__ import annotations
 
 from typing import BinaryIO, Callable
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlparse, urlsplit
 
 from ..auth import job_user
 from ..execution.paths import UnsafePathError
@@ -45,3 +46,44 @@ def s3_opener(ctx) -> Callable[[str], BinaryIO] | None:
         except StorageError as err:
             raise OSError(str(err)) from None
     return open_href
+
+
+class WorkspaceFileURLs:
+    """This server's workspace file URLs (`<base>/workspaces/<id>/files/<key>`, under the
+    job's base URL or the configured public one; e.g. the assets of results staged out
+    into a workspace), read from the storage as the job's owner may read them through the
+    workspace API: a workspace or file the owner may not see does not exist."""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        bases = {ctx.base_url, ctx.settings.public_url or ''} - {''}
+        self.prefixes = tuple(f'{base.rstrip("/")}/workspaces/' for base in bases)
+        self.service = None
+
+    def serves(self, href: str) -> bool:
+        return href.startswith(self.prefixes)
+
+    def open(self, href: str) -> BinaryIO:
+        from ..workspaces import WorkspaceNotFound
+        prefix = next(p for p in self.prefixes if href.startswith(p))
+        workspace, _, rest = urlsplit(href[len(prefix):]).path.partition('/')
+        files, _, key = rest.partition('/')
+        if files != 'files' or not key:
+            raise FileNotFoundError(href)
+        if self.service is None:
+            self.service = workspace_service(self.ctx)
+        try:
+            return self.service.open(job_user(self.ctx.job), unquote(workspace), unquote(key))
+        except (WorkspaceNotFound, UnsafePathError):
+            raise FileNotFoundError(href) from None
+        except StorageError as err:
+            raise OSError(str(err)) from None
+
+
+def file_urls(ctx) -> WorkspaceFileURLs | None:
+    """The reader of this server's workspace file URLs for a job (None: workspaces are
+    off, or the job has no owner)."""
+    block = ctx.settings.block.get('workspaces') or {}
+    if not block.get('enabled', True) or not ctx.job.get('owner'):
+        return None
+    return WorkspaceFileURLs(ctx)
