@@ -20,12 +20,15 @@ import requests
 
 from pygeoapi_eoorder.catalogue import demo_bands
 from tests.support.auth import as_
-from tests.support.workspaces import StaticFiles, put_file, s3, start_site, stop_site
+from tests.support.s3 import ACCESS_KEY, SECRET_KEY
+from tests.support.workspaces import StaticFiles, put_file, s3, s3_client, start_site, \
+    stop_site
 
 __all__ = ['s3']
 BANDS = ['red', 'nir']
 DATES = ['2024-06-01', '2024-07-01']
 GEOTIFF = 'image/tiff; application=geotiff'
+PROVIDER = 'provider-data'  # a bucket of `execution.stage_in.s3_sources` on the same store
 
 
 def item(product, href: str) -> dict:
@@ -70,14 +73,16 @@ def site(tmp_path_factory, s3):
     www = StaticFiles(served)
     www.root = served
     server = start_site(directory, {'alice': ['user'], 'bob': ['user'], 'carol': ['user']},
-                        {}, s3=s3)
+                        {}, s3=s3, execution={'stage_in': {'s3_sources': [{
+                            'buckets': [PROVIDER], 'endpoint_url': s3.endpoint,
+                            'access_key_id': ACCESS_KEY, 'secret_access_key': SECRET_KEY}]}})
     files = {}
     for product in demo_bands.PRODUCTS:
         path = directory / f'{product.identifier}.tif'
         demo_bands.write_geotiff(product, path)
         files[product.identifier] = path
     for owner, workspace in (('alice', 'scenes'), ('alice', 'snoop'), ('alice', 'outputs'),
-                             ('bob', 'bobs')):
+                             ('alice', 'mixed'), ('bob', 'bobs')):
         assert call(server, 'POST', owner, '/workspaces', json={'id': workspace}
                     ).status_code == 201
     assert call(server, 'POST', 'alice', '/workspaces/scenes/members',
@@ -93,6 +98,10 @@ def site(tmp_path_factory, s3):
     # bob's object, and an item of alice's pointing at it (and one at nothing of hers)
     put_file(server.url, 'bob', 'bobs', 'private.tif', files[first.identifier].read_bytes())
     register(server, www, 'alice', 'snoop', item(first, f'{bucket}/bobs/private.tif'))
+    # a workspace item whose asset is in a provider's bucket (read with the source's keys)
+    s3_client(s3).create_bucket(Bucket=PROVIDER)
+    s3_client(s3).upload_file(str(files[first.identifier]), PROVIDER, 'first.tif')
+    register(server, www, 'alice', 'mixed', item(first, f's3://{PROVIDER}/first.tif'))
     server.files, server.www = files, www
     yield server
     stop_site(server)
@@ -260,3 +269,15 @@ def test_a_file_url_of_another_users_workspace_is_as_if_absent(site):
         assert call(site, 'DELETE', 'alice', f'/workspaces/peek/records/peek-{index}'
                     ).status_code == 204
     assert answers[0] == answers[1] and answers[0]['status'] != 200
+
+
+def test_a_workspace_item_may_name_an_object_of_a_configured_s3_source(site, tmp_path):
+    reply = call(site, 'POST', 'alice', '/openeo/1.2/result', json={
+        'process': graph('workspace-mixed')})
+    assert reply.status_code == 200, reply.text
+    (tmp_path / 'first.tif').write_bytes(reply.content)
+    first = site.files[demo_bands.PRODUCTS[0].identifier]
+    with rasterio.open(first) as dataset:
+        red, nir = (dataset.read(i).astype('float64') for i in (1, 2))
+    with rasterio.open(tmp_path / 'first.tif') as dataset:
+        np.testing.assert_allclose(dataset.read(1), (nir - red) / (nir + red), rtol=1e-5)

@@ -15,6 +15,7 @@ from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from ..config import Settings
 from ..egress import policy_from_settings
+from .s3_sources import S3Sources
 from .staging import Stager
 
 
@@ -92,10 +93,15 @@ class JobContext:
 
     def stager(self) -> Stager:
         """A stager for this job's inputs: its file roots and the configured egress policy."""
+        openers = dict(self.openers)
+        if 's3' not in openers:  # (a processor's own s3 reader reads these sources too)
+            sources = S3Sources.from_settings(self.settings)
+            if sources is not None:
+                openers['s3'] = sources.open
         return Stager(self.workdir / 'inputs', self.stage_in_roots(),
                       policy=policy_from_settings(self.settings.block.get('egress')),
                       max_bytes=self.settings.block['execution']['stage_in'].get('max_bytes'),
-                      openers=self.openers, own_urls=self.own_urls)
+                      openers=openers, own_urls=self.own_urls)
 
     def runner(self, kind: str):
         """The execution runner of units of `kind` (an `ExecutionRunner`)."""

@@ -207,7 +207,8 @@ class Stager:
         if scheme in self.openers:
             return _copy_opened(self.openers[scheme], href, target, input_id, self.max_bytes)
         raise ExecutionError(f'input {input_id}: unsupported reference {href!r} '
-                             '(use http, https or file URLs)')
+                             '(use http, https or file URLs, or s3:// of a bucket in '
+                             'execution.stage_in.s3_sources)')
 
     def fetch(self, input_id: str, href: str, index: int = 0) -> Path:
         """Fetch one reference; a STAC item or catalog becomes a local catalog directory

@@ -11,26 +11,29 @@ from urllib.parse import unquote, urlparse, urlsplit
 
 from ..auth import job_user
 from ..execution.paths import UnsafePathError
+from ..execution.s3_sources import S3Sources
 from ..workspaces import StorageError
 from .workspace_stage_out import workspace_service
 
 
 def s3_opener(ctx) -> Callable[[str], BinaryIO] | None:
-    """open(href) of the s3:// objects of the job owner's workspaces (None: no S3). The
-    workspace service is made when the first s3:// href is read (a job that reads none
-    makes none)."""
+    """open(href) of the s3:// objects of the job owner's workspaces, and of the buckets
+    of `execution.stage_in.s3_sources` (None: no S3 workspaces). The workspace service is
+    made when the first s3:// href is read (a job that reads none makes none)."""
     block = ctx.settings.block.get('workspaces') or {}
     if not block.get('enabled', True) or (block.get('storage') or {}).get('backend') != 's3' \
             or not ctx.job.get('owner'):
         return None
     user, auth = job_user(ctx.job), getattr(ctx.manager, 'auth', None)
-    made = []
+    sources, made = S3Sources.from_settings(ctx.settings), []
 
     def open_href(href: str) -> BinaryIO:
         if not made:
             made.append(workspace_service(ctx).storage)
         storage = made[0]
         parsed = urlparse(href)
+        if parsed.netloc != storage.bucket and sources is not None and sources.serves(href):
+            return sources.open(href)
         key = unquote(parsed.path).lstrip('/')
         if parsed.netloc != storage.bucket or not key.startswith(storage.prefix):
             raise FileNotFoundError(href)

@@ -155,17 +155,11 @@ class S3Storage:
     kind = 's3'
 
     def __init__(self, options: dict):
-        import boto3
-        from botocore.config import Config
+        from ..execution.s3_sources import s3_client
         self.bucket, self.prefix = options['bucket'], options['prefix']
         self.endpoint = options.get('endpoint_url')
         self.region = options.get('region')
-        self.client = boto3.client(
-            's3', endpoint_url=self.endpoint, region_name=self.region,
-            aws_access_key_id=_secret(options, 'access_key_id'),
-            aws_secret_access_key=_secret(options, 'secret_access_key'),
-            config=Config(s3={'addressing_style': options['addressing_style']},
-                          retries={'max_attempts': 3}))
+        self.client = s3_client(options)
         self.create_bucket = options['create_bucket']
         self.abandoned_seconds = options.get('abandoned_upload_seconds', 86400)
 
@@ -306,12 +300,6 @@ class S3Storage:
             return function(*args, **kwargs)
         except (BotoCoreError, ClientError) as err:
             raise StorageError(_reason(err)) from None
-
-
-def _secret(options: dict, name: str) -> str | None:
-    """A credential from the config, or from the environment variable it names."""
-    variable = options.get(f'{name}_env')
-    return os.environ.get(variable) if variable else options.get(name)
 
 
 def _reason(err: Exception) -> str:
