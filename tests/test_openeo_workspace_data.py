@@ -235,7 +235,7 @@ def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_pa
     job = connect(site, 'alice').job(created.headers['OpenEO-Identifier'])
     job.start_and_wait(max_poll_interval=1, connection_retry_interval=1)
     listed = call(site, 'GET', 'alice', '/workspaces/outputs/records').json()
-    [record] = listed['records'] if 'records' in listed else listed['features']
+    [record] = listed['features']
     [asset] = record['assets'].values()
     assert asset['href'].startswith(f'{site.url}/workspaces/outputs/files/')
     assert asset['bands'] == [{'name': 'data'}] and 'proj:transform' not in asset

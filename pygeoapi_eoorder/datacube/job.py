@@ -78,10 +78,7 @@ class GraphProcess(JobProcessor):
         from ..processes import workspace_stage_in
         from .run import graph_of, run, uses_other_processes
         ctx = self.context
-        opener = workspace_stage_in.s3_opener(ctx)
-        if opener is not None:  # assets in the owner's own workspaces on S3
-            ctx.openers['s3'] = opener
-        ctx.own_urls = workspace_stage_in.file_urls(ctx)  # and as this server serves them
+        workspace_stage_in.read_owner_workspaces(ctx)  # assets in them, as the owner may
         env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
                           ctx.stager(), ctx.log)
         chosen = workspace_results.target(ctx)  # the job's workspace, if it names one

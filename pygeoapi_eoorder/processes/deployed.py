@@ -30,10 +30,7 @@ class DeployedProcessor(JobProcessor):
             raise ProcessorExecuteError(user_msg='deployed processes run in the job engine only')
         unit = self.package.units[0]
         runner = self.context.runner(unit.kind)
-        opener = workspace_stage_in.s3_opener(self.context)  # (made at its first read)
-        if opener is not None:  # s3:// inputs of the owner's own workspaces
-            self.context.openers['s3'] = opener
-        self.context.own_urls = workspace_stage_in.file_urls(self.context)  # their files' URLs
+        workspace_stage_in.read_owner_workspaces(self.context)  # inputs in the owner's
         chosen = workspace_stage_out.target(self.context)  # before: deleted meanwhile fails
         mime, document = runner.run(self.context, self.package.process, unit, data, outputs)
         if isinstance(document, dict) and chosen is not None:  # outputs into the workspace

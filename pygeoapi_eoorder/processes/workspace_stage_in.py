@@ -21,21 +21,25 @@ def s3_opener(ctx) -> Callable[[str], BinaryIO] | None:
     of `execution.stage_in.s3_sources` (None: no S3 workspaces). The workspace service is
     made when the first s3:// href is read (a job that reads none makes none)."""
     block = ctx.settings.block.get('workspaces') or {}
-    if not block.get('enabled', True) or (block.get('storage') or {}).get('backend') != 's3' \
+    storage_block = block.get('storage') or {}
+    if not block.get('enabled', True) or storage_block.get('backend') != 's3' \
             or not ctx.job.get('owner'):
         return None
+    bucket = storage_block['s3']['bucket']
     user, auth = job_user(ctx.job), getattr(ctx.manager, 'auth', None)
     sources, made = S3Sources.from_settings(ctx.settings), []
 
     def open_href(href: str) -> BinaryIO:
+        parsed = urlparse(href)
+        if parsed.netloc != bucket:  # (no workspace service made for these)
+            if sources is not None and sources.serves(href):
+                return sources.open(href)
+            raise FileNotFoundError(href)
         if not made:
             made.append(workspace_service(ctx).storage)
         storage = made[0]
-        parsed = urlparse(href)
-        if parsed.netloc != storage.bucket and sources is not None and sources.serves(href):
-            return sources.open(href)
         key = unquote(parsed.path).lstrip('/')
-        if parsed.netloc != storage.bucket or not key.startswith(storage.prefix):
+        if not key.startswith(storage.prefix):
             raise FileNotFoundError(href)
         workspace, _, name = key[len(storage.prefix):].partition('/')
         mine = auth is not None and (auth.is_admin(user)
@@ -90,3 +94,12 @@ def file_urls(ctx) -> WorkspaceFileURLs | None:
     if not block.get('enabled', True) or not ctx.job.get('owner'):
         return None
     return WorkspaceFileURLs(ctx)
+
+
+def read_owner_workspaces(ctx) -> None:
+    """Let the job's stage-in read what its owner may of the workspaces: their s3://
+    objects (with the configured S3 sources) and this server's file URLs of them."""
+    opener = s3_opener(ctx)
+    if opener is not None:
+        ctx.openers['s3'] = opener
+    ctx.own_urls = file_urls(ctx)
