@@ -2,7 +2,7 @@
 data provider's bucket (issue #19 item 2: assets "through the stage-in rules"): the bucket
 is named in `execution.stage_in.s3_sources` with its endpoint and keys, and read with them;
 an s3:// href of a bucket no source names is not read, and an object the bucket does not
-hold fails the graph with that reason.
+hold fails the graph with that reason; a bad source is a one-line configuration error.
 
 Real S3 server (`rclone serve s3`, its own keys), the real `openeo` client. Oracle: NDVI
 computed here with rasterio and numpy from the files put into the bucket."""
@@ -18,6 +18,7 @@ import rasterio
 import requests
 import yaml
 
+from pygeoapi_eoorder import config as eoconfig
 from pygeoapi_eoorder.catalogue import demo_bands
 from pygeoapi_eoorder.catalogue.repository import RecordRepository
 
@@ -115,3 +116,18 @@ def test_an_object_that_cannot_be_read_fails_the_graph_with_the_reason(server, c
                           auth=as_('alice'), timeout=120)
     assert reply.status_code == 500 and reply.json()['code'] == 'Internal', reply.text
     assert reply.json()['message'] == reason
+
+
+def test_a_bad_source_is_a_one_line_error_naming_the_key():
+    given = [{'buckets': ['b'], 'endpoint_url': 'http://s3.example',
+              'secret_access_key_env': 'PROVIDER_SECRET'}]
+    assert eoconfig.validate_block({'execution': {'stage_in': {'s3_sources': given}}})[
+        'execution']['stage_in']['s3_sources'] == given
+    for source, key in (({'endpoint_url': 'http://s3.example'}, 's3_sources.0'),
+                        ({'buckets': []}, 's3_sources.0.buckets'),
+                        ({'buckets': ['b'], 'secret': 'x'}, 's3_sources.0')):
+        with pytest.raises(eoconfig.ConfigError) as err:
+            eoconfig.validate_block({'execution': {'stage_in': {'s3_sources': [source]}}})
+        message = str(err.value)
+        assert message.startswith(f'eoorder.execution.stage_in.{key}') and 'fix:' in message \
+            and '\n' not in message, message
