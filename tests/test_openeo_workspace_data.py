@@ -253,12 +253,15 @@ def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_pa
 
 
 def test_a_file_url_of_another_users_workspace_is_as_if_absent(site):
-    """The same for this server's workspace file URLs: bob's file (it exists) and a file
-    alice's own workspace does not hold fail alike."""
+    """The same for this server's workspace file URLs: bob's file (it exists), a file
+    alice's own workspace does not hold, and keys or workspace ids climbing out with `..`
+    fail alike."""
     assert call(site, 'POST', 'alice', '/workspaces', json={'id': 'peek'}).status_code == 201
     answers = []
     for index, href in enumerate([f'{site.url}/workspaces/bobs/files/private.tif',
-                                  f'{site.url}/workspaces/peek/files/no-such.tif']):
+                                  f'{site.url}/workspaces/peek/files/no-such.tif',
+                                  f'{site.url}/workspaces/peek/files/..%2F..%2Fbobs/private.tif',
+                                  f'{site.url}/workspaces/%2E%2E/files/bobs/private.tif']):
         document = item(demo_bands.PRODUCTS[0], href)
         document['id'] = f'peek-{index}'
         register(site, site.www, 'alice', 'peek', document)
@@ -268,7 +271,7 @@ def test_a_file_url_of_another_users_workspace_is_as_if_absent(site):
         answers.append(without_id(reply, href, 'HREF') | {'status': reply.status_code})
         assert call(site, 'DELETE', 'alice', f'/workspaces/peek/records/peek-{index}'
                     ).status_code == 204
-    assert answers[0] == answers[1] and answers[0]['status'] != 200
+    assert all(answer == answers[0] for answer in answers) and answers[0]['status'] != 200
 
 
 def test_a_workspace_item_may_name_an_object_of_a_configured_s3_source(site, tmp_path):
