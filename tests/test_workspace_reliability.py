@@ -26,7 +26,7 @@ from tests.support.cluster import Database, wait_for
 from tests.support.egress import allow_loopback
 from tests.support.s3 import s3_block, start_s3
 from tests.support.s3_gate import S3Gate
-from tests.support.workspaces import multipart_uploads, scene
+from tests.support.workspaces import multipart_uploads, query, scene
 
 PACKAGES = Path(__file__).parent / 'data' / 'packages'
 USERS = {'alice': ['user', 'developer'], 'carol': ['user'], 'dave': ['user'],
@@ -137,7 +137,10 @@ def ended(server, user: str, job_id: str, timeout: float = 120) -> dict:
 
 def held(site: Site) -> None:
     assert site.gate.held.wait(120), 'the stage-out never reached the S3 server: ' \
-        + site.server.log()[-3000:]
+        + site.server.log()[-3000:] + f'\njobs: {query(site.store_url, JOBS)}'
+
+
+JOBS = 'SELECT id, status, attempts, message FROM eoorder_job ORDER BY created DESC LIMIT 3'
 
 
 def job_keys(files: dict, job_id: str) -> set[str]:

@@ -228,10 +228,8 @@ def test_requeued_job_counts_one_booking(site, scene):
     assert used(site, 'frank', workspace) == 2468 + first
     booked_first = booking_ids(site, workspace)
     killed = kill_worker(site, job_id)
-    site.gate.release(cut=True)  # the held upload never arrives
-    wait_for(lambda: job_row(site, job_id)[1] == 2 or None, 60, 0.02, 'the second attempt')
-    site.gate.hold(*CSV_PUT)  # the second attempt is held at the same point
-    held(site)
+    site.gate.cut_and_hold_on()  # the held upload never arrives; the second attempt's
+    held(site)                   # is held at the same point
     status, attempts, worker = job_row(site, job_id)
     assert (status, attempts) == ('running', 2) and worker != killed
     assert open_bookings(site, workspace) == [('job', job_id, first)]

@@ -15,23 +15,28 @@ class S3Gate:
         self.upstream = upstream  # http://127.0.0.1:<port>
         self.patterns: tuple[bytes, ...] = ()
         self.held = threading.Event()   # a request is being held
-        self.opened = threading.Event()  # let held requests go on
-        self.opened.set()
-        self.cut = False                 # held requests are dropped instead
+        self.batch = _Batch()            # what the requests held now wait for
         self.listener = socket.create_server(('127.0.0.1', 0))
         self.endpoint = f'http://127.0.0.1:{self.listener.getsockname()[1]}'
         threading.Thread(target=self._accept, daemon=True).start()
 
     def hold(self, *patterns: bytes) -> None:
         self.held.clear()
-        self.opened.clear()
-        self.cut = False
+        if self.batch.opened.is_set():  # (requests still held stay in the batch)
+            self.batch = _Batch()
         self.patterns = patterns
 
     def release(self, cut: bool = False) -> None:
         """Let the held requests go on (cut: drop their connections instead)."""
-        self.patterns, self.cut = (), cut
-        self.opened.set()
+        self.patterns = ()
+        self.batch.end(cut)
+
+    def cut_and_hold_on(self) -> None:
+        """Drop the requests held now and go on holding the next ones that match, with
+        no moment in between when one would pass."""
+        held, self.batch = self.batch, _Batch()
+        self.held.clear()
+        held.end(cut=True)
 
     def close(self) -> None:
         self.release(cut=True)
@@ -60,9 +65,9 @@ class S3Gate:
         try:
             while chunk := source.recv(1 << 16):
                 if outgoing and self.patterns and all(p in chunk for p in self.patterns):
+                    batch = self.batch
                     self.held.set()
-                    self.opened.wait()
-                    if self.cut:
+                    if batch.held_back():
                         break
                 target.sendall(chunk)
         except OSError:
@@ -73,3 +78,20 @@ class S3Gate:
             except OSError:
                 pass
             end.close()
+
+
+class _Batch:
+    """The requests held since one `hold`: let go on together, or cut together."""
+
+    def __init__(self):
+        self.opened = threading.Event()
+        self.cut = False
+
+    def end(self, cut: bool) -> None:
+        self.cut = cut
+        self.opened.set()
+
+    def held_back(self) -> bool:
+        """Wait until the batch ends; whether the request is to be dropped."""
+        self.opened.wait()
+        return self.cut
