@@ -103,7 +103,7 @@ def test_capabilities_discovery_and_auth(server):
     assert collection['cube:dimensions']['bands']['values'] == ['red', 'nir']
     process_ids = {p['id'] for p in connection.list_processes()}
     assert {'load_collection', 'ndvi', 'reduce_dimension', 'save_result'} <= process_ids
-    assert 'run_udf' not in process_ids and 'load_stac' not in process_ids
+    assert 'run_udf' not in process_ids and 'load_stac' in process_ids
     assert set(connection.list_output_formats()) >= {'GTiff', 'netCDF'}
     # signed out: no account, an openEO error
     reply = requests.get(f'{server.url}/openeo/1.2/me', timeout=10)

@@ -56,8 +56,12 @@ def _pixels(document: dict, bands, box) -> int:
 
 
 def volume(collections: dict, graph: dict) -> Volume | None:
-    """What the graph reads, or None when a step's extent is not literal (a parameter)."""
-    from .load import _box, _interval, _records
+    """What the graph reads, or None when a step's extent is not literal (a parameter) or
+    it reads what the catalogue does not describe (`load_stac`)."""
+    from .load import _interval, _records, lonlat_box
+    if any(isinstance(node, dict) and node.get('process_id') == 'load_stac'
+           for node in (graph or {}).values()):
+        return None
     found = Volume()
     env = SimpleNamespace(collection=collections.get)
     for arguments in load_arguments(graph):
@@ -67,7 +71,7 @@ def volume(collections: dict, graph: dict) -> Volume | None:
                isinstance(v, dict) and 'from_node' in v for v in values):
             return None
         try:
-            box = _box(values[1])
+            box = lonlat_box(values[1])
             rows = _records(env, str(values[0]), box, _interval(values[2]),
                             arguments.get('properties'))
         except (GraphError, TypeError, ValueError, AttributeError):

@@ -21,6 +21,7 @@ from ..execution.context import JobProcessor
 from . import workspace_results
 from .errors import GraphError
 from .ogc_steps import OgcSteps, step_ids
+from .own_results import OwnJobResults
 
 PROCESS_ID = '_openeo_graph'
 BATCH, SYNC = 'openeo', 'openeo-sync'  # job types: batch jobs' results are registered
@@ -81,6 +82,7 @@ class GraphProcess(JobProcessor):
         workspace_stage_in.read_owner_workspaces(ctx)  # assets in them, as the owner may
         env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
                           ctx.stager(), ctx.log)
+        env.own_results = OwnJobResults(ctx)  # (load_stac of this server's job results)
         chosen = workspace_results.target(ctx)  # the job's workspace, if it names one
         used = data.get('user_processes') or {}
         try:

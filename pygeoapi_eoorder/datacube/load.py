@@ -13,7 +13,7 @@ from .errors import collection_not_found, no_data, GraphError
 MAX_ITEMS = 500
 
 
-def _box(extent) -> list[float] | None:
+def lonlat_box(extent) -> list[float] | None:
     """A spatial extent (pg-parser BoundingBox or dict) as lon/lat [w, s, e, n]."""
     if extent is None:
         return None
@@ -28,17 +28,32 @@ def _box(extent) -> list[float] | None:
     return box
 
 
-def _instant(value, name: str):
-    """An end of a temporal extent as an aware UTC datetime (a date: its midnight)."""
+def instant(value, what: str):
+    """A date or date-time as an aware UTC datetime (a date: its midnight); `what` names
+    it in the error."""
     from datetime import datetime, timezone
     text = str(value).strip().replace('Z', '+00:00').replace('z', '+00:00')
     try:
         found = datetime.fromisoformat(text)
     except ValueError:
-        raise GraphError(f'load_collection: temporal_extent {name} {value!r} is not an '
-                         'RFC 3339 date or date-time') from None
+        raise GraphError(f'{what} {value!r} is not an RFC 3339 date or date-time') from None
     return found.replace(tzinfo=timezone.utc) if found.tzinfo is None else \
         found.astimezone(timezone.utc)
+
+
+def ends(extent, process: str = 'load_collection') -> tuple:
+    """A temporal extent's start and (exclusive) end as UTC datetimes, None where open;
+    (None, None) for no extent."""
+    if not extent:
+        return None, None
+    given = [getattr(end, 'root', end) for end in extent]
+    start, end = (None if value is None else instant(value, f'{process}: temporal_extent '
+                                                     f'{name}')
+                  for value, name in zip(given, ('start', 'end')))
+    if start is not None and end is not None and end <= start:
+        raise GraphError(f'{process}: the temporal extent is empty (its end is exclusive '
+                         'and must be later than its start)', 'TemporalExtentEmpty')
+    return start, end
 
 
 def _interval(extent) -> str | None:
@@ -47,12 +62,7 @@ def _interval(extent) -> str | None:
     from datetime import timedelta
     if not extent:
         return None
-    ends = [getattr(end, 'root', end) for end in extent]
-    start = None if ends[0] is None else _instant(ends[0], 'start')
-    end = None if ends[1] is None else _instant(ends[1], 'end')
-    if start is not None and end is not None and end <= start:
-        raise GraphError('load_collection: the temporal extent is empty (its end is '
-                         'exclusive and must be later than its start)', 'TemporalExtentEmpty')
+    start, end = ends(extent)
     text = [None if t is None else t.isoformat().replace('+00:00', 'Z') for t in (
         start, None if end is None else end - timedelta(microseconds=1))]
     return f'{text[0] or ".."}/{text[1] or ".."}'
@@ -77,28 +87,53 @@ def _records(env, collection_id: str, box, interval, properties=None) -> list[di
     return [document for _, document in found.rows if record_bands(document)]
 
 
-def _stac_item(env, document: dict, index: int):
-    """A pystac Item of a record, its band assets staged into the run's input area."""
-    import pystac
-    from shapely.geometry import shape
+def _record_item(document: dict) -> dict:
+    """A catalogue record as a STAC item (what `prepared` reads of it)."""
     interval = (document.get('time') or {}).get('interval') or \
         [(document.get('time') or {}).get('timestamp')]
-    assets = {}
-    for key, asset in (document.get('assets') or {}).items():
-        bands = asset.get('bands') or asset.get('eo:bands')
-        if not bands:
+    return {'id': document['id'], 'geometry': document.get('geometry'),
+            'properties': {'datetime': interval[0]}, 'assets': document.get('assets') or {}}
+
+
+def band_assets(item: dict, unnamed: bool = False) -> dict[str, list[dict]]:
+    """An item's raster assets and their bands (STAC 1.1 `bands` or `eo:bands`; with
+    `unnamed`, a GeoTIFF data asset that names none too: one band, named after it)."""
+    found = {}
+    for key, asset in (item.get('assets') or {}).items():
+        if not isinstance(asset, dict) or not asset.get('href'):
             continue
-        name = safe_name(f'{index}_{key}', 'asset')
-        local = env.stage(asset['href'], name)
-        assets[key] = {**asset, 'href': str(local), 'eo:bands': bands, 'bands': [
-            {'name': b.get('name')} for b in bands]}
+        bands = asset.get('bands') or asset.get('eo:bands')
+        if not bands and unnamed and str(asset.get('type', '')).startswith('image/tiff') and \
+                'data' in (asset.get('roles') or ['data']):
+            bands = [{'name': key}]
+        if bands:
+            found[key] = [b if isinstance(b, dict) else {} for b in bands]
+    return found
+
+
+def prepared(env, item: dict, index: int, local: bool = False, unnamed: bool = False,
+             process: str = 'load_collection'):
+    """A pystac Item odc-stac loads: the item's raster assets staged into the run's input
+    area (`local`: read where they are, this server's own files), each with its bands
+    and its pixel grid (the file's where the item gives none); `unnamed`: see
+    `band_assets`."""
+    import pystac
+    from shapely.geometry import shape
+    assets = {}
+    for key, bands in band_assets(item, unnamed).items():
+        asset = item['assets'][key]
+        path = asset['href'] if local else env.stage(
+            asset['href'], safe_name(f'{index}_{key}', 'asset'), process)
+        assets[key] = {**asset, 'href': str(path), 'eo:bands': bands, 'bands': [
+            {'name': b.get('name') or key} for b in bands]}
         if not has_grid(asset):  # (a record without projection metadata: the file's)
-            assets[key].update(grid_of(local))
-    geometry = document.get('geometry')
+            assets[key].update(grid_of(path))
+    geometry, properties = item.get('geometry'), item.get('properties') or {}
+    moment = properties.get('datetime') or properties.get('start_datetime')
     return pystac.Item.from_dict({
-        'type': 'Feature', 'stac_version': '1.1.0', 'id': document['id'],
+        'type': 'Feature', 'stac_version': '1.1.0', 'id': str(item.get('id') or index),
         'geometry': geometry, 'bbox': list(shape(geometry).bounds) if geometry else None,
-        'properties': {'datetime': interval[0]}, 'assets': assets, 'links': [],
+        'properties': {'datetime': moment}, 'assets': assets, 'links': [],
         'stac_extensions': ['https://stac-extensions.github.io/projection/v1.1.0/schema.json',
                             'https://stac-extensions.github.io/eo/v1.1.0/schema.json']})
 
@@ -117,8 +152,8 @@ def grid_of(path) -> dict:
         with rasterio.open(path) as dataset:
             crs, transform, shape = dataset.crs, dataset.transform, dataset.shape
     except RasterioError as err:
-        raise GraphError(f'load_collection: {Path(path).name} is no raster this back-end '
-                         f'reads ({err})') from None
+        raise GraphError(f'{Path(path).name} is no raster this back-end reads ({err})'
+                         ) from None
     epsg = crs.to_epsg() if crs is not None else None
     fields = {'proj:shape': list(shape), 'proj:transform': list(transform)[:6]}
     if epsg is not None:
@@ -129,23 +164,29 @@ def grid_of(path) -> dict:
 def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=None,
                     properties=None, **_):
     """The openEO process: the collection's matching records as a cube."""
-    import odc.stac
-    box, interval = _box(spatial_extent), _interval(temporal_extent)
+    box, interval = lonlat_box(spatial_extent), _interval(temporal_extent)
     if isinstance(properties, str):  # set aside before parsing (`properties.set_aside`)
         properties = env.conditions.get(properties, properties)
     documents = _records(env, str(id), box, interval, properties)
     if not documents:
         raise no_data(f'load_collection: no data in {id!r} for this extent')
     env.log.info('load_collection %s: %d records', id, len(documents))
-    items = [_stac_item(env, document, index) for index, document in enumerate(documents)]
+    items = [prepared(env, _record_item(document), index)
+             for index, document in enumerate(documents)]
+    return cube(env, items, bands, box, f'load_collection: {id!r}')
+
+
+def cube(env, items: list, bands, box, what: str):
+    """The prepared items loaded with odc-stac as an openEO raster cube (bands, t, y, x),
+    one time step per day; `what` names the source in errors."""
+    import odc.stac
     wanted = list(bands) if bands else None
     try:
         loaded = odc.stac.load(items, bands=wanted, bbox=box, groupby='solar_day',
                                chunks={})
     except (KeyError, ValueError) as err:
-        raise GraphError(f'load_collection: {id!r} cannot give these bands or this extent '
-                         f'({err})') from None
-    cube = loaded.to_array(dim='bands')
-    env.loaded_bytes += int(cube.nbytes)  # (from its shape: nothing is read yet)
+        raise GraphError(f'{what} cannot give these bands or this extent ({err})') from None
+    result = loaded.to_array(dim='bands')
+    env.loaded_bytes += int(result.nbytes)  # (from its shape: nothing is read yet)
     names = {'time': 't', 'latitude': 'y', 'longitude': 'x'}
-    return cube.rename({k: v for k, v in names.items() if k in cube.dims})
+    return result.rename({k: v for k, v in names.items() if k in result.dims})

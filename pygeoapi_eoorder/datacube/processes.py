@@ -1,7 +1,7 @@
 """The processes a graph may use here: openeo-processes-dask's implementations (less the
-ones this back-end refuses), `load_collection`, `save_result` and user-defined processes,
-as a pg-parser process registry and as openEO process descriptions (the official 2.0 ones,
-see `spec_glue`)."""
+ones this back-end refuses), `load_collection`, `load_stac`, `save_result` and user-defined
+processes, as a pg-parser process registry and as openEO process descriptions (the
+official 2.0 ones, see `spec_glue`)."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from .calls import resolving
 from .errors import unsupported
 
 REFUSED = {
-    'load_stac': 'it reads URLs outside the server\'s stage-in rules; use load_collection',
     'run_udf': 'user-defined code (UDFs) does not run on this back-end; deploy an '
                'application package over OGC API - Processes instead',
 }
-OWN = ('load_collection', 'save_result')
+OWN = ('load_collection', 'load_stac', 'save_result')
 
 
 @functools.lru_cache(maxsize=1)
@@ -71,16 +70,15 @@ def registry(env, user_processes: dict[str, dict]):
     from openeo_pg_parser_networkx import ProcessRegistry
     from openeo_pg_parser_networkx.process_registry import Process
     from .load import load_collection
+    from .load_stac import load_stac
     from .save import save_result
     found = ProcessRegistry()
     for pid, (spec, call) in resolving_predefined().items():
         found[('predefined', pid)] = Process(spec=spec, implementation=call)
-    found[('predefined', 'load_collection')] = Process(
-        spec=own_specs()['load_collection'], implementation=resolving(functools.partial(
-            load_collection, env)))
-    found[('predefined', 'save_result')] = Process(
-        spec=own_specs()['save_result'], implementation=resolving(functools.partial(
-            save_result, env)))
+    for pid, function in (('load_collection', load_collection), ('load_stac', load_stac),
+                          ('save_result', save_result)):
+        found[('predefined', pid)] = Process(spec=own_specs()[pid], implementation=resolving(
+            functools.partial(function, env)))
     for pid in sorted(env.ogc_ids):  # after the predefined: they win over a step's id
         if description(pid) is None and pid not in user_processes and env.steps is not None:
             found[('predefined', pid)] = Process(

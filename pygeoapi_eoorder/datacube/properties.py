@@ -39,24 +39,28 @@ VALUE = 'value'  # the parameter of a condition: the item's property
 
 
 SET_ASIDE = 'load_collection properties #'
+SELECTING = ('load_collection', 'load_stac')  # the processes with `properties`
 
 
 def set_aside(graph: dict, found: dict, parameters: dict | None = None) -> dict:
-    """`graph` with the `properties` of each `load_collection` replaced by a key of
-    `found` (which gets the conditions, the `parameters` of the enclosing process put in)."""
+    """`graph` with the `properties` of each `load_collection` and `load_stac` replaced by
+    a key of `found` (which gets the conditions, the `parameters` of the enclosing process
+    put in)."""
     copied = {}
     for key, node in graph.items():
         arguments = node.get('arguments') if isinstance(node, dict) else None
-        if isinstance(arguments, dict) and node.get('process_id') == 'load_collection' \
+        if isinstance(arguments, dict) and node.get('process_id') in SELECTING \
                 and isinstance(arguments.get('properties'), dict):
             token = f'{SET_ASIDE}{len(found)}'
-            found[token] = with_parameters(arguments['properties'], parameters or {})
+            found[token] = with_parameters(arguments['properties'], parameters or {},
+                                           node['process_id'])
             node = {**node, 'arguments': {**arguments, 'properties': token}}
         copied[key] = node
     return copied
 
 
-def with_parameters(properties: dict, parameters: dict) -> dict:
+def with_parameters(properties: dict, parameters: dict,
+                    process: str = 'load_collection') -> dict:
     """The conditions with each reference to a parameter other than `value` replaced by the
     parameter's value (ProcessParameterInvalid: the process has no such parameter)."""
     def put_in(name: str, argument):
@@ -65,7 +69,8 @@ def with_parameters(properties: dict, parameters: dict) -> dict:
             reference = argument['from_parameter']
             if reference not in parameters:
                 raise _invalid(name, f'the parameter {reference!r} has no value here (it is '
-                               'neither given to nor a default of the enclosing process)')
+                               'neither given to nor a default of the enclosing process)',
+                               process)
             return _scalar(_plain(parameters[reference]))
         if isinstance(argument, dict):
             return {k: put_in(name, v) for k, v in argument.items()}
@@ -84,9 +89,8 @@ def _scalar(value):
     return value
 
 
-def _invalid(name: str, message: str) -> GraphError:
-    return GraphError(f'load_collection: properties.{name}: {message}',
-                      'ProcessParameterInvalid')
+def _invalid(name: str, message: str, process: str = 'load_collection') -> GraphError:
+    return GraphError(f'{process}: properties.{name}: {message}', 'ProcessParameterInvalid')
 
 
 def queryable(name: str):
@@ -127,23 +131,29 @@ def _is_number(value) -> bool:
 
 
 class _Translation:
-    """One property's graph, node by node from its result."""
+    """One property's graph, node by node from its result; `stac`: as a condition on a
+    STAC item's properties (by their STAC names), not on the catalogue's queryables."""
 
-    def __init__(self, name: str, graph: dict):
-        self.name, self.graph = name, graph
+    def __init__(self, name: str, graph: dict, process: str = 'load_collection',
+                 stac: bool = False):
+        self.name, self.graph, self.process = name, graph, process
         found = queryable(name)
-        self.attribute = attribute(name, found)
+        self.attribute = ast.Attribute(stac_name(name, found)) if stac else \
+            attribute(name, found)
         self.is_list = bool(found and found.array)
+
+    def invalid(self, message: str) -> GraphError:
+        return _invalid(self.name, message, self.process)
 
     def result(self) -> ast.Node:
         ends = [key for key, node in self.graph.items() if (node or {}).get('result')]
         if len(ends) != 1:
-            raise _invalid(self.name, 'the process graph needs exactly one result node')
+            raise self.invalid('the process graph needs exactly one result node')
         return self.node(ends[0], set())
 
     def node(self, key: str, seen: set) -> ast.Node:
         if key in seen or key not in self.graph:
-            raise _invalid(self.name, f'node {key!r} is missing or part of a cycle')
+            raise self.invalid(f'node {key!r} is missing or part of a cycle')
         node = self.graph[key]
         pid, args = node.get('process_id'), node.get('arguments') or {}
         if pid in COMPARISONS:
@@ -157,11 +167,11 @@ class _Translation:
                                 self.condition(args.get('y'), seen | {key}))
         if pid == 'not':
             return ast.Not(self.condition(args.get('x'), seen | {key}))
-        raise _invalid(self.name, f'process {pid!r} cannot select items here (use {ALLOWED})')
+        raise self.invalid(f'process {pid!r} cannot select items here (use {ALLOWED})')
 
     def condition(self, argument, seen: set) -> ast.Node:
         if not (isinstance(argument, dict) and 'from_node' in argument):
-            raise _invalid(self.name, 'and, or and not combine the results of other nodes')
+            raise self.invalid('and, or and not combine the results of other nodes')
         return self.node(argument['from_node'], seen)
 
     def is_value(self, argument) -> bool:
@@ -169,15 +179,15 @@ class _Translation:
 
     def constant(self, argument):
         if isinstance(argument, bool) or not isinstance(argument, (str, int, float)):
-            raise _invalid(self.name, 'the value is compared with a constant string or '
+            raise self.invalid('the value is compared with a constant string or '
                            f'number (not {argument!r})')
         if self.is_list and not isinstance(argument, str):
-            raise _invalid(self.name, f'a list of strings holds no {argument!r}')
+            raise self.invalid(f'a list of strings holds no {argument!r}')
         return argument
 
     def not_for_lists(self, what: str):
         if self.is_list:
-            raise _invalid(self.name, f'{what} cannot test a list of values (use eq, neq or '
+            raise self.invalid(f'{what} cannot test a list of values (use eq, neq or '
                            'array_contains)')
 
     def comparison(self, pid: str, args: dict) -> ast.Node:
@@ -185,7 +195,7 @@ class _Translation:
         if self.is_value(y) and not self.is_value(x):
             pid, x, y = FLIPPED[pid], y, x
         if not self.is_value(x):
-            raise _invalid(self.name, f'{pid} compares the parameter "value" with a constant')
+            raise self.invalid(f'{pid} compares the parameter "value" with a constant')
         if pid not in ('eq', 'neq'):
             self.not_for_lists(pid)
             return COMPARISONS[pid](self.attribute, self.constant(y))
@@ -196,14 +206,14 @@ class _Translation:
         """`eq` of the value and `constant`, with its `delta` and `case_sensitive`."""
         delta, case_sensitive = args.get('delta'), args.get('case_sensitive', True)
         if delta is not None and not _is_number(delta):
-            raise _invalid(self.name, f'delta is a number (not {delta!r})')
+            raise self.invalid(f'delta is a number (not {delta!r})')
         if case_sensitive is not None and not isinstance(case_sensitive, bool):
-            raise _invalid(self.name, f'case_sensitive is true or false (not {case_sensitive!r})')
+            raise self.invalid(f'case_sensitive is true or false (not {case_sensitive!r})')
         near = _is_number(constant) and delta is not None and delta > 0
         caseless = isinstance(constant, str) and case_sensitive is False
         if self.is_list:
             if caseless:
-                raise _invalid(self.name, 'case_sensitive=false cannot test a list of values')
+                raise self.invalid('case_sensitive=false cannot test a list of values')
             return ast.ArrayContains(self.attribute, [constant])
         if near:  # |value - constant| <= delta
             return ast.And(ast.GreaterEqual(self.attribute, constant - delta),
@@ -216,7 +226,7 @@ class _Translation:
 
     def between(self, args: dict) -> ast.Node:
         if not self.is_value(args.get('x')):
-            raise _invalid(self.name, 'between tests the parameter "value"')
+            raise self.invalid('between tests the parameter "value"')
         self.not_for_lists('between')
         low, high = self.constant(args.get('min')), self.constant(args.get('max'))
         upper = ast.LessThan if args.get('exclude_max') else ast.LessEqual
@@ -226,7 +236,7 @@ class _Translation:
         options = args.get('data')
         if not self.is_value(args.get('value')) or not isinstance(options, list) or \
                 not options:
-            raise _invalid(self.name, 'array_contains tests the parameter "value" against '
+            raise self.invalid('array_contains tests the parameter "value" against '
                            'a non-empty list of constants')
         options = [self.constant(o) for o in options]
         if self.is_list:  # the item's list and the constants have a value in common
@@ -235,18 +245,54 @@ class _Translation:
         return tests[0] if len(tests) == 1 else ast.Or.from_items(*tests)
 
 
-def query(properties) -> ast.Node | None:
+def query(properties, process: str = 'load_collection', stac: bool = False
+          ) -> ast.Node | None:
     """The AST selecting the items whose properties meet every condition (None: none)."""
     properties = _plain(properties)
     if not properties:
         return None
     if not isinstance(properties, dict):
-        raise GraphError('load_collection: properties must map property names to process '
+        raise GraphError(f'{process}: properties must map property names to process '
                          'graphs', 'ProcessParameterInvalid')
     nodes = []
-    for name, process in sorted(properties.items()):
-        graph = process.get('process_graph') if isinstance(process, dict) else None
+    for name, process_ in sorted(properties.items()):
+        graph = process_.get('process_graph') if isinstance(process_, dict) else None
         if not isinstance(graph, dict) or not graph:
-            raise _invalid(name, 'a process (an object with a process_graph) is required')
-        nodes.append(_Translation(name, graph).result())
+            raise _invalid(name, 'a process (an object with a process_graph) is required',
+                           process)
+        nodes.append(_Translation(name, graph, process, stac).result())
     return nodes[0] if len(nodes) == 1 else ast.And.from_items(*nodes)
+
+
+def stac_name(name: str, found=None) -> str:
+    """The STAC name of an item property (a catalogue queryable's name: the STAC one it
+    stands for)."""
+    found = found or queryable(name)
+    return found.stac if found is not None and found.stac else name
+
+
+def matcher(properties, process: str = 'load_stac'):
+    """A test of STAC items (dicts) for the conditions (None: there are none): every
+    property named must be there (as a catalogue's NULL meets no condition) and the
+    conditions hold (pygeofilter's native evaluator)."""
+    from pygeofilter.backends.native.evaluate import NativeEvaluator
+    node = query(properties, process, stac=True)
+    if node is None:
+        return None
+    names = {stac_name(name) for name in _plain(properties)}
+    try:
+        test = NativeEvaluator(use_getattr=False, allow_nested_attributes=False
+                               ).evaluate(node)
+    except Exception:  # the evaluator's own: a name it cannot read ("a.b")
+        raise GraphError(f'{process}: properties: {", ".join(sorted(names))}: a name with a '
+                         '"." cannot be tested here', 'ProcessParameterInvalid') from None
+
+    def meets(item: dict) -> bool:
+        found = item.get('properties') or {}
+        if any(found.get(name) is None for name in names):
+            return False
+        try:
+            return bool(test(found))
+        except (TypeError, ValueError):  # a value of another type than the constant's
+            return False
+    return meets

@@ -39,25 +39,28 @@ class RunEnv:
     parallel_above_bytes: int = PARALLEL_ABOVE_BYTES  # (see `scheduler`)
     # id -> a collection that is not among `collections` (a workspace's), or None
     other_collection: Callable[[str], object] = lambda _id: None
+    # url -> the items of this server's job results there (`own_results`), or None
+    own_results: Callable[[str], list | None] = lambda _url: None
 
     def collection(self, collection_id: str):
         """The cube collection `collection_id` (None: there is none for this run)."""
         found = self.collections.get(collection_id)
         return found if found is not None else self.other_collection(collection_id)
 
-    def stage(self, href: str, name: str) -> Path:
+    def stage(self, href: str, name: str, process: str = 'load_collection') -> Path:
         """A local copy of an asset (http(s) through egress, file:// from allowed roots,
         s3:// of the owner's workspaces); one that cannot be read fails the graph with
-        the stage-in's reason (a refused one as the caller's fault)."""
+        the stage-in's reason: a refused one, and any of `load_stac` (whose STAC the
+        caller names), as the caller's fault, else as the server's (its catalogue's)."""
         from ..execution.errors import ExecutionError, InputRefused
         filename = safe_name(Path(urlparse(href).path).name or 'asset', 'asset file')
         target = confine(self.inputs_dir, name, filename)
         if not target.exists():
             try:
-                self.stager.copy_to(href, target, 'load_collection')
-            except InputRefused as err:
-                raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
-            except ExecutionError as err:
+                self.stager.copy_to(href, target, process)
+            except ExecutionError as err:  # (InputRefused too)
+                if isinstance(err, InputRefused) or process == 'load_stac':
+                    raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
                 raise GraphError(err.user_msg, 'Internal', 500) from None
         return target
 

@@ -46,21 +46,25 @@ class StagerStacIO(DefaultStacIO):
             return local.read_text(encoding='utf-8')
 
 
-def _items(href: str, document: dict, input_id: str, stac_io: StagerStacIO) -> list[pystac.Item]:
+def read_items(href: str, document: dict, input_id: str, stac_io: StagerStacIO,
+               limit: int | None = None) -> list[pystac.Item]:
+    """The items of a STAC item, catalog or collection (at most `limit`), the linked
+    documents read through the stager."""
+    import itertools
     try:
         obj = pystac.read_dict(document, href=href, stac_io=stac_io)
         if isinstance(obj, pystac.Item):
             return [obj]
-        return list(obj.get_items(recursive=True))
+        return list(itertools.islice(obj.get_items(recursive=True), limit))
     except Exception as err:  # pystac raises many kinds for broken remote catalogs
-        refused = _stager_error(err)
+        refused = stager_error(err)
         if refused is not None:  # the stager refused a linked document: say why
             raise refused from None
         raise ExecutionError(f'input {input_id}: cannot read the STAC document {href} '
                              f'({type(err).__name__}: {err})') from None
 
 
-def _stager_error(err: BaseException | None) -> ExecutionError | None:
+def stager_error(err: BaseException | None) -> ExecutionError | None:
     """The stager's error behind what pystac raised (pystac wraps it), if any."""
     seen = 0
     while err is not None and seen < 20:
@@ -88,7 +92,7 @@ def stage_stac(href: str, document: dict, root: Path, stager: 'Stager',
     """Write `root/catalog.json` holding local copies of the items and their assets."""
     stac_io = StagerStacIO(stager, root.parent / '.stac-read', input_id)
     catalog = pystac.Catalog(id=f'{input_id}-stage-in', description=f'stage-in of {href}')
-    for item in _items(href, document, input_id, stac_io):
+    for item in read_items(href, document, input_id, stac_io):
         try:
             item_dir = confine(root, safe_name(item.id, 'STAC item id'))
         except UnsafePathError as err:

@@ -1,0 +1,170 @@
+"""`load_stac`: the items of a STAC Item, ItemCollection, Collection or Catalog (static, or
+a STAC API collection's items) at a URL, in the extents and meeting the property
+conditions, loaded like `load_collection` (odc-stac).
+
+Every document and asset is read through the job's stage-in rules (http(s) under the
+egress policy, s3:// of configured sources and of the owner's workspaces, this server's
+workspace file URLs). This server's own openEO batch job results
+(`<base>/openeo/1.2/jobs/<id>/results`) are read from the job's results as its owner may
+read them through the API (`own_results`): another user's job does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode, urljoin
+
+from .errors import GraphError, no_data
+
+PROCESS = 'load_stac'
+MAX_ITEMS = 500
+
+
+def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
+              properties=None, **_):
+    """The openEO process: the matching items at `url` as a cube."""
+    from .load import band_assets, cube, ends, lonlat_box, prepared
+    from .properties import matcher
+    url = str(getattr(url, 'root', url))
+    box, (start, end) = lonlat_box(spatial_extent), ends(temporal_extent, PROCESS)
+    if isinstance(properties, str):  # set aside before parsing (`properties.set_aside`)
+        properties = env.conditions.get(properties, properties)
+    meets = matcher(properties, PROCESS)
+    own = env.own_results(url)
+    items = own if own is not None else _read(env, url, box, start, end)
+    chosen = sorted((item for item in items
+                     if _moment(item) is not None and _overlaps(item, box)
+                     and _during(item, start, end) and (meets is None or meets(item))
+                     and band_assets(item, unnamed=True)), key=_moment)
+    if not chosen:
+        raise no_data(f'load_stac: no data at {url} for this extent')
+    env.log.info('load_stac %s: %d items', url, len(chosen))
+    loaded = [prepared(env, item, index, local=own is not None, unnamed=True, process=PROCESS)
+              for index, item in enumerate(chosen)]
+    return cube(env, loaded, bands, box, f'load_stac: {url}')
+
+
+def _moment(item: dict):
+    """When an item was taken (its datetime, else its start) as a UTC datetime."""
+    from .load import instant
+    found = item.get('properties') or {}
+    value = found.get('datetime') or found.get('start_datetime')
+    try:
+        return None if not value else instant(value, 'datetime')
+    except GraphError:  # an item with no readable time is not loaded
+        return None
+
+
+def _overlaps(item: dict, box) -> bool:
+    if box is None:
+        return True
+    from shapely.geometry import box as rectangle, shape
+    geometry = item.get('geometry')
+    bbox = item.get('bbox')
+    try:
+        found = shape(geometry) if geometry else rectangle(*bbox[:2], *bbox[-2:]) \
+            if bbox else None
+    except (TypeError, ValueError, AttributeError, IndexError):
+        return False
+    return found is None or found.intersects(rectangle(*box))
+
+
+def _during(item: dict, start, end) -> bool:
+    """Does the item's time (instant or interval) meet [start, end)?"""
+    from .load import instant
+    found = item.get('properties') or {}
+    first = _moment(item)
+    try:
+        last = instant(found['end_datetime'], 'end_datetime') if not found.get(
+            'datetime') and found.get('end_datetime') else first
+    except GraphError:
+        last = first
+    return (start is None or last >= start) and (end is None or first < end)
+
+
+def _read(env, url: str, box, start, end) -> list[dict]:
+    """The items at `url` (at most MAX_ITEMS), asset hrefs absolute, read through the
+    stager; a document that cannot be read fails the graph with the stage-in's reason."""
+    from ..execution.errors import ExecutionError
+    from ..execution.stac_stage import StagerStacIO
+    stac_io = StagerStacIO(env.stager, env.inputs_dir / PROCESS, PROCESS)
+    try:
+        return _items_at(stac_io, url, box, start, end)
+    except ExecutionError as err:  # (InputRefused too): the URL is the caller's
+        raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
+
+
+def _document(stac_io, url: str) -> dict:
+    from ..execution.errors import ExecutionError
+    try:
+        found = json.loads(stac_io.read_text_from_href(url))
+    except (ValueError, UnicodeDecodeError):
+        found = None
+    if not isinstance(found, dict):
+        raise ExecutionError(f'input {PROCESS}: {url} is no STAC document (not a JSON '
+                             'object)')
+    return found
+
+
+def _items_at(stac_io, url: str, box, start, end) -> list[dict]:
+    from ..execution.errors import ExecutionError
+    from ..execution.stac_stage import read_items
+    document = _document(stac_io, url)
+    kind = document.get('type')
+    if kind == 'FeatureCollection':
+        return _pages(stac_io, url, document)
+    links = [link for link in document.get('links') or [] if isinstance(link, dict)]
+    if kind == 'Collection' and not any(link.get('rel') in ('item', 'child')
+                                        for link in links):
+        search = next((link.get('href') for link in links if link.get('rel') == 'items'
+                       and link.get('href')), None)
+        if search:  # a STAC API collection: its items, narrowed by the server first
+            page = _narrowed(urljoin(url, search), box, start, end)
+            return _pages(stac_io, page, _document(stac_io, page))
+    if kind not in ('Feature', 'Collection', 'Catalog'):
+        raise ExecutionError(f'input {PROCESS}: {url} is no STAC Item, ItemCollection, '
+                             'Collection or Catalog')
+    items = read_items(url, document, PROCESS, stac_io, limit=MAX_ITEMS)
+    for item in items:
+        item.make_asset_hrefs_absolute()
+    return [item.to_dict(include_self_link=False, transform_hrefs=False) for item in items]
+
+
+def _narrowed(url: str, box, start, end) -> str:
+    """A STAC API items URL asking for the extents (the server may narrow the pages)."""
+    query = {'limit': min(MAX_ITEMS, 100)}
+    if box is not None:
+        query['bbox'] = ','.join(str(v) for v in box)
+    if start is not None or end is not None:
+        query['datetime'] = '/'.join('..' if t is None else t.isoformat().replace(
+            '+00:00', 'Z') for t in (start, end))
+    return f'{url}{"&" if "?" in url else "?"}{urlencode(query)}'
+
+
+def _pages(stac_io, url: str, page: dict) -> list[dict]:
+    """The features of an ItemCollection and of the pages after it (`next` links, GET),
+    at most MAX_ITEMS, asset hrefs resolved against their page."""
+    items, seen = [], {url}
+    while True:
+        for feature in page.get('features') or []:
+            if isinstance(feature, dict) and len(items) < MAX_ITEMS:
+                items.append(_absolute(feature, url))
+        following = next((link.get('href') for link in page.get('links') or []
+                          if isinstance(link, dict) and link.get('rel') == 'next'
+                          and link.get('href') and link.get('method', 'GET') == 'GET'), None)
+        if len(items) >= MAX_ITEMS or not following or urljoin(url, following) in seen:
+            return items
+        url = urljoin(url, following)
+        seen.add(url)
+        page = _document(stac_io, url)
+
+
+def _absolute(item: dict, url: str) -> dict:
+    """The item with its asset hrefs absolute (relative to its self link, else `url`)."""
+    base = next((link.get('href') for link in item.get('links') or []
+                 if isinstance(link, dict) and link.get('rel') == 'self'
+                 and link.get('href')), url)
+    assets = {key: {**asset, 'href': urljoin(urljoin(url, base), str(asset['href']))}
+              for key, asset in (item.get('assets') or {}).items()
+              if isinstance(asset, dict) and asset.get('href')}
+    return {**item, 'assets': assets}
