@@ -223,6 +223,9 @@ def test_batch_job_results_are_loaded_by_the_next_graph_of_their_owner_only(site
     with rasterio.open(written) as dataset:
         expected = dataset.read(1)
     np.testing.assert_allclose(expected, ndvi_mean(site, [0, 1, 2]), rtol=1e-5)
+    # the results' asset names the raster's band (the cube had no band labels left)
+    assets = first.get_results().get_metadata()['assets']
+    assert assets[written.name]['bands'] == [{'name': 'data'}]
     # the client's load_stac_from_job: the results' canonical link, this server's own
     cube = alice.load_stac_from_job(first)
     target = tmp_path / 'again.tif'

@@ -92,7 +92,8 @@ class GraphProcess(JobProcessor):
             run(graph, env, used)
         except GraphError as err:
             raise ProcessorExecuteError(user_msg=f'{err.code}: {err}') from None
-        files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size}
+        files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size,
+                  **({'bands': env.band_names[path]} if env.band_names.get(path) else {})}
                  for path, media_type in env.outputs]
         title = (ctx.job.get('details') or {}).get('title')
         if env.outputs and ctx.job.get('type') == BATCH:

@@ -315,6 +315,12 @@ def _in_workspace(file: dict) -> dict:
     return {'alternate': {'workspace': {'href': href}}} if href else {}
 
 
+def _bands(file: dict) -> dict:
+    """A raster's bands (STAC 1.1 `bands`), as the job wrote them."""
+    names = file.get('bands')
+    return {'bands': [{'name': str(n)} for n in names]} if isinstance(names, list) else {}
+
+
 def _files_of(document: dict) -> list[dict]:
     files = document.get('files')
     return [f for f in files or [] if isinstance(f, dict) and f.get('name')]
@@ -328,7 +334,7 @@ def results_item(job: dict, files: list[dict], document: dict | None = None) -> 
     assets = {f['name']: {'href': f'{job_url}/results/assets/{f["name"]}', 'roles': ['data'],
                           'type': f.get('type') or 'application/octet-stream',
                           'title': f['name'], 'file:size': f.get('size'),
-                          **_in_workspace(f)}
+                          **_bands(f), **_in_workspace(f)}
               for f in files}
     return {
         'type': 'Feature', 'stac_version': '1.1.0', 'id': job['id'],
