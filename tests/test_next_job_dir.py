@@ -87,7 +87,9 @@ def test_workers_prepare_and_the_supervisor_removes_what_it_replaces(make_server
     job_id = server.submit('countdown', {'steps': 0, 'hold_file': str(hold)})
     server.wait_for(job_id, ('running',))
     log = server.data_dir / 'jobs' / job_id / 'job.log'
-    assert 'started (attempt 1)' in log.read_text()
+    # `running` once claimed; the worker then moves its prepared directory in and logs
+    wait_for(lambda: log.is_file() and 'started (attempt 1)' in log.read_text(), 30,
+             what='the job started in the prepared directory')
     assert requests.delete(f'{server.url}/jobs/{job_id}', timeout=30).status_code == 200
     assert server.wait_for(job_id)['status'] == 'dismissed'
     replaced = wait_for(lambda: _prepared(server) - first, 30, what="the new worker's")
