@@ -13,14 +13,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import openeo
 import pytest
 import rasterio
 import requests
 from openeo.rest import OpenEoApiError
 
 from pygeoapi_eoorder.catalogue import demo_bands
-from tests.support.auth import as_
+from tests.support.auth import as_, openeo_as as connect
 from tests.support.workspaces import StaticFiles, start_site, stop_site
 
 BANDS = ['red', 'nir']
@@ -98,12 +97,6 @@ def site(tmp_path_factory):
     yield server
     stop_site(server)
     www.stop()
-
-
-def connect(site, user: str) -> openeo.Connection:
-    connection = openeo.connect(f'{site.url}/openeo/1.2/')
-    connection.authenticate_basic(*as_(user))
-    return connection
 
 
 def ndvi_mean(site, indexes) -> np.ndarray:

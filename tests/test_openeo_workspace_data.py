@@ -13,13 +13,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import openeo
 import pytest
 import rasterio
 import requests
 
 from pygeoapi_eoorder.catalogue import demo_bands
-from tests.support.auth import as_
+from tests.support.auth import as_, openeo_as as connect
 from tests.support.s3 import ACCESS_KEY, SECRET_KEY
 from tests.support.workspaces import StaticFiles, put_file, s3, s3_client, start_site, \
     stop_site
@@ -106,12 +105,6 @@ def site(tmp_path_factory, s3):
     yield server
     stop_site(server)
     www.stop()
-
-
-def connect(site, user: str) -> openeo.Connection:
-    connection = openeo.connect(f'{site.url}/openeo/1.2/')
-    connection.authenticate_basic(*as_(user))
-    return connection
 
 
 def expected_ndvi_mean(site) -> np.ndarray:

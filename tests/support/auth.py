@@ -52,3 +52,12 @@ def deploy(server, user: str, pid: str, visibility: str = 'public',
     return requests.request(method, url, params={'visibility': visibility}, auth=as_(user),
                             json=package(pid), timeout=30,
                             headers={'Content-Type': 'application/ogcapppkg+json'})
+
+
+def openeo_as(server, user: str):
+    """An `openeo` client connection to the server's openEO API, signed in as `user`
+    (Basic)."""
+    import openeo
+    connection = openeo.connect(f'{server.url}/openeo/1.2/')
+    connection.authenticate_basic(*as_(user))
+    return connection
