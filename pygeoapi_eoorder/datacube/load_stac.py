@@ -59,11 +59,15 @@ def _overlaps(item: dict, box) -> bool:
     if box is None:
         return True
     from shapely.geometry import box as rectangle, shape
-    geometry = item.get('geometry')
-    bbox = item.get('bbox')
+    geometry, bbox = item.get('geometry'), item.get('bbox')
     try:
-        found = shape(geometry) if geometry else rectangle(*bbox[:2], *bbox[-2:]) \
-            if bbox else None
+        if geometry:
+            found = shape(geometry)
+        elif bbox:  # 2D [w, s, e, n] or 3D [w, s, low, e, n, high]
+            found = rectangle(*bbox[:2], *bbox[2:4]) if len(bbox) == 4 else \
+                rectangle(bbox[0], bbox[1], bbox[3], bbox[4])
+        else:
+            found = None
     except (TypeError, ValueError, AttributeError, IndexError):
         return False
     return found is None or found.intersects(rectangle(*box))
