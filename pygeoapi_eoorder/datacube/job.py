@@ -82,7 +82,7 @@ class GraphProcess(JobProcessor):
         workspace_stage_in.read_owner_workspaces(ctx)  # assets in them, as the owner may
         env = environment(ctx.settings, ctx.workdir, ctx.job_dir / 'results' / OUTPUT_FOLDER,
                           ctx.stager(), ctx.log)
-        env.own_results = OwnJobResults(ctx)  # (load_stac of this server's job results)
+        env.own_results = OwnJobResults(ctx, BATCH, OUTPUT_FOLDER)  # (for load_stac)
         chosen = workspace_results.target(ctx)  # the job's workspace, if it names one
         used = data.get('user_processes') or {}
         try:

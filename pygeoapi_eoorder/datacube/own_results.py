@@ -20,10 +20,11 @@ RESULTS = re.compile(r'/openeo/1\.2/jobs/([^/]+)/results/?')
 
 class OwnJobResults:
     """`reader(url)`: the items of this server's job results at `url`, their assets at
-    local paths (None: not such a URL)."""
+    local paths (None: not such a URL); `job_type`: the openEO batch jobs' type, `folder`:
+    where in its results such a job wrote its files and item."""
 
-    def __init__(self, ctx):
-        self.ctx = ctx
+    def __init__(self, ctx, job_type: str, folder: str):
+        self.ctx, self.job_type, self.folder = ctx, job_type, folder
         bases = {ctx.base_url, ctx.settings.public_url or ''} - {''}
         self.bases = tuple(base.rstrip('/') for base in bases)
 
@@ -33,16 +34,15 @@ class OwnJobResults:
         return self.items(unquote(found.group(1)), url) if found else None
 
     def items(self, job_id: str, url: str) -> list[dict]:
-        from .job import BATCH, OUTPUT_FOLDER
         ctx, absent = self.ctx, GraphError(f'load_stac: {url} does not exist',
                                            'ProcessParameterInvalid')
         job = ctx.repo.get(job_id)
-        if job is None or job['type'] != BATCH or job['status'] != 'successful' \
+        if job is None or job['type'] != self.job_type or job['status'] != 'successful' \
                 or job['files_removed'] \
                 or not ctx.manager.auth.owns(job_user(ctx.job), job['owner']):
             raise absent
         try:
-            folder = ctx.manager.results_dir(job_id) / OUTPUT_FOLDER
+            folder = ctx.manager.results_dir(job_id) / self.folder
             item = json.loads(confine(folder, f'{job_id}.json').read_text())
             item['assets'] = {name: {**asset, 'href': str(confine(folder, name))}
                               for name, asset in item['assets'].items()}
