@@ -104,7 +104,8 @@ def test_worker_killed_mid_container_job_fails_it_with_a_reason(cluster, tmp_pat
     try:
         wait_for(lambda: f'job {job_id}: job runs on {holder}: dropped' in survivor.log(), 10,
                  what='the immediate redelivery dropped by the surviving worker')
-        assert server.job(job_id)['status'] == 'running'
+        # not run again: still running (or failed already, if the 3 s lease ran out first)
+        assert server.job(job_id)['status'] in ('running', 'failed')
         job = server.wait_for(job_id, timeout=20)   # lease 3 s + sweep every 1 s
         assert job['status'] == 'failed', job
         assert f'its worker {holder} was lost (no heartbeat' in job['message']

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from pygeoapi_eoorder.datacube.errors import GraphError
+from pygeoapi_eoorder.datacube.load import by_date
 from pygeoapi_eoorder.datacube.load_stac import _during, _overlaps
 from pygeoapi_eoorder.datacube.properties import matcher
 
@@ -99,3 +100,18 @@ def test_conditions_this_back_end_cannot_test_are_refused():
     assert refused.value.code == 'ProcessParameterInvalid'
     assert str(refused.value).startswith('load_stac: properties.eo:cloud_cover: ')
     assert matcher(None) is None and matcher({}) is None
+
+
+def test_assets_of_their_own_dates_are_items_of_their_own():
+    item = {'id': 'job', 'properties': {'datetime': '2024-07-01T00:00:00Z'}, 'assets': {
+        'a.tif': {'href': 'a.tif', 'datetime': '2024-06-05T00:00:00Z'},
+        'b.tif': {'href': 'b.tif', 'datetime': '2024-06-15T00:00:00Z'},
+        'b.json': {'href': 'b.json', 'datetime': '2024-06-15T00:00:00Z'},
+        'c.json': {'href': 'c.json'}}}
+    assert by_date(item) == [
+        {'id': 'job/2024-06-05T00:00:00Z', 'properties': {'datetime': '2024-06-05T00:00:00Z'},
+         'assets': {'data': item['assets']['a.tif']}},
+        {'id': 'job/2024-06-15T00:00:00Z', 'properties': {'datetime': '2024-06-15T00:00:00Z'},
+         'assets': {'data': item['assets']['b.json'], 'data_1': item['assets']['b.tif']}}]
+    single = {**item, 'assets': {'a.tif': item['assets']['a.tif']}}
+    assert by_date(single) == [single]

@@ -236,6 +236,28 @@ def test_batch_job_results_are_loaded_by_the_next_graph_of_their_owner_only(site
         answers[1].json()['message'].replace('no-such-job', 'X')
 
 
+def test_a_time_series_saved_one_file_per_date_loads_again_as_a_time_series(site, tmp_path):
+    """save_result of a cube that keeps `t`: one GeoTIFF per date, each asset with its
+    datetime; loading the results gives the three dates back, and their mean is the
+    mean of the three NDVIs."""
+    alice = connect(site, 'alice')
+    graph = {'process_graph': {
+        'load': load(f'{site.www.url}/catalog.json', bands=BANDS),
+        'ndvi': {'process_id': 'ndvi', 'arguments': {'data': {'from_node': 'load'}}},
+        'save': {'process_id': 'save_result', 'arguments': {
+            'data': {'from_node': 'ndvi'}, 'format': 'GTiff'}, 'result': True}}}
+    series = alice.create_job(graph)
+    series.start_and_wait(max_poll_interval=0.5)
+    assets = series.get_results().get_metadata()['assets']
+    assert sorted(a['datetime'][:10] for a in assets.values()) == \
+        [p.date for p in demo_bands.PRODUCTS]
+    cube = alice.load_stac_from_job(series).reduce_dimension('t', reducer='mean')
+    target = tmp_path / 'mean.tif'
+    cube.download(target, format='GTiff')
+    with rasterio.open(target) as dataset:
+        np.testing.assert_allclose(dataset.read(1), ndvi_mean(site, [0, 1, 2]), rtol=1e-5)
+
+
 @pytest.mark.parametrize('url, reason', [
     ('file:///etc/passwd', 'outside'),
     ('http://169.254.169.254/latest/meta-data/', 'refused'),

@@ -245,6 +245,36 @@ def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_pa
         np.testing.assert_allclose(dataset.read(1), expected_ndvi_mean(site), rtol=1e-5)
 
 
+def test_a_time_series_staged_into_a_workspace_loads_as_a_time_series(site, tmp_path):
+    """NDVI kept per date: one GeoTIFF per date in one workspace item, each asset with
+    its datetime; load_collection gives the dates back (their mean is the oracle's)."""
+    assert call(site, 'POST', 'alice', '/workspaces', json={'id': 'series'}
+                ).status_code == 201
+    created = call(site, 'POST', 'alice', '/openeo/1.2/jobs', json={
+        'process': graph('workspace-scenes'), 'workspace': 'series'})
+    assert created.status_code == 201, created.text
+    job = connect(site, 'alice').job(created.headers['OpenEO-Identifier'])
+    job.start_and_wait(max_poll_interval=1, connection_retry_interval=1)
+    [record] = call(site, 'GET', 'alice', '/workspaces/series/records').json()['features']
+    assert sorted(a['datetime'][:10] for a in record['assets'].values()) == \
+        sorted(p.date for p in demo_bands.PRODUCTS)
+    again = call(site, 'POST', 'alice', '/openeo/1.2/result', json={'process': {
+        'process_graph': {
+            'load': {'process_id': 'load_collection', 'arguments': {
+                'id': 'workspace-series', 'spatial_extent': None, 'temporal_extent': None,
+                'bands': ['data']}},
+            'mean': {'process_id': 'reduce_dimension', 'arguments': {
+                'data': {'from_node': 'load'}, 'dimension': 't', 'reducer': {
+                    'process_graph': {'m': {'process_id': 'mean', 'arguments': {
+                        'data': {'from_parameter': 'data'}}, 'result': True}}}}},
+            'save': {'process_id': 'save_result', 'arguments': {
+                'data': {'from_node': 'mean'}, 'format': 'GTiff'}, 'result': True}}}})
+    assert again.status_code == 200, again.text
+    (tmp_path / 'again.tif').write_bytes(again.content)
+    with rasterio.open(tmp_path / 'again.tif') as dataset:
+        np.testing.assert_allclose(dataset.read(1), expected_ndvi_mean(site), rtol=1e-5)
+
+
 def test_a_file_url_of_another_users_workspace_is_as_if_absent(site):
     """The same for this server's workspace file URLs: bob's file (it exists), a file
     alice's own workspace does not hold, and keys or workspace ids climbing out with `..`

@@ -93,7 +93,8 @@ class GraphProcess(JobProcessor):
         except GraphError as err:
             raise ProcessorExecuteError(user_msg=f'{err.code}: {err}') from None
         files = [{'name': path.name, 'type': media_type, 'size': path.stat().st_size,
-                  **({'bands': env.band_names[path]} if env.band_names.get(path) else {})}
+                  **({'bands': env.band_names[path]} if env.band_names.get(path) else {}),
+                  **({'datetime': env.dates[path]} if path in env.dates else {})}
                  for path, media_type in env.outputs]
         title = (ctx.job.get('details') or {}).get('title')
         if env.outputs and ctx.job.get('type') == BATCH:
@@ -150,12 +151,16 @@ def register_results(ctx, env, title: str | None) -> None:
     register_stac(ctx, env.output_dir, base, items=[public])
 
 
-def _asset(path: Path, media_type: str, bands: list[str] | None) -> dict:
+def _asset(path: Path, media_type: str, bands: list[str] | None,
+           date: str | None = None) -> dict:
     """A written file as a STAC asset; a raster's with its bands (STAC 1.1 `bands`: a
-    graph can load it again once it is in a workspace's collection)."""
+    graph can load it again, e.g. once it is in a workspace's collection) and, one date
+    of a time series, its `datetime` (common metadata in an asset)."""
     asset = {'href': str(path), 'type': media_type, 'roles': ['data']}
     if bands:
         asset['bands'] = [{'name': name} for name in bands]
+    if date:
+        asset['datetime'] = date
     return asset
 
 
@@ -176,7 +181,8 @@ def write_catalog(ctx, env, title: str | None) -> dict:
             'properties': {'title': title or f'openEO job {ctx.job_id}', 'datetime': now},
             'links': [{'rel': rel, 'href': './catalog.json', 'type': 'application/json'}
                       for rel in ('root', 'parent')],
-            'assets': {path.name: _asset(path, media_type, env.band_names.get(path))
+            'assets': {path.name: _asset(path, media_type, env.band_names.get(path),
+                                         env.dates.get(path))
                        for path, media_type in env.outputs}}
     if bbox is None:
         del item['bbox']

@@ -95,6 +95,27 @@ def _record_item(document: dict) -> dict:
             'properties': {'datetime': interval[0]}, 'assets': document.get('assets') or {}}
 
 
+def by_date(item: dict) -> list[dict]:
+    """An item whose assets each hold one date (their own `datetime`, as a time series a
+    job wrote one file per date) as one item per date with those assets, keyed alike in
+    every date (`data`, `data_1`, ... in the order of their keys: the keys of such files
+    differ by date, and odc-stac finds a band in the asset of the same key); else the
+    item."""
+    dated: dict[str, dict] = {}
+    for key, asset in (item.get('assets') or {}).items():
+        if isinstance(asset, dict) and isinstance(asset.get('datetime'), str):
+            dated.setdefault(asset['datetime'], {})[key] = asset
+    if len(dated) < 2:
+        return [item]
+    properties = {k: v for k, v in (item.get('properties') or {}).items()
+                  if k not in ('start_datetime', 'end_datetime')}
+    return [{**item, 'id': f'{item.get("id")}/{when}', 'assets': {
+                 f'data_{index}' if index else 'data': assets[key]
+                 for index, key in enumerate(sorted(assets))},
+             'properties': {**properties, 'datetime': when}}
+            for when, assets in sorted(dated.items())]
+
+
 def band_assets(item: dict, unnamed: bool = False) -> dict[str, list[dict]]:
     """An item's raster assets and their bands (STAC 1.1 `bands` or `eo:bands`; with
     `unnamed`, a GeoTIFF data asset that names none too: one band, named after it)."""
@@ -171,8 +192,8 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
     if not documents:
         raise no_data(f'load_collection: no data in {id!r} for this extent')
     env.log.info('load_collection %s: %d records', id, len(documents))
-    items = [prepared(env, _record_item(document), index)
-             for index, document in enumerate(documents)]
+    items = [prepared(env, item, index) for index, item in enumerate(
+        part for document in documents for part in by_date(_record_item(document)))]
     return cube(env, items, bands, box, f'load_collection: {id!r}')
 
 

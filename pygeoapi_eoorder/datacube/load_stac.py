@@ -23,7 +23,7 @@ MAX_ITEMS = 500
 def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
               properties=None, **_):
     """The openEO process: the matching items at `url` as a cube."""
-    from .load import band_assets, cube, ends, lonlat_box, prepared
+    from .load import band_assets, by_date, cube, ends, lonlat_box, prepared
     from .properties import matcher
     url = str(getattr(url, 'root', url))
     box, (start, end) = lonlat_box(spatial_extent), ends(temporal_extent, PROCESS)
@@ -31,7 +31,8 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
         properties = env.conditions.get(properties, properties)
     meets = matcher(properties, PROCESS)
     own = env.own_results(url)
-    items = own if own is not None else _read(env, url, box, start, end)
+    items = [part for item in (own if own is not None else _read(env, url, box, start, end))
+             for part in by_date(item)]
     chosen = sorted((item for item in items
                      if _moment(item) is not None and _overlaps(item, box)
                      and _during(item, start, end) and (meets is None or meets(item))

@@ -31,6 +31,7 @@ class RunEnv:
     log: logging.Logger
     outputs: list = field(default_factory=list)
     band_names: dict = field(default_factory=dict)  # raster written -> its bands' names
+    dates: dict = field(default_factory=dict)  # raster written -> the date it holds
     bounds: list = field(default_factory=list)
     ogc_ids: dict = field(default_factory=dict)  # openEO id -> OGC id of callable steps
     conditions: dict = field(default_factory=dict)  # load_collection properties set aside

@@ -72,6 +72,7 @@ def save_result(env, data, format, options=None, **_):
             write_gtiff(cube.isel(t=index), target)
             env.outputs.append((target, media_type))
             env.band_names[target] = band_names(cube)
+            env.dates[target] = iso_date(label)
     else:
         target = env.output_dir / f'result{suffix}'
         (write_gtiff if name == 'GTiff' else _write_netcdf)(cube, target)
@@ -80,6 +81,14 @@ def save_result(env, data, format, options=None, **_):
             env.band_names[target] = band_names(cube)
     env.log.info('save_result: %s', ', '.join(p.name for p, _ in env.outputs))
     return True
+
+
+def iso_date(label) -> str:
+    """A time label of a cube as an RFC 3339 date-time (UTC)."""
+    import pandas
+    stamp = pandas.Timestamp(label)
+    stamp = stamp.tz_localize('UTC') if stamp.tzinfo is None else stamp.tz_convert('UTC')
+    return stamp.isoformat().replace('+00:00', 'Z')
 
 
 def lonlat_bounds(cube) -> list[float] | None:

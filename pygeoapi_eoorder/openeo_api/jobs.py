@@ -315,10 +315,12 @@ def _in_workspace(file: dict) -> dict:
     return {'alternate': {'workspace': {'href': href}}} if href else {}
 
 
-def _bands(file: dict) -> dict:
-    """A raster's bands (STAC 1.1 `bands`), as the job wrote them."""
-    names = file.get('bands')
-    return {'bands': [{'name': str(n)} for n in names]} if isinstance(names, list) else {}
+def _raster_fields(file: dict) -> dict:
+    """A raster's bands (STAC 1.1 `bands`) and, one date of a time series, its
+    `datetime`, as the job wrote them."""
+    names, date = file.get('bands'), file.get('datetime')
+    return {**({'bands': [{'name': str(n)} for n in names]} if isinstance(names, list)
+               else {}), **({'datetime': date} if isinstance(date, str) else {})}
 
 
 def _files_of(document: dict) -> list[dict]:
@@ -334,7 +336,7 @@ def results_item(job: dict, files: list[dict], document: dict | None = None) -> 
     assets = {f['name']: {'href': f'{job_url}/results/assets/{f["name"]}', 'roles': ['data'],
                           'type': f.get('type') or 'application/octet-stream',
                           'title': f['name'], 'file:size': f.get('size'),
-                          **_bands(f), **_in_workspace(f)}
+                          **_raster_fields(f), **_in_workspace(f)}
               for f in files}
     return {
         'type': 'Feature', 'stac_version': '1.1.0', 'id': job['id'],
