@@ -126,6 +126,13 @@ def graph(collection: str) -> dict:
             'data': {'from_node': 'ndvi'}, 'format': 'GTiff'}, 'result': True}}}
 
 
+def mean_over_t(node: str) -> dict:
+    return {'process_id': 'reduce_dimension', 'arguments': {
+        'data': {'from_node': node}, 'dimension': 't', 'reducer': {'process_graph': {
+            'm': {'process_id': 'mean', 'arguments': {'data': {'from_parameter': 'data'}},
+                  'result': True}}}}}
+
+
 def without_id(reply: requests.Response, named: str, instead: str) -> dict:
     """An openEO error with the name replaced and without its (unique) `id`."""
     answer = json.loads(reply.text.replace(named, instead))
@@ -217,10 +224,7 @@ def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_pa
         'process': {'process_graph': {
             **{k: v for k, v in graph('workspace-scenes')['process_graph'].items()
                if k != 'save'},
-            'mean': {'process_id': 'reduce_dimension', 'arguments': {
-                'data': {'from_node': 'ndvi'}, 'dimension': 't', 'reducer': {
-                    'process_graph': {'m': {'process_id': 'mean', 'arguments': {
-                        'data': {'from_parameter': 'data'}}, 'result': True}}}}},
+            'mean': mean_over_t('ndvi'),
             'save': {'process_id': 'save_result', 'arguments': {
                 'data': {'from_node': 'mean'}, 'format': 'GTiff'}, 'result': True}}},
         'workspace': 'outputs'})
@@ -232,17 +236,8 @@ def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_pa
     [asset] = record['assets'].values()
     assert asset['href'].startswith(f'{site.url}/workspaces/outputs/files/')
     assert asset['bands'] == [{'name': 'data'}] and 'proj:transform' not in asset
-    again = call(site, 'POST', 'alice', '/openeo/1.2/result', json={'process': {
-        'process_graph': {
-            'load': {'process_id': 'load_collection', 'arguments': {
-                'id': 'workspace-outputs', 'spatial_extent': None, 'temporal_extent': None,
-                'bands': ['data']}},
-            'save': {'process_id': 'save_result', 'arguments': {
-                'data': {'from_node': 'load'}, 'format': 'GTiff'}, 'result': True}}}})
-    assert again.status_code == 200, again.text
-    (tmp_path / 'again.tif').write_bytes(again.content)
-    with rasterio.open(tmp_path / 'again.tif') as dataset:
-        np.testing.assert_allclose(dataset.read(1), expected_ndvi_mean(site), rtol=1e-5)
+    np.testing.assert_allclose(loaded_again(site, 'workspace-outputs', tmp_path),
+                               expected_ndvi_mean(site), rtol=1e-5)
 
 
 def test_a_time_series_staged_into_a_workspace_loads_as_a_time_series(site, tmp_path):
@@ -258,21 +253,25 @@ def test_a_time_series_staged_into_a_workspace_loads_as_a_time_series(site, tmp_
     [record] = call(site, 'GET', 'alice', '/workspaces/series/records').json()['features']
     assert sorted(a['datetime'][:10] for a in record['assets'].values()) == \
         sorted(p.date for p in demo_bands.PRODUCTS)
+    np.testing.assert_allclose(loaded_again(site, 'workspace-series', tmp_path),
+                               expected_ndvi_mean(site), rtol=1e-5)
+
+
+def loaded_again(site, collection: str, tmp_path) -> np.ndarray:
+    """Band `data` of a workspace collection loaded by a synchronous graph of alice's,
+    averaged over `t`."""
     again = call(site, 'POST', 'alice', '/openeo/1.2/result', json={'process': {
         'process_graph': {
             'load': {'process_id': 'load_collection', 'arguments': {
-                'id': 'workspace-series', 'spatial_extent': None, 'temporal_extent': None,
+                'id': collection, 'spatial_extent': None, 'temporal_extent': None,
                 'bands': ['data']}},
-            'mean': {'process_id': 'reduce_dimension', 'arguments': {
-                'data': {'from_node': 'load'}, 'dimension': 't', 'reducer': {
-                    'process_graph': {'m': {'process_id': 'mean', 'arguments': {
-                        'data': {'from_parameter': 'data'}}, 'result': True}}}}},
+            'mean': mean_over_t('load'),
             'save': {'process_id': 'save_result', 'arguments': {
                 'data': {'from_node': 'mean'}, 'format': 'GTiff'}, 'result': True}}}})
     assert again.status_code == 200, again.text
     (tmp_path / 'again.tif').write_bytes(again.content)
     with rasterio.open(tmp_path / 'again.tif') as dataset:
-        np.testing.assert_allclose(dataset.read(1), expected_ndvi_mean(site), rtol=1e-5)
+        return dataset.read(1)
 
 
 def test_a_file_url_of_another_users_workspace_is_as_if_absent(site):
