@@ -11,7 +11,7 @@ import pytest
 
 from pygeoapi_eoorder.datacube.errors import GraphError
 from pygeoapi_eoorder.datacube.load import by_date
-from pygeoapi_eoorder.datacube.load_stac import _during, _overlaps
+from pygeoapi_eoorder.datacube.load_stac import _during, _overlaps, _span
 from pygeoapi_eoorder.datacube.properties import matcher
 
 BOX = [10.0, 40.0, 11.0, 41.0]
@@ -50,7 +50,7 @@ def test_footprints(item, kept):
       'end_datetime': '2024-06-20T00:00:00Z'}, utc(2024, 6, 1), utc(2024, 6, 10), False),
 ])
 def test_times(properties, start, end, kept):
-    assert _during({'properties': properties}, start, end) is kept
+    assert _during(_span({'properties': properties}), start, end) is kept
 
 
 def condition(process_id: str, **arguments) -> dict:

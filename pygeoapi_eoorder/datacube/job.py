@@ -153,15 +153,18 @@ def register_results(ctx, env, title: str | None) -> None:
 
 def _asset(path: Path, media_type: str, bands: list[str] | None,
            date: str | None = None) -> dict:
-    """A written file as a STAC asset; a raster's with its bands (STAC 1.1 `bands`: a
-    graph can load it again, e.g. once it is in a workspace's collection) and, one date
-    of a time series, its `datetime` (common metadata in an asset)."""
-    asset = {'href': str(path), 'type': media_type, 'roles': ['data']}
-    if bands:
-        asset['bands'] = [{'name': name} for name in bands]
-    if date:
-        asset['datetime'] = date
-    return asset
+    """A written file as a STAC asset (see `raster_fields`)."""
+    return {'href': str(path), 'type': media_type, 'roles': ['data'],
+            **raster_fields(bands, date)}
+
+
+def raster_fields(bands, date) -> dict:
+    """The STAC asset fields of a raster written: its bands (STAC 1.1 `bands`: a graph
+    can load it again, e.g. from the job's results or a workspace's collection) and, one
+    date of a time series, its `datetime` (common metadata in an asset)."""
+    return {**({'bands': [{'name': str(n)} for n in bands]}
+               if isinstance(bands, list) and bands else {}),
+            **({'datetime': date} if isinstance(date, str) and date else {})}
 
 
 def write_catalog(ctx, env, title: str | None) -> dict:

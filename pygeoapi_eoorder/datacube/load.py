@@ -132,19 +132,20 @@ def band_assets(item: dict, unnamed: bool = False) -> dict[str, list[dict]]:
     return found
 
 
-def prepared(env, item: dict, index: int, local: bool = False, unnamed: bool = False,
-             process: str = 'load_collection'):
+def prepared(env, item: dict, index: int, local: bool = False, theirs: bool = False):
     """A pystac Item odc-stac loads: the item's raster assets staged into the run's input
     area (`local`: read where they are, this server's own files), each with its bands
-    and its pixel grid (the file's where the item gives none); `unnamed`: see
-    `band_assets`."""
+    and its pixel grid (the file's where the item gives none). `theirs`: an item of a
+    STAC source the caller named (`load_stac`), not of the catalogue: a GeoTIFF naming
+    no bands is one band (`band_assets`), an asset that cannot be read the caller's
+    fault (`RunEnv.stage`)."""
     import pystac
     from shapely.geometry import shape
     assets = {}
-    for key, bands in band_assets(item, unnamed).items():
+    for key, bands in band_assets(item, unnamed=theirs).items():
         asset = item['assets'][key]
         path = asset['href'] if local else env.stage(
-            asset['href'], safe_name(f'{index}_{key}', 'asset'), process)
+            asset['href'], safe_name(f'{index}_{key}', 'asset'), theirs)
         assets[key] = {**asset, 'href': str(path), 'eo:bands': bands, 'bands': [
             {'name': b.get('name') or key} for b in bands]}
         if not has_grid(asset):  # (a record without projection metadata: the file's)

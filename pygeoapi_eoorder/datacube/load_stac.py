@@ -23,7 +23,7 @@ MAX_ITEMS = 500
 def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
               properties=None, **_):
     """The openEO process: the matching items at `url` as a cube."""
-    from .load import band_assets, by_date, cube, ends, lonlat_box, prepared
+    from .load import _interval, band_assets, by_date, cube, ends, lonlat_box, prepared
     from .properties import matcher
     url = str(getattr(url, 'root', url))
     box, (start, end) = lonlat_box(spatial_extent), ends(temporal_extent, PROCESS)
@@ -31,29 +31,37 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
         properties = env.conditions.get(properties, properties)
     meets = matcher(properties, PROCESS)
     own = env.own_results(url)
-    items = [part for item in (own if own is not None else _read(env, url, box, start, end))
-             for part in by_date(item)]
-    chosen = sorted((item for item in items
-                     if _moment(item) is not None and _overlaps(item, box)
-                     and _during(item, start, end) and (meets is None or meets(item))
-                     and band_assets(item, unnamed=True)), key=_moment)
+    found = own if own is not None else _read(env, url, box, _interval(temporal_extent))
+    timed = [(span, part) for item in found for part in by_date(item)
+             if (span := _span(part)) is not None]
+    chosen = [item for span, item in sorted(timed, key=lambda pair: pair[0][0])
+              if _during(span, start, end) and _overlaps(item, box)
+              and (meets is None or meets(item)) and band_assets(item, unnamed=True)]
     if not chosen:
         raise no_data(f'load_stac: no data at {url} for this extent')
     env.log.info('load_stac %s: %d items', url, len(chosen))
-    loaded = [prepared(env, item, index, local=own is not None, unnamed=True, process=PROCESS)
+    loaded = [prepared(env, item, index, local=own is not None, theirs=True)
               for index, item in enumerate(chosen)]
     return cube(env, loaded, bands, box, f'load_stac: {url}')
 
 
-def _moment(item: dict):
-    """When an item was taken (its datetime, else its start) as a UTC datetime."""
+def _span(item: dict) -> tuple | None:
+    """The first and last instants of an item's time as UTC datetimes (its datetime
+    twice, else its start and end; an end missing or unreadable: the start twice); None:
+    it has no readable time (it is not loaded)."""
     from .load import instant
     found = item.get('properties') or {}
-    value = found.get('datetime') or found.get('start_datetime')
+    first = found.get('datetime') or found.get('start_datetime')
+    last = None if found.get('datetime') else found.get('end_datetime')
     try:
-        return None if not value else instant(value, 'datetime')
-    except GraphError:  # an item with no readable time is not loaded
+        first = instant(first, 'datetime') if first else None
+    except GraphError:
         return None
+    try:
+        return None if first is None else (first, instant(last, 'end_datetime') if last
+                                           else first)
+    except GraphError:
+        return first, first
 
 
 def _overlaps(item: dict, box) -> bool:
@@ -74,27 +82,20 @@ def _overlaps(item: dict, box) -> bool:
     return found is None or found.intersects(rectangle(*box))
 
 
-def _during(item: dict, start, end) -> bool:
-    """Does the item's time (instant or interval) meet [start, end)?"""
-    from .load import instant
-    found = item.get('properties') or {}
-    first = _moment(item)
-    try:
-        last = instant(found['end_datetime'], 'end_datetime') if not found.get(
-            'datetime') and found.get('end_datetime') else first
-    except GraphError:
-        last = first
+def _during(span: tuple, start, end) -> bool:
+    """Does an item's time (`_span`) meet [start, end)?"""
+    first, last = span
     return (start is None or last >= start) and (end is None or first < end)
 
 
-def _read(env, url: str, box, start, end) -> list[dict]:
+def _read(env, url: str, box, interval: str | None) -> list[dict]:
     """The items at `url` (at most MAX_ITEMS), asset hrefs absolute, read through the
     stager; a document that cannot be read fails the graph with the stage-in's reason."""
     from ..execution.errors import ExecutionError
     from ..execution.stac_stage import StagerStacIO
     stac_io = StagerStacIO(env.stager, env.inputs_dir / PROCESS, PROCESS)
     try:
-        return _items_at(stac_io, url, box, start, end)
+        return _items_at(stac_io, url, box, interval)
     except ExecutionError as err:  # (InputRefused too): the URL is the caller's
         raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
 
@@ -111,7 +112,7 @@ def _document(stac_io, url: str) -> dict:
     return found
 
 
-def _items_at(stac_io, url: str, box, start, end) -> list[dict]:
+def _items_at(stac_io, url: str, box, interval: str | None) -> list[dict]:
     from ..execution.errors import ExecutionError
     from ..execution.stac_stage import read_items
     document = _document(stac_io, url)
@@ -124,7 +125,7 @@ def _items_at(stac_io, url: str, box, start, end) -> list[dict]:
         search = next((link.get('href') for link in links if link.get('rel') == 'items'
                        and link.get('href')), None)
         if search:  # a STAC API collection: its items, narrowed by the server first
-            page = _narrowed(urljoin(url, search), box, start, end)
+            page = _narrowed(urljoin(url, search), box, interval)
             return _pages(stac_io, page, _document(stac_io, page))
     if kind not in ('Feature', 'Collection', 'Catalog'):
         raise ExecutionError(f'input {PROCESS}: {url} is no STAC Item, ItemCollection, '
@@ -135,14 +136,14 @@ def _items_at(stac_io, url: str, box, start, end) -> list[dict]:
     return [item.to_dict(include_self_link=False, transform_hrefs=False) for item in items]
 
 
-def _narrowed(url: str, box, start, end) -> str:
-    """A STAC API items URL asking for the extents (the server may narrow the pages)."""
+def _narrowed(url: str, box, interval: str | None) -> str:
+    """A STAC API items URL asking for the extents (the server may narrow the pages);
+    `interval`: the catalogue's, inclusive, as the API's `datetime`."""
     query = {'limit': min(MAX_ITEMS, 100)}
     if box is not None:
         query['bbox'] = ','.join(str(v) for v in box)
-    if start is not None or end is not None:
-        query['datetime'] = '/'.join('..' if t is None else t.isoformat().replace(
-            '+00:00', 'Z') for t in (start, end))
+    if interval is not None:
+        query['datetime'] = interval
     return f'{url}{"&" if "?" in url else "?"}{urlencode(query)}'
 
 

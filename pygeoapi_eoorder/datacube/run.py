@@ -48,19 +48,21 @@ class RunEnv:
         found = self.collections.get(collection_id)
         return found if found is not None else self.other_collection(collection_id)
 
-    def stage(self, href: str, name: str, process: str = 'load_collection') -> Path:
+    def stage(self, href: str, name: str, theirs: bool = False) -> Path:
         """A local copy of an asset (http(s) through egress, file:// from allowed roots,
         s3:// of the owner's workspaces); one that cannot be read fails the graph with
-        the stage-in's reason: a refused one, and any of `load_stac` (whose STAC the
-        caller names), as the caller's fault, else as the server's (its catalogue's)."""
+        the stage-in's reason: a refused one, and any the caller named (`theirs`: of a
+        `load_stac` source), as the caller's fault, else as the server's (its
+        catalogue's)."""
         from ..execution.errors import ExecutionError, InputRefused
         filename = safe_name(Path(urlparse(href).path).name or 'asset', 'asset file')
         target = confine(self.inputs_dir, name, filename)
         if not target.exists():
             try:
-                self.stager.copy_to(href, target, process)
+                self.stager.copy_to(href, target, 'load_stac' if theirs else
+                                    'load_collection')
             except ExecutionError as err:  # (InputRefused too)
-                if isinstance(err, InputRefused) or process == 'load_stac':
+                if isinstance(err, InputRefused) or theirs:
                     raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
                 raise GraphError(err.user_msg, 'Internal', 500) from None
         return target

@@ -8,7 +8,8 @@ from flask import Response, request, send_file
 
 from ..datacube import estimate
 from ..datacube.errors import GraphError
-from ..datacube.job import BATCH, OUTPUT_FOLDER, PROCESS_ID, SYNC, remove_results
+from ..datacube.job import BATCH, OUTPUT_FOLDER, PROCESS_ID, SYNC, raster_fields, \
+    remove_results
 from ..datacube.run import check, graph_of, uses_other_processes
 from ..datacube.ogc_steps import step_ids
 from ..execution.paths import open_regular_file
@@ -315,14 +316,6 @@ def _in_workspace(file: dict) -> dict:
     return {'alternate': {'workspace': {'href': href}}} if href else {}
 
 
-def _raster_fields(file: dict) -> dict:
-    """A raster's bands (STAC 1.1 `bands`) and, one date of a time series, its
-    `datetime`, as the job wrote them."""
-    names, date = file.get('bands'), file.get('datetime')
-    return {**({'bands': [{'name': str(n)} for n in names]} if isinstance(names, list)
-               else {}), **({'datetime': date} if isinstance(date, str) else {})}
-
-
 def _files_of(document: dict) -> list[dict]:
     files = document.get('files')
     return [f for f in files or [] if isinstance(f, dict) and f.get('name')]
@@ -336,7 +329,8 @@ def results_item(job: dict, files: list[dict], document: dict | None = None) -> 
     assets = {f['name']: {'href': f'{job_url}/results/assets/{f["name"]}', 'roles': ['data'],
                           'type': f.get('type') or 'application/octet-stream',
                           'title': f['name'], 'file:size': f.get('size'),
-                          **_raster_fields(f), **_in_workspace(f)}
+                          **raster_fields(f.get('bands'), f.get('datetime')),
+                          **_in_workspace(f)}
               for f in files}
     return {
         'type': 'Feature', 'stac_version': '1.1.0', 'id': job['id'],
