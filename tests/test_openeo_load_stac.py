@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -187,6 +188,23 @@ def test_stac_api_collection_and_a_spatial_extent(site, tmp_path):
     columns = found.shape[1]
     assert found.shape[0] == demo_bands.SIZE[0] and 0 < columns < demo_bands.SIZE[1]
     np.testing.assert_allclose(found, expected[:, :columns], rtol=1e-5)
+
+
+def test_a_stac_api_is_asked_for_the_extents(site, tmp_path):
+    """The items request carries the box and the time window (inclusive end: openEO's
+    exclusive end less one microsecond); the items it answers are filtered again."""
+    extent = {'west': WEST, 'south': SOUTH, 'east': EAST, 'north': NORTH}
+    before = len(site.www.requested)
+    graph = ndvi_graph(load(f'{site.www.url}/api/collection.json', bands=BANDS,
+                            spatial_extent=extent,
+                            temporal_extent=['2024-06-10', '2024-07-01']))
+    found = computed(connect(site, 'alice'), graph, tmp_path)
+    np.testing.assert_allclose(found, ndvi_mean(site, [1, 2]), rtol=1e-5)
+    [asked] = [p for p in site.www.requested[before:] if p.startswith('/page1.json?')]
+    query = parse_qs(urlsplit(asked).query)
+    assert [float(v) for v in query['bbox'][0].split(',')] == [WEST, SOUTH, EAST, NORTH]
+    assert query['datetime'] == ['2024-06-10T00:00:00Z/2024-06-30T23:59:59.999999Z']
+    assert query['limit'] == ['100']
 
 
 def test_a_geotiff_without_band_metadata_is_one_band_named_after_its_asset(site, tmp_path):

@@ -33,15 +33,23 @@ STORES = ['sqlite', 'postgresql']
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
+    requested: list | None = None  # (the paths asked for, with their queries, if given)
+
     def log_message(self, *args) -> None:
-        """No access log on the test's output."""
+        """No access log on the test's output; the path noted in `requested`."""
+        if self.requested is not None:
+            self.requested.append(self.path)
 
 
 class StaticFiles:
-    """The files under `root` over HTTP on 127.0.0.1 (an ephemeral port); `url` is the base."""
+    """The files under `root` over HTTP on 127.0.0.1 (an ephemeral port); `url` is the base;
+    `requested`: the paths (and queries) asked for, in order."""
 
     def __init__(self, root: Path):
-        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.requested: list[str] = []
+        handler = functools.partial(
+            type('_Noting', (_QuietHandler,), {'requested': self.requested}),
+            directory=str(root))
         self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         self.url = f'http://127.0.0.1:{self.httpd.server_port}'
