@@ -128,3 +128,32 @@ class LateFiles(JobProcessor):
             target.write_text('{"late": true}')
         self.context.in_background(InBackground(write, 'late'))
         return 'application/json', {'written': 'late/late.json'}
+
+
+class Garbage:
+    """A reference cycle that writes `marker` when the cyclic collector frees it."""
+
+    def __init__(self, marker: str):
+        self.marker, self.itself = marker, self
+
+    def __del__(self):
+        with open(self.marker, 'w') as fh:
+            fh.write('collected')
+
+
+class LeavesGarbage(JobProcessor):
+    """Leaves a reference cycle behind (see `Garbage`) and returns the collector's
+    thresholds as it ran."""
+
+    def __init__(self, processor_def):
+        meta = _metadata('garbage', ['async-execute'])
+        meta['inputs'] = {'marker': {'title': 'file written when the cycle is freed',
+                                     'schema': {'type': 'string'}}}
+        meta['outputs'] = {'thresholds': {'title': 'gc thresholds', 'schema': {
+            'type': 'array', 'items': {'type': 'integer'}}}}
+        super().__init__(processor_def, meta)
+
+    def execute(self, data, outputs=None):
+        import gc
+        Garbage(data['marker'])
+        return 'application/json', list(gc.get_threshold())
