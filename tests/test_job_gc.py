@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gc
 
+import requests
+
 from pygeoapi_eoorder.components import Components
 from pygeoapi_eoorder.jobs.worker import JOB_GC_THRESHOLD, run_job
 from tests.support.cluster import wait_for
@@ -33,5 +35,7 @@ def test_a_local_worker_collects_a_jobs_garbage_when_it_has_ended(make_server, t
     marker = tmp_path / 'collected'
     job_id = server.submit('garbage', {'marker': str(marker)})
     assert server.wait_for(job_id)['status'] == 'successful'
+    ran = requests.get(f'{server.url}/jobs/{job_id}/results', timeout=10).json()
+    assert ran == [JOB_GC_THRESHOLD, *gc.get_threshold()[1:]]
     assert wait_for(marker.exists, timeout=10), 'the cycle the job left was not collected'
     assert marker.read_text() == 'collected'

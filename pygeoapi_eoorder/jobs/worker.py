@@ -242,17 +242,19 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None
     job_process_logging()
     runtime.warm_up()  # a job arriving meanwhile waits for the imports it needs, no more
     prepared = NextJobDir(runtime.settings.jobs_dir)
-    while True:
-        prepared.prepare()  # (while idle)
-        try:
-            job = conn.recv()
-        except (EOFError, OSError):
-            return
-        ended = False  # (then the supervisor reads how it was left)
-        try:
-            ended = run_job(runtime, job, prepared)
-        except Exception:  # never lose the worker over bookkeeping errors
-            logging.getLogger(__name__).exception('job %s: bookkeeping failed', job['id'])
-        supervisor_control.notify_finished(job['id'])
-        conn.send(('done', job['id'], ended))
-        gc.collect(1)  # the job's garbage (see `collection_deferred`), while idle
+    with collection_deferred():  # also as a job arrives: the worker collects when idle
+        while True:
+            prepared.prepare()  # (while idle)
+            try:
+                job = conn.recv()
+            except (EOFError, OSError):
+                return
+            ended = False  # (then the supervisor reads how it was left)
+            try:
+                ended = run_job(runtime, job, prepared)
+            except Exception:  # never lose the worker over bookkeeping errors
+                logging.getLogger(__name__).exception('job %s: bookkeeping failed',
+                                                      job['id'])
+            supervisor_control.notify_finished(job['id'])
+            conn.send(('done', job['id'], ended))
+            gc.collect(1)  # the job's garbage (see `collection_deferred`), while idle
