@@ -7,7 +7,9 @@ ended it. A real supervisor with forked workers, in this process so that the
 statements it runs can be counted on its store's engines."""
 
 import json
+import os
 import shutil
+import signal
 import statistics
 import tempfile
 import threading
@@ -20,7 +22,6 @@ from pygeoapi_eoorder.jobs import supervisor_control
 from pygeoapi_eoorder.jobs.supervisor import TICK, Supervisor
 from pygeoapi_eoorder.store import Job
 from tests.conftest import TEST_PROCESSES
-from tests.support.supervisor_steps import Steps, count_reads, stepped_supervisor
 
 JOBS = 20
 
@@ -56,7 +57,7 @@ def _run_jobs(runtime) -> tuple[list[str], float, list[float]]:
     assert supervisor.wakeup is not None  # (else it would only poll)
     reads = []
 
-    engines = count_reads(runtime, reads)
+    engines = _count_reads(runtime, reads)
     loop = threading.Thread(target=supervisor.run, daemon=True)
     loop.start()
     try:
@@ -79,23 +80,82 @@ def _run_jobs(runtime) -> tuple[list[str], float, list[float]]:
     return reads, elapsed, ended
 
 
+def _count_reads(runtime, reads: list[str]) -> list:
+    """Note the supervisor's claims and reads in `reads` (by their SQL): `fairness` (a
+    look at the queue), `first claim` (of a job never claimed, as announced), `claim` (of
+    a job a look found), `holder`."""
+    def count(_conn, _cursor, statement, *_):
+        if 'FROM eoorder_job' in statement and 'GROUP BY eoorder_job.owner' in statement:
+            reads.append('fairness')
+        elif statement.startswith('UPDATE eoorder_job') and \
+                'AND eoorder_job.attempts = ' in statement:
+            reads.append('first claim')
+        elif statement.startswith('UPDATE eoorder_job SET status=') and \
+                'eoorder_job.status = ' in statement and 'worker=' in statement:
+            reads.append('claim')
+        elif statement.startswith('SELECT eoorder_job.status, eoorder_job.worker, '
+                                  'eoorder_job.files_removed'):
+            reads.append('holder')
+    engines = [(e, count) for e in {runtime.repo.store.read_engine,
+                                    runtime.repo.store.write_engine}]
+    for engine, _ in engines:
+        event.listen(engine, 'before_cursor_execute', count)
+    return engines
+
+
+class _Steps:
+    """A supervisor driven one loop step at a time from the test (its workers forked)."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.supervisor = Supervisor(runtime)
+        assert self.supervisor.wakeup is not None
+        self.reads: list[str] = []
+        self.engines = _count_reads(runtime, self.reads)
+
+    def step(self) -> list[str]:
+        """One turn of the loop (events, then claims); the reads it made."""
+        before = len(self.reads)
+        self.supervisor.wait_for_events()
+        self.supervisor.dispatch()
+        return self.reads[before:]
+
+    def until_final(self, job_id: str) -> dict:
+        deadline = time.monotonic() + 30
+        while (job := self.runtime.repo.get(job_id))['status'] not in (
+                'successful', 'failed'):
+            assert time.monotonic() < deadline, job
+            self.supervisor.wait_for_events()
+        self.supervisor.wait_for_events()  # (its worker's word that it is done)
+        return job
+
+    def close(self) -> None:
+        for worker in self.supervisor.workers:
+            worker.kill()
+        for engine, count in self.engines:
+            event.remove(engine, 'before_cursor_execute', count)
+
+
 def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
         make_server, monkeypatch):
-    """Without a worker on call (no offer socket): a job announced alone is handed to the
-    idle worker, which claims it (no read, no write by the supervisor). Two jobs woken
-    for at once, a job announced while every worker is busy: each found by a look. A job
-    claimed before (requeued), a head naming no queued job: the worker cannot claim it
-    and says so, then a look finds what is queued. A head misstating its job's process:
-    claimed, and its worker records the job's own."""
+    """A job announced alone: handed to the idle worker, which claims it (no read, no
+    write by the supervisor). Two jobs woken for at once, a job announced while every
+    worker is busy: each found by a look. A job claimed before (requeued), a head naming
+    no queued job: the worker cannot claim it and says so, then a look finds what is
+    queued. A head misstating its job's process: claimed, and its worker records the
+    job's own."""
     monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')
-    processes = {'countdown': TEST_PROCESSES['countdown'],
-                 'countdown-idempotent': TEST_PROCESSES['countdown-idempotent']}
-    with stepped_supervisor(make_server, 1, processes) as steps:
-        steps.supervisor.offers = None  # (as when it cannot be bound: nobody on call)
-        manager, repo, settings = steps.runtime.manager, steps.runtime.repo, \
-            steps.runtime.settings
+    data_dir = tempfile.mkdtemp(prefix='eo-')
+    steps = None
+    try:
+        server = make_server({'jobs': {'workers': 1}, 'data_dir': data_dir},
+                             {'countdown': TEST_PROCESSES['countdown'],
+                              'countdown-idempotent': TEST_PROCESSES['countdown-idempotent']},
+                             start=False)
+        runtime = Components.for_config(str(server.config)).runtime()
+        steps = _Steps(runtime)
+        manager, repo, settings = runtime.manager, runtime.repo, runtime.settings
         assert steps.step() == ['fairness']  # the first look: nothing queued
-        assert not any(w.on_call for w in steps.supervisor.workers)
 
         alone = manager.submit('countdown', {'steps': 0})
         assert steps.step() == []  # handed: its worker claims it
@@ -151,6 +211,42 @@ def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
         ended = steps.until_final(hidden['id'])
         assert ended['status'] == 'successful'
         assert repo.get(hidden['id'])['provenance']['process']['id'] == 'countdown'
+    finally:
+        if steps is not None:
+            steps.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_a_job_handed_to_a_worker_that_dies_before_claiming_it_runs_on_another(
+        make_server, monkeypatch):
+    """The worker asked to claim an announced job is stopped, then killed, before it
+    could: the job stays queued (nobody holds it), the worker is replaced and a look
+    finds the job for the new one."""
+    monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')
+    data_dir = tempfile.mkdtemp(prefix='eo-')
+    steps = None
+    try:
+        server = make_server({'jobs': {'workers': 1}, 'data_dir': data_dir},
+                             {'countdown': TEST_PROCESSES['countdown']}, start=False)
+        runtime = Components.for_config(str(server.config)).runtime()
+        steps = _Steps(runtime)
+        assert steps.step() == ['fairness']
+        worker = steps.supervisor.workers[0]
+        os.kill(worker.process.pid, signal.SIGSTOP)
+        job = runtime.manager.submit('countdown', {'steps': 0})
+        assert steps.step() == [] and worker.job_id == job['id']  # handed
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join(10)
+        steps.supervisor.reap_workers()
+        assert steps.supervisor.workers[0] is not worker
+        assert runtime.repo.get(job['id'])['status'] == 'accepted'  # never claimed
+        assert 'fairness' in steps.step()
+        ended = steps.until_final(job['id'])
+        assert ended['status'] == 'successful' and ended['attempts'] == 1
+    finally:
+        if steps is not None:
+            steps.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_a_supervisor_whose_socket_path_is_too_long_is_woken_all_the_same(
@@ -163,7 +259,7 @@ def test_a_supervisor_whose_socket_path_is_too_long_is_woken_all_the_same(
     runtime = Components.for_config(str(server.config)).runtime()
     path = supervisor_control.socket_path(runtime.settings)
     assert len(str(path).encode()) > supervisor_control.MAX_SOCKET_PATH
-    steps = Steps(runtime)  # (it has a wake-up socket)
+    steps = _Steps(runtime)  # (it has a wake-up socket)
     try:
         assert steps.step() == ['fairness']
         job = runtime.manager.submit('countdown', {'steps': 0})
@@ -179,14 +275,14 @@ def test_only_one_well_formed_wake_up_naming_a_job_announces_it():
     id and process; anything else (garbage, another JSON, several wake-ups, a plain
     `!`) is a plain wake-up; a head too large for one wake-up is sent as `!`."""
     head = {'id': 'j1', 'process_id': 'countdown', 'owner': 'alice', 'owner_roles': ['a']}
-    message = supervisor_control.wake_up_message({**head, 'inputs': {'big': 'x' * 9000}})
+    message = supervisor_control._wake_up_message({**head, 'inputs': {'big': 'x' * 9000}})
     assert message == b'+' + json.dumps(head).encode()  # (only the head's fields)
     assert supervisor_control.announced_head([message]) == head
     for messages in ([b'!'], [], [message, message], [message, b'!'], [b'+{not json'],
                      [b'+[1, 2]'], [b'+"j1"'], [b'+{"id": 1, "process_id": "p"}'],
                      [b'+{"id": "j1"}'], [b'+\xff\xfe']):
         assert supervisor_control.announced_head(messages) is None, messages
-    assert supervisor_control.wake_up_message(None) == b'!'
+    assert supervisor_control._wake_up_message(None) == b'!'
     too_large = {**head, 'owner_roles': ['r' * 100] * 50}  # over MAX_WAKE_UP bytes
-    assert supervisor_control.wake_up_message(too_large) == b'!'
-    assert supervisor_control.wake_up_message({**head, 'owner': object()}) == b'!'
+    assert supervisor_control._wake_up_message(too_large) == b'!'
+    assert supervisor_control._wake_up_message({**head, 'owner': object()}) == b'!'

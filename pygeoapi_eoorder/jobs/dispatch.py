@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 
 from ..config import Settings
-from . import celery_app, offers, supervisor_control
+from . import celery_app, supervisor_control
 from .repository import JobRepository
 
 
@@ -57,13 +57,10 @@ class LocalDispatcher(Dispatcher):
     kind = 'local'
 
     def announce(self, job_ids: list[str], wake: bool = True, jobs: Sequence[dict] = ()) -> None:
-        """A lone job is offered to the worker on call, if one is (`offers`), and its
-        record goes with the wake-up: on an idle engine the supervisor has it claimed
-        without reading the queue (`Supervisor.claim_announced`)."""
+        """A lone job's record goes with the wake-up: on an idle engine the supervisor
+        claims it without reading the queue (`Supervisor.claim_announced`)."""
         if wake and job_ids:
             lone = len(job_ids) == 1 and len(jobs) == 1 and jobs[0].get('id') == job_ids[0]
-            if lone:
-                offers.offer(self.settings, jobs[0])
             self.wake(jobs[0] if lone else None)
 
     def wake(self, job: dict | None = None) -> None:

@@ -336,12 +336,6 @@ class JobRepository:
             rows, _ = statement.execute(connection, values)
             return rows[0] if rows else None
 
-    def running_for(self, worker: str) -> str | None:
-        """The running job `worker` holds, if any."""
-        with self.store.read() as session:
-            return session.scalar(select(Job.id).where(Job.status == RUNNING,
-                                                       Job.worker == worker).limit(1))
-
     @staticmethod
     def lease_expired(before: datetime):
         """SQL condition: the running job's holder renewed its lease last before `before`."""

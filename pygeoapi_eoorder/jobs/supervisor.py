@@ -19,12 +19,11 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
 from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Sequence
 
-from . import offers, supervisor_control as control
+from . import supervisor_control as control
 from .config_watch import CodeWatch, ConfigWatch, FileWatch
 from .next_job_dir import remove_prepared
 from .provenance import claim_facts
@@ -32,7 +31,7 @@ from .quotas import QuotaPolicy
 from .repository import DISMISSED, RUNNING
 from .runtime import Runtime
 from .scheduling import FairScheduler
-from .worker import CLAIM, NOT_CLAIMED, OFF_CALL, ON_CALL, TOOK, worker_main
+from .worker import CLAIM, NOT_CLAIMED, worker_main
 
 LOGGER = logging.getLogger('eoorder.supervisor')
 TICK = 0.25
@@ -40,37 +39,18 @@ SWEEP_EVERY = 30.0
 
 
 class WorkerHandle:
-    """A worker process and the job it is running, if any; `on_call`: it listens for
-    offered jobs (`offers`); `leaving`: it was asked to stop and has not said it did."""
+    """A worker process and the job it is running, if any."""
 
-    def __init__(self, runtime: Runtime, index: int, offered=None):
+    def __init__(self, runtime: Runtime, index: int):
         ctx = multiprocessing.get_context('fork')
         self.conn, child_conn = ctx.Pipe()
         self.process = ctx.Process(target=worker_main,
-                                   args=(runtime, child_conn, os.getpid(), offered),
+                                   args=(runtime, child_conn, os.getpid()),
                                    name=f'eoorder-worker-{index}', daemon=True)
         self.jobs_dir = runtime.settings.jobs_dir
         self.process.start()
         child_conn.close()
         self.job_id: str | None = None
-        self.on_call = self.leaving = False
-        self.took = False  # its job is one it took on call
-        self.ended_at = 0.0  # (monotonic) when its last job left it
-
-    @property
-    def idle(self) -> bool:
-        """Free for a job the supervisor hands it (not on call, not leaving it)."""
-        return self.job_id is None and not (self.on_call or self.leaving) and \
-            self.process.is_alive()
-
-    def call_in(self) -> None:
-        self.on_call = True
-        self.conn.send((ON_CALL,))
-
-    def call_off(self) -> None:
-        """Stop listening for offers; idle again once it said so (it may take one first)."""
-        self.on_call, self.leaving = False, True
-        self.conn.send((OFF_CALL,))
 
     @property
     def tag(self) -> str:
@@ -101,15 +81,9 @@ class Supervisor:
         self.repo = runtime.repo
         self.engine = runtime.engine
         remove_prepared(self.settings.jobs_dir)  # (those a crash left)
+        self.workers = [WorkerHandle(runtime, i) for i in range(self.settings.jobs.workers)]
         self.scheduler = FairScheduler(self.repo, QuotaPolicy.from_settings(self.settings))
-        self.offers = self._bind(offers.offer_address(self.settings), 'offer')  # (inherited)
-        self.workers = [WorkerHandle(runtime, i, self.offers)
-                        for i in range(self.settings.jobs.workers)]
-        self.wakeup = self._bind(control.wake_up_address(self.settings), 'wake-up')
-        # offered jobs the worker on call may have taken (their wake-ups named them), and
-        # those taken lately (a wake-up read after its job was taken names one of them)
-        self.offered: set[str] = set()
-        self.taken: deque[str] = deque(maxlen=16)
+        self.wakeup = self._bind_wakeup_socket()
         # whether a job may be queued: no store read for a claim until something was
         # announced (wake-up), requeued here, or a TICK passed since the last look
         self.may_be_queued, self.last_look = True, 0.0
@@ -117,9 +91,6 @@ class Supervisor:
         # a wake-up names (`announced`): that one is then claimed without a look
         self.queue_empty, self.announced = False, None
         self.last_sweep = 0.0
-        # running jobs are checked for dismissal after a plain wake-up (a dismissal sends
-        # one) or once a TICK, not at every event (a job taken, a start's wake-up)
-        self.dismissal_due, self.last_dismissal_check = True, 0.0
         shortest = min(self.settings.jobs.retention_seconds, self.settings.jobs.created_lifetime)
         self.sweep_every = min(SWEEP_EVERY, max(0.5, shortest / 2))
 
@@ -127,14 +98,21 @@ class Supervisor:
     def running(self) -> bool:
         return not self.stop_asked.is_set()
 
-    @staticmethod
-    def _bind(address: str, what: str) -> socket.socket | None:
+    def _bind_wakeup_socket(self) -> socket.socket | None:
+        address = control.wake_up_address(self.settings)
+        if not control.is_abstract(address):
+            Path(address).parent.mkdir(parents=True, exist_ok=True)
+            Path(address).unlink(missing_ok=True)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         try:
-            return control.bind_datagram(address)
-        except OSError as err:  # e.g. its abstract name taken: poll only / no offers
-            LOGGER.warning('no %s socket at %r (%s); the queue is looked at every %ss',
-                           what, address, err, TICK)
+            sock.bind(address)
+        except OSError as err:  # e.g. its abstract name taken: poll only
+            LOGGER.warning('no wake-up socket at %r (%s); polling every %ss', address, err,
+                           TICK)
+            sock.close()
             return None
+        sock.setblocking(False)
+        return sock
 
     # -- recovery (the engine core decides requeue or failure) -------------------------
     def recover(self, reason: str) -> None:
@@ -153,8 +131,7 @@ class Supervisor:
         while self.running:
             self.wait_for_events()
             self.reap_workers()
-            if self.dismissal_due or time.monotonic() - self.last_dismissal_check >= TICK:
-                self.stop_dismissed()
+            self.stop_dismissed()
             changed = [watch for watch in self.watches if watch.changed()]  # (each asked)
             if changed:
                 LOGGER.info('%s changed: restarting with it (running jobs have the shutdown '
@@ -173,11 +150,7 @@ class Supervisor:
         """Asked to stop: let running jobs finish within the grace period, then end them
         (failed, or requeued if idempotent) for `reason`."""
         deadline = time.monotonic() + self.settings.jobs.shutdown_grace_seconds
-        for worker in self.workers:
-            if worker.on_call:
-                worker.call_off()
-        while any(w.job_id or w.leaving for w in self.workers) and \
-                time.monotonic() < deadline:
+        while any(w.job_id for w in self.workers) and time.monotonic() < deadline:
             self.wait_for_events()
             self.reap_workers()
             self.stop_dismissed()
@@ -197,47 +170,21 @@ class Supervisor:
             sources.append(self.wakeup)
         for ready in wait_for(sources, timeout=TICK):
             if ready is self.wakeup:
-                self.woken(control.announced_head(self._drain_wakeups()))
+                head = control.announced_head(self._drain_wakeups())
+                if head is None or self.announced is not None:  # (not one job alone)
+                    self.queue_empty = False
+                self.announced, self.may_be_queued = head, True
         for worker in self.workers:
-            while (worker.job_id or worker.on_call or worker.leaving) and \
-                    not worker.conn.closed and worker.conn.poll():
+            while worker.job_id and not worker.conn.closed and worker.conn.poll():
                 try:
-                    self.told(worker, *worker.conn.recv())
+                    _, job_id, ended = worker.conn.recv()
                 except (EOFError, OSError):
                     break
-
-    def woken(self, head: dict | None) -> None:
-        """A wake-up: `head` names the one job it announces (None: look at the queue).
-        The worker on call was offered that job and claims it itself."""
-        if head is None:
-            self.dismissal_due = True
-        elif head['id'] in self.taken:
-            return
-        if head is not None and self.announced is None and self.queue_empty and \
-                any(w.on_call for w in self.workers):
-            self.offered.add(head['id'])
-            return
-        if head is None or self.announced is not None:  # (not one job alone)
-            self.queue_empty = False
-        self.announced, self.may_be_queued = head, True
-
-    def told(self, worker: WorkerHandle, kind: str, job_id: str | None, ended) -> None:
-        """What a worker said: it took an offered job, left its call, or a job left it."""
-        if kind == TOOK:
-            worker.job_id, worker.on_call, worker.took = job_id, False, True
-            self.taken.append(job_id)
-            self.offered.discard(job_id)
-            if self.offered:  # (offered while it was taking this one: a look finds them)
-                self.offered.clear()
-                self.may_be_queued, self.queue_empty = True, False
-        elif kind == OFF_CALL:
-            worker.leaving = False
-        elif ended == NOT_CLAIMED:  # (an announced job it was asked to claim)
-            worker.job_id = None
-            self.may_be_queued, self.queue_empty = True, False
-        else:
-            worker.took, worker.ended_at = False, time.monotonic()
-            self.release(worker, job_id, known_ended=ended)
+                if ended == NOT_CLAIMED:  # (an announced job it was asked to claim)
+                    worker.job_id = None
+                    self.may_be_queued, self.queue_empty = True, False
+                    continue
+                self.release(worker, job_id, known_ended=ended)
 
     def _drain_wakeups(self) -> list[bytes]:
         """The wake-ups received (each `!`, or `+` and a job's head)."""
@@ -259,7 +206,7 @@ class Supervisor:
 
     def replace(self, worker: WorkerHandle) -> None:
         index = self.workers.index(worker)
-        self.workers[index] = WorkerHandle(self.runtime, index, self.offers)
+        self.workers[index] = WorkerHandle(self.runtime, index)
         self.may_be_queued = True  # (e.g. a job it was asked to claim and never did)
 
     def reap_workers(self) -> None:
@@ -269,8 +216,6 @@ class Supervisor:
                 continue
             code = worker.process.exitcode
             job_id = worker.job_id
-            if job_id is None and (worker.on_call or worker.leaving):  # (took one untold?)
-                job_id = self.repo.running_for(worker.tag)
             worker.kill()
             self.replace(worker)
             if job_id:
@@ -282,7 +227,6 @@ class Supervisor:
                     self.end_interrupted(job, f'its worker process died ({how})')
 
     def stop_dismissed(self) -> None:
-        self.dismissal_due, self.last_dismissal_check = False, time.monotonic()
         busy = {w.job_id: w for w in self.workers if w.job_id}
         for job_id, status in self.repo.status_of(busy).items():
             if status == DISMISSED:
@@ -298,15 +242,11 @@ class Supervisor:
         if one may be (see `may_be_queued`), else once a TICK."""
         if self.announced is not None and self.claim_announced():
             return
-        if self.may_be_queued or time.monotonic() - self.last_look >= TICK:
-            self.look()
-        self.call_in()
-
-    def look(self) -> None:
-        """Claim queued jobs for idle workers, fairly; jobs left for none but the worker
-        on call call it off (it gets one once it said it left)."""
-        idle = [w for w in self.workers if w.idle]
-        for worker in idle:
+        if not self.may_be_queued and time.monotonic() - self.last_look < TICK:
+            return
+        for worker in self.workers:
+            if worker.job_id is not None or not worker.process.is_alive():
+                continue
             self.last_look = time.monotonic()
             job = self.scheduler.next_job(  # fair across users (scheduling.py)
                 worker.tag, provenance=self.claim_provenance)
@@ -318,32 +258,6 @@ class Supervisor:
                 self.hand(worker, job)
             if job is None or not self.may_be_queued:
                 return
-        on_call = [w for w in self.workers if w.on_call]
-        if on_call and (idle or self.queued()):  # (with idle workers: jobs were left)
-            on_call[0].call_off()
-
-    def queued(self) -> bool:
-        """Whether a job is queued (a look that claims nothing)."""
-        self.last_look = time.monotonic()
-        for _ in self.scheduler.candidates():  # (it counts the queued jobs of all users)
-            break
-        found = bool(self.scheduler.queued_left)
-        self.may_be_queued, self.queue_empty = found, not found
-        return found
-
-    def call_in(self) -> None:
-        """Keep one idle worker on call while the queue is known empty (and no
-        running-jobs limits need a look for each claim): offered jobs go to it at once.
-        The role stays with its worker while it runs a job it took (one started then
-        goes through the supervisor), and goes to the worker whose job ended last: a
-        worker that just ran a job runs the next one faster (its caches are warm: ≈ 1 ms
-        of CPU a job, measured alternating two workers)."""
-        if self.offers is None or not self.queue_empty or self.scheduler.policy.limits_running \
-                or any(w.on_call or w.leaving or w.took for w in self.workers):
-            return
-        idle = [w for w in self.workers if w.idle]
-        if idle:
-            max(idle, key=lambda w: w.ended_at).call_in()
 
     def hand(self, worker: WorkerHandle, job: dict) -> None:
         worker.job_id = job['id']
@@ -359,7 +273,7 @@ class Supervisor:
         the job); one it could not claim (claimed before, dismissed, a head naming no
         queued job) makes the supervisor look at the queue. True if handed."""
         head, self.announced = self.announced, None
-        idle = [w for w in self.workers if w.idle]
+        idle = [w for w in self.workers if w.job_id is None and w.process.is_alive()]
         if not (self.queue_empty and idle) or self.scheduler.policy.limits_running:
             self.queue_empty = False  # (it is queued: the look finds it)
             return False
@@ -416,9 +330,7 @@ def serve(runtime: Runtime) -> int:
     LOGGER.info('supervisor %s: %s workers, store %s', os.getpid(),
                 len(supervisor.workers), settings.store_url)
     supervisor.run()
-    for address in (control.wake_up_address(settings), offers.offer_address(settings)):
-        if not control.is_abstract(address):
-            Path(address).unlink(missing_ok=True)
+    Path(control.socket_path(settings)).unlink(missing_ok=True)  # (if it was a file)
     if supervisor.restart_asked:  # the same process, the new configuration (the lock
         # and the socket are not inherited: the new program takes them again)
         command = control.supervise_command(settings)

@@ -48,43 +48,11 @@ def wake_up_address(settings: Settings) -> str:
     """Where the supervisor hears wake-ups: its socket file (`socket_path`), or, when that
     path is too long for a socket, an abstract socket (Linux: no file) named after the
     run directory."""
-    return socket_address(settings, socket_path(settings), 'wake-up')
-
-
-def socket_address(settings: Settings, path: Path, name: str) -> str:
-    """`path` as a socket's address, or, when it is too long for one, the abstract socket
-    `name` of the run directory."""
-    if len(os.fsencode(str(path))) <= MAX_SOCKET_PATH:
-        return str(path)
+    path = str(socket_path(settings))
+    if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
+        return path
     digest = hashlib.sha256(os.fsencode(os.path.realpath(settings.run_dir))).hexdigest()
-    return f'\0eoorder-{name}-{digest[:32]}'
-
-
-def bind_datagram(address: str) -> socket.socket:
-    """A non-blocking datagram socket bound to `address` (a socket file left by an
-    earlier process is replaced); OSError if it cannot be bound."""
-    if not is_abstract(address):
-        Path(address).parent.mkdir(parents=True, exist_ok=True)
-        Path(address).unlink(missing_ok=True)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    try:
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    sock.setblocking(False)
-    return sock
-
-
-def send_datagram(address: str, message: bytes) -> bool:
-    """Send `message` without waiting; True if a socket took it."""
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.setblocking(False)
-            sock.sendto(message, address)
-        return True
-    except OSError:
-        return False
+    return f'\0eoorder-wake-up-{digest[:32]}'
 
 
 def is_abstract(address: str) -> bool:
@@ -185,20 +153,27 @@ def ensure_supervisor(settings: Settings, *, force: bool = False) -> None:
 def nudge(settings: Settings, job: dict | None = None) -> bool:
     """Wake the supervisor; True if it was reachable. `job`: the one queued job this
     wake-up announces (see `announced_head`)."""
-    return send_datagram(wake_up_address(settings), wake_up_message(job))
+    address = wake_up_address(settings)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.sendto(_wake_up_message(job), address)
+        return True
+    except OSError:
+        return False
 
 
 HEAD_FIELDS = ('id', 'process_id', 'owner', 'owner_roles')
 MAX_WAKE_UP = 4096  # bytes the supervisor reads of a wake-up
 
 
-def wake_up_message(job: dict | None, **extra) -> bytes:
+def _wake_up_message(job: dict | None) -> bytes:
     """`!` (look for queued jobs), or `+` and the head of the job announced (what its
-    claim needs of it: `HEAD_FIELDS`, and `extra`) as JSON."""
+    claim needs of it: `HEAD_FIELDS`) as JSON."""
     if job is None:
         return b'!'
     try:
-        message = b'+' + json.dumps({**{k: job.get(k) for k in HEAD_FIELDS}, **extra}).encode()
+        message = b'+' + json.dumps({k: job.get(k) for k in HEAD_FIELDS}).encode()
     except (TypeError, ValueError):  # (a head that JSON cannot hold: a plain wake-up)
         return b'!'
     return message if len(message) <= MAX_WAKE_UP else b'!'

@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 from contextlib import contextmanager
-from multiprocessing.connection import Connection, wait as wait_for
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Iterator
 
@@ -17,7 +17,7 @@ from pygeoapi.error import GenericError
 
 from ..auth import acting_as, job_user
 from ..execution.context import Completion, JobContext, JobProcessor
-from . import callbacks, offers, provenance, supervisor_control
+from . import callbacks, provenance, supervisor_control
 from .engine import JOB_FAILED
 from .next_job_dir import NextJobDir
 from .repository import FAILED, SUCCESSFUL
@@ -26,12 +26,10 @@ from .results import write_result
 from .runtime import Runtime
 from .status import results_document, status_info
 LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
-# what a supervisor sends a worker: a claimed job (its record); `(CLAIM, head)`: an
-# announced job to claim itself (see `claim_head`), answered `('done', its id,
-# NOT_CLAIMED)` if it could not; `(ON_CALL,)`: take the jobs offered on the offer socket
-# (`offers`), each told with `(TOOK, its id, None)`, until `(OFF_CALL,)`, answered with
-# `(OFF_CALL, None, None)`. A job a worker ran is told with `('done', its id, ended)`.
-CLAIM, NOT_CLAIMED, ON_CALL, OFF_CALL, TOOK = 'claim', 'not claimed', 'on', 'off', 'took'
+# what a supervisor sends a worker: a claimed job (its record), or `(CLAIM, head)`: an
+# announced job to claim itself (see `claim_head`); a worker that could not claim it
+# answers `('done', its id, NOT_CLAIMED)`
+CLAIM, NOT_CLAIMED = 'claim', 'not claimed'
 # new objects between the cyclic garbage collector's passes while a job runs (Python's
 # default: 700); the worker collects once the job has ended (see `collection_deferred`)
 JOB_GC_THRESHOLD = 10_000
@@ -249,36 +247,9 @@ def claim_head(runtime: Runtime, head: dict) -> dict | None:
         return None
 
 
-def _next_job(runtime: Runtime, conn: Connection, offered: socket.socket | None,
-              on_call: bool) -> tuple[dict | None, bool]:
-    """The next job to run (None: nothing to run yet) and whether the worker is on call
-    after it: waits for its supervisor and, on call, for offered jobs."""
-    if on_call and offered is not None and not conn.poll():
-        wait_for([conn, offered])
-        if not conn.poll():
-            head = offers.take(offered)
-            job = claim_head(runtime, head) if head is not None else None
-            if job is not None:
-                conn.send((TOOK, job['id'], None))
-            return job, job is None
-    message = conn.recv()
-    if not isinstance(message, tuple):
-        return message, False
-    if message[0] in (ON_CALL, OFF_CALL):
-        if message[0] == OFF_CALL:
-            conn.send((OFF_CALL, None, None))
-        return None, message[0] == ON_CALL
-    job = claim_head(runtime, message[1])  # (CLAIM)
-    if job is None:
-        conn.send(('done', message[1]['id'], NOT_CLAIMED))
-    return job, False
-
-
-def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int,
-                offered: socket.socket | None = None) -> None:
+def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None:
     """Entry point of a worker process forked by the supervisor `supervisor_pid`; it
-    leaves at once if that supervisor died before it could be told to die with it.
-    `offered`: the supervisor's offer socket (see `offers`)."""
+    leaves at once if that supervisor died before it could be told to die with it."""
     supervisor_control.die_with_parent()
     if os.getppid() != supervisor_pid:
         os._exit(0)
@@ -291,16 +262,18 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int,
     job_process_logging()
     runtime.warm_up()  # a job arriving meanwhile waits for the imports it needs, no more
     prepared = NextJobDir(runtime.settings.jobs_dir)
-    on_call = False
     with collection_deferred():  # also as a job arrives: the worker collects when idle
         while True:
             prepared.prepare()  # (while idle)
             try:
-                job, on_call = _next_job(runtime, conn, offered, on_call)
+                job = conn.recv()
             except (EOFError, OSError):
                 return
-            if job is None:
-                continue
+            if isinstance(job, tuple) and job[0] == CLAIM:
+                head, job = job[1], claim_head(runtime, job[1])
+                if job is None:
+                    conn.send(('done', head['id'], NOT_CLAIMED))
+                    continue
             ended = False  # (then the supervisor reads how it was left)
             try:
                 ended = run_job(runtime, job, prepared)
