@@ -269,9 +269,9 @@ class Supervisor:
         but this job was queued since (a job queued with no wake-up at all, e.g. with no
         socket, is found by the next look, within a TICK). Not with running-jobs limits
         (the owner's count needs that look). The worker claims it itself (`claim_head`:
-        the supervisor neither writes nor reads the store on the way); one it could not
-        claim (claimed before, dismissed, a head naming no queued job) makes the
-        supervisor look at the queue. True if handed."""
+        the supervisor writes nothing on the way, one process less between the start and
+        the job); one it could not claim (claimed before, dismissed, a head naming no
+        queued job) makes the supervisor look at the queue. True if handed."""
         head, self.announced = self.announced, None
         idle = [w for w in self.workers if w.job_id is None and w.process.is_alive()]
         if not (self.queue_empty and idle) or self.scheduler.policy.limits_running:
