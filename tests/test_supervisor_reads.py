@@ -1,15 +1,12 @@
 """The local supervisor reads the store for a claim only when a job may be queued: a job
-announced alone on an idle engine whose queue was empty is handed to an idle worker, which
-claims it itself (the supervisor neither looks nor writes), other jobs are claimed after
-one fairness read, plus one look per quiet TICK, not one for each idle worker at every
-event (a job's end, a wake-up); and it does not read how a job was left when its worker
-ended it. A real supervisor with forked workers, in this process so that the
+announced alone on an idle engine whose queue was empty is claimed without a look, other
+jobs after one fairness read, plus one look per quiet TICK, not one for each idle worker at
+every event (a job's end, a wake-up); and it does not read how a job was left when its
+worker ended it. A real supervisor with forked workers, in this process so that the
 statements it runs can be counted on its store's engines."""
 
 import json
-import os
 import shutil
-import signal
 import statistics
 import tempfile
 import threading
@@ -26,33 +23,29 @@ from tests.conftest import TEST_PROCESSES
 JOBS = 20
 
 
-def test_jobs_announced_on_an_idle_engine_are_claimed_by_their_workers_without_a_look(
+def test_jobs_announced_on_an_idle_engine_are_claimed_without_a_look(
         make_server, monkeypatch):
     monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')  # this one only
     data_dir = tempfile.mkdtemp(prefix='eo-')  # short: its wake-up socket's path fits
     try:
         server = make_server({'jobs': {'workers': 2}, 'data_dir': data_dir},
                              {'countdown': TEST_PROCESSES['countdown']}, start=False)
-        reads, elapsed, ended = _run_jobs(Components.for_config(str(server.config)).runtime())
+        reads, elapsed, waits = _run_jobs(Components.for_config(str(server.config)).runtime())
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
-    waits = [(job['started'] - job['created']).total_seconds() for job in ended]
     assert statistics.median(waits) < TICK / 2, 'jobs were claimed at ticks, not when woken'
-    # each job: claimed by its worker as announced (never claimed before: its first
-    # attempt, its process facts recorded), not by the supervisor; each quiet TICK: one
-    # look (the safety net)
-    assert 'first claim' not in reads and 'claim' not in reads, reads
-    assert all(job['attempts'] == 1 and job['provenance']['process']['id'] == 'countdown'
-               for job in ended)
+    # each job: claimed as announced (never claimed before); each quiet TICK: one look
+    # (the safety net)
+    assert reads.count('first claim') == JOBS, reads
     allowed = elapsed / TICK + 2
     assert reads.count('fairness') <= allowed, (reads, allowed, elapsed)
     assert reads.count('holder') == 0  # each worker said it ended its job
 
 
 def _run_jobs(runtime) -> tuple[list[str], float, list[float]]:
-    """Run JOBS jobs one after the other under a supervisor; the reads and claims it
-    made meanwhile (see `_count_reads`), the seconds that took, and the jobs as they
-    ended."""
+    """Run JOBS jobs one after the other under a supervisor; the reads it made meanwhile
+    (`fairness`: for a claim, `holder`: how a job was left), the seconds that took, and
+    each job's wait for its claim (seconds)."""
     supervisor = Supervisor(runtime)
     assert supervisor.wakeup is not None  # (else it would only poll)
     reads = []
@@ -77,22 +70,19 @@ def _run_jobs(runtime) -> tuple[list[str], float, list[float]]:
         for engine, count in engines:
             event.remove(engine, 'before_cursor_execute', count)
     assert not loop.is_alive()
-    return reads, elapsed, ended
+    return reads, elapsed, [(job['started'] - job['created']).total_seconds()
+                             for job in ended]
 
 
 def _count_reads(runtime, reads: list[str]) -> list:
     """Note the supervisor's claims and reads in `reads` (by their SQL): `fairness` (a
-    look at the queue), `first claim` (of a job never claimed, as announced), `claim` (of
-    a job a look found), `holder`."""
+    look at the queue), `first claim` (of a job never claimed, as announced), `holder`."""
     def count(_conn, _cursor, statement, *_):
         if 'FROM eoorder_job' in statement and 'GROUP BY eoorder_job.owner' in statement:
             reads.append('fairness')
         elif statement.startswith('UPDATE eoorder_job') and \
                 'AND eoorder_job.attempts = ' in statement:
             reads.append('first claim')
-        elif statement.startswith('UPDATE eoorder_job SET status=') and \
-                'eoorder_job.status = ' in statement and 'worker=' in statement:
-            reads.append('claim')
         elif statement.startswith('SELECT eoorder_job.status, eoorder_job.worker, '
                                   'eoorder_job.files_removed'):
             reads.append('holder')
@@ -138,12 +128,9 @@ class _Steps:
 
 def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
         make_server, monkeypatch):
-    """A job announced alone: handed to the idle worker, which claims it (no read, no
-    write by the supervisor). Two jobs woken for at once, a job announced while every
-    worker is busy: each found by a look. A job claimed before (requeued), a head naming
-    no queued job: the worker cannot claim it and says so, then a look finds what is
-    queued. A head misstating its job's process: claimed, and its worker records the
-    job's own."""
+    """Two jobs woken for at once, a job announced while every worker is busy, a job
+    claimed before (requeued), a head naming no queued job: each found by a look; a head
+    misstating its job's process: claimed, and its worker records the job's own."""
     monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')
     data_dir = tempfile.mkdtemp(prefix='eo-')
     steps = None
@@ -158,10 +145,8 @@ def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
         assert steps.step() == ['fairness']  # the first look: nothing queued
 
         alone = manager.submit('countdown', {'steps': 0})
-        assert steps.step() == []  # handed: its worker claims it
-        ended = steps.until_final(alone['id'])
-        assert ended['status'] == 'successful' and ended['attempts'] == 1
-        assert ended['provenance']['process']['id'] == 'countdown'
+        assert steps.step() == ['first claim']
+        assert steps.until_final(alone['id'])['status'] == 'successful'
 
         # two at once: the queue is not known to hold one job only
         first = manager.submit('countdown', {'steps': 0})
@@ -176,9 +161,9 @@ def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
 
         # announced while the worker is busy: claimed after a look once it is free
         busy = manager.submit('countdown', {'steps': 10, 'delay': 0.1})
-        assert steps.step() == []
+        assert steps.step() == ['first claim']
         waiting = manager.submit('countdown', {'steps': 0})
-        assert steps.step() == []  # (no idle worker: no look)
+        assert 'first claim' not in steps.step()
         assert repo.get(waiting['id'])['status'] == 'accepted'
         steps.until_final(busy['id'])
         assert 'fairness' in steps.step()
@@ -191,58 +176,22 @@ def test_a_job_is_claimed_as_announced_only_when_it_is_alone_and_never_claimed(
         with repo.store.write() as session:  # (as a requeue leaves it)
             session.execute(update(Job).where(Job.id == again['id']).values(attempts=1))
         supervisor_control.nudge(settings, again)
-        assert steps.step() == []  # handed; its worker's claim is refused
-        assert steps.step() == ['fairness', 'claim']  # the worker said so: a look
-        ended = steps.until_final(again['id'])
-        assert ended['status'] == 'successful' and ended['attempts'] == 2
+        assert steps.step() == ['first claim', 'fairness']  # refused, then a look
+        assert steps.until_final(again['id'])['status'] == 'successful'
 
-        # a head naming no queued job: the worker says so, then a look
+        # a head naming no queued job: a look
         steps.step()
         supervisor_control.nudge(settings, {'id': 'no-such-job', 'process_id': 'countdown'})
-        assert steps.step() == []
-        assert steps.step() == ['fairness']
-        assert all(worker.job_id is None for worker in steps.supervisor.workers)
+        assert steps.step() == ['first claim', 'fairness']
 
         # a head misstating the job's process: the worker records the job's own
         steps.step()
         hidden = repo.add('countdown', job_type='process', inputs={'steps': 0})
         supervisor_control.nudge(settings, {**hidden, 'process_id': 'countdown-idempotent'})
-        assert steps.step() == []
+        assert steps.step() == ['first claim']
         ended = steps.until_final(hidden['id'])
         assert ended['status'] == 'successful'
         assert repo.get(hidden['id'])['provenance']['process']['id'] == 'countdown'
-    finally:
-        if steps is not None:
-            steps.close()
-        shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def test_a_job_handed_to_a_worker_that_dies_before_claiming_it_runs_on_another(
-        make_server, monkeypatch):
-    """The worker asked to claim an announced job is stopped, then killed, before it
-    could: the job stays queued (nobody holds it), the worker is replaced and a look
-    finds the job for the new one."""
-    monkeypatch.setenv(supervisor_control.ENV_SUPERVISOR, 'external')
-    data_dir = tempfile.mkdtemp(prefix='eo-')
-    steps = None
-    try:
-        server = make_server({'jobs': {'workers': 1}, 'data_dir': data_dir},
-                             {'countdown': TEST_PROCESSES['countdown']}, start=False)
-        runtime = Components.for_config(str(server.config)).runtime()
-        steps = _Steps(runtime)
-        assert steps.step() == ['fairness']
-        worker = steps.supervisor.workers[0]
-        os.kill(worker.process.pid, signal.SIGSTOP)
-        job = runtime.manager.submit('countdown', {'steps': 0})
-        assert steps.step() == [] and worker.job_id == job['id']  # handed
-        os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.join(10)
-        steps.supervisor.reap_workers()
-        assert steps.supervisor.workers[0] is not worker
-        assert runtime.repo.get(job['id'])['status'] == 'accepted'  # never claimed
-        assert 'fairness' in steps.step()
-        ended = steps.until_final(job['id'])
-        assert ended['status'] == 'successful' and ended['attempts'] == 1
     finally:
         if steps is not None:
             steps.close()
@@ -263,7 +212,7 @@ def test_a_supervisor_whose_socket_path_is_too_long_is_woken_all_the_same(
     try:
         assert steps.step() == ['fairness']
         job = runtime.manager.submit('countdown', {'steps': 0})
-        assert steps.step() == []  # woken: handed at once, not found by a look a TICK later
+        assert steps.step() == ['first claim']  # woken: not a look a TICK later
         assert steps.until_final(job['id'])['status'] == 'successful'
         assert not path.exists()
     finally:

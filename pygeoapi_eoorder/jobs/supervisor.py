@@ -31,7 +31,7 @@ from .quotas import QuotaPolicy
 from .repository import DISMISSED, RUNNING
 from .runtime import Runtime
 from .scheduling import FairScheduler
-from .worker import CLAIM, NOT_CLAIMED, worker_main
+from .worker import worker_main
 
 LOGGER = logging.getLogger('eoorder.supervisor')
 TICK = 0.25
@@ -180,10 +180,6 @@ class Supervisor:
                     _, job_id, ended = worker.conn.recv()
                 except (EOFError, OSError):
                     break
-                if ended == NOT_CLAIMED:  # (an announced job it was asked to claim)
-                    worker.job_id = None
-                    self.may_be_queued, self.queue_empty = True, False
-                    continue
                 self.release(worker, job_id, known_ended=ended)
 
     def _drain_wakeups(self) -> list[bytes]:
@@ -207,7 +203,6 @@ class Supervisor:
     def replace(self, worker: WorkerHandle) -> None:
         index = self.workers.index(worker)
         self.workers[index] = WorkerHandle(self.runtime, index)
-        self.may_be_queued = True  # (e.g. a job it was asked to claim and never did)
 
     def reap_workers(self) -> None:
         """Replace workers that died; their job failed (or is requeued if idempotent)."""
@@ -264,22 +259,26 @@ class Supervisor:
         worker.conn.send(job)
 
     def claim_announced(self) -> bool:
-        """Have an idle worker claim the job the last wake-up named, without a look at the
-        queue, when the queue held nothing else: the last look left it empty and nothing
-        but this job was queued since (a job queued with no wake-up at all, e.g. with no
-        socket, is found by the next look, within a TICK). Not with running-jobs limits
-        (the owner's count needs that look). The worker claims it itself (`claim_head`:
-        the supervisor writes nothing on the way, one process less between the start and
-        the job); one it could not claim (claimed before, dismissed, a head naming no
-        queued job) makes the supervisor look at the queue. True if handed."""
+        """Claim the job the last wake-up named, without a look at the queue, when the
+        queue held nothing else: the last look left it empty and nothing but this job
+        was queued since (a job queued with no wake-up at all, e.g. with no socket, is
+        found by the next look, within a TICK). Not with running-jobs limits (the owner's
+        count needs that look). The claim records the process facts of the head the
+        wake-up gave; its worker records them again if they differ from the job's own
+        (`run_job`): a wrong head cannot misstate a job. True if claimed."""
         head, self.announced = self.announced, None
         idle = [w for w in self.workers if w.job_id is None and w.process.is_alive()]
         if not (self.queue_empty and idle) or self.scheduler.policy.limits_running:
             self.queue_empty = False  # (it is queued: the look finds it)
             return False
+        facts = self.claim_provenance({**head, 'provenance': None})
+        job = None if facts is None else self.repo.claim_id(head['id'], idle[0].tag, facts,
+                                                            first=True)
+        if job is None:  # claimed meanwhile, claimed before (a requeued job), not queued
+            self.queue_empty = False
+            return False
         self.may_be_queued = False
-        idle[0].job_id = head['id']
-        idle[0].conn.send((CLAIM, head))
+        self.hand(idle[0], job)
         return True
 
     def claim_provenance(self, job: dict) -> dict | None:

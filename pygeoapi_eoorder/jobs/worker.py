@@ -6,7 +6,6 @@ import gc
 import logging
 import os
 import signal
-import socket
 import sys
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
@@ -26,10 +25,6 @@ from .results import write_result
 from .runtime import Runtime
 from .status import results_document, status_info
 LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
-# what a supervisor sends a worker: a claimed job (its record), or `(CLAIM, head)`: an
-# announced job to claim itself (see `claim_head`); a worker that could not claim it
-# answers `('done', its id, NOT_CLAIMED)`
-CLAIM, NOT_CLAIMED = 'claim', 'not claimed'
 # new objects between the cyclic garbage collector's passes while a job runs (Python's
 # default: 700); the worker collects once the job has ended (see `collection_deferred`)
 JOB_GC_THRESHOLD = 10_000
@@ -232,21 +227,6 @@ def _quietly(step, log: logging.Logger) -> None:
         log.exception('after the job succeeded')
 
 
-def claim_head(runtime: Runtime, head: dict) -> dict | None:
-    """Claim, for this worker, the announced job `head` names (a queued job never
-    claimed before), recording the process facts of its head; the job, or None (not
-    claimable, or the store failed: the supervisor then looks at the queue). A head
-    that misstates its job's process cannot misstate the job: `run_job` records the
-    job's own facts if they differ."""
-    try:
-        facts = provenance.claim_facts(runtime.manager, {**head, 'provenance': None})
-        return runtime.repo.claim_id(head['id'], f'{socket.gethostname()}:{os.getpid()}',
-                                     facts, first=True)
-    except Exception:  # e.g. the store busy: the job stays queued for the supervisor
-        logging.getLogger(__name__).exception('job %s: not claimed', head.get('id'))
-        return None
-
-
 def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None:
     """Entry point of a worker process forked by the supervisor `supervisor_pid`; it
     leaves at once if that supervisor died before it could be told to die with it."""
@@ -269,11 +249,6 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None
                 job = conn.recv()
             except (EOFError, OSError):
                 return
-            if isinstance(job, tuple) and job[0] == CLAIM:
-                head, job = job[1], claim_head(runtime, job[1])
-                if job is None:
-                    conn.send(('done', head['id'], NOT_CLAIMED))
-                    continue
             ended = False  # (then the supervisor reads how it was left)
             try:
                 ended = run_job(runtime, job, prepared)
