@@ -17,6 +17,11 @@ side and the paired differences mean anything. Prints per side the p50 of result
 paired differences' median; then the CPU each server spent per round (its NDVI and floor
 jobs, by kind of process, `bench_cpu.py`): steadier than the latencies, which move by
 about ±1 ms by themselves, it tells changes of a few tenths of a millisecond.
+
+Measure a change both ways: on 2026-12-06 an A/A run (the same code on both sides) gave
+−1.2 to −1.4 ms on results ready in favour of `after`, the server started second, and a
+change swapped favoured its old code by as much (benchmarks/README, stop 37). The change
+is then (its `after − before` − the swapped run's) / 2.
 """
 
 from __future__ import annotations
