@@ -15,13 +15,14 @@ same code for both, measured in each round beside them: only `ready − direct` 
 side and the paired differences mean anything. Prints per side the p50 of results ready
 (NDVI batch job), of the floor (a graph computing nothing) and of its claim, and the
 paired differences' median; then the CPU each server spent per round (its NDVI and floor
-jobs, by kind of process, `bench_cpu.py`): steadier than the latencies, which move by
-about ±1 ms by themselves, it tells changes of a few tenths of a millisecond.
+jobs, by kind of process, `bench_cpu.py`); the latencies move by about ±1 ms by
+themselves.
 
 Measure a change both ways: on 2026-12-06 an A/A run (the same code on both sides) gave
-−1.2 to −1.4 ms on results ready in favour of `after`, the server started second, and a
-change swapped favoured its old code by as much (benchmarks/README, stop 37). The change
-is then (its `after − before` − the swapped run's) / 2.
+−1.2 to −1.4 ms on results ready and −1.7 to −2.5 ms of server CPU a round in favour of
+`after`, the server started second, and a change swapped favoured its old code by as much
+(benchmarks/README, stop 37). The change is then (its `after − before` − the swapped
+run's) / 2, for the CPU as for the latencies.
 """
 
 from __future__ import annotations
