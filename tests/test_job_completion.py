@@ -113,6 +113,41 @@ def test_the_result_document_is_on_disk_before_the_job_is_successful(store_url, 
     assert _identifiers(store_url) == []
 
 
+@pytest.mark.filterwarnings('ignore:This process .* is multi-threaded')
+def test_result_documents_are_put_on_disk_by_one_thread_of_each_process(tmp_path):
+    """The thread that syncs result documents is started once per process (a forked
+    child starts its own) and goes on after a file it could not sync."""
+    import threading
+    from pygeoapi_eoorder.jobs.results import Syncing, write_result
+
+    def syncing_threads() -> int:
+        return sum(t.name == 'eoorder-fsync' for t in threading.enumerate())
+
+    for number in range(3):
+        write_result(tmp_path / f'job-{number}', None, {'n': number})[2].wait()
+    unsyncable, pipe_end = os.pipe()
+    with pytest.raises(OSError):
+        Syncing(unsyncable).wait()
+    os.close(pipe_end)
+    write_result(tmp_path / 'after', None, {'n': 'after'})[2].wait()
+    assert syncing_threads() == 1
+    assert json.loads((tmp_path / 'after' / 'results' / 'result.json').read_text()) == {
+        'n': 'after'}
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # (the parent's thread is not in the child: it starts its own)
+        try:
+            write_result(tmp_path / 'child', None, {'n': 'child'})[2].wait()
+            os.write(writer, str(syncing_threads()).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    assert os.read(reader, 8) == b'1'
+    os.waitpid(child, 0)
+    assert json.loads((tmp_path / 'child' / 'results' / 'result.json').read_text()) == {
+        'n': 'child'}
+
+
 @pytest.mark.parametrize('planted', ['link', 'fifo'])
 def test_the_result_document_replaces_a_link_or_fifo_a_process_left_in_its_place(
         tmp_path, planted):

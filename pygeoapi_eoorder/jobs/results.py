@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import stat
 import tempfile
 import threading
@@ -56,11 +57,65 @@ class InBackground:
             raise self._error
 
 
-class Syncing(InBackground):
-    """A written file being put on disk (`fd`: open on it; closed then)."""
+class Syncing:
+    """A written file being put on disk (`fd`: open on it; closed then) by the process's
+    syncing thread (`_SYNCER`): started once, not at each job (starting a thread waits
+    for it to run: ≈ 0.3 ms on a machine idle before)."""
 
     def __init__(self, fd: int):
-        super().__init__(lambda: _fsync_and_close(fd), 'eoorder-fsync')
+        self._done = threading.Event()
+        self._error: Exception | None = None
+        _SYNCER.put(fd, self)
+
+    def ended(self, error: Exception | None) -> None:
+        self._error = error
+        self._done.set()
+
+    def wait(self, *_) -> None:
+        """Block until the file is on disk; raise what went wrong (extra arguments are
+        ignored: it can run as a write of a job's completing transaction)."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+
+
+class _Syncer:
+    """One thread per process that puts written files on disk, in the order given
+    (started at the first file of the process, a forked child's own included)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+
+    def start(self) -> None:
+        """Start the thread of this process if it has none (e.g. before the first job)."""
+        with self._lock:
+            if self._pid != os.getpid():
+                self._queue = queue.SimpleQueue()  # (a parent's queue stays the parent's)
+                threading.Thread(target=_sync_each, args=(self._queue,), daemon=True,
+                                 name='eoorder-fsync').start()
+                self._pid = os.getpid()
+
+    def put(self, fd: int, waiter: Syncing) -> None:
+        if self._pid != os.getpid():
+            self.start()
+        self._queue.put((fd, waiter))
+
+
+def _sync_each(files: queue.SimpleQueue) -> None:
+    while True:
+        fd, waiter = files.get()
+        try:
+            _fsync_and_close(fd)
+        except Exception as err:  # (raised by `wait`, in the waiting thread)
+            waiter.ended(err)
+        else:
+            waiter.ended(None)
+
+
+_SYNCER = _Syncer()
+start_syncing = _SYNCER.start
 
 
 def _fsync_and_close(fd: int) -> None:

@@ -21,7 +21,7 @@ from .engine import JOB_FAILED
 from .next_job_dir import NextJobDir
 from .repository import FAILED, SUCCESSFUL
 from .result_store import LOG_NAME
-from .results import write_result
+from .results import start_syncing, write_result
 from .runtime import Runtime
 from .status import results_document, status_info
 LOG_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
@@ -241,6 +241,7 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None
     runtime = runtime.after_fork()
     job_process_logging()
     runtime.warm_up()  # a job arriving meanwhile waits for the imports it needs, no more
+    start_syncing()  # (its thread, once: not at each job's result)
     prepared = NextJobDir(runtime.settings.jobs_dir)
     with collection_deferred():  # also as a job arrives: the worker collects when idle
         while True:
