@@ -18,14 +18,13 @@ paired differences' median; then the CPU each server spent per round (its NDVI a
 jobs, by kind of process, `bench_cpu.py`); the latencies move by about ±1 ms by
 themselves.
 
-The server started second runs faster: on 2026-12-06 an A/A run (the same code on both
-sides) gave −1.2 to −1.4 ms on results ready and −1.7 to −2.5 ms of server CPU a round in
-favour of the one started second (benchmarks/README, stop 37). So the rounds run on
-`--pairs` pairs of fresh servers (default 2), one after the other, and the side started
-first alternates from pair to pair: with an even number of pairs the start order weighs
-on both sides alike. Each pair's figures are printed, then the paired differences of all
-pairs, and the mean paired median by the side started first (their difference, halved,
-is what the start order is worth in this run).
+Servers differ among themselves: pairs of fresh servers of the same code differ by
+about ±1 ms on results ready (A/A runs on 2026-12-06, benchmarks/README stop 38; the
+≈ 1 ms favour of `after` seen until then is within that spread). So each side's direct
+run reads its own data and store (not the `after` side's for both), and the rounds run on `--pairs` pairs of fresh servers one
+after the other (default 2; the side started first alternates): each pair's figures are
+printed, then the paired differences of all pairs, and the mean paired median by the side
+started first. A change under ≈ 0.6 ms is not resolved even by four pairs.
 """
 
 from __future__ import annotations
