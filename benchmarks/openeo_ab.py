@@ -24,7 +24,8 @@ about ±1 ms on results ready (A/A runs on 2026-12-06, benchmarks/README stop 38
 run reads its own data and store (not the `after` side's for both), and the rounds run
 on `--pairs` pairs of fresh servers one after the other (default 2; the side started
 first alternates): each pair's figures are printed, then the paired differences of all
-pairs, and the mean paired median by the side started first. A change under ≈ 0.6 ms is not resolved even by four pairs.
+pairs, and the mean paired median by the side started first. A change under ≈ 0.6 ms is
+not resolved even by four pairs.
 """
 
 from __future__ import annotations
