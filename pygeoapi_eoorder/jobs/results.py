@@ -33,14 +33,30 @@ def write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
         raise
 
 
-class InBackground:
-    """File work done by a thread of its own (the disk's waits overlap the caller's work);
-    `wait()` before anything reports the files as kept."""
+class FileWork:
+    """File work done by another thread: `wait()` before anything reports the files as
+    kept."""
+
+    _error: Exception | None = None
+
+    def _block(self) -> None:
+        raise NotImplementedError
+
+    def wait(self, *_) -> None:
+        """Block until the work is done; raise what went wrong (extra arguments are
+        ignored: it can run as a write of a job's completing transaction)."""
+        self._block()
+        if self._error is not None:
+            raise self._error
+
+
+class InBackground(FileWork):
+    """File work done by a thread of its own (the disk's waits overlap the caller's work)."""
 
     def __init__(self, work: Callable[[], object], name: str):
-        self._error: Exception | None = None
         self._work = work
         self._thread = threading.Thread(target=self._run, daemon=True, name=name)
+        self._block = self._thread.join
         self._thread.start()
 
     def _run(self) -> None:
@@ -49,34 +65,20 @@ class InBackground:
         except Exception as err:  # (raised by `wait`, in the caller's thread)
             self._error = err
 
-    def wait(self, *_) -> None:
-        """Block until the work is done; raise what went wrong (extra arguments are
-        ignored: it can run as a write of a job's completing transaction)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
 
-
-class Syncing:
+class Syncing(FileWork):
     """A written file being put on disk (`fd`: open on it; closed then) by the process's
     syncing thread (`_SYNCER`): started once, not at each job (starting a thread waits
     for it to run: ≈ 0.3 ms on a machine idle before)."""
 
     def __init__(self, fd: int):
         self._done = threading.Event()
-        self._error: Exception | None = None
+        self._block = self._done.wait
         _SYNCER.put(fd, self)
 
     def ended(self, error: Exception | None) -> None:
         self._error = error
         self._done.set()
-
-    def wait(self, *_) -> None:
-        """Block until the file is on disk; raise what went wrong (extra arguments are
-        ignored: it can run as a write of a job's completing transaction)."""
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
 
 
 class _Syncer:
