@@ -56,8 +56,10 @@ class InBackground(FileWork):
     def __init__(self, work: Callable[[], object], name: str):
         self._work = work
         self._thread = threading.Thread(target=self._run, daemon=True, name=name)
-        self._block = self._thread.join
         self._thread.start()
+
+    def _block(self) -> None:
+        self._thread.join()
 
     def _run(self) -> None:
         try:
@@ -73,8 +75,10 @@ class Syncing(FileWork):
 
     def __init__(self, fd: int):
         self._done = threading.Event()
-        self._block = self._done.wait
         _SYNCER.put(fd, self)
+
+    def _block(self) -> None:
+        self._done.wait()
 
     def ended(self, error: Exception | None) -> None:
         self._error = error
