@@ -9,6 +9,7 @@ import json
 import os
 import logging
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -25,7 +26,7 @@ from pygeoapi_eoorder.jobs.repository import (
 from pygeoapi_eoorder.jobs.scheduling import FairScheduler
 from pygeoapi_eoorder.jobs.supervisor import Supervisor
 from pygeoapi_eoorder.jobs.worker import run_job
-from pygeoapi_eoorder.store import get_store
+from pygeoapi_eoorder.store import get_store, utcnow
 from tests.conftest import LOCAL_CONFIG, TEST_PROCESSES, Server
 from tests.support.cluster import Database
 
@@ -71,6 +72,24 @@ def test_success_and_its_writes_are_committed_together(store_url):
                                                  _writer(store_url, f'{job_id}/b')])
     assert jobs.get(job_id)['status'] == SUCCESSFUL
     assert _identifiers(store_url) == [f'{job_id}/a', f'{job_id}/b']
+
+
+def test_a_job_ends_once_what_it_writes_as_it_succeeds_is_written(store_url):
+    """Its end time (`finished`, `updated`) is taken after its completing writes, which
+    are committed with it (a client sees it ended only then); its duration runs to it."""
+    jobs, job_id = _running(store_url)
+    written = []
+
+    def slow(connection):
+        time.sleep(0.3)
+        written.append(utcnow())
+    before = utcnow()
+    assert jobs.finish(job_id, SUCCESSFUL, also=[_writer(store_url, f'{job_id}/a'), slow])
+    job = jobs.get(job_id)
+    assert job['finished'] >= written[0] >= before + timedelta(seconds=0.3)
+    assert job['updated'] == job['finished']
+    assert job['duration'] == pytest.approx(
+        (job['finished'] - job['started']).total_seconds(), abs=0.002)
 
 
 def test_a_job_dismissed_before_it_completes_writes_nothing(store_url):

@@ -94,8 +94,17 @@ _INSERT = HotStatement(insert(_TABLE))  # (every column bound by its name)
 _STATUS = select(_TABLE.c.status).where(_TABLE.c.id == bindparam('job_id'))
 _HELD = select(_TABLE.c.status, _TABLE.c.worker, _TABLE.c.files_removed).where(
     _TABLE.c.id == bindparam('job_id'))
+_END_STAMPED = HotStatement(update(_TABLE).where(_TABLE.c.id == bindparam('job_id')).values(
+    updated=bindparam('now'), finished=bindparam('now'), duration=bindparam('duration')))
 _SET_PROVENANCE = update(_TABLE).where(_TABLE.c.id == bindparam('job_id')).values(
     provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
+
+
+def _stamp_end(connection: Connection, job_id: str, started: datetime | None) -> None:
+    """The job's end times and duration, now (the last write of its ending transaction)."""
+    now = utcnow()
+    _END_STAMPED.execute(connection, {'job_id': job_id, 'now': now,
+                                      'duration': (now - (started or now)).total_seconds()})
 
 
 def _claim(**also):
@@ -284,14 +293,20 @@ class JobRepository:
     def finish(self, job_id: str, to: str, started: datetime | None = None,
                also: Iterable[Callable[[Connection], object]] = (), **fields: Any) -> bool:
         """Move a running job to a final status, recording its duration; `also`: writes
-        made in the same transaction if it moves (see `transition`)."""
+        made in the same transaction if it moves (see `transition`). The job ends once
+        those are written: its `finished` and `updated` times (and its duration) are
+        taken again after them, as they are committed with it (a client sees it ended
+        only then)."""
         if started is None:
             job = self.get(job_id)
             if job is None:
                 return False
             started = job['started']
         now = utcnow()
-        return self.transition(job_id, to, finished=now, worker=None, also=also,
+        writes = list(also)
+        if writes:
+            writes.append(functools.partial(_stamp_end, job_id=job_id, started=started))
+        return self.transition(job_id, to, finished=now, worker=None, also=writes,
                                duration=(now - (started or now)).total_seconds(), **fields)
 
     def report_progress(self, job_id: str, progress: int, message: str | None = None) -> bool:
