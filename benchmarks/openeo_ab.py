@@ -42,7 +42,7 @@ from pathlib import Path
 import requests
 
 from bench_cpu import CpuMeter
-from openeo_overhead import (GRAPH, NOTHING, REPO, direct_runner, phases, settle,
+from openeo_overhead import (GRAPH, NOTHING, REPO, DirectProcess, phases, settle,
                              start_server, through_api)
 
 
@@ -64,7 +64,7 @@ def _start_side(name: str, code: Path, scratch: Path, pair: int) -> dict:
     workdir.mkdir()
     process, url, config = start_server(workdir, code)
     return {'process': process, 'url': url, 'session': requests.Session(), 'config': config,
-            'workdir': workdir}
+            'workdir': workdir, 'code': code}
 
 
 def _measure_pair(sides: dict[str, dict], runs: int, warmup: int) -> dict[str, dict]:
@@ -74,7 +74,7 @@ def _measure_pair(sides: dict[str, dict], runs: int, warmup: int) -> dict[str, d
     for side in sides.values():
         settle(side['process'], side['url'])
         side['meter'] = CpuMeter(side['process'].pid)
-        side['direct'] = direct_runner(side['config'], side['workdir'])
+        side['direct'] = DirectProcess(side['config'], side['workdir'], code=side['code'])
     order = list(sides)
     for round_ in range(warmup + runs):
         for name in order if round_ % 2 == 0 else order[::-1]:
@@ -123,6 +123,8 @@ def main() -> int:
                 pairs.append((first[0], _measure_pair(sides, args.runs, args.warmup)))
             finally:
                 for side in sides.values():
+                    if 'direct' in side:
+                        side['direct'].close()
                     os.killpg(side['process'].pid, signal.SIGTERM)
                     side['process'].wait(30)
     finally:

@@ -47,7 +47,7 @@ import requests
 from flask import Flask, Response, jsonify, request
 
 from bench_cpu import CpuMeter
-from openeo_overhead import GRAPH, REPO, direct_runner, free_port, run_environments, settle, \
+from openeo_overhead import GRAPH, REPO, DirectProcess, free_port, run_environments, settle, \
     start_server, through_api
 
 SCHEMA = ('CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, '
@@ -174,7 +174,7 @@ def main() -> int:
     ours, ours_url, config = start_server(workdir)
     bare, bare_url = start_bare(workdir, config)
     settle(ours, ours_url)
-    direct = direct_runner(config, workdir)
+    direct = DirectProcess(config, workdir)
     session = requests.Session()
     times: dict[str, list[float]] = {'ours': [], 'bare': [], 'direct': []}
     ways = [('ours', lambda: through_api(session, ours_url, GRAPH)['ready']),
@@ -200,6 +200,7 @@ def main() -> int:
         if metering is not None:
             metering.stop()
     finally:
+        direct.close()
         for process in (ours, *bare):
             os.killpg(process.pid, signal.SIGTERM)
         for process in (ours, *bare):

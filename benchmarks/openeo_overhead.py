@@ -17,8 +17,9 @@ rounds):
     client polls at that fixed interval instead, and submit to `finished` seen by the
     client is printed too (its polls' CPU then runs beside the job's: on 2 CPUs 20 ms
     polling made results ready ≈ 1.4 ms later, paired rounds, stop 30);
-  - direct: the graph parsed and run in this process (openeo-pg-parser-networkx +
-    openeo-processes-dask, the same load_collection/save_result), files written;
+  - direct: the graph parsed and run in one Python process (openeo-pg-parser-networkx +
+    openeo-processes-dask, the same load_collection/save_result), files written; a
+    process of its own started with each server (see `DirectProcess`);
   - floor: a graph that computes nothing (`add(1, 1)`) as a batch job: what the HTTP
     requests and the job engine cost whatever the graph.
 
@@ -35,6 +36,7 @@ Exit status: 0 target met (the median with --repeat), 1 missed, 2 the server did
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -213,6 +215,55 @@ def direct_runner(config_path: Path, workdir: Path, graph: dict = GRAPH):
     return once
 
 
+class DirectProcess:
+    """The direct run in a Python process of its own, started fresh for each measurement
+    as the server is (`direct_runner` there, with the code of `code`): processes of the
+    same code run the graph a few per cent faster or slower for their whole life
+    (six interleaved: p50 37.9 to 40.1 ms), so a direct side run in the measuring
+    process would be one draw of that for every measurement while each server is a new
+    one. Calling it runs the graph once; the seconds, timed in that process."""
+
+    def __init__(self, config_path: Path, workdir: Path, graph: dict = GRAPH,
+                 code: Path = REPO):
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), DIRECT_CHILD, str(config_path),
+             str(workdir), json.dumps(graph)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, cwd=code, start_new_session=True,
+            env={**os.environ, 'PYTHONPATH': os.pathsep.join(
+                filter(None, [str(code), os.environ.get('PYTHONPATH')]))})
+        if self.process.stdout.readline().strip() != 'ready':
+            self.close()
+            raise RuntimeError('the direct run\'s process did not start (its error above)')
+
+    def __call__(self) -> float:
+        self.process.stdin.write('run\n')
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise RuntimeError('the direct run failed (its error above)')
+        return float(answer)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(30)
+
+
+DIRECT_CHILD = '--direct-child'
+
+
+def direct_child(config_path: str, workdir: str, graph: str) -> int:
+    """The process of a `DirectProcess`: a run for each line read, its seconds written."""
+    answers = os.fdopen(os.dup(1), 'w')  # (what the libraries print goes to stderr)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    once = direct_runner(Path(config_path), Path(workdir), json.loads(graph))
+    print('ready', file=answers, flush=True)
+    for _ in sys.stdin:
+        print(repr(once()), file=answers, flush=True)
+    return 0
+
+
 def measure(url: str, direct, runs: int, warmup: int, poll: float | None = None,
             graph: dict = GRAPH) -> tuple[dict[str, list], list[dict]]:
     """Rounds of one run each way (alternating which goes first), after warm-up rounds;
@@ -248,8 +299,11 @@ def one_run(args) -> dict:
     load = os.getloadavg()
     try:
         graph = GRAPHS[args.graph]
-        times, api_runs = measure(url, direct_runner(config, workdir, graph), args.runs,
-                                  args.warmup, args.poll, graph)
+        direct = DirectProcess(config, workdir, graph)
+        try:
+            times, api_runs = measure(url, direct, args.runs, args.warmup, args.poll, graph)
+        finally:
+            direct.close()
         session = requests.Session()
         where = phases(session, url, api_runs)
         request_ms = request_round_trip(session, url)
@@ -318,4 +372,4 @@ def main() -> int:
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(direct_child(*sys.argv[2:]) if sys.argv[1:2] == [DIRECT_CHILD] else main())
