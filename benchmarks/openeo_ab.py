@@ -10,9 +10,10 @@ differences (after − before) give the change.
   python benchmarks/openeo_ab.py --before REV [--after REV] [--runs N] [--pairs K]
 
 `--before`/`--after`: git revisions of this repository (exported to a temporary tree);
-`--after` defaults to the working tree. The direct run (the graph in this process) is the
-same code for both, measured in each round beside them: only `ready − direct` of each
-side and the paired differences mean anything. Prints per side the p50 of results ready
+`--after` defaults to the working tree. Each side's direct run (the graph in a process of
+its own, `DirectProcess`, with that side's code, data and store) is measured in each round
+beside its server: only `ready − direct` of each side and the paired differences mean
+anything. Prints per side the p50 of results ready
 (NDVI batch job), of the floor (a graph computing nothing) and of its claim, and the
 paired differences' median; then the CPU each server spent per round (its NDVI and floor
 jobs, by kind of process, `bench_cpu.py`); the latencies move by about ±1 ms by
