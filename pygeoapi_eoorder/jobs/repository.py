@@ -100,11 +100,16 @@ _SET_PROVENANCE = update(_TABLE).where(_TABLE.c.id == bindparam('job_id')).value
     provenance=bindparam('facts', type_=_TABLE.c.provenance.type))
 
 
+def _ended(started: datetime | None) -> tuple[datetime, float]:
+    """A job's end time, now, and its duration since `started` (none: 0)."""
+    now = utcnow()
+    return now, (now - (started or now)).total_seconds()
+
+
 def _stamp_end(connection: Connection, job_id: str, started: datetime | None) -> None:
     """The job's end times and duration, now (the last write of its ending transaction)."""
-    now = utcnow()
-    _END_STAMPED.execute(connection, {'job_id': job_id, 'now': now,
-                                      'duration': (now - (started or now)).total_seconds()})
+    now, duration = _ended(started)
+    _END_STAMPED.execute(connection, {'job_id': job_id, 'now': now, 'duration': duration})
 
 
 def _claim(**also):
@@ -302,12 +307,12 @@ class JobRepository:
             if job is None:
                 return False
             started = job['started']
-        now = utcnow()
+        now, duration = _ended(started)
         writes = list(also)
         if writes:
             writes.append(functools.partial(_stamp_end, job_id=job_id, started=started))
         return self.transition(job_id, to, finished=now, worker=None, also=writes,
-                               duration=(now - (started or now)).total_seconds(), **fields)
+                               duration=duration, **fields)
 
     def report_progress(self, job_id: str, progress: int, message: str | None = None) -> bool:
         """Record progress of a running job (ignored once it left `running`)."""
