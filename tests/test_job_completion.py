@@ -335,6 +335,17 @@ def test_a_changed_record_replaces_the_stored_one_unchanged_ones_stay(store_url)
     with get_store(store_url).write_engine.begin() as connection:
         refused = records.upsert_on(connection, [_record('j/b')], bob)
     assert refused.refused == 1
+    # one record at a time (what a job registers: its own statement), each way
+    changed['properties'].update(title='third run')
+    with get_store(store_url).write_engine.begin() as connection:
+        alone = [records.upsert_on(connection, [document], alice)
+                 for document in (_record('j/b'), changed, _record('j/c'))]
+    assert [(r.unchanged, r.updated, r.inserted) for r in alone] == \
+        [(1, 0, 0), (0, 1, 0), (0, 0, 1)]
+    with get_store(store_url).write_engine.connect() as connection:
+        titles = dict(connection.execute(text(
+            "SELECT identifier, title FROM eoorder_record WHERE identifier LIKE 'j/%'")).all())
+    assert titles['j/a'] == 'third run' and set(titles) == {'j/a', 'j/b', 'j/c'}
 
 
 def _stored_provenance(url: str, job_id: str):

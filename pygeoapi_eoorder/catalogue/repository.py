@@ -15,6 +15,7 @@ from sqlalchemy import (ARRAY, String, and_, any_, bindparam, delete, func, sele
                         update)
 
 from ..store import Store, get_store, utcnow
+from ..store.hot import HotStatement
 from ..store.record_tables import Record
 from . import records, sql, sql_bulk, sql_rows, visibility
 from .cql import CQLError
@@ -196,15 +197,33 @@ _REPLACE = update(Record).where(Record.pk == bindparam('stored_pk')).values(
      for name in sql_bulk.COLUMNS})
 
 
+_COMPARED = (Record.pk, Record.identifier, Record.owner, Record.content_hash,
+             Record.visibility, Record.created)  # what an upsert compares of stored records
+
+
 @functools.lru_cache(maxsize=2)
 def _stored(sqlite: bool):
-    """What an upsert compares of the stored records among `ids` of `collection` (both
-    bound; built once: it runs for every registration)."""
+    """The stored records among `ids` of `collection` (both bound; built once: it runs
+    for every registration)."""
     ids = Record.identifier.in_(bindparam('ids', expanding=True)) if sqlite else \
         Record.identifier == any_(bindparam('ids', type_=ARRAY(String)))
-    return select(Record.pk, Record.identifier, Record.owner, Record.content_hash,
-                  Record.visibility, Record.created).where(
-        Record.collection == bindparam('collection'), ids)
+    return select(*_COMPARED).where(Record.collection == bindparam('collection'), ids)
+
+
+# the stored record `identifier` of `collection`: what a job's result registers, one item
+# (an expanding `IN` through SQLAlchemy took 0.35 ms of its 1.3 ms transaction, cold)
+_STORED_ONE = HotStatement(select(*_COMPARED).where(
+    Record.collection == bindparam('collection'), Record.identifier == bindparam('identifier')))
+
+
+def _stored_rows(connection, collection: str, ids: list[str]) -> list[dict]:
+    """What an upsert compares of the stored records among `ids` of `collection`."""
+    if len(ids) == 1:
+        return _STORED_ONE.execute(connection, {'collection': collection,
+                                                'identifier': ids[0]})[0]
+    sqlite = connection.dialect.name == 'sqlite'
+    return [dict(row) for row in connection.execute(
+        _stored(sqlite), {'collection': collection, 'ids': ids}).mappings()]
 
 
 class RecordRepository:
@@ -330,13 +349,13 @@ class RecordRepository:
         result, now = UpsertResult(), utcnow()
         if not rows:
             return result
-        existing = {r.identifier: r for r in connection.execute(
-            _stored(self.store.is_sqlite), {'collection': self.collection, 'ids': list(rows)})}
+        existing = {r['identifier']: r for r in _stored_rows(connection, self.collection,
+                                                              list(rows))}
         fresh: list[dict] = []
         changed: list[dict] = []
         for identifier, row in rows.items():
             current = existing.get(identifier)
-            if current is not None and not ownership.may_replace(current.owner):
+            if current is not None and not ownership.may_replace(current['owner']):
                 result.refused += 1
             elif current is None:
                 row['created'] = row['created'] or now
@@ -344,14 +363,14 @@ class RecordRepository:
                 _stamp(row)
                 fresh.append(row)
                 result.inserted += 1
-            elif current.content_hash == row['content_hash'] and \
-                    current.visibility == row['visibility']:
+            elif current['content_hash'] == row['content_hash'] and \
+                    current['visibility'] == row['visibility']:
                 result.unchanged += 1
             else:
-                row['created'] = row['created'] or current.created
+                row['created'] = row['created'] or current['created']
                 row['updated'] = row['updated'] or now
                 _stamp(row)
-                changed.append({'stored_pk': current.pk,
+                changed.append({'stored_pk': current['pk'],
                                 **{f'new_{name}': row.get(name) for name in sql_bulk.COLUMNS}})
                 result.updated += 1
         if changed:

@@ -14,6 +14,7 @@ import operator
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from ..store.hot import on_cursor
 from ..store.record_tables import Record
 from .sql_rows import document_text
 
@@ -44,20 +45,28 @@ def _values(row: dict) -> tuple:
         return tuple(row.get(name) for name in COLUMNS)
 
 
+_PROCESSORS: dict[str, list] = {}  # dialect name -> the columns' bind processors
+
+
+def _processors(dialect) -> list:
+    found = _PROCESSORS.get(dialect.name)
+    if found is None:
+        found = [Record.__table__.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+                 for name in COLUMNS]
+        found[_DOCUMENT] = None  # the text below: what the JSON type's processor gives
+        _PROCESSORS[dialect.name] = found
+    return found
+
+
 def _executemany(connection, rows: list[dict]) -> None:
-    dialect = connection.dialect
-    processors = []
-    for name in COLUMNS:
-        column_type = Record.__table__.c[name].type.dialect_impl(dialect)
-        processors.append(column_type.bind_processor(dialect))
-    processors[_DOCUMENT] = None  # the text below: what the JSON type's processor gives
+    processors = _processors(connection.dialect)
     batch = []
     for row in rows:
         values = list(_values(row))
         values[_DOCUMENT] = document_text(row)
         batch.append(tuple(value if process is None or value is None else process(value)
                            for process, value in zip(processors, values)))
-    connection.exec_driver_sql(_INSERT, batch)
+    on_cursor(connection, _INSERT, batch, many=True)  # (as `exec_driver_sql`, 0.05-0.1 ms less)
 
 
 def insert_rows(connection: Connection, rows: list[dict]) -> None:

@@ -171,7 +171,8 @@ def write_catalog(ctx, env, title: str | None) -> dict:
     """The written files as one STAC item in a self-contained catalog beside them
     (`catalog.json`, `<job id>.json`: one item, no folder of its own, as creating one
     costs as much as a file); the item (its asset hrefs absolute). Two small documents,
-    written as such (building them with pystac took longer), in place (see
+    written as such (building them with pystac took longer), compact (json's C encoder:
+    indented, 0.15 ms more), in place (see
     `write_in_place`: a thread of their own waited for the GIL while the job went on in
     Python, and was waited for)."""
     from ..jobs.results import write_in_place
@@ -193,6 +194,6 @@ def write_catalog(ctx, env, title: str | None) -> dict:
                'description': 'openEO job results', 'links': [
                    {'rel': 'root', 'href': './catalog.json', 'type': 'application/json'},
                    {'rel': 'item', 'href': f'./{item_file}', 'type': 'application/geo+json'}]}
-    write_in_place({env.output_dir / item_file: json.dumps(item, indent=2).encode(),
-                    env.output_dir / 'catalog.json': json.dumps(catalog, indent=2).encode()})
+    write_in_place({env.output_dir / item_file: json.dumps(item).encode(),
+                    env.output_dir / 'catalog.json': json.dumps(catalog).encode()})
     return item

@@ -60,20 +60,25 @@ class HotStatement:
         return rows, count
 
 
-def on_cursor(connection: Connection, sql: str, values: tuple = ()) -> tuple[list, int]:
+def on_cursor(connection: Connection, sql: str, values: tuple | list = (),
+              many: bool = False) -> tuple[list, int]:
     """Run SQL on the cursor of the connection SQLAlchemy holds, its cursor events fired
     (e.g. tracing sees it as any other statement) and driver errors raised as
-    SQLAlchemy's; the raw rows and the row count."""
+    SQLAlchemy's; the raw rows and the row count. `many`: `values` is a list of
+    parameter tuples, the statement run for each (executemany)."""
     cursor = connection.connection.cursor()
     events = connection.dispatch  # (the listeners of the engine and the connection)
     try:
         if events.before_cursor_execute:
-            events.before_cursor_execute(connection, cursor, sql, values, None, False)
-        cursor.execute(sql, values)
+            events.before_cursor_execute(connection, cursor, sql, values, None, many)
+        if many:
+            cursor.executemany(sql, values)
+        else:
+            cursor.execute(sql, values)
         raw = cursor.fetchall() if cursor.description else []
         count = cursor.rowcount
         if events.after_cursor_execute:
-            events.after_cursor_execute(connection, cursor, sql, values, None, False)
+            events.after_cursor_execute(connection, cursor, sql, values, None, many)
     except connection.dialect.loaded_dbapi.Error as err:
         raise exc.DBAPIError.instance(sql, values, err,
                                       connection.dialect.loaded_dbapi.Error) from err
