@@ -66,7 +66,7 @@ def _executemany(connection, rows: list[dict]) -> None:
         values[_DOCUMENT] = document_text(row)
         batch.append(tuple(value if process is None or value is None else process(value)
                            for process, value in zip(processors, values)))
-    on_cursor(connection, _INSERT, batch, many=True)  # (as `exec_driver_sql`, 0.05-0.1 ms less)
+    on_cursor(connection, _INSERT, batch, many=True)  # (`exec_driver_sql`: 0.05-0.1 ms more)
 
 
 def insert_rows(connection: Connection, rows: list[dict]) -> None:
