@@ -25,9 +25,11 @@ rounds):
     requests and the job engine cost whatever the graph.
 
 Prints the medians, the load average, where the API runs' time went (from the jobs' own
-times: stored, claimed by a worker, results ready), what one small HTTP request costs on
-this machine, and the overhead (API p50 - direct p50) / direct p50 of results ready;
-target <= 20 %.
+times: stored, claimed by a worker, results ready), how fast the job worker ran the graph
+against the direct process (from load_collection's log line to save_result's: a fresh
+server's worker runs it several per cent faster or slower for its whole life), what one
+small HTTP request costs on this machine, and the overhead (API p50 - direct p50) /
+direct p50 of results ready; target <= 20 %.
 Run with the virtualenv's Python:  python benchmarks/openeo_overhead.py [--runs N] [--repeat K]
 (`--repeat K`, default 5: K measurements, each with a fresh server and a fresh direct
 process, judged by their median overhead: one run moves by several points with the
@@ -41,6 +43,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -176,6 +179,33 @@ def phases(session: requests.Session, url: str, runs: list[dict]) -> dict[str, f
     return {name: statistics.median(times) * 1000 for name, times in found.items()}
 
 
+SPAN = ('load_collection ', 'save_result: ')  # the graph's first and last log lines
+_JOB_LOG_LINE = re.compile(r'^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) \S+ [^:]+: (.*)$')
+
+
+def graph_span(lines: list[tuple[float, str]]) -> float | None:
+    """Seconds from the graph's `load_collection` log line to its `save_result` line
+    (`lines`: time and message): most of the graph, logged both ways (the job's log, a
+    handler in the direct process), which tells how fast a job worker runs the graph
+    apart from what the server does around it."""
+    found = [next((t for t, message in lines if message.startswith(m)), None) for m in SPAN]
+    return None if None in found else found[1] - found[0]
+
+
+def worker_spans(session: requests.Session, url: str, runs: list[dict]) -> list[float]:
+    """The graph spans (see `graph_span`) of the API runs, from their jobs' openEO logs
+    (the job log's times: milliseconds)."""
+    spans = []
+    for run in runs:
+        logs = session.get(f'{url}/openeo/1.2/jobs/{run["id"]}/logs', timeout=30).json()
+        lines = [(datetime.strptime(m[1], '%Y-%m-%d %H:%M:%S,%f').timestamp(), m[2])
+                 for entry in logs['logs'] if (m := _JOB_LOG_LINE.match(entry['message']))]
+        span = graph_span(lines)
+        if span is not None:
+            spans.append(span)
+    return spans
+
+
 def request_round_trip(session: requests.Session, url: str, count: int = 100) -> float:
     """p50 ms of one small request after 20 ms idle (as the API run's requests are):
     what one HTTP request costs on this machine, whatever the job."""
@@ -223,7 +253,8 @@ class DirectProcess:
     same code run the graph a few per cent faster or slower for their whole life
     (six interleaved: p50 37.9 to 40.1 ms), so a direct side run in the measuring
     process would be one draw of that for every measurement while each server is a new
-    one. Calling it runs the graph once; the seconds, timed in that process."""
+    one. Calling it runs the graph once; the seconds, timed in that process (`spans`: the
+    graph span of each run, see `graph_span`)."""
 
     def __init__(self, config_path: Path, workdir: Path, graph: dict = GRAPH,
                  code: Path = REPO):
@@ -233,6 +264,7 @@ class DirectProcess:
             text=True, cwd=code, start_new_session=True,
             env={**os.environ, 'PYTHONPATH': os.pathsep.join(
                 filter(None, [str(code), os.environ.get('PYTHONPATH')]))})
+        self.spans: list[float] = []
         if self.process.stdout.readline().strip() != 'ready':
             self.close()
             raise RuntimeError('the direct run\'s process did not start (its error above)')
@@ -240,10 +272,11 @@ class DirectProcess:
     def __call__(self) -> float:
         self.process.stdin.write('run\n')
         self.process.stdin.flush()
-        answer = self.process.stdout.readline()
+        answer = self.process.stdout.readline().split()
         if not answer:
             raise RuntimeError('the direct run failed (its error above)')
-        return float(answer)
+        self.spans.append(float(answer[1]))
+        return float(answer[0])
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -255,15 +288,32 @@ DIRECT_CHILD = '--direct-child'
 
 
 def direct_child(config_path: str, workdir: str, graph: str) -> int:
-    """The process of a `DirectProcess`: a run for each line read, its seconds written."""
+    """The process of a `DirectProcess`: a run for each line read, its seconds and its
+    graph span written (the run's log lines kept in memory, as a job's go to its log)."""
     answers = os.fdopen(os.dup(1), 'w')  # (what the libraries print goes to stderr)
     os.dup2(2, 1)
     sys.stdout = sys.stderr
+    lines: list[tuple[float, str]] = []
+    log = logging.getLogger('bench')
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.addHandler(_Kept(lines))
     once = direct_runner(Path(config_path), Path(workdir), json.loads(graph))
     print('ready', file=answers, flush=True)
     for _ in sys.stdin:
-        print(repr(once()), file=answers, flush=True)
+        lines.clear()
+        seconds = once()
+        print(repr(seconds), repr(graph_span(lines) or 0.0), file=answers, flush=True)
     return 0
+
+
+class _Kept(logging.Handler):
+    def __init__(self, lines: list):
+        super().__init__()
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append((record.created, record.getMessage()))
 
 
 def measure(url: str, direct, runs: int, warmup: int, poll: float | None = None,
@@ -308,12 +358,16 @@ def one_run(args) -> dict:
             direct.close()
         session = requests.Session()
         where = phases(session, url, api_runs)
+        spans = {'worker': worker_spans(session, url, api_runs),
+                 'direct': direct.spans[-args.runs:]}
         request_ms = request_round_trip(session, url)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
         shutil.rmtree(workdir, ignore_errors=True)
     p50 = {name: statistics.median(found) * 1000 for name, found in times.items()}
+    where.update({f'span_{side}': statistics.median(found) * 1000
+                  for side, found in spans.items() if found})
     return {'p50': p50, 'where': where, 'request_ms': request_ms,
             'load': (load[0], os.getloadavg()[0]),
             'overhead': (p50['ready'] - p50['direct']) / p50['direct']}
@@ -335,6 +389,10 @@ def report(args, found: dict) -> None:
     print(f'API run, p50 ms from submit: job stored {where["stored"]:.1f} (create '
           f'request), claimed by a worker {where["claimed"]:.1f} (start request, hand-over), '
           f'results ready {where["ready"]:.1f} (the graph and the job\'s bookkeeping)')
+    if 'span_worker' in where and 'span_direct' in where:
+        print(f'the graph from load_collection to save_result (log times) p50: in the job '
+              f'worker {where["span_worker"]:.1f} ms, direct {where["span_direct"]:.1f} ms '
+              f'(the worker {where["span_worker"] - where["span_direct"]:+.1f} ms)')
     print(f'one small HTTP request after 20 ms idle on this machine p50: '
           f'{found["request_ms"]:.1f} ms (GET /.well-known/openeo, round trip)')
     seen = '' if args.poll is None else \
