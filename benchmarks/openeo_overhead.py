@@ -254,7 +254,7 @@ class DirectProcess:
     (six interleaved: p50 37.9 to 40.1 ms), so a direct side run in the measuring
     process would be one draw of that for every measurement while each server is a new
     one. Calling it runs the graph once; the seconds, timed in that process (`spans`: the
-    graph span of each run, see `graph_span`)."""
+    graph span of each run, see `graph_span`; None if its log lines were missing)."""
 
     def __init__(self, config_path: Path, workdir: Path, graph: dict = GRAPH,
                  code: Path = REPO):
@@ -264,7 +264,7 @@ class DirectProcess:
             text=True, cwd=code, start_new_session=True,
             env={**os.environ, 'PYTHONPATH': os.pathsep.join(
                 filter(None, [str(code), os.environ.get('PYTHONPATH')]))})
-        self.spans: list[float] = []
+        self.spans: list[float | None] = []
         if self.process.stdout.readline().strip() != 'ready':
             self.close()
             raise RuntimeError('the direct run\'s process did not start (its error above)')
@@ -275,7 +275,7 @@ class DirectProcess:
         answer = self.process.stdout.readline().split()
         if not answer:
             raise RuntimeError('the direct run failed (its error above)')
-        self.spans.append(float(answer[1]))
+        self.spans.append(None if answer[1] == 'None' else float(answer[1]))
         return float(answer[0])
 
     def close(self) -> None:
@@ -303,7 +303,7 @@ def direct_child(config_path: str, workdir: str, graph: str) -> int:
     for _ in sys.stdin:
         lines.clear()
         seconds = once()
-        print(repr(seconds), repr(graph_span(lines) or 0.0), file=answers, flush=True)
+        print(repr(seconds), repr(graph_span(lines)), file=answers, flush=True)
     return 0
 
 
@@ -359,7 +359,7 @@ def one_run(args) -> dict:
         session = requests.Session()
         where = phases(session, url, api_runs)
         spans = {'worker': worker_spans(session, url, api_runs),
-                 'direct': direct.spans[-args.runs:]}
+                 'direct': [s for s in direct.spans[-args.runs:] if s is not None]}
         request_ms = request_round_trip(session, url)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
