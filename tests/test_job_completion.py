@@ -296,6 +296,24 @@ def test_a_failing_completion_write_fails_the_job_and_registers_nothing(site):
     assert _results(site, job_id) == []
 
 
+def test_work_left_for_once_the_result_is_written_runs_before_the_job_ends(site):
+    """A step a job leaves for once its result document is written
+    (`JobContext.once_result_written`, e.g. an openEO job's STAC catalog and records) runs
+    after that document is on its way to disk and before the job ends: its records come
+    with the success; a step that fails fails the job, and nothing is registered."""
+    job_id = site.submit('registering', {'after_result': True})
+    assert site.wait_for(job_id)['status'] == 'successful'
+    assert _results(site, job_id) == [f'{job_id}/scene']
+    log = requests.get(f'{site.url}/jobs/{job_id}/log', timeout=10).text
+    assert 'result document written before this step: True' in log
+    assert log.index('registered 1 STAC item(s)') < log.index('job complete')
+    failing = site.submit('registering', {'fail_after_result': True})
+    job = site.wait_for(failing)
+    assert job['status'] == 'failed'
+    assert 'the step once the result was written failed' in job['message']
+    assert _results(site, failing) == []
+
+
 def test_a_job_dismissed_after_it_registered_leaves_no_records(site, tmp_path):
     hold = tmp_path / 'hold'
     hold.write_text('')

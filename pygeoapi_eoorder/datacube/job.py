@@ -102,7 +102,7 @@ class GraphProcess(JobProcessor):
                 write_catalog(ctx, env, title)
                 files = workspace_results.stage_out(ctx, env.output_dir, chosen, files)
             elif chosen is None:  # (written as the job succeeds: `register_stac`)
-                register_results(ctx, env, title)
+                ctx.once_result_written(functools.partial(register_results, ctx, env, title))
         geometry, bbox = footprint(env.bounds)
         return 'application/json', {'files': files, 'geometry': geometry, 'bbox': bbox}
 

@@ -37,12 +37,20 @@ class Completion:
     """What a job writes to the store when it succeeds: each `write(connection)` runs in
     the transaction that makes the job successful (none of them if it failed or was
     dismissed meanwhile: successful and registered go together), each of `afterwards`
-    once that transaction is committed (e.g. telling listeners of new records)."""
+    once that transaction is committed (e.g. telling listeners of new records);
+    `after_result`: work done once the job's result document is written, while it goes
+    to disk (see `JobContext.once_result_written`)."""
 
     def __init__(self):
         self.writes: list[Callable[[Any], object]] = []
         self.afterwards: list[Callable[[], object]] = []
+        self.after_result: list[Callable[[], object]] = []
         self.background: list = []  # file work of the job's threads (`in_background`)
+
+    def result_written(self) -> None:
+        """The job's result document is written: do the work left for then."""
+        for step in self.after_result:
+            step()
 
     def wait_files(self) -> None:
         """Wait for the file work the job's threads do; raise what failed there."""
@@ -124,6 +132,16 @@ class JobContext:
             return
         self.completion.background.append(work)
         self.completion.writes.append(work.wait)
+
+    def once_result_written(self, step: Callable[[], object]) -> None:
+        """Do `step()` once the job's result document is written and on its way to disk
+        (the sync waits for the disk: the step's work overlaps it), before the job ends;
+        what it raises fails the job. For work the result document does not depend on
+        (e.g. the job's STAC catalog and records). Without a `completion`: at once."""
+        if self.completion is None:
+            step()
+            return
+        self.completion.after_result.append(step)
 
     def on_success(self, write: Callable[[Any], object],
                    afterwards: Callable[[], object] | None = None) -> None:

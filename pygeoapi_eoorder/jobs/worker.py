@@ -179,6 +179,7 @@ def _run(runtime: Runtime, job: dict, completion: Completion,
             with acting_as(job_user(job), manager.auth):  # its checks are its owner's
                 mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
             result_file, mimetype, syncing = write_result(job_dir, mimetype, outputs)
+            completion.result_written()  # (while the result goes to disk)
             completion.wait_files()  # (whole before the servers may read or copy them)
             manager.results.publish(job['id'], job_dir)  # servers can read them before 'done'
             log.info('job complete')

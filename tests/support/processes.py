@@ -78,18 +78,48 @@ class TextResult(JobProcessor):
 class Registering(JobProcessor):
     """Writes a one-item STAC catalog and registers it in the results collection; with
     `hold_file`, keeps running after that while the file exists; with `fail_after`, one
-    more completion write fails (the registration must go with it)."""
+    more completion write fails (the registration must go with it); with `after_result`,
+    the catalog is written and registered once the result document is (its log says
+    whether the document was there), and with `fail_after_result` that step fails."""
 
     def __init__(self, processor_def):
         meta = _metadata('registering', ['async-execute'])
-        meta['inputs']['fail_after'] = {'title': 'a failing completion write', 'minOccurs': 0,
-                                        'schema': {'type': 'boolean'}}
+        for name, title in (('fail_after', 'a failing completion write'),
+                            ('after_result', 'registered once the result is written'),
+                            ('fail_after_result', 'a failing step once the result is written')):
+            meta['inputs'][name] = {'title': title, 'minOccurs': 0,
+                                    'schema': {'type': 'boolean'}}
         super().__init__(processor_def, meta)
 
     def execute(self, data, outputs=None):
+        from pygeoapi_eoorder.execution.errors import ExecutionError
+        ctx = self.context
+        if data.get('after_result') or data.get('fail_after_result'):
+            ctx.once_result_written(lambda: self._after_result(data))
+            return 'application/json', {'id': 'count', 'value': 1}
+        self._register()
+        if data.get('fail_after'):
+            def fail(connection):
+                raise ExecutionError('the second completion write failed')
+            ctx.on_success(fail)
+        hold = data.get('hold_file')
+        deadline = time.monotonic() + 120
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return 'application/json', {'id': 'count', 'value': 1}
+
+    def _after_result(self, data) -> None:
+        from pygeoapi_eoorder.execution.errors import ExecutionError
+        ctx = self.context
+        document = ctx.job_dir / 'results' / 'result.json'
+        ctx.log.info('result document written before this step: %s', document.is_file())
+        if data.get('fail_after_result'):
+            raise ExecutionError('the step once the result was written failed')
+        self._register()
+
+    def _register(self) -> None:
         import pystac
 
-        from pygeoapi_eoorder.execution.errors import ExecutionError
         from pygeoapi_eoorder.execution.stage_out import register_stac
         ctx = self.context
         folder = ctx.job_dir / 'results' / 'stac'
@@ -101,15 +131,6 @@ class Registering(JobProcessor):
         catalog.normalize_hrefs(str(folder))
         catalog.save(pystac.CatalogType.SELF_CONTAINED)
         register_stac(ctx, folder, f'{ctx.base_url}/jobs/{ctx.job_id}/results/stac')
-        if data.get('fail_after'):
-            def fail(connection):
-                raise ExecutionError('the second completion write failed')
-            ctx.on_success(fail)
-        hold = data.get('hold_file')
-        deadline = time.monotonic() + 120
-        while hold and os.path.exists(hold) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return 'application/json', {'id': 'count', 'value': 1}
 
 
 class LateFiles(JobProcessor):
