@@ -144,6 +144,24 @@ def store(server: Server):
     return create_engine(settings.store_url), settings
 
 
+def test_answers_without_a_body_name_no_media_type(server):
+    """A created job (201), a started one (202) and a deleted one (204) are answered
+    without a body: no Content-Type (not werkzeug's default `text/html`, which would
+    also draw the page-only headers), the security headers of every answer kept."""
+    auth = as_('alice')
+    graph = {'add': {'process_id': 'add', 'arguments': {'x': 1, 'y': 2}, 'result': True}}
+    created = requests.post(f'{api(server)}/jobs', json={'process': {'process_graph': graph}},
+                            auth=auth, timeout=30)
+    started = requests.post(f'{created.headers["Location"]}/results', auth=auth, timeout=30)
+    deleted = requests.delete(created.headers['Location'], auth=auth, timeout=30)
+    assert [r.status_code for r in (created, started, deleted)] == [201, 202, 204]
+    for reply in (created, started, deleted):
+        assert reply.content == b''
+        assert 'Content-Type' not in reply.headers, reply.headers
+        assert 'Content-Security-Policy' not in reply.headers
+        assert reply.headers['X-Content-Type-Options'] == 'nosniff'
+
+
 def test_job_details_are_metadata_changed_with_patch(server):
     (_, d0), (_, d1), _ = demo_products(server)
     body = {'process': ndvi_graph([d0, d1]), 'title': 'NDVI June', 'description': 'first',

@@ -101,6 +101,9 @@ def install(app: Flask, settings, prefix: str = '', base_url: str = '') -> None:
     def _secure_response(response: Response) -> Response:
         if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
             response.headers = Headers(response.headers)
+        if response.mimetype == 'text/html' and response.calculate_content_length() == 0 and \
+                not response.direct_passthrough:  # (werkzeug's default: e.g. a 201, a 204)
+            del response.headers['Content-Type']  # an empty answer is no page
         headers.add_headers(response, csp)
         if is_page(response) and (response.content_length or 0) <= MAX_REWRITTEN_PAGE:
             page = response.get_data(as_text=True)
