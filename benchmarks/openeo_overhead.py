@@ -28,8 +28,9 @@ Prints the medians, the load average, where the API runs' time went (from the jo
 times: stored, claimed by a worker, results ready), how fast the job worker ran the graph
 against the direct process (from load_collection's log line to save_result's: a fresh
 server's worker runs it several per cent faster or slower for its whole life), what one
-small HTTP request costs on this machine, and the overhead (API p50 - direct p50) /
-direct p50 of results ready; target <= 20 %.
+small HTTP request costs on this machine, what the HTTP client alone costs per request
+(`client_floor.py`: part of every API run, whatever the server), and the overhead
+(API p50 - direct p50) / direct p50 of results ready; target <= 20 %.
 Run with the virtualenv's Python:  python benchmarks/openeo_overhead.py [--runs N] [--repeat K]
 (`--repeat K`, default 5: K measurements, each with a fresh server and a fresh direct
 process, judged by their median overhead: one run moves by several points with the
@@ -59,6 +60,7 @@ from pathlib import Path
 import requests
 import yaml
 from bench_servers import wait_idle
+from client_floor import client_round_trip
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.20
@@ -343,7 +345,8 @@ def measure(url: str, direct, runs: int, warmup: int, poll: float | None = None,
 
 def one_run(args) -> dict:
     """One measurement with a fresh server: the p50s (ms), where the API runs' time
-    went, one small request's cost and the load average before and after."""
+    went, one small request's cost, the client's own cost of one (`client_floor`) and
+    the load average before and after."""
     workdir = Path(tempfile.mkdtemp(prefix='openeo-bench-'))
     process, url, config = start_server(workdir)
     if args.settle:
@@ -361,6 +364,7 @@ def one_run(args) -> dict:
         spans = {'worker': worker_spans(session, url, api_runs),
                  'direct': [s for s in direct.spans[-args.runs:] if s is not None]}
         request_ms = request_round_trip(session, url)
+        client_ms = client_round_trip({'process': {'process_graph': graph}})
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(30)
@@ -368,7 +372,7 @@ def one_run(args) -> dict:
     p50 = {name: statistics.median(found) * 1000 for name, found in times.items()}
     where.update({f'span_{side}': statistics.median(found) * 1000
                   for side, found in spans.items() if found})
-    return {'p50': p50, 'where': where, 'request_ms': request_ms,
+    return {'p50': p50, 'where': where, 'request_ms': request_ms, 'client_ms': client_ms,
             'load': (load[0], os.getloadavg()[0]),
             'overhead': (p50['ready'] - p50['direct']) / p50['direct']}
 
@@ -395,6 +399,11 @@ def report(args, found: dict) -> None:
               f'(the worker {where["span_worker"] - where["span_direct"]:+.1f} ms)')
     print(f'one small HTTP request after 20 ms idle on this machine p50: '
           f'{found["request_ms"]:.1f} ms (GET /.well-known/openeo, round trip)')
+    client = found['client_ms']
+    print(f'the HTTP client alone, one request p50: {client:.1f} ms (requests POSTing the '
+          f'graph to a bare socket server on loopback after 20 ms idle): a job\'s two '
+          f'requests cost {2 * client:.1f} ms of the overhead whatever the server, '
+          f'{2 * client / p50["direct"]:.1%} of the direct run')
     seen = '' if args.poll is None else \
         f'; seen by the client: {(p50["seen"] - p50["direct"]) / p50["direct"]:+.1%}'
     print(f'overhead: {overhead:+.1%} (target <= +{TARGET:.0%}){seen}', flush=True)
