@@ -60,7 +60,7 @@ from pathlib import Path
 import requests
 import yaml
 from bench_servers import wait_idle
-from client_floor import client_round_trip
+from client_floor import client_round_trip, p50_after_idle
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET = 0.20
@@ -211,13 +211,8 @@ def worker_spans(session: requests.Session, url: str, runs: list[dict]) -> list[
 def request_round_trip(session: requests.Session, url: str, count: int = 100) -> float:
     """p50 ms of one small request after 20 ms idle (as the API run's requests are):
     what one HTTP request costs on this machine, whatever the job."""
-    times = []
-    for _ in range(count):
-        time.sleep(0.02)
-        began = time.perf_counter()
-        session.get(f'{url}/.well-known/openeo', timeout=30).raise_for_status()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times) * 1000
+    return p50_after_idle(
+        lambda: session.get(f'{url}/.well-known/openeo', timeout=30).raise_for_status(), count)
 
 
 def run_environments(config_path: Path):
