@@ -132,17 +132,18 @@ def band_assets(item: dict, unnamed: bool = False) -> dict[str, list[dict]]:
     return found
 
 
-def prepared(env, item: dict, index: int, local: bool = False, theirs: bool = False):
-    """A pystac Item odc-stac loads: the item's raster assets staged into the run's input
-    area (`local`: read where they are, this server's own files), each with its bands
-    and its pixel grid (the file's where the item gives none). `theirs`: an item of a
-    STAC source the caller named (`load_stac`), not of the catalogue: a GeoTIFF naming
-    no bands is one band (`band_assets`), an asset that cannot be read the caller's
-    fault (`RunEnv.stage`)."""
+def prepared(env, item: dict, index: int, local: bool = False, theirs: bool = False,
+             wanted=None):
+    """A pystac Item odc-stac loads: the item's raster assets staged in (`RunEnv.stage`;
+    `local`: read where they are, this server's own files), each with its bands and its
+    pixel grid (the file's where the item gives none); with `wanted` (the graph's band
+    names), only the assets holding one of them. `theirs`: an item of a STAC source the
+    caller named (`load_stac`), not of the catalogue: a GeoTIFF naming no bands is one
+    band (`band_assets`), an asset that cannot be read the caller's fault."""
     import pystac
     from shapely.geometry import shape
     assets = {}
-    for key, bands in band_assets(item, unnamed=theirs).items():
+    for key, bands in needed(band_assets(item, unnamed=theirs), wanted).items():
         asset = item['assets'][key]
         path = asset['href'] if local else env.stage(
             asset['href'], safe_name(f'{index}_{key}', 'asset'), theirs)
@@ -158,6 +159,19 @@ def prepared(env, item: dict, index: int, local: bool = False, theirs: bool = Fa
         'properties': {'datetime': moment}, 'assets': assets, 'links': [],
         'stac_extensions': ['https://stac-extensions.github.io/projection/v1.1.0/schema.json',
                             'https://stac-extensions.github.io/eo/v1.1.0/schema.json']})
+
+
+def needed(assets: dict[str, list[dict]], wanted) -> dict[str, list[dict]]:
+    """The band assets (key: bands) holding one of the `wanted` band names (as odc-stac
+    names bands: an asset's key, `<key>.<n>`, a band's name or common name); all of them
+    without `wanted`, or if none holds one (odc-stac then says which band is missing)."""
+    if not wanted:
+        return assets
+    wanted = {str(name) for name in wanted}
+    kept = {key: bands for key, bands in assets.items() if not wanted.isdisjoint(
+        {key, *(f'{key}.{n}' for n in range(1, len(bands) + 1)),
+         *(band.get(field) for band in bands for field in ('name', 'common_name'))})}
+    return kept or assets
 
 
 def has_grid(asset: dict) -> bool:
@@ -193,7 +207,7 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
     if not documents:
         raise no_data(f'load_collection: no data in {id!r} for this extent')
     env.log.info('load_collection %s: %d records', id, len(documents))
-    items = [prepared(env, item, index) for index, item in enumerate(
+    items = [prepared(env, item, index, wanted=bands) for index, item in enumerate(
         part for document in documents for part in by_date(_record_item(document)))]
     return cube(env, items, bands, box, f'load_collection: {id!r}')
 

@@ -40,7 +40,8 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
     if not chosen:
         raise no_data(f'load_stac: no data at {url} for this extent')
     env.log.info('load_stac %s: %d items', url, len(chosen))
-    loaded = [prepared(env, item, index, local=own is not None, theirs=True)
+    loaded = [prepared(env, item, index, local=own is not None, theirs=True,
+                       wanted=bands)
               for index, item in enumerate(chosen)]
     return cube(env, loaded, bands, box, f'load_stac: {url}')
 

@@ -49,22 +49,26 @@ class RunEnv:
         return found if found is not None else self.other_collection(collection_id)
 
     def stage(self, href: str, name: str, theirs: bool = False) -> Path:
-        """A local copy of an asset (http(s) through egress, file:// from allowed roots,
-        s3:// of the owner's workspaces); one that cannot be read fails the graph with
-        the stage-in's reason: a refused one, and any the caller named (`theirs`: of a
-        `load_stac` source), as the caller's fault, else as the server's (its
-        catalogue's)."""
+        """A local path to read an asset from: a file:// one where it lies (under the
+        allowed roots: no copy), else a copy in the run's input area (http(s) through
+        egress, s3:// of the sources and of the owner's workspaces). One that cannot be
+        read fails the graph with the stage-in's reason: a refused one, and any the
+        caller named (`theirs`: of a `load_stac` source), as the caller's fault, else as
+        the server's (its catalogue's)."""
         from ..execution.errors import ExecutionError, InputRefused
-        filename = safe_name(Path(urlparse(href).path).name or 'asset', 'asset file')
-        target = confine(self.inputs_dir, name, filename)
-        if not target.exists():
-            try:
-                self.stager.copy_to(href, target, 'load_stac' if theirs else
-                                    'load_collection')
-            except ExecutionError as err:  # (InputRefused too)
-                if isinstance(err, InputRefused) or theirs:
-                    raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
-                raise GraphError(err.user_msg, 'Internal', 500) from None
+        process = 'load_stac' if theirs else 'load_collection'
+        try:
+            in_place = self.stager.local_file(href, process)
+            if in_place is not None:
+                return in_place
+            filename = safe_name(Path(urlparse(href).path).name or 'asset', 'asset file')
+            target = confine(self.inputs_dir, name, filename)
+            if not target.exists():
+                self.stager.copy_to(href, target, process)
+        except ExecutionError as err:  # (InputRefused too)
+            if isinstance(err, InputRefused) or theirs:
+                raise GraphError(err.user_msg, 'ProcessParameterInvalid') from None
+            raise GraphError(err.user_msg, 'Internal', 500) from None
         return target
 
 

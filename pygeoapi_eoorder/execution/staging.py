@@ -210,6 +210,18 @@ class Stager:
                              '(use http, https or file URLs, or s3:// of a bucket in '
                              'execution.stage_in.s3_sources)')
 
+    def local_file(self, href: str, input_id: str) -> Path | None:
+        """The file a file:// `href` names, for a reader in this process (server code,
+        never a container) to read where it lies: its resolved path, under an allowed root
+        after following every link, and a regular file; None for another scheme (its
+        content is copied: `copy_to`)."""
+        if urlparse(href).scheme.lower() != 'file':
+            return None
+        path = _allowed_file(href, self.roots, input_id)
+        if not path.is_file():
+            raise ExecutionError(f'input {input_id}: {href} is not a file')
+        return path
+
     def fetch(self, input_id: str, href: str, index: int = 0) -> Path:
         """Fetch one reference; a STAC item or catalog becomes a local catalog directory
         (catalog.json at its root, assets beside their items, as OGC 20-089 expects)."""
