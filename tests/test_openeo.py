@@ -134,6 +134,23 @@ def test_synchronous_ndvi_matches_the_demo_formula(server, tmp_path, filtered):
     np.testing.assert_allclose(values, expected, rtol=1e-5)
 
 
+def test_a_cube_reduced_to_band_statistics_answers_json(server):
+    """No spatial dimension left: the result is the numbers, as JSON (no raster)."""
+    cube = connect(server).load_collection('products', temporal_extent=DATES,
+                                           bands=['red', 'nir'])
+    for dimension in ('x', 'y', 't'):
+        cube = cube.reduce_dimension(dimension=dimension, reducer='mean')
+    answer = requests.post(f'{server.url}/openeo/1.2/result', json={'process': {
+        'process_graph': cube.flat_graph()}}, auth=as_('alice'), timeout=120)
+    assert answer.status_code == 200 and answer.headers['Content-Type'].startswith(
+        'application/json'), answer.text
+    means = []
+    for path in sorted((server.data_dir / 'demo').glob('DEMO_S2_BANDS_*.tif')):
+        with rasterio.open(path) as dataset:
+            means.append([dataset.read(i).astype('float64').mean() for i in (1, 2)])
+    np.testing.assert_allclose(answer.json(), np.mean(means, axis=0), rtol=1e-6)
+
+
 def test_batch_job_lifecycle_with_stac_results_and_logs(server, tmp_path):
     connection = connect(server)
     job = ndvi_cube(connection).save_result(format='netCDF').create_job(title='ndvi mean')

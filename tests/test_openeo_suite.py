@@ -35,7 +35,7 @@ TOOLS = Path(os.environ.get('EOORDER_OPENEO_SUITE',
                             Path.home() / '.cache' / 'eoorder-openeo-suite'))
 PARTS = [('src/openeo_test_suite/tests/general', '-vv'),
          ('src/openeo_test_suite/tests/collections', '-q'),
-         ('src/openeo_test_suite/tests/processes/metadata', '-q')]
+         ('src/openeo_test_suite/tests/processes/metadata', '-q')]  # (path, its options)
 
 NULLABLE = (r"Message: None is not of type 'string'",
             "the suite validates with openapi-core's OpenAPI 3.1 validator a 3.0 document, "
@@ -125,8 +125,9 @@ def reported_lines(text: str) -> list[str]:
     return [match.group(1).strip() for match in found if match]
 
 
-def run_suite(suite: Path, server: Server, issuer: OidcIssuer, tmp_path: Path) -> dict:
-    """Both parts (the API one verbose: its failure reports are read), merged outcomes."""
+def run_suite(suite: Path, server: Server, issuer: OidcIssuer, tmp_path: Path,
+              parts=PARTS) -> dict:
+    """The `parts` (the API one verbose: its failure reports are read), merged outcomes."""
     found, output = {}, ''
     with SchemaProxy(tmp_path) as proxy:
         env = {**os.environ, **proxy.env(), 'OPENEO_AUTH_METHOD': 'client_credentials',
@@ -134,11 +135,11 @@ def run_suite(suite: Path, server: Server, issuer: OidcIssuer, tmp_path: Path) -
                'OPENEO_AUTH_CLIENT_SECRET': issuer.client[1],
                'OPENEO_AUTH_PROVIDER_ID': 'oidc', 'HOME': str(tmp_path),
                'PYTHONPATH': str(suite / 'src')}  # the copy that finds the assets
-        for part, verbosity in PARTS:
+        for part, *options in parts:
             report = tmp_path / f'{part.rsplit("/", 1)[-1]}.xml'
             done = subprocess.run(
                 [str(TOOLS / 'venv' / 'bin' / 'python'), '-m', 'pytest', part,
-                 '-U', f'{server.url}/openeo/1.2/', f'--junitxml={report}', verbosity,
+                 '-U', f'{server.url}/openeo/1.2/', f'--junitxml={report}', *options,
                  '-p', 'no:cacheprovider', '-o', 'junit_family=xunit1'],
                 cwd=suite, env=env, text=True, capture_output=True, timeout=600)
             if not report.exists():

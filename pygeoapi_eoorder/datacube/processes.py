@@ -9,7 +9,7 @@ import functools
 import inspect
 import logging
 
-from . import spec_glue
+from . import scalars, spec_glue
 from .calls import resolving
 from .errors import unsupported
 
@@ -34,8 +34,9 @@ def predefined() -> dict[str, tuple[dict, object]]:
         spec = getattr(specs, name, None)
         function = own.get(name, function)
         if isinstance(spec, dict) and spec.get('id') not in REFUSED:
-            found[spec['id']] = (spec_glue.description(spec['id'], spec),
-                                 spec_glue.adapt(spec['id'], function))
+            described = spec_glue.description(spec['id'], spec)
+            found[spec['id']] = (described, scalars.as_described(
+                described, spec_glue.adapt(spec['id'], function)))
     return found
 
 

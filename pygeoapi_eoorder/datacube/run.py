@@ -194,10 +194,10 @@ def _run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
         env.log.exception('graph failed')
         raise GraphError(f'{type(err).__name__}: {_first_line(err)}', 'Internal',
                          500) from None
-    if not env.outputs and hasattr(result, 'dims'):  # no save_result: a GeoTIFF
-        from .save import save_result
+    if not env.outputs and {'x', 'y'} <= set(getattr(result, 'dims', ())):
+        from .save import save_result  # no save_result: a raster as a GeoTIFF
         save_result(env, result, 'GTiff')
-    elif not env.outputs and result is not None and not isinstance(result, bool):
+    elif not env.outputs:  # any other value (a number, a list, a boolean, null) as JSON
         from .save import save_value
         save_value(env, result)
     return result

@@ -115,9 +115,37 @@ def lonlat_bounds(cube) -> list[float] | None:
 
 
 def save_value(env, value) -> None:
-    """A result that is no cube (a number, a step's outputs) as `result.json`."""
+    """A result that is no raster (a number, a list, a step's outputs) as `result.json`."""
     import json
     env.output_dir.mkdir(parents=True, exist_ok=True)
     target = env.output_dir / 'result.json'
-    target.write_text(json.dumps(value, default=str))
+    target.write_text(json.dumps(json_value(value), allow_nan=False))
     env.outputs.append((target, 'application/json'))
+
+
+def json_value(value):
+    """A graph's value as JSON: numpy, dask and xarray values as numbers and lists, NaN and
+    the infinities as null (openEO's no-data: JSON has neither), dates as RFC 3339 text."""
+    import datetime
+    import math
+
+    import numpy as np
+    if hasattr(value, 'dims') or hasattr(value, 'dask'):  # xarray, dask: computed
+        value = np.asarray(value)
+    if isinstance(value, np.datetime64):
+        return None if np.isnat(value) else f"{np.datetime_as_string(value, unit='s')}Z"
+    if isinstance(value, np.ndarray):
+        return json_value(value[()] if value.ndim == 0 else list(value))
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(item) for item in value]
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if hasattr(value, 'model_dump'):  # a parsed argument (pydantic) passed through
+        return json_value(value.model_dump())
+    return value if value is None or isinstance(value, (bool, int, str)) else str(value)
