@@ -276,6 +276,40 @@ def test_a_time_series_saved_one_file_per_date_loads_again_as_a_time_series(site
         np.testing.assert_allclose(dataset.read(1), ndvi_mean(site, [0, 1, 2]), rtol=1e-5)
 
 
+def test_a_cube_saved_as_netcdf_loads_again_with_its_bands_dates_and_grid(site, tmp_path):
+    """save_result netCDF of the loaded cube (bands red and nir, three dates): loading the
+    job's results gives them back; a time window and a box cut them as a GeoTIFF would
+    be cut."""
+    alice = connect(site, 'alice')
+    saved = alice.create_job({'process_graph': {
+        'load': load(f'{site.www.url}/catalog.json', bands=BANDS),
+        'save': {'process_id': 'save_result', 'arguments': {
+            'data': {'from_node': 'load'}, 'format': 'netCDF'}, 'result': True}}})
+    saved.start_and_wait(max_poll_interval=0.5)
+    [asset] = saved.get_results().get_metadata()['assets'].values()
+    assert asset['type'] == 'application/x-netcdf', asset
+
+    def ndvi_of(**extents) -> np.ndarray:
+        cube = alice.load_stac_from_job(saved, bands=['red', 'nir'], **extents)
+        target = tmp_path / f'ndvi-{len(list(tmp_path.iterdir()))}.tif'
+        cube.ndvi(red='red', nir='nir').reduce_dimension('t', reducer='mean') \
+            .download(target, format='GTiff')
+        with rasterio.open(target) as dataset:
+            return dataset.read(1)
+
+    np.testing.assert_allclose(ndvi_of(), ndvi_mean(site, [0, 1, 2]), rtol=1e-5)
+    later = [demo_bands.PRODUCTS[1].date, '2024-07-01']
+    np.testing.assert_allclose(ndvi_of(temporal_extent=later), ndvi_mean(site, [1, 2]),
+                               rtol=1e-5)
+    # the western half: the columns whose pixel centres lie west of the middle
+    middle = (WEST + EAST) / 2
+    half = {'west': WEST, 'south': SOUTH, 'east': middle, 'north': NORTH}
+    width = (EAST - WEST) / demo_bands.SIZE[1]
+    columns = [c for c in range(demo_bands.SIZE[1]) if WEST + (c + 0.5) * width <= middle]
+    np.testing.assert_allclose(ndvi_of(spatial_extent=half),
+                               ndvi_mean(site, [0, 1, 2])[:, columns], rtol=1e-5)
+
+
 @pytest.mark.parametrize('url, reason', [
     ('file:///etc/passwd', 'outside'),
     ('http://169.254.169.254/latest/meta-data/', 'refused'),

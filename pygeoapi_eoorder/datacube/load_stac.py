@@ -23,6 +23,7 @@ MAX_ITEMS = 500
 def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
               properties=None, **_):
     """The openEO process: the matching items at `url` as a cube."""
+    from . import netcdf_load
     from .load import _interval, band_assets, by_date, cube, ends, lonlat_box, prepared
     from .properties import matcher
     url = str(getattr(url, 'root', url))
@@ -34,12 +35,21 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
     found = own if own is not None else _read(env, url, box, _interval(temporal_extent))
     timed = [(span, part) for item in found for part in by_date(item)
              if (span := _span(part)) is not None]
+    # (a netCDF file's own times are cut later: its item's may be when it was written)
     chosen = [item for span, item in sorted(timed, key=lambda pair: pair[0][0])
-              if _during(span, start, end) and _overlaps(item, box)
-              and (meets is None or meets(item)) and band_assets(item, unnamed=True)]
+              if _overlaps(item, box) and (meets is None or meets(item))
+              and (band_assets(item, unnamed=True) and _during(span, start, end)
+                   or not band_assets(item, unnamed=True) and netcdf_load.assets(item))]
     if not chosen:
         raise no_data(f'load_stac: no data at {url} for this extent')
     env.log.info('load_stac %s: %d items', url, len(chosen))
+    netcdf = [item for item in chosen if not band_assets(item, unnamed=True)]
+    if netcdf and len(netcdf) < len(chosen):
+        raise GraphError(f'load_stac: {url} holds netCDF and raster items: load them '
+                         'apart (filter by time or properties)')
+    if netcdf:
+        return netcdf_load.cube(env, chosen, bands, box, (start, end), own is not None,
+                                f'load_stac: {url}')
     loaded = [prepared(env, item, index, local=own is not None, theirs=True,
                        wanted=bands)
               for index, item in enumerate(chosen)]
