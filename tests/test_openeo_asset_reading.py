@@ -26,6 +26,7 @@ from .support.auth import as_, openeo_as, write_users
 from .support.catalogue import records_resource
 from .support.egress import allow_loopback
 from .support.workspaces import StaticFiles
+from .test_openeo_load_stac import ndvi_graph as ndvi_process_graph
 
 LOCAL = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
 DATES = ['2024-06-01', '2024-07-01']
@@ -114,15 +115,7 @@ def read_bands(path, indexes=(1, 2)):
 
 
 def ndvi_graph(loading: dict) -> dict:
-    return {'process': {'process_graph': {
-        'load': loading,
-        'ndvi': {'process_id': 'ndvi', 'arguments': {'data': {'from_node': 'load'}}},
-        'mean': {'process_id': 'reduce_dimension', 'arguments': {
-            'data': {'from_node': 'ndvi'}, 'dimension': 't', 'reducer': {'process_graph': {
-                'm': {'process_id': 'mean', 'arguments': {'data': {'from_parameter': 'data'}},
-                      'result': True}}}}},
-        'save': {'process_id': 'save_result', 'arguments': {
-            'data': {'from_node': 'mean'}, 'format': 'GTiff'}, 'result': True}}}}
+    return {'process': ndvi_process_graph(loading)}
 
 
 def load_collection(collection: str) -> dict:

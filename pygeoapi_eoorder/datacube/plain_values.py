@@ -102,22 +102,17 @@ def _kept(data: list, ignore_nodata) -> list | None:
     return None if len(kept) < len(data) and ignore_nodata is False else kept
 
 
-def all_(data, ignore_nodata=True, **_):
-    kept = _kept(data, ignore_nodata)
-    if not data or kept is not None and not kept:
-        return None
-    if False in (kept if kept is not None else data):
-        return False
-    return None if kept is None else all(kept)
-
-
-def any_(data, ignore_nodata=True, **_):
-    kept = _kept(data, ignore_nodata)
-    if not data or kept is not None and not kept:
-        return None
-    if True in (kept if kept is not None else data):
-        return True
-    return None if kept is None else any(kept)
+def _truth(decisive: bool):
+    """all (`decisive` false: one false decides) or any (true: one true decides); null
+    where the outcome is ambiguous, or for no value."""
+    def reduce(data, ignore_nodata=True, **_):
+        kept = _kept(data, ignore_nodata)
+        if not data or kept is not None and not kept:
+            return None
+        if decisive in (kept if kept is not None else data):
+            return decisive
+        return None if kept is None else not decisive
+    return reduce
 
 
 def _end(pick):
@@ -181,7 +176,7 @@ IMPLEMENTATIONS = {
     'eq': eq, 'neq': neq, 'gt': _ordered(True, True), 'gte': _ordered(False, True),
     'lt': _ordered(True, False), 'lte': _ordered(False, False), 'between': between,
     'and': and_, 'or': or_, 'xor': xor, 'not': not_, 'is_nan': is_nan,
-    'array_find': array_find, 'text_concat': text_concat, 'all': all_, 'any': any_,
+    'array_find': array_find, 'text_concat': text_concat, 'all': _truth(False), 'any': _truth(True),
     'first': _end(lambda kept: kept[0]), 'last': _end(lambda kept: kept[-1]),
     'max': _extreme(max), 'min': _extreme(min), 'extrema': extrema, 'order': order,
     'sort': sort, 'quantiles': quantiles, 'array_concat': array_concat,
