@@ -239,3 +239,20 @@ def test_result_footprint_of_a_projected_raster_is_in_lon_lat():
                 max(c[0] for c in corners), max(c[1] for c in corners)]
     assert lonlat_bounds(cube) == pytest.approx(expected, abs=1e-7)
     assert lonlat_bounds(cube.isel(y=0).drop_vars('y')) is None  # no y: no footprint
+
+
+def test_a_child_graph_called_for_each_element_computes_each(server):
+    """array_apply and array_filter call their child graph once per element (the graph
+    parser kept each node's first result: every element got the first one's)."""
+    data = [5, 2, 3, -1.5]
+
+    def child(process_id: str, y) -> dict:
+        return {'process_graph': {'c': {'process_id': process_id, 'arguments': {
+            'x': {'from_parameter': 'x'}, 'y': y}, 'result': True}}}
+    answers = [run(server, {'n': {'process_id': process_id, 'arguments': {
+        'data': data, name: child(inner, y)}, 'result': True}}) for process_id, name, inner, y in (
+        ('array_apply', 'process', 'multiply', 2), ('array_filter', 'condition', 'gt', 1),
+        ('count', 'condition', 'gt', 1))]
+    assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
+    assert [a.json() for a in answers] == [[x * 2 for x in data], [x for x in data if x > 1],
+                                           len([x for x in data if x > 1])]

@@ -39,5 +39,34 @@ def resolving(function):
                     for k, a in kwargs.items()}
         for parameter in dropped:
             keywords.pop(parameter, None)
+        keywords = {k: fresh_each_call(v) if _cache_of(v) is not None else v
+                    for k, v in keywords.items()}
         return function(*resolved, **keywords)
+    return call
+
+
+def _cache_of(value) -> dict | None:
+    """The node results a child graph (e.g. `array_apply`'s `process`, as the graph
+    parser makes it: a partial of its result node's function) keeps; None: no such."""
+    function = getattr(value, 'func', value)
+    code = getattr(function, '__code__', None)
+    if code is None or 'results_cache' not in code.co_freevars:
+        return None
+    return dict(zip(code.co_freevars, function.__closure__))['results_cache'].cell_contents
+
+
+def fresh_each_call(callback):
+    """`callback` computing its nodes again at each call: the graph parser keeps each
+    node's result for the rest of the run, so a child graph called once per element
+    (`array_apply`, `array_filter` vectorise it) gave every element the first one's."""
+    cache = _cache_of(callback)
+
+    @functools.wraps(callback)
+    def call(*args, **kwargs):
+        kept = set(cache)
+        try:
+            return callback(*args, **kwargs)
+        finally:
+            for node in set(cache) - kept:
+                del cache[node]
     return call

@@ -70,8 +70,8 @@ def as_described(spec: dict, function):
             arrays.add(parameter['name'])
         if not _takes_times(schema):
             plain.add(parameter['name'])
-    boolean = bool(_types((spec.get('returns') or {}).get('schema') or {})) and \
-        _types(spec['returns']['schema']) <= {'boolean', 'null'}
+    returns = _types((spec.get('returns') or {}).get('schema') or {})
+    boolean = bool(returns) and returns <= {'boolean', 'null'}
     own = plain_values.IMPLEMENTATIONS.get(spec.get('id'))
     try:
         signature = inspect.signature(function)
