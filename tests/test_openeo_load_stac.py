@@ -288,6 +288,7 @@ def test_a_cube_saved_as_netcdf_loads_again_with_its_bands_dates_and_grid(site, 
     saved.start_and_wait(max_poll_interval=0.5)
     [asset] = saved.get_results().get_metadata()['assets'].values()
     assert asset['type'] == 'application/x-netcdf', asset
+    assert {'GTiff', 'netCDF'} <= set(alice.list_file_formats()['input'])
 
     def ndvi_of(**extents) -> np.ndarray:
         cube = alice.load_stac_from_job(saved, bands=['red', 'nir'], **extents)

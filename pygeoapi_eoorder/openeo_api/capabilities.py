@@ -51,7 +51,9 @@ def well_known(root: str) -> dict:
 def file_formats() -> dict:
     raster = {'gis_data_types': ['raster'], 'parameters': {}}
     return {
-        'input': {'GTiff': {'title': 'GeoTIFF', **raster}},
+        'input': {'GTiff': {'title': 'GeoTIFF', **raster},
+                  'netCDF': {'title': 'netCDF (load_stac: a variable per band over t, y, x)',
+                             **raster}},
         'output': {'GTiff': {'title': 'GeoTIFF (one file per date if time remains)', **raster},
                    'netCDF': {'title': 'netCDF', **raster}},
     }
