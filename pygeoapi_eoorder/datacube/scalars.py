@@ -10,7 +10,7 @@ cubes and arrays:
   compute comparisons and logic in floats (1.0, 0.0, NaN for null);
 - an array the graph parser read as time intervals (a pydantic root model: it does so with
   e.g. an empty array) goes in as the plain list it was, unless the parameter takes times;
-- comparisons, logic and `text_concat` on plain values are this package's
+- comparisons, logic, text and some array processes on plain values are this package's
   (`plain_values`).
 """
 
@@ -62,11 +62,12 @@ def as_described(spec: dict, function):
     numbers, arrays, plain = set(), set(), set()
     for parameter in spec.get('parameters') or []:
         schema = parameter.get('schema') or {}
-        if parameter.get('optional'):  # (its null may mean "not given")
-            pass
-        elif _numbers(schema):
+        # an optional parameter's null means "not given"; a required one's passes through,
+        # as the descriptions say even where the schema names no null (normalized_difference)
+        required = not parameter.get('optional')
+        if required and _numbers(schema):
             numbers.add(parameter['name'])
-        elif _number_arrays(schema):
+        elif required and _number_arrays(schema):
             arrays.add(parameter['name'])
         if not _takes_times(schema):
             plain.add(parameter['name'])
