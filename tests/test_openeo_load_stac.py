@@ -311,6 +311,30 @@ def test_a_cube_saved_as_netcdf_loads_again_with_its_bands_dates_and_grid(site, 
                                ndvi_mean(site, [0, 1, 2])[:, columns], rtol=1e-5)
 
 
+def test_a_netcdf_of_one_date_with_cf_names_loads_at_its_item_s_datetime(site, tmp_path):
+    """A netCDF of variables over lat/lon (no time, no grid variable: EPSG:4326) in a
+    STAC item: its cube has the item's date; a time window without it has no data."""
+    import xarray as xr
+    product = demo_bands.PRODUCTS[0]
+    with rasterio.open(site.served / 'data' / f'{product.identifier}.tif') as dataset:
+        red, nir = (dataset.read(i).astype('float64') for i in (1, 2))
+        xs = [dataset.xy(0, c)[0] for c in range(dataset.width)]
+        ys = [dataset.xy(r, 0)[1] for r in range(dataset.height)]
+    xr.Dataset({'red': (('lat', 'lon'), red), 'nir': (('lat', 'lon'), nir)},
+               coords={'lat': ys, 'lon': xs}).to_netcdf(site.served / 'one-date.nc')
+    item = stac_item(product, 'one-date.nc')
+    item['assets']['bands'] = {'href': 'one-date.nc', 'type': 'application/x-netcdf',
+                               'roles': ['data']}
+    (site.served / 'one-date.json').write_text(json.dumps(item))
+    url = f'{site.www.url}/one-date.json'
+    np.testing.assert_allclose(computed(connect(site, 'alice'), ndvi_graph(load(
+        url, bands=BANDS)), tmp_path), (nir - red) / (nir + red), rtol=1e-5)
+    answer = post_result(site, 'alice', ndvi_graph(load(
+        url, bands=BANDS, temporal_extent=['2020-01-01', '2021-01-01'])))
+    assert answer.status_code == 400 and answer.json()['code'] == 'NoDataAvailable', \
+        answer.text
+
+
 @pytest.mark.parametrize('url, reason', [
     ('file:///etc/passwd', 'outside'),
     ('http://169.254.169.254/latest/meta-data/', 'refused'),

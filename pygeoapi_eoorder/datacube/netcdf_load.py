@@ -68,9 +68,9 @@ def _naive(moment):
 
 def _read(path, item: dict, what: str):
     """One netCDF file as (bands, t, y, x), lazily (dask), its grid's CRS kept."""
-    import numpy as np
     import rioxarray  # noqa: F401  (the .rio accessor)
     import xarray as xr
+    from .load import instant
     try:
         dataset = xr.open_dataset(path, decode_coords='all', chunks={})
     except (OSError, ValueError) as err:
@@ -85,7 +85,7 @@ def _read(path, item: dict, what: str):
     if 't' not in found.dims:
         moment = (item.get('properties') or {}).get('datetime') or \
             (item.get('properties') or {}).get('start_datetime')
-        found = found.expand_dims(t=[np.datetime64(str(moment).replace('Z', ''), 'ns')])
+        found = found.expand_dims(t=[_naive(instant(moment, f'{what}: datetime'))])
     found = found.transpose('bands', 't', 'y', 'x', *[d for d in found.dims if d not in (
         'bands', 't', 'y', 'x')])
     return found.rio.write_crs(crs or 'EPSG:4326')
