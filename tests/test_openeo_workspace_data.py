@@ -306,3 +306,25 @@ def test_a_workspace_item_may_name_an_object_of_a_configured_s3_source(site, tmp
         red, nir = (dataset.read(i).astype('float64') for i in (1, 2))
     with rasterio.open(tmp_path / 'first.tif') as dataset:
         np.testing.assert_allclose(dataset.read(1), (nir - red) / (nir + red), rtol=1e-5)
+
+
+def test_a_netcdf_staged_into_a_workspace_is_data_of_the_next_graph(site, tmp_path):
+    """The NDVI mean saved as netCDF into a workspace: load_collection of the workspace's
+    collection reads the file (its variable `data`) and gets the same values."""
+    assert call(site, 'POST', 'alice', '/workspaces', json={'id': 'cubes'}
+                ).status_code == 201
+    created = call(site, 'POST', 'alice', '/openeo/1.2/jobs', json={
+        'process': {'process_graph': {
+            **{k: v for k, v in graph('workspace-scenes')['process_graph'].items()
+               if k != 'save'},
+            'mean': mean_over_t('ndvi'),
+            'save': {'process_id': 'save_result', 'arguments': {
+                'data': {'from_node': 'mean'}, 'format': 'netCDF'}, 'result': True}}},
+        'workspace': 'cubes'})
+    assert created.status_code == 201, created.text
+    job = connect(site, 'alice').job(created.headers['OpenEO-Identifier'])
+    job.start_and_wait(max_poll_interval=1, connection_retry_interval=1)
+    [record] = call(site, 'GET', 'alice', '/workspaces/cubes/records').json()['features']
+    assert [a['type'] for a in record['assets'].values()] == ['application/x-netcdf']
+    np.testing.assert_allclose(loaded_again(site, 'workspace-cubes', tmp_path),
+                               expected_ndvi_mean(site), rtol=1e-5)

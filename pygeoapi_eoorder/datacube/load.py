@@ -9,6 +9,7 @@ from pathlib import Path
 from ..execution.paths import safe_name
 from .collections import record_bands
 from .errors import collection_not_found, no_data, GraphError
+from .times import instant
 
 MAX_ITEMS = 500
 
@@ -26,19 +27,6 @@ def lonlat_box(extent) -> list[float] | None:
         to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
         (box[0], box[2]), (box[1], box[3]) = to_lonlat.transform(box[0::2], box[1::2])
     return box
-
-
-def instant(value, what: str):
-    """A date or date-time as an aware UTC datetime (a date: its midnight); `what` names
-    it in the error."""
-    from datetime import datetime, timezone
-    text = str(value).strip().replace('Z', '+00:00').replace('z', '+00:00')
-    try:
-        found = datetime.fromisoformat(text)
-    except ValueError:
-        raise GraphError(f'{what} {value!r} is not an RFC 3339 date or date-time') from None
-    return found.replace(tzinfo=timezone.utc) if found.tzinfo is None else \
-        found.astimezone(timezone.utc)
 
 
 def ends(extent, process: str = 'load_collection') -> tuple:
@@ -70,7 +58,7 @@ def _interval(extent) -> str | None:
 
 def _records(env, collection_id: str, box, interval, properties=None) -> list[dict]:
     """The collection's records in the extents whose properties meet the conditions,
-    oldest first (only those with band assets)."""
+    oldest first (only those with band assets or netCDF data assets)."""
     from ..catalogue import query
     from ..catalogue.search import CollectionsSearch
     from .properties import query as property_query
@@ -84,7 +72,9 @@ def _records(env, collection_id: str, box, interval, properties=None) -> list[di
             node, sortby=[{'property': 'datetime', 'order': '+'}], limit=MAX_ITEMS)
     except query.QueryError as err:
         raise GraphError(f'load_collection: {err}') from None
-    return [document for _, document in found.rows if record_bands(document)]
+    from .netcdf_load import assets as netcdf_assets
+    return [document for _, document in found.rows
+            if record_bands(document) or netcdf_assets(document)]
 
 
 def _record_item(document: dict) -> dict:
@@ -207,6 +197,14 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
     if not documents:
         raise no_data(f'load_collection: no data in {id!r} for this extent')
     env.log.info('load_collection %s: %d records', id, len(documents))
+    netcdf = [_record_item(d) for d in documents if not record_bands(d)]
+    if netcdf and len(netcdf) < len(documents):
+        raise GraphError(f'load_collection: {id!r} holds netCDF and raster records here: '
+                         'load them apart (by time or properties)')
+    if netcdf:  # (e.g. results a job staged out into a workspace)
+        from . import netcdf_load
+        return netcdf_load.cube(env, netcdf, bands, box, ends(temporal_extent),
+                                f'load_collection: {id!r}', theirs=False)
     items = [prepared(env, item, index, wanted=bands) for index, item in enumerate(
         part for document in documents for part in by_date(_record_item(document)))]
     return cube(env, items, bands, box, f'load_collection: {id!r}')

@@ -48,8 +48,8 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
         raise GraphError(f'load_stac: {url} holds netCDF and raster items: load them '
                          'apart (filter by time or properties)')
     if netcdf:
-        return netcdf_load.cube(env, chosen, bands, box, (start, end), own is not None,
-                                f'load_stac: {url}')
+        return netcdf_load.cube(env, chosen, bands, box, (start, end), f'load_stac: {url}',
+                                local=own is not None)
     loaded = [prepared(env, item, index, local=own is not None, theirs=True,
                        wanted=bands)
               for index, item in enumerate(chosen)]
@@ -60,7 +60,7 @@ def _span(item: dict) -> tuple | None:
     """The first and last instants of an item's time as UTC datetimes (its datetime
     twice, else its start and end; an end missing or unreadable: the start twice); None:
     it has no readable time (it is not loaded)."""
-    from .load import instant
+    from .times import instant
     found = item.get('properties') or {}
     first = found.get('datetime') or found.get('start_datetime')
     last = None if found.get('datetime') else found.get('end_datetime')

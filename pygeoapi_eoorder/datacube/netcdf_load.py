@@ -1,13 +1,14 @@
-"""netCDF assets loaded as a cube (`load_stac`): a file `save_result` wrote in netCDF (a
-variable per band, dimensions t, y, x, its grid in `spatial_ref`) or any netCDF of that
-shape (CF names `time`, `lat`/`lon`, `latitude`/`longitude` understood), read with
-xarray (odc-stac reads rasters through GDAL, one band per file, which a netCDF of several
-variables is not). Files without a time dimension take their item's datetime.
+"""netCDF assets loaded as a cube (`load_stac`, `load_collection`): a file `save_result`
+wrote in netCDF (a variable per band, dimensions t, y, x, its grid in `spatial_ref`) or any
+netCDF of that shape (CF names `time`, `lat`/`lon`, `latitude`/`longitude` understood),
+read with xarray (odc-stac reads rasters through GDAL, one band per file, which a netCDF
+of several variables is not). Files without a time dimension take their item's datetime.
 """
 
 from __future__ import annotations
 
 from .errors import GraphError
+from .times import instant
 
 MEDIA_TYPES = ('application/x-netcdf', 'application/netcdf')
 NAMES = {'time': 't', 'lat': 'y', 'latitude': 'y', 'lon': 'x', 'longitude': 'x'}
@@ -26,16 +27,19 @@ def assets(item: dict) -> dict[str, dict]:
     return found
 
 
-def cube(env, items: list[dict], bands, box, span: tuple, local: bool, what: str):
+def cube(env, items: list[dict], bands, box, span: tuple, what: str, local: bool = False,
+         theirs: bool = True):
     """The items' netCDF assets as one cube (bands, t, y, x), in time order, cut to the
-    lon/lat `box`, the [start, end) `span` and the `bands` asked for."""
+    lon/lat `box`, the [start, end) `span` and the `bands` asked for; `local`: read where
+    they are (this server's own files), else staged in (`theirs`: a source the caller
+    named, as `RunEnv.stage` says)."""
     import xarray as xr
     from ..execution.paths import safe_name
     parts = []
     for index, item in enumerate(items):
         for key, asset in assets(item).items():
             path = asset['href'] if local else env.stage(
-                asset['href'], safe_name(f'{index}_{key}', 'asset'), theirs=True)
+                asset['href'], safe_name(f'{index}_{key}', 'asset'), theirs)
             parts.append(_read(path, item, what))
     found = parts[0] if len(parts) == 1 else xr.concat(parts, dim='t', join='outer')
     found = found.sortby('t')
@@ -70,7 +74,6 @@ def _read(path, item: dict, what: str):
     """One netCDF file as (bands, t, y, x), lazily (dask), its grid's CRS kept."""
     import rioxarray  # noqa: F401  (the .rio accessor)
     import xarray as xr
-    from .load import instant
     try:
         dataset = xr.open_dataset(path, decode_coords='all', chunks={})
     except (OSError, ValueError) as err:
