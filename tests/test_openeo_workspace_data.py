@@ -215,22 +215,28 @@ def test_an_s3_href_into_another_users_workspace_is_as_if_absent(site):
     assert without_id(missing, nothing, 'HREF') == without_id(reply, theirs, 'HREF')
 
 
-def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_path):
-    """alice's batch job writes the NDVI mean into her workspace `outputs`: its item (band
-    `data`, no projection metadata: the file has it) lands in the workspace's collection
-    with the asset at the workspace's file URL on this server; a second graph loads it
-    from there and gets the same values."""
+def mean_into(site, workspace: str, file_format: str) -> None:
+    """alice's batch job: the NDVI mean of the workspace scenes saved in `file_format`
+    into her workspace `workspace`, run to its end."""
     created = call(site, 'POST', 'alice', '/openeo/1.2/jobs', json={
         'process': {'process_graph': {
             **{k: v for k, v in graph('workspace-scenes')['process_graph'].items()
                if k != 'save'},
             'mean': mean_over_t('ndvi'),
             'save': {'process_id': 'save_result', 'arguments': {
-                'data': {'from_node': 'mean'}, 'format': 'GTiff'}, 'result': True}}},
-        'workspace': 'outputs'})
+                'data': {'from_node': 'mean'}, 'format': file_format}, 'result': True}}},
+        'workspace': workspace})
     assert created.status_code == 201, created.text
     job = connect(site, 'alice').job(created.headers['OpenEO-Identifier'])
     job.start_and_wait(max_poll_interval=1, connection_retry_interval=1)
+
+
+def test_results_staged_into_a_workspace_are_data_of_the_next_graph(site, tmp_path):
+    """alice's batch job writes the NDVI mean into her workspace `outputs`: its item (band
+    `data`, no projection metadata: the file has it) lands in the workspace's collection
+    with the asset at the workspace's file URL on this server; a second graph loads it
+    from there and gets the same values."""
+    mean_into(site, 'outputs', 'GTiff')
     listed = call(site, 'GET', 'alice', '/workspaces/outputs/records').json()
     [record] = listed['features']
     [asset] = record['assets'].values()
@@ -313,17 +319,7 @@ def test_a_netcdf_staged_into_a_workspace_is_data_of_the_next_graph(site, tmp_pa
     collection reads the file (its variable `data`) and gets the same values."""
     assert call(site, 'POST', 'alice', '/workspaces', json={'id': 'cubes'}
                 ).status_code == 201
-    created = call(site, 'POST', 'alice', '/openeo/1.2/jobs', json={
-        'process': {'process_graph': {
-            **{k: v for k, v in graph('workspace-scenes')['process_graph'].items()
-               if k != 'save'},
-            'mean': mean_over_t('ndvi'),
-            'save': {'process_id': 'save_result', 'arguments': {
-                'data': {'from_node': 'mean'}, 'format': 'netCDF'}, 'result': True}}},
-        'workspace': 'cubes'})
-    assert created.status_code == 201, created.text
-    job = connect(site, 'alice').job(created.headers['OpenEO-Identifier'])
-    job.start_and_wait(max_poll_interval=1, connection_retry_interval=1)
+    mean_into(site, 'cubes', 'netCDF')
     [record] = call(site, 'GET', 'alice', '/workspaces/cubes/records').json()['features']
     assert [a['type'] for a in record['assets'].values()] == ['application/x-netcdf']
     np.testing.assert_allclose(loaded_again(site, 'workspace-cubes', tmp_path),
