@@ -335,6 +335,26 @@ def test_a_netcdf_of_one_date_with_cf_names_loads_at_its_item_s_datetime(site, t
         answer.text
 
 
+def test_netcdf_and_raster_items_in_one_source_are_refused(site):
+    """One cube is read one way: a source mixing a netCDF item with GeoTIFF ones is an
+    openEO error naming why, not a half-read cube."""
+    import xarray as xr
+    first, *others = demo_bands.PRODUCTS
+    xr.Dataset({'red': (('lat', 'lon'), [[1.0]]), 'nir': (('lat', 'lon'), [[2.0]])},
+               coords={'lat': [NORTH], 'lon': [WEST]}).to_netcdf(site.served / 'mixed.nc')
+    netcdf = stac_item(first, 'mixed.nc')
+    netcdf['assets']['bands'] = {'href': 'mixed.nc', 'type': 'application/x-netcdf',
+                                 'roles': ['data']}
+    (site.served / 'mixed.json').write_text(json.dumps({
+        'type': 'FeatureCollection', 'links': [], 'features': [netcdf] + [
+            stac_item(p, f'data/{p.identifier}.tif') for p in others]}))
+    answer = post_result(site, 'alice', ndvi_graph(load(f'{site.www.url}/mixed.json',
+                                                        bands=BANDS)))
+    assert answer.status_code == 400 and answer.json()['code'] == 'ProcessGraphInvalid', \
+        answer.text
+    assert 'holds netCDF and raster items here' in answer.json()['message'], answer.text
+
+
 @pytest.mark.parametrize('url, reason', [
     ('file:///etc/passwd', 'outside'),
     ('http://169.254.169.254/latest/meta-data/', 'refused'),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..execution.paths import safe_name
 from .collections import record_bands
+from . import netcdf_load
 from .errors import collection_not_found, no_data, GraphError
 from .times import instant
 
@@ -72,9 +73,8 @@ def _records(env, collection_id: str, box, interval, properties=None) -> list[di
             node, sortby=[{'property': 'datetime', 'order': '+'}], limit=MAX_ITEMS)
     except query.QueryError as err:
         raise GraphError(f'load_collection: {err}') from None
-    from .netcdf_load import assets as netcdf_assets
     return [document for _, document in found.rows
-            if record_bands(document) or netcdf_assets(document)]
+            if record_bands(document) or netcdf_load.assets(document)]
 
 
 def _record_item(document: dict) -> dict:
@@ -197,17 +197,14 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
     if not documents:
         raise no_data(f'load_collection: no data in {id!r} for this extent')
     env.log.info('load_collection %s: %d records', id, len(documents))
-    netcdf = [_record_item(d) for d in documents if not record_bands(d)]
-    if netcdf and len(netcdf) < len(documents):
-        raise GraphError(f'load_collection: {id!r} holds netCDF and raster records here: '
-                         'load them apart (by time or properties)')
-    if netcdf:  # (e.g. results a job staged out into a workspace)
-        from . import netcdf_load
-        return netcdf_load.cube(env, netcdf, bands, box, ends(temporal_extent),
-                                f'load_collection: {id!r}', theirs=False)
+    what = f'load_collection: {id!r}'
+    # netCDF records: e.g. a job's results staged out into a workspace
+    if netcdf_load.only_netcdf(documents, record_bands, what):
+        return netcdf_load.cube(env, [_record_item(d) for d in documents], bands, box,
+                                ends(temporal_extent), what, theirs=False)
     items = [prepared(env, item, index, wanted=bands) for index, item in enumerate(
         part for document in documents for part in by_date(_record_item(document)))]
-    return cube(env, items, bands, box, f'load_collection: {id!r}')
+    return cube(env, items, bands, box, what)
 
 
 def cube(env, items: list, bands, box, what: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode, urljoin
 
+from . import netcdf_load
 from .errors import GraphError, no_data
 
 PROCESS = 'load_stac'
@@ -23,7 +24,6 @@ MAX_ITEMS = 500
 def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
               properties=None, **_):
     """The openEO process: the matching items at `url` as a cube."""
-    from . import netcdf_load
     from .load import _interval, band_assets, by_date, cube, ends, lonlat_box, prepared
     from .properties import matcher
     url = str(getattr(url, 'root', url))
@@ -43,12 +43,9 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
     if not chosen:
         raise no_data(f'load_stac: no data at {url} for this extent')
     env.log.info('load_stac %s: %d items', url, len(chosen))
-    netcdf = [item for item in chosen if not band_assets(item, unnamed=True)]
-    if netcdf and len(netcdf) < len(chosen):
-        raise GraphError(f'load_stac: {url} holds netCDF and raster items: load them '
-                         'apart (filter by time or properties)')
-    if netcdf:
-        return netcdf_load.cube(env, chosen, bands, box, (start, end), f'load_stac: {url}',
+    what = f'load_stac: {url}'
+    if netcdf_load.only_netcdf(chosen, lambda item: band_assets(item, unnamed=True), what):
+        return netcdf_load.cube(env, chosen, bands, box, (start, end), what,
                                 local=own is not None)
     loaded = [prepared(env, item, index, local=own is not None, theirs=True,
                        wanted=bands)

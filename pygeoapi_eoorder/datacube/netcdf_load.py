@@ -7,7 +7,7 @@ of several variables is not). Files without a time dimension take their item's d
 
 from __future__ import annotations
 
-from .errors import GraphError
+from .errors import GraphError, no_data
 from .times import instant
 
 MEDIA_TYPES = ('application/x-netcdf', 'application/netcdf')
@@ -25,6 +25,16 @@ def assets(item: dict) -> dict[str, dict]:
                 and 'data' in (asset.get('roles') or ['data']):
             found[key] = asset
     return found
+
+
+def only_netcdf(items: list[dict], rasters, what: str) -> bool:
+    """Are the `items` netCDF ones (none has band assets: `rasters(item)`)? GraphError if
+    some are and some are not (one cube is read one way)."""
+    netcdf = sum(not rasters(item) for item in items)
+    if netcdf and netcdf < len(items):
+        raise GraphError(f'{what} holds netCDF and raster items here: load them apart (by '
+                         'time or properties)')
+    return bool(netcdf)
 
 
 def cube(env, items: list[dict], bands, box, span: tuple, what: str, local: bool = False,
@@ -45,10 +55,9 @@ def cube(env, items: list[dict], bands, box, span: tuple, what: str, local: bool
     found = found.sortby('t')
     start, end = span
     if start is not None or end is not None:
-        times = found['t'].values
-        keep = [(start is None or t >= _naive(start)) and (end is None or t < _naive(end))
-                for t in times]
-        found = found.isel(t=[i for i, kept in enumerate(keep) if kept])
+        first, last = (None if moment is None else _naive(moment) for moment in span)
+        found = found.isel(t=[i for i, t in enumerate(found['t'].values)
+                              if (first is None or t >= first) and (last is None or t < last)])
     if bands:
         missing = [b for b in bands if str(b) not in found['bands'].values]
         if missing:
@@ -58,7 +67,6 @@ def cube(env, items: list[dict], bands, box, span: tuple, what: str, local: bool
     if box is not None:
         found = _clip(found, box)
     if not found.sizes['t'] or not found.sizes['x'] or not found.sizes['y']:
-        from .errors import no_data
         raise no_data(f'{what}: no data for this extent')
     env.loaded_bytes += int(found.nbytes)
     return found

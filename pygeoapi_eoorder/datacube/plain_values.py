@@ -118,7 +118,7 @@ def _truth(decisive: bool):
 def _end(pick):
     """first or last: the first (or last) element, skipping nulls unless told not to."""
     def end(data, ignore_nodata=True, **_):
-        kept = data if ignore_nodata is False else [v for v in data if v is not None]
+        kept = data if ignore_nodata is False else _kept(data, True)
         return pick(kept) if kept else None
     return end
 
@@ -133,13 +133,11 @@ def _extreme(pick):
     return extreme
 
 
+_lowest, _highest = _extreme(min), _extreme(max)
+
+
 def extrema(data, ignore_nodata=True, **_):
-    kept = _kept(data, ignore_nodata)
-    if not kept:
-        return [None, None]
-    if any(isinstance(v, float) and math.isnan(v) for v in kept):
-        return [math.nan, math.nan]
-    return [min(kept), max(kept)]
+    return [_lowest(data, ignore_nodata), _highest(data, ignore_nodata)]
 
 
 def order(data, asc=True, nodata=None, **_):
@@ -179,7 +177,7 @@ IMPLEMENTATIONS = {
     'array_find': array_find, 'text_concat': text_concat,
     'all': _truth(False), 'any': _truth(True),
     'first': _end(lambda kept: kept[0]), 'last': _end(lambda kept: kept[-1]),
-    'max': _extreme(max), 'min': _extreme(min), 'extrema': extrema, 'order': order,
+    'max': _highest, 'min': _lowest, 'extrema': extrema, 'order': order,
     'sort': sort, 'quantiles': quantiles, 'array_concat': array_concat,
 }
 
