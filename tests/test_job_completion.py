@@ -132,6 +132,17 @@ def test_the_result_document_is_on_disk_before_the_job_is_successful(store_url, 
     assert _identifiers(store_url) == []
 
 
+def test_the_result_document_goes_to_disk_while_its_writer_goes_on(tmp_path):
+    """The syncing thread has taken the document when `write_result` returns: the job's
+    next steps (Python, holding the GIL) overlap its fsync instead of delaying it to
+    the completing transaction's first blocking call."""
+    from pygeoapi_eoorder.jobs.results import write_result
+    for number in range(20):
+        syncing = write_result(tmp_path / f'job-{number}', None, {'n': number})[2]
+        assert syncing.under_way
+        syncing.wait()
+
+
 @pytest.mark.filterwarnings('ignore:This process .* is multi-threaded')
 def test_result_documents_are_put_on_disk_by_one_thread_of_each_process(tmp_path):
     """The thread that syncs result documents is started once per process (a forked

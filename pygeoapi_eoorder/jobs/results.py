@@ -71,14 +71,30 @@ class InBackground(FileWork):
 class Syncing(FileWork):
     """A written file being put on disk (`fd`: open on it; closed then) by the process's
     syncing thread (`_SYNCER`): started once, not at each job (starting a thread waits
-    for it to run: ≈ 0.3 ms on a machine idle before)."""
+    for it to run: ≈ 0.3 ms on a machine idle before). The caller waits until the
+    thread has begun (at most `HAND_OVER` seconds, e.g. behind another file): woken, the
+    thread needs the GIL to call fsync, which a caller going on in Python kept from it
+    until it blocked (the fsync began ≈ 1.2 ms after the hand-over, as the job's
+    completing transaction ran, and was waited for there: 0.6 ms, measured)."""
+
+    HAND_OVER = 0.002
 
     def __init__(self, fd: int):
         self._done = threading.Event()
+        self._begun = threading.Event()
         _SYNCER.put(fd, self)
+        self._begun.wait(self.HAND_OVER)
 
     def _block(self) -> None:
         self._done.wait()
+
+    def begun(self) -> None:
+        self._begun.set()
+
+    @property
+    def under_way(self) -> bool:
+        """The syncing thread has taken the file (its fsync began or is done)."""
+        return self._begun.is_set()
 
     def ended(self, error: Exception | None) -> None:
         self._error = error
@@ -112,8 +128,9 @@ class _Syncer:
 def _sync_each(files: queue.SimpleQueue) -> None:
     while True:
         fd, waiter = files.get()
+        waiter.begun()  # (its caller goes on; this thread keeps the GIL until fsync)
         try:
-            _fsync_and_close(fd)
+            _sync_and_close(fd)
         except Exception as err:  # (raised by `wait`, in the waiting thread)
             waiter.ended(err)
         else:
@@ -124,9 +141,11 @@ _SYNCER = _Syncer()
 start_syncing = _SYNCER.start
 
 
-def _fsync_and_close(fd: int) -> None:
+def _sync_and_close(fd: int) -> None:
+    """Put the file's bytes and size on disk (fdatasync: what reading it back needs, not
+    its times as fsync also does), then close it."""
     try:
-        os.fsync(fd)
+        os.fdatasync(fd)
     finally:
         os.close(fd)
 
