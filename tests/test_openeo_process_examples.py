@@ -9,8 +9,9 @@ fails, before any request, every example with NaN or an infinity among its argum
 its expected result ("HTTP JSON APIs don't support ..."): those are checked to fail that
 way and no other. Every other example passes, except exactly those listed with their
 reasons in `tests/data/openeo-suite/processing-known.json` (NaN and infinities, which JSON
-cannot carry, answered null; an asset the tests' repository lacks; where
-openeo-processes-dask's implementations differ, e.g. callbacks over plain lists).
+cannot carry, answered null; an asset the tests' repository lacks; callbacks the suite's
+HTTP runner does not send; a wrong example; where openeo-processes-dask's implementations
+differ).
 """
 
 from __future__ import annotations

@@ -256,3 +256,39 @@ def test_a_child_graph_called_for_each_element_computes_each(server):
     assert [a.status_code for a in answers] == [200] * 3, [a.text for a in answers]
     assert [a.json() for a in answers] == [[x * 2 for x in data], [x for x in data if x > 1],
                                            len([x for x in data if x > 1])]
+
+
+@pytest.mark.parametrize('process_id, arguments, code', [
+    ('mod', {'x': 2, 'y': 0}, 'DivisionByZero'),  # (numpy answered 0)
+    ('array_element', {'data': [1, 2], 'index': -1}, 'ArrayElementNotAvailable'),  # (2)
+    ('array_element', {'data': [1, 2], 'index': 2}, 'ArrayElementNotAvailable'),
+    ('array_element', {'data': [1]}, 'ArrayElementParameterMissing'),
+    ('array_element', {'data': [1], 'index': 0, 'label': 'a'},
+     'ArrayElementParameterConflict'),
+    ('array_append', {'data': [1, 2], 'value': 3, 'label': 'B03'}, 'ArrayNotLabeled'),
+])
+def test_plain_values_refused_with_the_error_the_description_names(server, process_id,
+                                                                   arguments, code):
+    reply = run(server, {'n': {'process_id': process_id, 'arguments': arguments,
+                               'result': True}})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()['code'] == code
+
+
+def test_plain_values_computed_as_the_descriptions_say(server):
+    """Results the library got wrong on plain lists (the official examples say them)."""
+    cases = [
+        ({'process_id': 'array_element', 'arguments': {
+            'data': [1, 2], 'index': 2, 'return_nodata': True}}, None),
+        ({'process_id': 'is_valid', 'arguments': {'x': [None, None]}}, True),
+        ({'process_id': 'sum', 'arguments': {'data': []}}, None),
+        ({'process_id': 'product', 'arguments': {'data': []}}, None),
+        ({'process_id': 'mod', 'arguments': {'x': -27, 'y': 5}}, 3),
+        ({'process_id': 'cumsum', 'arguments': {'data': [1, 3, 5, 3, 1]}}, [1, 4, 9, 12, 13]),
+        ({'process_id': 'cummax', 'arguments': {'data': [1, 3, 5, 3, 1]}}, [1, 3, 5, 5, 5]),
+        ({'process_id': 'array_append', 'arguments': {'data': [], 'value': 0}}, [0]),
+    ]
+    for node, expected in cases:
+        reply = run(server, {'n': {**node, 'result': True}})
+        assert reply.status_code == 200, (node, reply.text)
+        assert reply.json() == expected, node

@@ -1,14 +1,18 @@
-"""Comparisons, logic, text and some array processes on plain values (numbers, booleans,
-text, null, lists) as the official descriptions define them: strict data types (a
-boolean or a text is no number), null (no-data) in, null out where the outcome is
-ambiguous (reducers skip it unless `ignore_nodata` is false), NaN as IEEE 754 says.
+"""Comparisons, logic, text, array and some arithmetic processes on plain values
+(numbers, booleans, text, null, lists) as the official descriptions define them: strict
+data types (a boolean or a text is no number), null (no-data) in, null out where the
+outcome is ambiguous (reducers skip it unless `ignore_nodata` is false), NaN as IEEE 754
+says, the errors the descriptions name (`DivisionByZero`, `ArrayElementNotAvailable`...).
 openeo-processes-dask computes these for arrays and cubes (and is still used for those);
-on plain values it compared across types and failed on null or on empty lists.
+on plain values it compared across types, failed on null or on empty lists, took index -1
+as the last element and answered 0 for a division by zero in `mod`.
 """
 
 from __future__ import annotations
 
 import math
+
+from .errors import GraphError
 
 
 def _number(value) -> bool:
@@ -170,6 +174,78 @@ def array_concat(array1, array2, **_):
     return list(array1) + list(array2)
 
 
+def array_append(data, value, label=None, **_):
+    """`value` at the end; a label only for a labeled array (a JSON list has none)."""
+    if label is not None:
+        raise GraphError('array_append: a label was given, but the array is not labeled',
+                         'ArrayNotLabeled')
+    return list(data) + [value]
+
+
+def array_element(data, index=None, label=None, return_nodata=False, **_):
+    """The element at `index` (0 to its length - 1, nothing counted from the end); null
+    for one not there if `return_nodata`, else an error."""
+    if index is None and label is None:
+        raise GraphError('array_element: either index or label is required',
+                         'ArrayElementParameterMissing')
+    if index is not None and label is not None:
+        raise GraphError('array_element: index and label exclude each other',
+                         'ArrayElementParameterConflict')
+    if label is not None:
+        raise GraphError('array_element: a label was given, but the array is not labeled',
+                         'ArrayNotLabeled')
+    if 0 <= index < len(data):
+        return data[index]
+    if return_nodata is True:
+        return None
+    raise GraphError(f'array_element: the array has no element at index {index}',
+                     'ArrayElementNotAvailable')
+
+
+def is_valid(x, **_):
+    """Not null, and not NaN or an infinity (any other value is valid, an array too)."""
+    return x is not None and not (_number(x) and not math.isfinite(x))
+
+
+def _total(combine, start):
+    """sum or product of numbers (nulls came as NaN arrays: the library's); null for none."""
+    def total(data, ignore_nodata=True, **_):
+        if not data:
+            return None
+        result = start
+        for value in data:
+            result = combine(result, value)
+        return result
+    return total
+
+
+def _cumulative(combine):
+    """cumsum, cumproduct, cummax or cummin: a null stays null (and, unless ignored,
+    makes every later element null)."""
+    def cumulative(data, ignore_nodata=True, **_):
+        result, total, broken = [], None, False
+        for value in data:
+            broken = broken or value is None and ignore_nodata is False
+            if value is None or broken:
+                result.append(None)
+                continue
+            total = value if total is None else combine(total, value)
+            result.append(total)
+        return result
+    return cumulative
+
+
+def _nan_or(pick):
+    return lambda a, b: math.nan if math.isnan(a) or math.isnan(b) else pick(a, b)
+
+
+def mod(x, y, **_):
+    """The remainder of x / y with the sign of y; dividing by zero is an error."""
+    if y == 0:
+        raise GraphError('mod: division by zero', 'DivisionByZero')
+    return x % y
+
+
 IMPLEMENTATIONS = {
     'eq': eq, 'neq': neq, 'gt': _ordered(True, True), 'gte': _ordered(False, True),
     'lt': _ordered(True, False), 'lte': _ordered(False, False), 'between': between,
@@ -179,6 +255,11 @@ IMPLEMENTATIONS = {
     'first': _end(lambda kept: kept[0]), 'last': _end(lambda kept: kept[-1]),
     'max': _highest, 'min': _lowest, 'extrema': extrema, 'order': order,
     'sort': sort, 'quantiles': quantiles, 'array_concat': array_concat,
+    'array_append': array_append, 'array_element': array_element, 'is_valid': is_valid,
+    'sum': _total(lambda a, b: a + b, 0), 'product': _total(lambda a, b: a * b, 1),
+    'mod': mod, 'cumsum': _cumulative(lambda a, b: a + b),
+    'cumproduct': _cumulative(lambda a, b: a * b), 'cummax': _cumulative(_nan_or(max)),
+    'cummin': _cumulative(_nan_or(min)),
 }
 
 
