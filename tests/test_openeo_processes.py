@@ -292,3 +292,18 @@ def test_plain_values_computed_as_the_descriptions_say(server):
         reply = run(server, {'n': {**node, 'result': True}})
         assert reply.status_code == 200, (node, reply.text)
         assert reply.json() == expected, node
+
+
+@pytest.mark.parametrize('process_id, arguments', [
+    ('array_apply', {'data': [1, 2], 'process': None}),
+    ('count', {'data': [1, 2], 'condition': {'gt': {'process_id': 'gt', 'arguments': {
+        'x': {'from_parameter': 'x'}, 'y': 1}, 'result': True}}}),  # (no process_graph)
+])
+def test_a_process_argument_that_is_no_process_is_the_callers_error(server, process_id,
+                                                                    arguments):
+    """Not the library's failure to call it (500 Internal, before)."""
+    reply = run(server, {'n': {'process_id': process_id, 'arguments': arguments,
+                               'result': True}})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()['code'] == 'ProcessParameterInvalid'
+    assert 'process_graph' in reply.json()['message']

@@ -21,6 +21,7 @@ import inspect
 import math
 
 from . import plain_values
+from .errors import GraphError
 
 NUMBER_TYPES = {'number', 'integer'}
 TIME_SUBTYPES = {'temporal-interval', 'temporal-intervals', 'date-time', 'date', 'time',
@@ -51,6 +52,15 @@ def _numbers(schema) -> bool:
     return bool(kinds & NUMBER_TYPES) and kinds <= NUMBER_TYPES | {'null'}
 
 
+def _callback(schema) -> bool:
+    """A child process, or else no JSON object (e.g. `count`'s condition: a process,
+    `true` or null): an object given there that is no process graph is refused."""
+    schemas = _schemas(schema)
+    return any(one.get('subtype') == 'process-graph' for one in schemas) and all(
+        one.get('subtype') == 'process-graph' or one.get('type') not in (None, 'object')
+        for one in schemas)
+
+
 def _number_arrays(schema) -> bool:
     return any(one.get('type') == 'array' and _numbers(one.get('items') or {})
                for one in _schemas(schema))
@@ -60,11 +70,15 @@ def as_described(spec: dict, function):
     """`function` given and giving plain values as its description `spec` says (see the
     module); itself when nothing of it applies."""
     numbers, arrays, plain = set(), set(), set()
+    callbacks: dict[str, set] = {}  # name -> the types beside a process it takes
     for parameter in spec.get('parameters') or []:
         schema = parameter.get('schema') or {}
         # an optional parameter's null means "not given"; a required one's passes through,
         # as the descriptions say even where the schema names no null (normalized_difference)
         required = not parameter.get('optional')
+        if _callback(schema):
+            callbacks[parameter['name']] = _types(schema) | ({'null'} if not required
+                                                             else set())
         if required and _numbers(schema):
             numbers.add(parameter['name'])
         elif required and _number_arrays(schema):
@@ -86,6 +100,10 @@ def as_described(spec: dict, function):
         except TypeError:  # (the implementation says what is wrong)
             return function(*args, **kwargs)
         for name, value in bound.arguments.items():
+            if name in callbacks and (isinstance(value, dict) or value is None and
+                                      'null' not in callbacks[name]):
+                raise GraphError(f"{spec.get('id')}: {name} takes a process, given as "
+                                 '{"process_graph": {...}}', 'ProcessParameterInvalid')
             if name in numbers and value is None:
                 return None  # (no-data passed through)
             if name in plain:
