@@ -260,7 +260,8 @@ def test_a_child_graph_called_for_each_element_computes_each(server):
 
 @pytest.mark.parametrize('process_id, arguments, code', [
     ('mod', {'x': 2, 'y': 0}, 'DivisionByZero'),  # (numpy answered 0)
-    ('array_element', {'data': [1, 2], 'index': -1}, 'ArrayElementNotAvailable'),  # (2)
+    ('array_element', {'data': [1, 2], 'index': -1},  # (2; the schema: minimum 0)
+     'ProcessParameterInvalid'),
     ('array_element', {'data': [1, 2], 'index': 2}, 'ArrayElementNotAvailable'),
     ('array_element', {'data': [1]}, 'ArrayElementParameterMissing'),
     ('array_element', {'data': [1], 'index': 0, 'label': 'a'},
@@ -307,3 +308,54 @@ def test_a_process_argument_that_is_no_process_is_the_callers_error(server, proc
     assert reply.status_code == 400, reply.text
     assert reply.json()['code'] == 'ProcessParameterInvalid'
     assert 'process_graph' in reply.json()['message']
+
+
+def _types(schema) -> set:
+    found = set()
+    for one in schema if isinstance(schema, list) else [schema]:
+        kind = one.get('type') if isinstance(one, dict) else None
+        found.update(kind if isinstance(kind, list) else [kind] if kind else [None])
+    return found
+
+
+def _wrong_value(schema):
+    """A JSON value the official schema does not take (None: it takes any)."""
+    kinds = _types(schema)
+    if None in kinds:
+        return None
+    return next((value for kind, value in (('string', 'text'), ('number', 12.5),
+                                           ('array', [1, 2]), ('boolean', True))
+                 if kind not in kinds and not (kind == 'number' and 'integer' in kinds)),
+                None)
+
+
+SPECIAL = {'load_collection', 'load_stac', 'save_result', 'run_udf', 'load_uploaded_files',
+           'load_url', 'load_geojson', 'export_workspace', 'inspect', 'debug'}
+
+
+def test_a_json_argument_of_the_wrong_type_is_the_callers_error(server):
+    """Every listed process given, for each required parameter in turn, a JSON value its
+    official schema does not take answers 400 (it raised TypeErrors and answered 500)."""
+    session = requests.Session()
+    session.auth = as_('alice')
+    listed = session.get(f'{api(server)}/processes', timeout=30).json()['processes']
+    answers = {}
+    for process_id in sorted(p['id'] for p in listed if p['id'] not in SPECIAL):
+        description = official(process_id)
+        if description is None:
+            continue
+        required = [p for p in description['parameters'] if not p.get('optional')]
+        for parameter in required:
+            wrong = _wrong_value(parameter['schema'])
+            if wrong is None:
+                continue
+            arguments = {p['name']: 1 for p in required}
+            arguments[parameter['name']] = wrong
+            reply = session.post(f'{api(server)}/result', json={'process': {'process_graph': {
+                'n': {'process_id': process_id, 'arguments': arguments, 'result': True}}}},
+                timeout=60)
+            answers[(process_id, parameter['name'])] = (reply.status_code,
+                                                        reply.json().get('code'))
+    assert len(answers) > 150, len(answers)
+    wrong = {key: answer for key, answer in answers.items() if answer[0] != 400}
+    assert not wrong, wrong

@@ -147,8 +147,12 @@ def extrema(data, ignore_nodata=True, **_):
 def order(data, asc=True, nodata=None, **_):
     """The positions that sort `data` (ties in their order); nulls left out, or last
     (`nodata` true) or first (false)."""
-    found = sorted((i for i, v in enumerate(data) if v is not None), key=data.__getitem__,
-                   reverse=asc is False)
+    try:
+        found = sorted((i for i, v in enumerate(data) if v is not None),
+                       key=data.__getitem__, reverse=asc is False)
+    except TypeError:  # e.g. numbers and texts
+        raise GraphError('order: the elements cannot be compared with each other (numbers '
+                         'and texts?)', 'ProcessParameterInvalid') from None
     missing = [i for i, v in enumerate(data) if v is None]
     return found if nodata is None else found + missing if nodata else missing + found
 

@@ -20,7 +20,7 @@ import functools
 import inspect
 import math
 
-from . import plain_values
+from . import argument_check, plain_values
 from .errors import GraphError
 
 NUMBER_TYPES = {'number', 'integer'}
@@ -88,6 +88,7 @@ def as_described(spec: dict, function):
     returns = _types((spec.get('returns') or {}).get('schema') or {})
     boolean = bool(returns) and returns <= {'boolean', 'null'}
     own = plain_values.IMPLEMENTATIONS.get(spec.get('id'))
+    check = argument_check.checker(spec)
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
@@ -108,6 +109,7 @@ def as_described(spec: dict, function):
                 return None  # (no-data passed through)
             if name in plain:
                 value = _plain(value)
+            check(name, value)
             if name in arrays:
                 value = _nan_for_null(value)
             bound.arguments[name] = value
