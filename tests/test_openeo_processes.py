@@ -359,3 +359,17 @@ def test_a_json_argument_of_the_wrong_type_is_the_callers_error(server):
     assert len(answers) > 150, len(answers)
     wrong = {key: answer for key, answer in answers.items() if answer[0] != 400}
     assert not wrong, wrong
+
+
+@pytest.mark.parametrize('arguments', [
+    {'spatial_extent': 5}, {'temporal_extent': 5}, {'bands': 'red'},
+    {'spatial_extent': {'west': 'a', 'south': 45.7, 'east': 4.95, 'north': 45.85}},
+    {'spatial_extent': {'type': 'Polygon', 'coordinates': [[[4.8, 45.7], [4.9, 45.7],
+                                                            [4.9, 45.8], [4.8, 45.7]]]}},
+])
+def test_load_collection_extents_of_the_wrong_shape_are_the_callers_error(server,
+                                                                          arguments):
+    reply = run(server, {'load': {'process_id': 'load_collection', 'arguments': {
+        'id': 'products', **arguments}, 'result': True}})
+    assert reply.status_code == 400, reply.text
+    assert reply.json()['code'] == 'ProcessParameterInvalid'

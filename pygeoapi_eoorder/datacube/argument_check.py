@@ -36,6 +36,20 @@ def checker(spec: dict) -> Callable[[str, object], None]:
     return check
 
 
+def checking(spec: dict, function, skip: tuple[str, ...] = ()):
+    """`function` (called with its arguments by name) checking them first, but `skip`."""
+    import functools
+    check = checker(spec)
+
+    @functools.wraps(function)  # (its signature stays the function's)
+    def checked(*args, **kwargs):
+        for name, value in kwargs.items():
+            if name not in skip:
+                check(name, value)
+        return function(*args, **kwargs)
+    return checked
+
+
 def _schema(schema) -> dict:
     """A parameter's schema (a list of alternatives: any of them) as JSON Schema; a
     cube alternative takes a cube only, never a JSON value."""

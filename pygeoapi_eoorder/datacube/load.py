@@ -15,13 +15,18 @@ from .times import instant
 MAX_ITEMS = 500
 
 
-def lonlat_box(extent) -> list[float] | None:
+def lonlat_box(extent, process: str = 'load_collection') -> list[float] | None:
     """A spatial extent (pg-parser BoundingBox or dict) as lon/lat [w, s, e, n]."""
     if extent is None:
         return None
     get = (lambda k: extent.get(k)) if isinstance(extent, dict) else \
         (lambda k: getattr(extent, k, None))
-    box = [float(get('west')), float(get('south')), float(get('east')), float(get('north'))]
+    try:
+        box = [float(get(side)) for side in ('west', 'south', 'east', 'north')]
+    except (TypeError, ValueError):
+        raise GraphError(f'{process}: spatial_extent must be a bounding box of numbers west, '
+                         'south, east and north (a GeoJSON extent is not supported here)',
+                         'ProcessParameterInvalid') from None
     crs = get('crs')
     if crs not in (None, 4326, '4326', 'EPSG:4326') and 'WGS 84' not in str(crs):
         from pyproj import Transformer

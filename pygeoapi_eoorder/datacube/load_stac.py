@@ -27,7 +27,7 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
     from .load import _interval, band_assets, by_date, cube, ends, lonlat_box, prepared
     from .properties import matcher
     url = str(getattr(url, 'root', url))
-    box, (start, end) = lonlat_box(spatial_extent), ends(temporal_extent, PROCESS)
+    box, (start, end) = lonlat_box(spatial_extent, PROCESS), ends(temporal_extent, PROCESS)
     if isinstance(properties, str):  # set aside before parsing (`properties.set_aside`)
         properties = env.conditions.get(properties, properties)
     meets = matcher(properties, PROCESS)

@@ -9,7 +9,7 @@ import functools
 import inspect
 import logging
 
-from . import scalars, spec_glue
+from . import argument_check, scalars, spec_glue
 from .calls import resolving
 from .errors import unsupported
 
@@ -18,6 +18,10 @@ REFUSED = {
                'application package over OGC API - Processes instead',
 }
 OWN = ('load_collection', 'load_stac', 'save_result')
+# arguments of those that take more than their official schema says, or are replaced
+# before they run: `properties` (set aside, see `properties.py`), `load_stac`'s `url`
+# (file:// and s3:// too, under the stage-in rules), `save_result`'s `data` (any value)
+OWN_UNCHECKED = ('properties', 'url', 'data')
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,8 +82,10 @@ def registry(env, user_processes: dict[str, dict]):
         found[('predefined', pid)] = Process(spec=spec, implementation=call)
     for pid, function in (('load_collection', load_collection), ('load_stac', load_stac),
                           ('save_result', save_result)):
-        found[('predefined', pid)] = Process(spec=own_specs()[pid], implementation=resolving(
-            functools.partial(function, env)))
+        checked = argument_check.checking(
+            own_specs()[pid], functools.partial(function, env), skip=OWN_UNCHECKED)
+        found[('predefined', pid)] = Process(spec=own_specs()[pid],
+                                             implementation=resolving(checked))
     for pid in sorted(env.ogc_ids):  # after the predefined: they win over a step's id
         if description(pid) is None and pid not in user_processes and env.steps is not None:
             found[('predefined', pid)] = Process(
