@@ -217,6 +217,17 @@ def test_errors_are_stac_api_errors(stac, path, params, status):
     assert set(reply.json()) == {'code', 'description'}
 
 
+@pytest.mark.parametrize('body', [
+    {'sortby': 5}, {'sortby': [{'field': 5}]}, {'limit': 'x'}, {'bbox': 'x'}, {'bbox': [1, 2]},
+    {'datetime': 5}, {'intersects': 5}, {'filter': 5}, {'fields': 5}, {'collections': 5},
+    {'ids': 5}, {'token': 'x'}, [], 5,
+])
+def test_malformed_post_searches_are_stac_api_errors(stac, body):
+    reply = requests.post(stac.root + '/search', json=body, timeout=30)
+    assert reply.status_code == 400, reply.text
+    assert set(reply.json()) == {'code', 'description'}
+
+
 def test_private_records_are_absent_for_others(stac):
     private_id = truth(PRIVATE[0]).id
     url = f'{stac.root}/collections/products/items/{private_id}'

@@ -209,6 +209,8 @@ def parse(params: dict, post: bool = False) -> Search:
         search.offset = _integer(str(params['token']).removeprefix('next:'), 'token', 0)
     if params.get('sortby'):
         terms = params['sortby']
+        if not isinstance(terms, (str, list)):
+            raise QueryError('sortby: an array of {field, direction} terms is required')
         search.sortby = sort_terms(terms.split(',') if isinstance(terms, str) else terms)
     if 'fields' in params:
         search.fields = _fields(params['fields'])
