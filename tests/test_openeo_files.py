@@ -92,6 +92,16 @@ def test_quota_and_largest_file_in_the_own_area(own):
     assert put(own, 'alice', 'c.bin', b'c' * 400).status_code == 200
 
 
+def test_a_file_and_a_folder_of_one_name_is_the_callers_error(own):
+    """A file uploaded where a folder is (or under a name that is a file) is refused with
+    the openEO error, and nothing is lost (it failed in the file system: 500)."""
+    before = listing(own, 'bob')
+    assert put(own, 'bob', 'x/y.bin', b'y').status_code == 200
+    refused(put(own, 'bob', 'x', b'z'), 'FilePathInvalid')  # x is a folder
+    refused(put(own, 'bob', 'x/y.bin/z', b'z'), 'FilePathInvalid')  # y.bin is a file
+    assert listing(own, 'bob') == {**before, 'x/y.bin': 1}
+
+
 def test_files_are_the_personal_workspace(personal, tmp_path):
     connection = openeo.connect(f'{personal.url}/openeo/1.2/')
     connection.authenticate_basic(*as_('alice'))

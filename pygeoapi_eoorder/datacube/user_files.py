@@ -98,7 +98,13 @@ class OwnArea:
             raise too_large(self.max_file)
         if length is not None and length > room:
             raise over_quota(self.quota, used)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        clash = UnsafePathError(f'{relative!r}: a folder and a file would have one name')
+        if target.is_dir():
+            raise clash
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):  # a file where a folder is named
+            raise clash from None
         confine(self.root, *parts)  # a link placed among the folders meanwhile
         tmp = target.with_name(f'.{target.name}.{os.getpid()}.part')
         try:
@@ -108,6 +114,8 @@ class OwnArea:
             if size > room:
                 raise over_quota(self.quota, used)
             os.replace(tmp, target)
+        except IsADirectoryError:  # (made a folder meanwhile)
+            raise clash from None
         finally:
             tmp.unlink(missing_ok=True)
         return {'path': '/'.join(parts), 'size': target.stat().st_size}
