@@ -10,6 +10,9 @@ client. Oracle: NDVI computed here with rasterio and numpy from the files upload
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+
 import json
 
 import numpy as np
@@ -314,13 +317,32 @@ def test_a_workspace_item_may_name_an_object_of_a_configured_s3_source(site, tmp
         np.testing.assert_allclose(dataset.read(1), (nir - red) / (nir + red), rtol=1e-5)
 
 
+@contextlib.contextmanager
+def netCDF4_dataset(site, record: dict):
+    """The record's netCDF file, opened with xarray (the workspace's file on disk)."""
+    import xarray
+    [asset] = record['assets'].values()
+    reply = call(site, 'GET', 'alice', asset['href'].removeprefix(site.url))
+    assert reply.status_code == 200, reply.text
+    with tempfile.NamedTemporaryFile(suffix='.nc') as file:
+        file.write(reply.content)
+        file.flush()
+        with xarray.open_dataset(file.name) as dataset:
+            yield dataset
+
+
 def test_a_netcdf_staged_into_a_workspace_is_data_of_the_next_graph(site, tmp_path):
     """The NDVI mean saved as netCDF into a workspace: load_collection of the workspace's
-    collection reads the file (its variable `data`) and gets the same values."""
+    collection reads the file (its variable `data`) and gets the same values; the
+    collection names that variable as its band (as a GeoTIFF's bands are named)."""
     assert call(site, 'POST', 'alice', '/workspaces', json={'id': 'cubes'}
                 ).status_code == 201
     mean_into(site, 'cubes', 'netCDF')
     [record] = call(site, 'GET', 'alice', '/workspaces/cubes/records').json()['features']
     assert [a['type'] for a in record['assets'].values()] == ['application/x-netcdf']
+    with netCDF4_dataset(site, record) as dataset:
+        variables = [name for name in dataset.data_vars]
+    described = call(site, 'GET', 'alice', '/openeo/1.2/collections/workspace-cubes').json()
+    assert described['cube:dimensions']['bands']['values'] == variables == ['data']
     np.testing.assert_allclose(loaded_again(site, 'workspace-cubes', tmp_path),
                                expected_ndvi_mean(site), rtol=1e-5)

@@ -113,9 +113,10 @@ def by_date(item: dict) -> list[dict]:
 
 def band_assets(item: dict, unnamed: bool = False) -> dict[str, list[dict]]:
     """An item's raster assets and their bands (STAC 1.1 `bands` or `eo:bands`; with
-    `unnamed`, a GeoTIFF data asset that names none too: one band, named after it)."""
+    `unnamed`, a GeoTIFF data asset that names none too: one band, named after it); not
+    its netCDF assets (their bands are variables, see `netcdf_load`)."""
     found = {}
-    for key, asset in (item.get('assets') or {}).items():
+    for key, asset in netcdf_load.without_netcdf(item).get('assets', {}).items():
         if not isinstance(asset, dict) or not asset.get('href'):
             continue
         bands = asset.get('bands') or asset.get('eo:bands')

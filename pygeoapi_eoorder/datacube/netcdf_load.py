@@ -27,10 +27,17 @@ def assets(item: dict) -> dict[str, dict]:
     return found
 
 
+def without_netcdf(item: dict) -> dict:
+    """The item without its netCDF assets (their bands are a netCDF file's variables)."""
+    netcdf = assets(item)
+    return {**item, 'assets': {key: asset for key, asset in (item.get('assets') or {}).items()
+                               if key not in netcdf}} if netcdf else item
+
+
 def only_netcdf(items: list[dict], rasters, what: str) -> bool:
-    """Are the `items` netCDF ones (none has band assets: `rasters(item)`)? GraphError if
-    some are and some are not (one cube is read one way)."""
-    netcdf = sum(not rasters(item) for item in items)
+    """Are the `items` netCDF ones (none has raster band assets: `rasters(item)`)?
+    GraphError if some are and some are not (one cube is read one way)."""
+    netcdf = sum(not rasters(without_netcdf(item)) for item in items)
     if netcdf and netcdf < len(items):
         raise GraphError(f'{what} holds netCDF and raster items here: load them apart (by '
                          'time or properties)')

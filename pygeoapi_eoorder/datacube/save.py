@@ -77,8 +77,7 @@ def save_result(env, data, format, options=None, **_):
         target = env.output_dir / f'result{suffix}'
         (write_gtiff if name == 'GTiff' else _write_netcdf)(cube, target)
         env.outputs.append((target, media_type))
-        if name == 'GTiff':
-            env.band_names[target] = band_names(cube)
+        env.band_names[target] = band_names(cube)  # (a netCDF file's variables)
     env.log.info('save_result: %s', ', '.join(p.name for p, _ in env.outputs))
     return True
 
