@@ -373,3 +373,28 @@ def test_load_collection_extents_of_the_wrong_shape_are_the_callers_error(server
         'id': 'products', **arguments}, 'result': True}})
     assert reply.status_code == 400, reply.text
     assert reply.json()['code'] == 'ProcessParameterInvalid'
+
+
+def test_validation_names_literal_arguments_of_the_wrong_type(server):
+    """`/validation` checks literal arguments (in child graphs too) against the official
+    schemas without running the graph; references are left to the run."""
+    graph = {
+        'load': {'process_id': 'load_collection', 'arguments': {
+            'id': 'products', 'spatial_extent': 5, 'bands': ['red', 'nir']}},
+        'ndvi': {'process_id': 'ndvi', 'arguments': {'data': {'from_node': 'load'}}},
+        'scaled': {'process_id': 'apply', 'arguments': {
+            'data': {'from_node': 'ndvi'}, 'process': {'process_graph': {'m': {
+                'process_id': 'multiply', 'arguments': {
+                    'x': {'from_parameter': 'x'}, 'y': 'ten'}, 'result': True}}}},
+            'result': True}}
+    reply = requests.post(f'{api(server)}/validation', json={'process_graph': graph},
+                          auth=as_('alice'), timeout=30)
+    assert reply.status_code == 200, reply.text
+    errors = reply.json()['errors']
+    assert [e['code'] for e in errors] == ['ProcessParameterInvalid'] * 2
+    assert "'spatial_extent' in process 'load_collection'" in errors[0]['message']
+    assert "'y' in process 'multiply'" in errors[1]['message']
+    graph['load']['arguments']['spatial_extent'] = LYON
+    graph['scaled']['arguments']['process']['process_graph']['m']['arguments']['y'] = 10
+    assert requests.post(f'{api(server)}/validation', json={'process_graph': graph},
+                         auth=as_('alice'), timeout=30).json()['errors'] == []

@@ -11,7 +11,9 @@ from .. import urls
 from ..auth import acting_auth, current_user
 from ..datacube import processes, user_processes
 from ..datacube.collections import cube_collections, stac_collection
+from ..datacube.argument_check import literal_problems
 from ..datacube.errors import GraphError
+from ..datacube.processes import OWN, OWN_UNCHECKED
 from ..datacube.run import check, graph_of, is_predefined, uses_other_processes
 from . import capabilities
 from .errors import error, json_response, not_found
@@ -250,5 +252,6 @@ class UserProcessViews:
                     if isinstance(p, dict)] if isinstance(body, dict) else []
         problems = check(graph, used, step_ids(self.manager)
                          if uses_other_processes(graph, used) else {}, declared)
+        problems += literal_problems(graph, dict.fromkeys(OWN, OWN_UNCHECKED))
         return json_response({'errors': [{'code': p.code, 'message': str(p)}
                                          for p in problems]})
