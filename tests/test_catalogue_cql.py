@@ -155,6 +155,18 @@ def test_malformed_filters_raise(text):
         cql.parse(text)
 
 
+@pytest.mark.parametrize('document', [
+    {'type': 'Feature', 'id': 'x', 'bbox': [1, 2, 1, 2], 'geometry': None},  # (an Envelope)
+    {'type': 'Point', 'coordinates': [1, 2]},  # (a geometry)
+    {'property': 'id'},  # (an attribute)
+])
+def test_a_filter_that_is_a_value_is_refused(document):
+    """A JSON object that parses as a value (e.g. a STAC item POSTed to a search) is no
+    filter: refused, not handed to the database (it failed there: 500)."""
+    with pytest.raises(cql.CQLError, match='a filter is a condition'):
+        cql.parse_json(document)
+
+
 def test_unknown_queryable_is_rejected_before_any_query():
     with pytest.raises(QueryError, match="unknown queryable 'secret'"):
         check_queryables(cql.parse("secret = 1 OR cloudCover < 3"))

@@ -41,6 +41,16 @@ def ids(body: dict) -> list[str]:
     return sorted((f['id'] for f in body['features']), key=lambda i: int(i.split('-')[1]))
 
 
+def test_a_feature_posted_as_a_search_is_a_clear_error(catalogue):
+    """POST .../items is a CQL2-JSON search unless the body is GeoJSON (a new record): a
+    feature sent as plain JSON is a 400 problem saying so, not a 500."""
+    reply = requests.post(f'{catalogue.url}/collections/products/items', json={
+        **eo_record(N + 1), 'bbox': [1, 2, 1, 2]}, timeout=10)
+    assert reply.status_code == 400, reply.text
+    assert 'application/geo+json' in reply.json()['detail']
+    assert items(catalogue, limit=100)['numberMatched'] == N
+
+
 def test_all_records_with_number_matched(catalogue):
     body = items(catalogue, limit=100)
     assert body['numberMatched'] == N and body['numberReturned'] == N

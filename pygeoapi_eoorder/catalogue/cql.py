@@ -197,7 +197,7 @@ def parse_text(text: str) -> ast.Node:
     try:
         nesting.check_cql_text_depth(text, MAX_DEPTH)
         fixed = _INTERVAL.sub(_fix_interval, _infix_renames(_temporal_to_infix(text)))
-        return check_geometries(_open_ends(_TEXT_PARSER.parse(fixed)))
+        return condition(check_geometries(_open_ends(_TEXT_PARSER.parse(fixed))))
     except CQLError:
         raise
     except Exception as err:
@@ -255,11 +255,21 @@ def parse_json(document: str | dict) -> ast.Node:
         nesting.check_value_depth(data, MAX_DEPTH)
         if not isinstance(data, dict):
             raise CQLError('a CQL2 JSON filter is an object')
-        return check_geometries(_overlaps_to_intersects(_parse_json(_json_fixes(data))))
+        return condition(check_geometries(_overlaps_to_intersects(_parse_json(
+            _json_fixes(data)))))
     except CQLError:
         raise
     except Exception as err:
         raise CQLError(_short(err)) from None
+
+
+def condition(node):
+    """The parsed filter, if it is a condition (true or false for each record); a value
+    (e.g. a GeoJSON object, read as a geometry or an envelope) is refused."""
+    if isinstance(node, (ast.Condition, ast.Predicate, bool)):
+        return node
+    raise CQLError('a filter is a condition (a comparison, a spatial or temporal '
+                   f'predicate, and/or/not...), not a value ({type(node).__name__})')
 
 
 def check_geometries(node):

@@ -11,6 +11,8 @@ replaces and deletes stay pygeoapi's.
 
 from __future__ import annotations
 
+import json
+
 import urllib.parse
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -73,8 +75,17 @@ def _filter(request: APIRequest):
         if request.data:
             return cql.parse(request.data.decode(), 'cql2-json')
     except cql.CQLError as err:
-        raise BadParameter(f'filter: {err}') from None
+        hint = ' (a new record is sent as application/geo+json)' if _feature(request) else ''
+        raise BadParameter(f'filter: {err}{hint}') from None
     return None
+
+
+def _feature(request: APIRequest) -> bool:
+    """Is the body a GeoJSON feature (a record sent as a search)?"""
+    try:
+        return json.loads(request.data or b'null').get('type') == 'Feature'
+    except (ValueError, AttributeError):
+        return False
 
 
 def query_arguments(api, request: APIRequest, resource: dict, provider, provider_def):
