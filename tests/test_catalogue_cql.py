@@ -167,6 +167,33 @@ def test_a_filter_that_is_a_value_is_refused(document):
         cql.parse_json(document)
 
 
+WRONG_KINDS = [
+    "cloudCover = 'x'", 'title < 5', 'geometry = POINT(1 2)', "datetime LIKE 'x%'",
+    'cloudCover LIKE 5', 'T_INTERSECTS(geometry, 5)', "T_INTERSECTS(title, DATE('2020-01-01'))",
+    'S_INTERSECTS(title, POINT(1 2))', 'cloudCover < 1/0', "cloudCover + 'x' > 1",
+    'cloudCover BETWEEN TRUE AND 5', "cloudCover IN (1, 'x')", 'cloudCover < NULL',
+    'CASEI(cloudCover) = 5', "datetime = 'yesterday'",
+    "UPPER(title, title) = 'X'",
+]
+
+
+@pytest.mark.parametrize('text', WRONG_KINDS)
+def test_operands_of_the_wrong_kind_are_the_callers_error(repository, text):
+    """Each failed in SQLAlchemy or the database (500) before the kinds were checked."""
+    with pytest.raises(QueryError, match='filter: '):
+        search(repository, text)
+
+
+def test_operands_of_the_wrong_kind_in_cql2_json(repository):
+    for document in ({'op': 'in', 'args': [{'property': 'cloudCover'}, 5]},
+                     {'op': '<', 'args': [{'property': 'geometry'},
+                                          {'type': 'Point', 'coordinates': [1, 2]}]},
+                     {'op': 'a_contains', 'args': [{'property': 'cloudCover'}, [1]]},
+                     {'op': 'a_equals', 'args': [{'property': 'keywords'}, ['x']]}):
+        with pytest.raises(QueryError):
+            repository.search(cql.parse_json(document), limit=10)
+
+
 def test_unknown_queryable_is_rejected_before_any_query():
     with pytest.raises(QueryError, match="unknown queryable 'secret'"):
         check_queryables(cql.parse("secret = 1 OR cloudCover < 3"))

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 from pygeofilter.backends.evaluator import handle
 from pygeofilter import ast
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select
 
 from . import visibility
 from .cql import CQLError
 from ..store.record_tables import Record
 from .query import QueryError
-from .queryables import MULTI_VALUED, SORT_COLUMNS
+from .queryables import SORT_COLUMNS
 from .repository import RecordRepository
-from .sql import RecordFilterEvaluator, has_value
+from .sql import RecordFilterEvaluator
 
 COLLECTION = '_collection'  # internal attribute: the record's collection (STAC `collection`)
 DOCUMENT = '_document:'     # internal attribute prefix: a property read from the document
@@ -52,16 +52,6 @@ class _CollectionAwareEvaluator(RecordFilterEvaluator):
                 and not isinstance(rhs, bool):
             lhs = document_value(name[len(DOCUMENT):], number=True)
         return super().comparison(node, lhs, rhs)
-
-    @handle(ast.ArrayContains, ast.ArrayOverlaps)
-    def array(self, node, lhs, rhs):
-        """A_CONTAINS / A_OVERLAPS on a multi-valued queryable: all / any of the values."""
-        name = getattr(node.lhs, 'name', None)
-        if name not in MULTI_VALUED or not isinstance(rhs, list) or not rhs:
-            raise QueryError('filter: array operators compare a multi-valued queryable '
-                             '(e.g. instruments, keywords) with a list of values')
-        matches = [has_value(lhs, value) for value in rhs]
-        return and_(*matches) if isinstance(node, ast.ArrayContains) else or_(*matches)
 
 
 @dataclass

@@ -26,7 +26,7 @@ from sqlalchemy import (DateTime, and_, cast, false, func, literal_column, not_,
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 
-from . import cql
+from . import cql, filter_types
 from ..store.record_tables import RTREE, Record, rtree_day
 from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError, escape_like
 from .records import OPEN_END, OPEN_START
@@ -280,6 +280,7 @@ class RecordFilterEvaluator(Evaluator):
     def evaluate(self, node, adopt_result: bool = True):
         if not adopt_result:  # an inner node (the whole AST is evaluated with True)
             return super().evaluate(node, adopt_result)
+        filter_types.check(node)  # (QueryError: operands of the wrong kinds)
         self.filter_only = self.postgis and has_spatial(node)
         self.exact_tests = []
         self.time_windows = time_windows(node) if self.dialect == 'sqlite' else []
@@ -323,6 +324,13 @@ class RecordFilterEvaluator(Evaluator):
             match = or_(*[has_value(lhs, option) for option in options])
             return not_(match) if node.not_ else match
         return filters.runop(lhs, list(options), 'in', node.not_)
+
+    @handle(ast.ArrayContains, ast.ArrayOverlaps)
+    def array(self, node, lhs, rhs):
+        """A_CONTAINS / A_OVERLAPS on a multi-valued queryable: all / any of the values
+        (their kinds checked before: `filter_types`)."""
+        matches = [has_value(lhs, value) for value in rhs]
+        return and_(*matches) if isinstance(node, ast.ArrayContains) else or_(*matches)
 
     @handle(ast.IsNull)
     def null(self, node, lhs):
