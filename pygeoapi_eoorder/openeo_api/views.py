@@ -11,8 +11,8 @@ from .. import urls
 from ..auth import acting_auth, current_user
 from ..datacube import processes, user_processes
 from ..datacube.collections import cube_collections, stac_collection
-from ..datacube.argument_check import literal_problems
 from ..datacube.errors import GraphError
+from ..datacube.graph_arguments import literal_problems
 from ..datacube.processes import OWN, OWN_UNCHECKED
 from ..datacube.run import check, graph_of, is_predefined, uses_other_processes
 from . import capabilities
