@@ -7,8 +7,9 @@ transaction: the row goes and the usage is corrected to what was kept (all of it
 of it, or nothing). A booking a crash left open is given back whole by a sweep: a job's
 once its area is removed (`job_areas.discard`), an upload's once its writer is gone
 (`uploads.sweep_uploads`). Whoever deletes the row corrects the usage, so a booking is
-settled or given back exactly once; a write whose booking was given back meanwhile books
-what it kept when it settles.
+settled or given back exactly once; an upload whose booking was given back meanwhile
+books what it kept when it settles, a job's stage-out books nothing then: its booking
+goes back only with its whole area (`job_areas.discard`: the objects it kept are gone).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ def settle(store_url: str, booking: Booking, kept: int) -> None:
 
 
 def _settle(session, booking: Booking, kept: int) -> None:
-    closed = _close(session, booking)
-    _add_usage(session, booking.workspace, kept - booking.bytes if closed else kept)
+    if _close(session, booking):
+        _add_usage(session, booking.workspace, kept - booking.bytes)
+    elif booking.purpose != JOB:  # (a stage-out's area was discarded with its booking)
+        _add_usage(session, booking.workspace, kept)
 
 
 def _close(session, booking: Booking) -> bool:
