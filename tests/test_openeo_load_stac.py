@@ -190,6 +190,30 @@ def test_stac_api_collection_and_a_spatial_extent(site, tmp_path):
     np.testing.assert_allclose(found, expected[:, :columns], rtol=1e-5)
 
 
+# the scene's south-western half: GeoJSON polygons as a spatial extent
+TRIANGLE = {'type': 'Feature', 'properties': {}, 'geometry': {'type': 'Polygon', 'coordinates': [
+    [[WEST, SOUTH], [EAST, SOUTH], [WEST, NORTH], [WEST, SOUTH]]]}}
+
+
+def triangle_masked(values: np.ndarray) -> np.ndarray:
+    """The oracle: NaN where a pixel's centre lies outside TRIANGLE (rows from the north)."""
+    rows, columns = np.mgrid[0:demo_bands.SIZE[0], 0:demo_bands.SIZE[1]]
+    east_share = (columns + 0.5) / demo_bands.SIZE[1]
+    north_share = 1 - (rows + 0.5) / demo_bands.SIZE[0]
+    inside = east_share + north_share <= 1
+    assert inside.any() and (~inside).any()
+    return np.where(inside, values, np.nan)
+
+
+def test_geojson_polygons_limit_the_loaded_items(site, tmp_path):
+    """A GeoJSON spatial extent: the cube keeps the pixels whose centre lies in it."""
+    graph = ndvi_graph(load(f'{site.www.url}/catalog.json', bands=BANDS,
+                            spatial_extent=TRIANGLE))
+    found = computed(connect(site, 'alice'), graph, tmp_path)
+    np.testing.assert_allclose(found, triangle_masked(ndvi_mean(site, [0, 1, 2])),
+                               rtol=1e-5)
+
+
 def test_a_stac_api_is_asked_for_the_extents(site, tmp_path):
     """The items request carries the box and the time window (inclusive end: openEO's
     exclusive end less one microsecond); the items it answers are filtered again."""
@@ -309,6 +333,9 @@ def test_a_cube_saved_as_netcdf_loads_again_with_its_bands_dates_and_grid(site, 
     columns = [c for c in range(demo_bands.SIZE[1]) if WEST + (c + 0.5) * width <= middle]
     np.testing.assert_allclose(ndvi_of(spatial_extent=half),
                                ndvi_mean(site, [0, 1, 2])[:, columns], rtol=1e-5)
+    # a GeoJSON triangle: no-data where a pixel's centre lies outside it
+    np.testing.assert_allclose(ndvi_of(spatial_extent=TRIANGLE),
+                               triangle_masked(ndvi_mean(site, [0, 1, 2])), rtol=1e-5)
 
 
 def test_a_netcdf_of_one_date_with_cf_names_loads_at_its_item_s_datetime(site, tmp_path):

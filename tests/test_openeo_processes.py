@@ -361,11 +361,65 @@ def test_a_json_argument_of_the_wrong_type_is_the_callers_error(server):
     assert not wrong, wrong
 
 
+def _saved(server: Server, spatial_extent, target):
+    reply = run(server, {
+        'load': {'process_id': 'load_collection', 'arguments': {
+            'id': 'products', 'spatial_extent': spatial_extent,
+            'temporal_extent': FIRST_DAY, 'bands': ['red']}},
+        'save': {'process_id': 'save_result', 'arguments': {
+            'data': {'from_node': 'load'}, 'format': 'GTiff'}, 'result': True}})
+    assert reply.status_code == 200, reply.text
+    target.write_bytes(reply.content)
+    with rasterio.open(target) as dataset:
+        rows, columns = np.mgrid[0:dataset.height, 0:dataset.width]
+        grid = dataset.transform
+        return (dataset.read(1), grid.c + (columns + 0.5) * grid.a,
+                grid.f + (rows + 0.5) * grid.e, dataset.bounds)
+
+
+def test_load_collection_limited_to_geojson_polygons(server, tmp_path):
+    """A GeoJSON spatial_extent: the cube covers the polygons' bounding box, and a pixel
+    whose centre lies in no polygon (or in a hole) is no-data (oracle: the pixel centres
+    against the rings with numpy, the values against the same load by bounding box)."""
+    pixel, height = (LYON['east'] - LYON['west']) / 30, (LYON['north'] - LYON['south']) / 20
+    first, second, hole = box((2, 8), (3, 15)), box((20, 28), (2, 18)), box((23, 26), (5, 10))
+    features = {'type': 'FeatureCollection', 'features': [
+        {'type': 'Feature', 'properties': {}, 'geometry': {
+            'type': 'Polygon', 'coordinates': [first]}},
+        {'type': 'Feature', 'properties': {}, 'geometry': {
+            'type': 'MultiPolygon', 'coordinates': [[second, hole]]}},
+        {'type': 'Feature', 'properties': {}, 'geometry': {
+            'type': 'Polygon', 'coordinates': []}}]}  # (empty: ignored)
+    values, xs, ys, bounds = _saved(server, features, tmp_path / 'shaped.tif')
+    whole, whole_xs, whole_ys, _ = _saved(server, LYON, tmp_path / 'whole.tif')
+
+    def within(ring):
+        (west, south), (east, north) = ring[0], ring[2]
+        return (xs > west) & (xs < east) & (ys > south) & (ys < north)
+    inside = within(first) | within(second) & ~within(hole)
+    west, south, east, north = first[0][0], second[0][1], second[2][0], second[2][1]
+    assert west - pixel < bounds.left <= west + 1e-9 and east - 1e-9 <= bounds.right < \
+        east + pixel
+    assert south - height < bounds.bottom <= south + 1e-9 and north - 1e-9 <= bounds.top < \
+        north + height
+    assert inside.any() and (~inside).any()
+    assert np.isnan(values[~inside]).all()
+    columns = np.rint((xs - whole_xs[0, 0]) / pixel).astype(int)
+    rows = np.rint((whole_ys[0, 0] - ys) / height).astype(int)
+    np.testing.assert_array_equal(values[inside], whole[rows[inside], columns[inside]])
+
+
 @pytest.mark.parametrize('arguments', [
     {'spatial_extent': 5}, {'temporal_extent': 5}, {'bands': 'red'},
     {'spatial_extent': {'west': 'a', 'south': 45.7, 'east': 4.95, 'north': 45.85}},
-    {'spatial_extent': {'type': 'Polygon', 'coordinates': [[[4.8, 45.7], [4.9, 45.7],
-                                                            [4.9, 45.8], [4.8, 45.7]]]}},
+    {'spatial_extent': {'type': 'Point', 'coordinates': [4.8, 45.7]}},
+    {'spatial_extent': {'type': 'GeometryCollection', 'geometries': []}},
+    {'spatial_extent': {'type': 'Feature', 'geometry': {'type': 'LineString', 'coordinates': [
+        [4.8, 45.7], [4.9, 45.8]]}}},
+    {'spatial_extent': {'type': 'Polygon', 'coordinates': [[[4.8, 45.7], [4.9]]]}},
+    {'spatial_extent': {'type': 'Polygon', 'coordinates': [[[480, 45.7], [490, 45.7],
+                                                            [490, 45.8], [480, 45.7]]]}},
+    {'spatial_extent': {'type': 'FeatureCollection', 'features': []}},
 ])
 def test_load_collection_extents_of_the_wrong_shape_are_the_callers_error(server,
                                                                           arguments):

@@ -11,10 +11,10 @@ from datetime import date
 
 from pygeofilter import ast, values
 
-from .query import EXTERNAL_IDS, TEXT, QueryError
+from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
 from .queryables import MULTI_VALUED, NUMERIC, QUERYABLES, TEMPORAL
 
-GEOMETRY, ANY = 'geometry', 'any'
+ANY = 'any'  # (GEOMETRY: the geometry queryable and its kind)
 ORDERED = {'number', 'text', 'time'}
 TEXT_FUNCTIONS = {'lower', 'upper', 'casei', 'accenti'}
 

@@ -17,8 +17,19 @@ CUBE_SUBTYPES = {'datacube', 'raster-cube', 'vector-cube'}
 MAX_CHECKED = 10_000  # elements of a list or object checked (a longer one: not checked)
 
 
+_BUILT: dict[int, tuple[dict, Callable]] = {}  # id(spec) -> (spec, its checker)
+
+
 def checker(spec: dict) -> Callable[[str, object], None]:
-    """A function raising GraphError if a plain argument does not fit its parameter."""
+    """A function raising GraphError if a plain argument does not fit its parameter; one
+    per description (built once, shared by the run's wrapper and `/validation`)."""
+    built = _BUILT.get(id(spec))
+    if built is None or built[0] is not spec:
+        built = _BUILT[id(spec)] = (spec, _built_checker(spec))
+    return built[1]
+
+
+def _built_checker(spec: dict) -> Callable[[str, object], None]:
     from jsonschema import Draft7Validator
     validators = {p['name']: Draft7Validator(_schema(p.get('schema') or {}))
                   for p in spec.get('parameters') or [] if p.get('schema')}

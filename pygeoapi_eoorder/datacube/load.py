@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..execution.paths import safe_name
 from .collections import record_bands
-from . import netcdf_load
+from . import extent_shapes, netcdf_load
 from .errors import collection_not_found, no_data, GraphError
 from .times import instant
 
@@ -19,13 +19,16 @@ def lonlat_box(extent, process: str = 'load_collection') -> list[float] | None:
     """A spatial extent (pg-parser BoundingBox or dict) as lon/lat [w, s, e, n]."""
     if extent is None:
         return None
+    shape = extent_shapes.shape_of(extent, process)
+    if shape is not None:
+        return extent_shapes.bounds(shape)
     get = (lambda k: extent.get(k)) if isinstance(extent, dict) else \
         (lambda k: getattr(extent, k, None))
     try:
         box = [float(get(side)) for side in ('west', 'south', 'east', 'north')]
     except (TypeError, ValueError):
         raise GraphError(f'{process}: spatial_extent must be a bounding box of numbers west, '
-                         'south, east and north (a GeoJSON extent is not supported here)',
+                         'south, east and north, or GeoJSON polygons',
                          'ProcessParameterInvalid') from None
     crs = get('crs')
     if crs not in (None, 4326, '4326', 'EPSG:4326') and 'WGS 84' not in str(crs):
@@ -206,11 +209,19 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
     what = f'load_collection: {id!r}'
     # netCDF records: e.g. a job's results staged out into a workspace
     if netcdf_load.only_netcdf(documents, record_bands, what):
-        return netcdf_load.cube(env, [_record_item(d) for d in documents], bands, box,
-                                ends(temporal_extent), what, theirs=False)
-    items = [prepared(env, item, index, wanted=bands) for index, item in enumerate(
-        part for document in documents for part in by_date(_record_item(document)))]
-    return cube(env, items, bands, box, what)
+        loaded = netcdf_load.cube(env, [_record_item(d) for d in documents], bands, box,
+                                  ends(temporal_extent), what, theirs=False)
+    else:
+        items = [prepared(env, item, index, wanted=bands) for index, item in enumerate(
+            part for document in documents for part in by_date(_record_item(document)))]
+        loaded = cube(env, items, bands, box, what)
+    return within_shape(loaded, spatial_extent, what)
+
+
+def within_shape(loaded, spatial_extent, what: str):
+    """The cube masked to a GeoJSON extent's polygons (`extent_shapes`); else itself."""
+    shape = extent_shapes.shape_of(spatial_extent)
+    return loaded if shape is None else extent_shapes.masked(loaded, shape, what)
 
 
 def cube(env, items: list, bands, box, what: str):

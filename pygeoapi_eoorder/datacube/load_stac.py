@@ -24,7 +24,8 @@ MAX_ITEMS = 500
 def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
               properties=None, **_):
     """The openEO process: the matching items at `url` as a cube."""
-    from .load import _interval, band_assets, by_date, cube, ends, lonlat_box, prepared
+    from .load import (_interval, band_assets, by_date, cube, ends, lonlat_box, prepared,
+                       within_shape)
     from .properties import matcher
     url = str(getattr(url, 'root', url))
     box, (start, end) = lonlat_box(spatial_extent, PROCESS), ends(temporal_extent, PROCESS)
@@ -45,12 +46,12 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
     env.log.info('load_stac %s: %d items', url, len(chosen))
     what = f'load_stac: {url}'
     if netcdf_load.only_netcdf(chosen, lambda item: band_assets(item, unnamed=True), what):
-        return netcdf_load.cube(env, chosen, bands, box, (start, end), what,
-                                local=own is not None)
+        return within_shape(netcdf_load.cube(env, chosen, bands, box, (start, end), what,
+                                             local=own is not None), spatial_extent, what)
     loaded = [prepared(env, item, index, local=own is not None, theirs=True,
                        wanted=bands)
               for index, item in enumerate(chosen)]
-    return cube(env, loaded, bands, box, f'load_stac: {url}')
+    return within_shape(cube(env, loaded, bands, box, what), spatial_extent, what)
 
 
 def _span(item: dict) -> tuple | None:

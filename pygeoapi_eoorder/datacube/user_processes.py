@@ -70,24 +70,28 @@ def delete(settings, user: str, process_id: str) -> bool:
 
 def process_ids(graph: dict) -> set[str]:
     """Every process id a flat graph uses, its callbacks' included."""
-    found = set()
-    for node in (graph or {}).values():
-        if not isinstance(node, dict):
-            continue
-        if isinstance(node.get('process_id'), str):
-            found.add(node['process_id'])
-        found |= _nested(node.get('arguments'))
-    return found
+    return {node['process_id'] for node in graph_nodes(graph)
+            if isinstance(node.get('process_id'), str)}
 
 
-def _nested(value) -> set[str]:
+def graph_nodes(graph):
+    """The nodes of a flat graph and of the child graphs among their arguments."""
+    for node in (graph.values() if isinstance(graph, dict) else ()):
+        if isinstance(node, dict):
+            yield node
+            yield from _child_nodes(node.get('arguments'))
+
+
+def _child_nodes(value):
     if isinstance(value, dict):
         if isinstance(value.get('process_graph'), dict):
-            return process_ids(value['process_graph'])
-        return set().union(*(_nested(v) for v in value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(_nested(v) for v in value)) if value else set()
-    return set()
+            yield from graph_nodes(value['process_graph'])
+        else:
+            for item in value.values():
+                yield from _child_nodes(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _child_nodes(item)
 
 
 def used_by(settings, user: str, graph: dict, is_predefined) -> dict[str, dict]:
