@@ -98,7 +98,12 @@ def stage_out(ctx, document: dict, chosen: Target | None = None) -> dict:
     except ExecutionError as err:  # the area goes, and its booking with it
         reason = job_areas.discard_quietly(service, workspace.id, ctx.job_id)
         raise ExecutionError(f'{err}{reason}') from None
-    service.settle(booking, kept)  # the files and records stored: the stored usage
+    if not service.settle(booking, kept):  # (else the files and records stored: counted)
+        # its area went with its booking while it wrote (the job dismissed, its order
+        # cancelled): what it wrote since goes too, uncounted as it is
+        job_areas.remove_uncounted(service, workspace.id, ctx.job_id)
+        raise ExecutionError(f'stage-out to workspace {workspace.id!r}: the job\'s outputs '
+                             'were withdrawn while it wrote them; nothing of it was kept')
     ctx.log.info('staged %d output(s), %d bytes, out to workspace %s', len(refs), size,
                  workspace.id)
     return {**document, **refs}

@@ -9,7 +9,9 @@ once its area is removed (`job_areas.discard`), an upload's once its writer is g
 (`uploads.sweep_uploads`). Whoever deletes the row corrects the usage, so a booking is
 settled or given back exactly once; an upload whose booking was given back meanwhile
 books what it kept when it settles, a job's stage-out books nothing then: its booking
-goes back only with its whole area (`job_areas.discard`: the objects it kept are gone).
+goes back only with its whole area (`job_areas.discard`: the objects it kept are gone),
+and what it wrote after the discard looked is removed by it, uncounted
+(`job_areas.remove_uncounted`).
 """
 
 from __future__ import annotations
@@ -47,18 +49,21 @@ def record(session, workspace_id: str, purpose: str, subject: str, size: int,
     return booking
 
 
-def settle(store_url: str, booking: Booking, kept: int) -> None:
+def settle(store_url: str, booking: Booking, kept: int) -> bool:
     """The write ended having kept `kept` bytes (0: nothing): its booking becomes that
-    (or, given back meanwhile by a sweep, those bytes are booked now)."""
+    (or, given back meanwhile by a sweep, those bytes are booked now; a stage-out's:
+    nothing, see the module). False if it had been given back."""
     with get_store(store_url).write() as session:
-        _settle(session, booking, kept)
+        return _settle(session, booking, kept)
 
 
-def _settle(session, booking: Booking, kept: int) -> None:
+def _settle(session, booking: Booking, kept: int) -> bool:
     if _close(session, booking):
         _add_usage(session, booking.workspace, kept - booking.bytes)
-    elif booking.purpose != JOB:  # (a stage-out's area was discarded with its booking)
+        return True
+    if booking.purpose != JOB:  # (a stage-out's area was discarded with its booking)
         _add_usage(session, booking.workspace, kept)
+    return False
 
 
 def _close(session, booking: Booking) -> bool:

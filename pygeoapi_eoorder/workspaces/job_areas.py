@@ -71,6 +71,13 @@ def discard(service, workspace_id: str, job_ids: list[str]) -> int:
     return removed
 
 
+def remove_uncounted(service, workspace_id: str, job_id: str) -> int:
+    """Remove what a job's stage-out wrote after its area was discarded with its booking
+    (its order cancelled, the job dismissed, while it wrote): counted by nobody, it goes
+    without changing the usage; how many objects went."""
+    return _remove(service, workspace_id, [job_id], False)
+
+
 def _remove(service, workspace_id: str, job_ids: list[str], counted: bool) -> int:
     """Remove the areas of `job_ids`; with `counted` (their stage-out was settled) the
     bytes removed go back to the usage, else they are part of an open booking."""

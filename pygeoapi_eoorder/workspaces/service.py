@@ -289,9 +289,10 @@ class WorkspaceService:
         return contextlib.nullcontext() if self.upload_locks is None \
             else self.upload_locks.holding(booking_id)
 
-    def settle(self, booking: bookings.Booking, kept: int) -> None:
-        """The write of `booking` ended having kept `kept` bytes (0: nothing)."""
-        bookings.settle(self.store_url, booking, kept)
+    def settle(self, booking: bookings.Booking, kept: int) -> bool:
+        """The write of `booking` ended having kept `kept` bytes (0: nothing); False if
+        its booking had been given back meanwhile (`bookings.settle`)."""
+        return bookings.settle(self.store_url, booking, kept)
 
     def upload(self, user, workspace_id: str, key: str, stream: BinaryIO,
                size: int) -> StoredObject:
