@@ -114,6 +114,43 @@ def test_temporal_operators_in_cql2_json(repository, operator):
     assert {d['id'] for d in documents} == expected
 
 
+CLOSED = {k for k, v in RECORDS.items() if k.startswith('a')}  # start < end, both known
+JSON_NAMES = {'T_FINISHEDBY': 't_finishedBy', 'T_METBY': 't_metBy', 'T_STARTEDBY': 't_startedBy',
+              'T_OVERLAPPEDBY': 't_overlappedBy'}  # (CQL2 JSON's spelling)
+
+
+@pytest.mark.parametrize('operator', sorted(ORACLE))
+def test_an_interval_of_properties(repository, operator):
+    """INTERVAL(start_datetime, end_datetime) is each record's own interval (CQL2 allows
+    properties as an interval's ends), in text and in JSON (with CQL2 JSON's camel-case
+    operator names); the oracle over the records of a closed interval."""
+    bounds = OPERANDS['interval3-8'][1]
+    expected = {k for k in CLOSED if ORACLE[operator](RECORDS[k], bounds)}
+    text = (f'{operator}(interval(start_datetime, end_datetime), '
+            f"INTERVAL('{iso(at(3))}', '{iso(at(8))}'))")
+    assert search(repository, text) & CLOSED == expected
+    document = {'op': JSON_NAMES.get(operator, operator.lower()), 'args': [
+        {'interval': [{'property': 'start_datetime'}, {'property': 'end_datetime'}]},
+        {'interval': [iso(at(3)), iso(at(8))]}]}
+    documents, _ = repository.search(cql.parse_json(document), limit=1000)
+    assert {d['id'] for d in documents} & CLOSED == expected
+
+
+def test_datetime_against_an_interval_of_its_own_properties(repository):
+    """Every record's interval intersects the one from its own start on (the time-window
+    shortcuts of both backends take literal times only)."""
+    assert search(repository, "T_INTERSECTS(datetime, INTERVAL(start_datetime, '..'))") == \
+        set(RECORDS)
+
+
+def test_an_interval_of_a_property_that_is_no_time_is_refused(repository):
+    for text in ("T_DURING(INTERVAL(title, '..'), INTERVAL('..', '..'))",
+                 "T_DURING(INTERVAL(start_datetime), INTERVAL('..', '..'))",
+                 "T_DURING(INTERVAL('2022-13-01', '..'), datetime)"):
+        with pytest.raises((QueryError, cql.CQLError)):
+            search(repository, text)
+
+
 def test_instant_operand_in_json_and_date_literals(repository):
     document = {'op': 't_intersects', 'args': [{'property': 'datetime'},
                                                {'timestamp': iso(at(5))}]}
@@ -122,6 +159,10 @@ def test_instant_operand_in_json_and_date_literals(repository):
         == expected
     # a DATE is the whole day: every record of 2022-03-01 intersects it
     assert search(repository, "T_INTERSECTS(datetime, DATE('2022-03-01'))") == set(RECORDS)
+    # CQL2 keywords are case-insensitive
+    assert search(repository, "t_intersects(datetime, date('2022-03-01'))") == set(RECORDS)
+    assert search(repository, "T_INTERSECTS(datetime, interval('2022-03-01', '..'))") == \
+        set(RECORDS)
     next_day = (24, 48 - 1e-9)
     assert search(repository, "T_INTERSECTS(datetime, DATE('2022-03-02'))") == {
         k for k, v in RECORDS.items() if ORACLE['T_INTERSECTS'](v, next_day)} == {'o3-', 'o5-'}
@@ -189,7 +230,10 @@ def test_operands_of_the_wrong_kind_in_cql2_json(repository):
                      {'op': '<', 'args': [{'property': 'geometry'},
                                           {'type': 'Point', 'coordinates': [1, 2]}]},
                      {'op': 'a_contains', 'args': [{'property': 'cloudCover'}, [1]]},
-                     {'op': 'a_equals', 'args': [{'property': 'keywords'}, ['x']]}):
+                     {'op': 'a_equals', 'args': [{'property': 'title'}, ['x']]},
+                     {'op': 'a_overlaps', 'args': [{'property': 'keywords'}, [1]]},
+                     {'op': 'a_contains', 'args': [{'property': 'keywords'},
+                                                   [{'property': 'title'}]]}):
         with pytest.raises(QueryError):
             repository.search(cql.parse_json(document), limit=10)
 

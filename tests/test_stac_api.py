@@ -121,6 +121,21 @@ SEARCHES = [  # (pystac-client search arguments, oracle arguments)
         {'op': '>=', 'args': [{'property': 'sat:absolute_orbit'}, 1900]}]},
       'filter_lang': 'cql2-json'},
      {'where': lambda f: 'TIRS' in f.instruments and f.orbit >= 1900}),
+    # the array functions compare sets, in either order of their operands (CQL2)
+    ({'filter': "A_CONTAINEDBY(instruments, ('MSI', 'OLI'))\nAND eo:cloud_cover < 50",
+      'filter_lang': 'cql2-text'},
+     {'where': lambda f: set(f.instruments) <= {'MSI', 'OLI'} and f.cloud < 50}),
+    ({'filter': "a_equals(instruments, ('TIRS', 'OLI')) OR A_CONTAINS(('TIRS'), instruments)",
+      'filter_lang': 'cql2-text'},
+     {'where': lambda f: set(f.instruments) in ({'OLI', 'TIRS'}, {'TIRS'})}),
+    ({'filter': "A_OVERLAPS(instruments, ('TIRS', 'SAR')) AND NOT A_CONTAINS(instruments, ())",
+      'filter_lang': 'cql2-text'},
+     {'where': lambda f: False}),
+    ({'filter': {'op': 'or', 'args': [
+        {'op': 'a_containedBy', 'args': [['TIRS'], {'property': 'instruments'}]},
+        {'op': 'a_equals', 'args': [{'property': 'instruments'}, ['MSI', 'MSI']]}]},
+      'filter_lang': 'cql2-json'},
+     {'where': lambda f: 'TIRS' in f.instruments or set(f.instruments) == {'MSI'}}),
     ({'filter': "instruments = 'TIRS' AND sat:orbit_state = 'ascending' AND "
                 "collection = 'archive'", 'filter_lang': 'cql2-text'},
      {'where': lambda f: 'TIRS' in f.instruments and f.index % 2 == 1

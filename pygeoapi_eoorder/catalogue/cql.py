@@ -28,6 +28,7 @@ import shapely
 from pygeofilter import ast, values
 from lark import Lark, v_args
 from pygeofilter.parsers.cql2_json import parse as _parse_json
+from pygeofilter.parsers.cql2_json.parser import BINARY_OP_PREDICATES_MAP
 from pygeofilter.parsers.cql2_text import parser as _pygeofilter_text
 from shapely.geometry import shape
 
@@ -45,14 +46,16 @@ CONFORMANCE = [
     'http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus',
     'http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions',
     'http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions',
+    'http://www.opengis.net/spec/cql2/1.0/conf/array-functions',
 ]
+COLLECTION_MARK = ()  # a GeometryCollection's stand-in `coordinates` while pygeofilter parses
 MAX_DEPTH = 100  # deeper filters are refused before the (recursive) parsers see them
-OPEN_START = '0001-01-01T00:00:00Z'
-OPEN_END = '9999-12-31T23:59:59Z'
 _RENAMED = {'T_STARTS': 'T_BEGINS', 'T_STARTEDBY': 'T_BEGUNBY',
             'T_FINISHES': 'T_ENDS', 'T_FINISHEDBY': 'T_ENDEDBY'}
 _TEMPORAL_FUNC = re.compile(r'\b(T_[A-Z]+)\s*\(', re.IGNORECASE)
-_INTERVAL = re.compile(r"\bINTERVAL\s*\(\s*'([^']*)'\s*,\s*'([^']*)'\s*\)", re.IGNORECASE)
+_THREE_D = re.compile(r'\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|'
+                      r'GEOMETRYCOLLECTION)\s+Z\b', re.IGNORECASE)
+_INTERVAL_CALL = re.compile(r'\bINTERVAL\s*\(', re.IGNORECASE)
 
 
 class CQLError(ValueError):
@@ -71,6 +74,28 @@ class TimeIntersects(ast.TemporalPredicate):
         return f'TimeIntersects(lhs={self.lhs!r}, rhs={self.rhs!r})'
 
 
+ARRAY_PREDICATES = {'a_equals': ast.ArrayEquals, 'a_contains': ast.ArrayContains,
+                    'a_containedby': ast.ArrayContainedBy, 'a_overlaps': ast.ArrayOverlaps}
+# the operators pygeofilter's CQL2 JSON parser knows, besides those `_json_fixes` rewrites
+# (another `op` is a function call)
+KNOWN_JSON_OPS = {'and', 'or', 'not', 'isNull', 'between', 'like', 'in', 'casei',
+                  't_disjoint', *BINARY_OP_PREDICATES_MAP, *ARRAY_PREDICATES}
+# what pygeofilter's CQL2 text grammar lacks: the array functions and array literals
+# (`A_CONTAINS(keywords, ('a', 'b'))`), line breaks between tokens, and property names of
+# one letter
+_GRAMMAR_ADDED = r"""
+%override attribute: /[a-zA-Z][a-zA-Z_:0-9.]*/
+                   | DOUBLE_QUOTED
+%extend predicate: _array_function "(" array_operand "," array_operand ")" -> array_predicate
+!_array_function: "A_EQUALS"i | "A_CONTAINS"i | "A_CONTAINEDBY"i | "A_OVERLAPS"i
+?array_operand: attribute | func | array
+array: "(" [array_element ("," array_element)*] ")"
+?array_element: literal | attribute | func | array | "-" number -> neg
+%import common.WS
+%ignore WS
+"""
+
+
 @v_args(meta=False, inline=True)
 class _Transformer(_pygeofilter_text.CQLTransformer):
     def binary_temporal_predicate(self, lhs, op, rhs):
@@ -78,11 +103,61 @@ class _Transformer(_pygeofilter_text.CQLTransformer):
             return TimeIntersects(lhs, rhs)
         return super().binary_temporal_predicate(lhs, op, rhs)
 
+    def array_predicate(self, op, lhs, rhs):
+        return ARRAY_PREDICATES[str(op).lower()](lhs, rhs)
 
-_TEXT_PARSER = Lark.open('grammar.lark', rel_to=_pygeofilter_text.__file__, parser='lalr',
-                         maybe_placeholders=False, transformer=_Transformer(),
-                         import_paths=[str(__import__('pathlib').Path(
-                             _pygeofilter_text.__file__).parent.parent)])
+    def array(self, *elements):
+        return list(elements)
+
+    def function(self, func_name, *expressions):
+        """`date('...')`, `timestamp('...')` (CQL2 keywords are case-insensitive; the
+        grammar knows them in capitals only) as the literals they are; an INTERVAL of
+        properties (`_named_intervals`) as an interval."""
+        name = func_name.name.lower()
+        if name == 'interval':
+            return interval_of(list(expressions))
+        if name in ('date', 'timestamp') and len(expressions) == 1 and \
+                isinstance(expressions[0], str):
+            try:
+                return (self.DATE if name == 'date' else self.DATETIME)(expressions[0])
+            except ValueError:
+                raise CQLError(f'{name.upper()}: not an RFC 3339 '
+                               f'{"date" if name == "date" else "date-time"}: '
+                               f'{expressions[0]!r}') from None
+        return super().function(func_name, *expressions)
+
+
+def interval_of(ends: list) -> values.Interval:
+    """An INTERVAL: each end a property (`INTERVAL(start_datetime, '..')`), an open end
+    ('..') or an RFC 3339 date or date-time."""
+    def end(value):
+        if isinstance(value, (ast.Attribute, date)) or value is None:
+            return value
+        if not isinstance(value, str):
+            raise CQLError('INTERVAL takes dates, date-times, \'..\' and properties')
+        if value in ('..', ''):
+            return None
+        try:
+            if re.fullmatch(r'\d{4}-\d{2}-\d{2}', value):
+                return date.fromisoformat(value)
+            return datetime.fromisoformat(value.replace('Z', '+00:00').replace('z', '+00:00'))
+        except ValueError:
+            raise CQLError(f'INTERVAL: not an RFC 3339 date or date-time: {value!r}') \
+                from None
+    if len(ends) != 2:
+        raise CQLError('INTERVAL takes two ends')
+    return values.Interval(*(end(value) for value in ends))
+
+
+def _text_parser() -> Lark:
+    from pathlib import Path
+    grammar = Path(_pygeofilter_text.__file__).with_name('grammar.lark')
+    return Lark(grammar.read_text() + _GRAMMAR_ADDED, source_path=str(grammar),
+                parser='lalr', maybe_placeholders=False, transformer=_Transformer(),
+                import_paths=[str(grammar.parent.parent)])
+
+
+_TEXT_PARSER = _text_parser()
 
 
 def _outside_quotes(text: str) -> list[bool]:
@@ -151,19 +226,25 @@ def _temporal_to_infix(text: str) -> str:
         text = f'{text[:match.start()]}{expression}{text[end:]}'
 
 
-def _fix_interval(match: re.Match) -> str:
-    def bound(value: str, sentinel: str, end: bool) -> str:
-        if value in ('..', ''):
-            return sentinel
-        try:
-            datetime.fromisoformat(value.replace('Z', '+00:00').replace('z', '+00:00'))
-        except ValueError:
-            raise CQLError(f'INTERVAL: not an RFC 3339 date or date-time: {value!r}') from None
-        if re.fullmatch(r'\d{4}-\d{2}-\d{2}', value):
-            return value + ('T23:59:59Z' if end else 'T00:00:00Z')
-        return value
-    return (f"INTERVAL('{bound(match.group(1), OPEN_START, False)}',"
-            f"'{bound(match.group(2), OPEN_END, True)}')")
+def _intervals_as_calls(text: str) -> str:
+    """Each INTERVAL written `interval(...)`: parsed as a function call, then made an
+    interval (`interval_of`); the grammar's INTERVAL takes date-times only, not dates,
+    open ends or properties."""
+    outside = _outside_quotes(text)
+    for match in reversed(list(_INTERVAL_CALL.finditer(text))):
+        if outside[match.start()]:
+            text = text[:match.start()] + 'interval' + text[match.start() + 8:]
+    return text
+
+
+def _without_z(text: str) -> str:
+    """`POLYGON Z ((...))` as `POLYGON ((...))` (pygeofilter's WKT has no `Z`; the third
+    coordinates say it), outside quoted text."""
+    outside = _outside_quotes(text)
+    for match in reversed(list(_THREE_D.finditer(text))):
+        if outside[match.start()]:
+            text = text[:match.start()] + match.group(1) + text[match.end():]
+    return text
 
 
 def _infix_renames(text: str) -> str:
@@ -172,32 +253,14 @@ def _infix_renames(text: str) -> str:
     return text
 
 
-def _open_ends(node):
-    """Sentinel interval bounds back to open ends (None), throughout the AST."""
-    if isinstance(node, values.Interval):
-        start, end = node.start, node.end
-        if isinstance(start, datetime) and start.year == 1:
-            start = None
-        if isinstance(end, datetime) and end.year == 9999:
-            end = None
-        return values.Interval(start, end)
-    if isinstance(node, ast.Node):
-        for name, value in vars(node).items():
-            if isinstance(value, (ast.Node, values.Interval)):
-                setattr(node, name, _open_ends(value))
-            elif isinstance(value, list):
-                setattr(node, name, [_open_ends(v) for v in value])
-    return node
-
-
 def parse_text(text: str) -> ast.Node:
     """Parse CQL2 text (a JSON document is accepted too)."""
     if text.lstrip().startswith('{'):
         return parse_json(text)
     try:
         nesting.check_cql_text_depth(text, MAX_DEPTH)
-        fixed = _INTERVAL.sub(_fix_interval, _infix_renames(_temporal_to_infix(text)))
-        return condition(check_geometries(_open_ends(_TEXT_PARSER.parse(fixed))))
+        fixed = _intervals_as_calls(_infix_renames(_temporal_to_infix(_without_z(text))))
+        return condition(check_geometries(_TEXT_PARSER.parse(fixed)))
     except CQLError:
         raise
     except Exception as err:
@@ -205,15 +268,30 @@ def parse_text(text: str) -> ast.Node:
 
 
 def _json_fixes(node):
-    """bbox literals to polygons; t_overlaps/t_disjoint into forms parsed unambiguously."""
+    """bbox literals to polygons; t_overlaps/t_disjoint into forms parsed unambiguously;
+    the temporal and array operators in CQL2 JSON's spelling (`t_metBy`, `t_starts`,
+    `a_containedBy`) in pygeofilter's; other operators as the function calls they are."""
     if isinstance(node, dict):
         op = str(node.get('op', '')).lower()
         args = node.get('args')
+        if op.startswith(('t_', 'a_')):
+            op = _RENAMED.get(op.upper(), op.upper()).lower()
+            node = {**node, 'op': op}
         if op == 't_overlaps' and isinstance(args, list) and len(args) == 2:
             return {'op': 't_overlappedby', 'args': _json_fixes(args[::-1])}
         if op in ('between', 'not between') and isinstance(args, list) and len(args) == 3:
             args = [args[0], args[1:]]  # CQL2-JSON's three-argument form
             node = {**node, 'args': args}
+        if 'op' in node and node['op'] not in KNOWN_JSON_OPS and op not in KNOWN_JSON_OPS \
+                and isinstance(args, list):  # a function: `{"op": "avg", "args": [...]}`
+            return {'function': {'name': node['op'], 'arguments': _json_fixes(args)}}
+        if isinstance(node.get('interval'), list) and any(
+                isinstance(end, dict) for end in node['interval']):  # (see `interval_of`)
+            return {'function': {'name': 'interval', 'arguments': _json_fixes(
+                node['interval'])}}
+        if node.get('type') == 'GeometryCollection' and 'coordinates' not in node:
+            # (pygeofilter takes a geometry by its `coordinates`: marked, see check_geometries)
+            return {**node, 'coordinates': COLLECTION_MARK}
         if op == 't_disjoint' and isinstance(args, list):
             return {'op': 'not', 'args': [{'op': 't_intersects', 'args': _json_fixes(args)}]}
         if set(node) == {'bbox'} and isinstance(node['bbox'], list):
@@ -231,16 +309,19 @@ def _json_fixes(node):
     return node
 
 
-def _overlaps_to_intersects(node):
-    """After _json_fixes every TimeOverlaps came from t_intersects."""
+def _json_nodes(node):
+    """After _json_fixes: every TimeOverlaps came from t_intersects; an `interval`
+    function is an interval whose ends may be properties (`interval_of`)."""
     if isinstance(node, ast.TimeOverlaps):
-        return TimeIntersects(_overlaps_to_intersects(node.lhs), node.rhs)
+        return TimeIntersects(_json_nodes(node.lhs), _json_nodes(node.rhs))
+    if isinstance(node, ast.Function) and node.name == 'interval':
+        return interval_of(node.arguments)
     if isinstance(node, ast.Node):
         for name, value in vars(node).items():
             if isinstance(value, ast.Node):
-                setattr(node, name, _overlaps_to_intersects(value))
+                setattr(node, name, _json_nodes(value))
             elif isinstance(value, list):
-                setattr(node, name, [_overlaps_to_intersects(v) for v in value])
+                setattr(node, name, [_json_nodes(v) for v in value])
     return node
 
 
@@ -255,7 +336,7 @@ def parse_json(document: str | dict) -> ast.Node:
         nesting.check_value_depth(data, MAX_DEPTH)
         if not isinstance(data, dict):
             raise CQLError('a CQL2 JSON filter is an object')
-        return condition(check_geometries(_overlaps_to_intersects(_parse_json(
+        return condition(check_geometries(_json_nodes(_parse_json(
             _json_fixes(data)))))
     except CQLError:
         raise
@@ -275,6 +356,8 @@ def condition(node):
 def check_geometries(node):
     """Refuse malformed or invalid geometry literals (before any database sees them)."""
     if isinstance(node, values.Geometry):
+        if node.geometry.get('coordinates') is COLLECTION_MARK:
+            del node.geometry['coordinates']
         try:
             geom = shape(node.geometry)
         except Exception as err:  # noqa: BLE001 - shapely raises several kinds
@@ -320,6 +403,8 @@ def attributes(node) -> set[str]:
     found: set[str] = set()
     if isinstance(node, ast.Attribute):
         found.add(node.name)
+    elif isinstance(node, values.Interval):
+        found |= attributes(node.start) | attributes(node.end)
     elif isinstance(node, ast.Node):
         for value in vars(node).values():
             if isinstance(value, list):

@@ -63,14 +63,14 @@ def _condition(node, parameter: str) -> None:
         for operand in (node.lhs,) if isinstance(node, ast.BBox) else (node.lhs, node.rhs):
             if _kind(operand, parameter) != 'geometry':
                 refuse('spatial operators take `geometry` and geometry literals')
-    elif isinstance(node, (ast.ArrayContains, ast.ArrayOverlaps)):
-        if getattr(node.lhs, 'name', None) not in MULTI_VALUED or not isinstance(
-                node.rhs, list) or not node.rhs or {_kind(v, parameter) for v in node.rhs} \
-                != {'text'}:
-            refuse('A_CONTAINS and A_OVERLAPS compare a multi-valued queryable (e.g. '
-                   'instruments, keywords) with a list of texts')
     elif isinstance(node, ast.ArrayPredicate):
-        refuse('of the array operators, A_CONTAINS and A_OVERLAPS are supported')
+        attribute, given = (node.rhs, node.lhs) if isinstance(node.lhs, list) else \
+            (node.lhs, node.rhs)
+        if getattr(attribute, 'name', None) not in MULTI_VALUED or not isinstance(
+                given, list) or not all(isinstance(v, str) and '|' not in v
+                                        for v in given):
+            refuse('the array functions compare a multi-valued queryable (e.g. '
+                   'instruments, keywords) with a list of texts (without "|")')
     elif not isinstance(node, (ast.Include, bool)):
         refuse(f'{type(node).__name__} is not a condition this catalogue evaluates')
 
@@ -98,6 +98,11 @@ def _kind(node, parameter: str) -> str:
             return 'text'
         raise QueryError(f'{parameter}: {node.name}() takes one text (functions: '
                          'CASEI, ACCENTI, LOWER, UPPER)')
+    if isinstance(node, values.Interval) and any(
+            isinstance(end, ast.Attribute) and _kind(end, parameter) != 'time'
+            for end in (node.start, node.end)):
+        raise QueryError(f"{parameter}: an INTERVAL's ends are dates, date-times, '..' or "
+                         'temporal queryables')
     return _literal_kind(node)
 
 

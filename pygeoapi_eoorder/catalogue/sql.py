@@ -77,8 +77,10 @@ def _bounds(node):
                 return end - start, end
             start = _instant(start)
             return start, start + end
-        return (NEG_INF if start is None else _start(start),
-                POS_INF if end is None else _finish(end))
+        return (NEG_INF if start is None else _bounds(start)[0] if isinstance(
+                    start, ast.Attribute) else _start(start),
+                POS_INF if end is None else _bounds(end)[1] if isinstance(
+                    end, ast.Attribute) else _finish(end))
     if isinstance(node, datetime):
         instant = cql.to_utc(node)
         return instant, instant
@@ -194,6 +196,29 @@ def has_value(col, value) -> object:
     return and_(candidates, func.replace(joined, f'|{text}|', '') != joined)
 
 
+CONVERSE = {ast.ArrayEquals: ast.ArrayEquals, ast.ArrayOverlaps: ast.ArrayOverlaps,
+            ast.ArrayContains: ast.ArrayContainedBy, ast.ArrayContainedBy: ast.ArrayContains}
+
+
+def contained_by(col, values, wrapped: bool = False) -> object:
+    """Every value a multi-valued column holds is one of `values` (`wrapped`: the
+    column's form is '|a|b|', else 'a|b'): with its separators doubled, removing each
+    '|value|' leaves nothing (a column of no value is NULL: not contained)."""
+    remaining = func.replace(col, '|', '||')
+    if not wrapped:
+        remaining = '|' + remaining + '|'
+    for value in values:
+        remaining = func.replace(remaining, f'|{value}|', '')
+    return remaining == ('||' if wrapped else '')
+
+
+def _column_name(attribute) -> str | None:
+    name = getattr(attribute, 'name', None)
+    if name == EXTERNAL_IDS:
+        return 'external_ids'
+    return QUERYABLES[name].column if name in QUERYABLES else None
+
+
 # B-tree indexed columns of few distinct values. Next to a PostGIS spatial test they are read
 # as filters of the rows the spatial(-temporal) GiST index finds: PostgreSQL costs PostGIS's
 # exact tests (ST_Intersects, COST 10000) so high that it would AND in a bitmap of the B-tree
@@ -231,6 +256,13 @@ def _top_conjuncts(node) -> list:
     return [node]
 
 
+def _literal_time(node) -> bool:
+    """A time or interval given as such (no queryable in it)."""
+    return not isinstance(node, ast.Attribute) and not (
+        isinstance(node, values.Interval) and any(
+            isinstance(end, ast.Attribute) for end in (node.start, node.end)))
+
+
 RTREE_TIME_MARGIN = 1 / 1440  # days: SQLite reads times to the millisecond
 
 
@@ -243,7 +275,7 @@ def time_windows(node) -> list[tuple[float | None, float | None]]:
     windows = []
     for term in _top_conjuncts(node):
         if not (isinstance(term, cql.TimeIntersects) and isinstance(term.lhs, ast.Attribute)
-                and term.lhs.name == 'datetime' and not isinstance(term.rhs, ast.Attribute)):
+                and term.lhs.name == 'datetime' and _literal_time(term.rhs)):
             continue
         try:
             start, end = _bounds(term.rhs)
@@ -325,12 +357,20 @@ class RecordFilterEvaluator(Evaluator):
             return not_(match) if node.not_ else match
         return filters.runop(lhs, list(options), 'in', node.not_)
 
-    @handle(ast.ArrayContains, ast.ArrayOverlaps)
+    @handle(ast.ArrayEquals, ast.ArrayContains, ast.ArrayContainedBy, ast.ArrayOverlaps)
     def array(self, node, lhs, rhs):
-        """A_CONTAINS / A_OVERLAPS on a multi-valued queryable: all / any of the values
-        (their kinds checked before: `filter_types`)."""
-        matches = [has_value(lhs, value) for value in rhs]
-        return and_(*matches) if isinstance(node, ast.ArrayContains) else or_(*matches)
+        """The array functions on a multi-valued queryable and a list of texts, compared as
+        sets (CQL2), in either order (their kinds checked before: `filter_types`)."""
+        relation, attribute = type(node), node.lhs
+        if isinstance(node.lhs, list):  # the list first: the converse relation
+            lhs, rhs, relation, attribute = rhs, lhs, CONVERSE[relation], node.rhs
+        held = [has_value(lhs, value) for value in rhs]
+        if relation is ast.ArrayContains:
+            return and_(true(), *held)
+        if relation is ast.ArrayOverlaps:
+            return or_(false(), *held)
+        within = contained_by(lhs, rhs, wrapped=_column_name(attribute) == 'external_ids')
+        return within if relation is ast.ArrayContainedBy else and_(within, *held)
 
     @handle(ast.IsNull)
     def null(self, node, lhs):
@@ -340,7 +380,7 @@ class RecordFilterEvaluator(Evaluator):
     def temporal_predicate(self, node, *_):
         if (self.postgis and isinstance(node, cql.TimeIntersects)
                 and isinstance(node.lhs, ast.Attribute) and node.lhs.name == 'datetime'
-                and not isinstance(node.rhs, ast.Attribute)):
+                and _literal_time(node.rhs)):
             return postgres_interval_intersects(*_bounds(node.rhs))
         return temporal(node)
 
