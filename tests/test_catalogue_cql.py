@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from pygeofilter import ast
 
 from pygeoapi_eoorder.catalogue import cql
 from pygeoapi_eoorder.catalogue.query import QueryError, check_queryables
@@ -134,6 +135,22 @@ def test_an_interval_of_properties(repository, operator):
         {'interval': [iso(at(3)), iso(at(8))]}]}
     documents, _ = repository.search(cql.parse_json(document), limit=1000)
     assert {d['id'] for d in documents} & CLOSED == expected
+
+
+def test_true_and_false_are_filters(repository):
+    """Basic CQL2: `true`/`false` alone, combined, in text and JSON; a boolean where a
+    value stands stays a value."""
+    everything = set(RECORDS)
+    assert search(repository, 'true') == everything
+    assert search(repository, 'FALSE') == set()
+    assert search(repository, "(NOT true AND title = 'i5') OR NOT (false)") == everything
+    assert search(repository, "title = 'i5' and (true)") == {'i5'}
+    for document, expected in ((True, everything), (False, set()),
+                               ({'op': 'and', 'args': [True, {'op': '=', 'args': [
+                                   {'property': 'title'}, 'i5']}]}, {'i5'})):
+        documents, _ = repository.search(cql.parse_json(document), limit=1000)
+        assert {d['id'] for d in documents} == expected
+    assert isinstance(cql.parse_text('title = true'), ast.Equal)
 
 
 def test_datetime_against_an_interval_of_its_own_properties(repository):

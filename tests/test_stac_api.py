@@ -243,6 +243,20 @@ def test_malformed_post_searches_are_stac_api_errors(stac, body):
     assert set(reply.json()) == {'code', 'description'}
 
 
+def test_true_and_false_are_filters(stac):
+    """Basic CQL2: a filter that is `true` or `false` (JSON and text, POST and GET)."""
+    everything = len(matching(stac.facts))
+    for body, expected in (({'filter': True}, everything), ({'filter': False}, 0),
+                           ({'filter': 'false', 'filter-lang': 'cql2-text'}, 0)):
+        reply = requests.post(f'{stac.root}/search', json={**body, 'limit': 1}, timeout=30)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()['numberMatched'] == expected
+    reply = requests.get(f'{stac.root}/search', params={
+        'filter': 'NOT false AND true', 'limit': 1}, timeout=30)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()['numberMatched'] == everything
+
+
 def test_private_records_are_absent_for_others(stac):
     private_id = truth(PRIVATE[0]).id
     url = f'{stac.root}/collections/products/items/{private_id}'

@@ -55,6 +55,9 @@ _RENAMED = {'T_STARTS': 'T_BEGINS', 'T_STARTEDBY': 'T_BEGUNBY',
 _TEMPORAL_FUNC = re.compile(r'\b(T_[A-Z]+)\s*\(', re.IGNORECASE)
 _THREE_D = re.compile(r'\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|'
                       r'GEOMETRYCOLLECTION)\s+Z\b', re.IGNORECASE)
+# a filter's tokens, enough to tell where a condition stands (`_boolean_conditions`)
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|[A-Za-z_][A-Za-z_:0-9.]*|\S")
+_JOINS = ('AND', 'OR', 'NOT')
 _INTERVAL_CALL = re.compile(r'\bINTERVAL\s*\(', re.IGNORECASE)
 
 
@@ -237,6 +240,27 @@ def _intervals_as_calls(text: str) -> str:
     return text
 
 
+def _boolean_conditions(text: str) -> str:
+    """`true` and `false` where a condition stands (`true`, `NOT false AND x = 1`; Basic
+    CQL2) written INCLUDE and EXCLUDE, which the grammar takes there: its `true` is a
+    value only (`flag = true`), and taking it as a condition too would make `(true)`
+    ambiguous."""
+    tokens = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    words = [token.upper() for token, _, _ in tokens]
+    for index in reversed(range(len(tokens))):
+        if words[index] not in ('TRUE', 'FALSE'):
+            continue
+        before = words[index - 1] if index else None
+        grouping = before == '(' and (index < 2 or words[index - 2] in (*_JOINS, '('))
+        after = words[index + 1] if index + 1 < len(words) else None
+        if (before is None or before in _JOINS or grouping) and \
+                after in (None, ')', 'AND', 'OR'):
+            _, start, end = tokens[index]
+            text = f"{text[:start]}{'INCLUDE' if words[index] == 'TRUE' else 'EXCLUDE'}" \
+                   f'{text[end:]}'
+    return text
+
+
 def _without_z(text: str) -> str:
     """`POLYGON Z ((...))` as `POLYGON ((...))` (pygeofilter's WKT has no `Z`; the third
     coordinates say it), outside quoted text."""
@@ -259,7 +283,8 @@ def parse_text(text: str) -> ast.Node:
         return parse_json(text)
     try:
         nesting.check_cql_text_depth(text, MAX_DEPTH)
-        fixed = _intervals_as_calls(_infix_renames(_temporal_to_infix(_without_z(text))))
+        fixed = _intervals_as_calls(_infix_renames(_temporal_to_infix(_without_z(
+            _boolean_conditions(text)))))
         return condition(check_geometries(_TEXT_PARSER.parse(fixed)))
     except CQLError:
         raise
@@ -334,8 +359,10 @@ def parse_json(document: str | dict) -> ast.Node:
         else:
             data = document
         nesting.check_value_depth(data, MAX_DEPTH)
+        if isinstance(data, bool):  # (`true`, `false`: Basic CQL2)
+            return ast.Include(not data)
         if not isinstance(data, dict):
-            raise CQLError('a CQL2 JSON filter is an object')
+            raise CQLError('a CQL2 JSON filter is an object or a boolean')
         return condition(check_geometries(_json_nodes(_parse_json(
             _json_fixes(data)))))
     except CQLError:

@@ -372,6 +372,11 @@ class RecordFilterEvaluator(Evaluator):
         within = contained_by(lhs, rhs, wrapped=_column_name(attribute) == 'external_ids')
         return within if relation is ast.ArrayContainedBy else and_(within, *held)
 
+    @handle(ast.Include)
+    def include(self, node):
+        """`true` / `false` (INCLUDE / EXCLUDE) as a condition."""
+        return false() if node.not_ else true()
+
     @handle(ast.IsNull)
     def null(self, node, lhs):
         return filters.runop(lhs, None, 'is_null', node.not_)

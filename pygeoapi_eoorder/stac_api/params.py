@@ -99,7 +99,7 @@ def filter_node(value, lang: str | None, parameter: str = 'filter') -> ast.Node:
     if lang not in (None, 'cql2-text', 'cql2-json'):
         raise QueryError(f'filter-lang: unsupported language {lang!r} (cql2-text, cql2-json)')
     try:
-        if isinstance(value, dict):
+        if isinstance(value, (dict, bool)):  # (a CQL2 JSON filter: `true` too)
             node = cql.parse_json(value)
         else:
             node = cql.parse(str(value), lang)
