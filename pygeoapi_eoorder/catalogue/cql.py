@@ -109,6 +109,12 @@ class _Transformer(_pygeofilter_text.CQLTransformer):
     def array_predicate(self, op, lhs, rhs):
         return ARRAY_PREDICATES[str(op).lower()](lhs, rhs)
 
+    def like(self, node, pattern):
+        return super().like(*_caseless_like(node, pattern))
+
+    def not_like(self, node, pattern):
+        return super().not_like(*_caseless_like(node, pattern))
+
     def array(self, *elements):
         return list(elements)
 
@@ -128,6 +134,17 @@ class _Transformer(_pygeofilter_text.CQLTransformer):
                                f'{"date" if name == "date" else "date-time"}: '
                                f'{expressions[0]!r}') from None
         return super().function(func_name, *expressions)
+
+
+def _caseless_like(node, pattern):
+    """`CASEI(x) LIKE CASEI('Foo%')`: the pattern's CASEI applied now (lower case), and to
+    the value if it is not already (a pattern is text, not a function of one)."""
+    if isinstance(pattern, ast.Function) and pattern.name == 'lower' and \
+            len(pattern.arguments) == 1 and isinstance(pattern.arguments[0], str):
+        if not (isinstance(node, ast.Function) and node.name == 'lower'):
+            node = ast.Function('lower', [node])
+        return node, pattern.arguments[0].lower()
+    return node, pattern
 
 
 def interval_of(ends: list) -> values.Interval:
@@ -304,6 +321,13 @@ def _json_fixes(node):
             node = {**node, 'op': op}
         if op == 't_overlaps' and isinstance(args, list) and len(args) == 2:
             return {'op': 't_overlappedby', 'args': _json_fixes(args[::-1])}
+        if op == 'like' and isinstance(args, list) and len(args) == 2 and isinstance(
+                args[1], dict) and str(args[1].get('op')).lower() == 'casei' and \
+                isinstance(args[1].get('args'), list) and len(args[1]['args']) == 1 and \
+                isinstance(args[1]['args'][0], str):  # (see `_caseless_like`)
+            value = args[0] if isinstance(args[0], dict) and str(args[0].get('op')).lower() \
+                == 'casei' else {'op': 'casei', 'args': [args[0]]}
+            return {**node, 'args': [_json_fixes(value), args[1]['args'][0].lower()]}
         if op in ('between', 'not between') and isinstance(args, list) and len(args) == 3:
             args = [args[0], args[1:]]  # CQL2-JSON's three-argument form
             node = {**node, 'args': args}

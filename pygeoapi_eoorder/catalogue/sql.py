@@ -200,6 +200,21 @@ CONVERSE = {ast.ArrayEquals: ast.ArrayEquals, ast.ArrayOverlaps: ast.ArrayOverla
             ast.ArrayContains: ast.ArrayContainedBy, ast.ArrayContainedBy: ast.ArrayContains}
 
 
+def glob_pattern(pattern: str) -> str:
+    """A LIKE pattern (`%`, `_`, escaped with `\\`) as the GLOB pattern SQLite matches case
+    by case (`*`, `?`; its own special characters as one-character sets)."""
+    found, characters = [], iter(pattern)
+    for character in characters:
+        if character == '\\':
+            character = next(characters, '\\')
+            found.append(f'[{character}]' if character in '*?[' else character)
+        elif character in '%_':
+            found.append('*' if character == '%' else '?')
+        else:
+            found.append(f'[{character}]' if character in '*?[' else character)
+    return ''.join(found)
+
+
 def contained_by(col, values, wrapped: bool = False) -> object:
     """Every value a multi-valued column holds is one of `values` (`wrapped`: the
     column's form is '|a|b|', else 'a|b'): with its separators doubled, removing each
@@ -348,6 +363,8 @@ class RecordFilterEvaluator(Evaluator):
             pattern = pattern.replace(node.wildcard, '%').replace(node.singlechar, '_')
         expression = (lhs.ilike(pattern, escape='\\') if node.nocase
                       else lhs.like(pattern, escape='\\'))
+        if self.dialect == 'sqlite' and not node.nocase:  # (SQLite's LIKE ignores case)
+            expression = and_(expression, lhs.op('GLOB')(glob_pattern(pattern)))
         return not_(expression) if node.not_ else expression
 
     @handle(ast.In)
@@ -408,8 +425,8 @@ class RecordFilterEvaluator(Evaluator):
         minx, miny, maxx, maxy = geom.bounds
         if self.dialect == 'sqlite':
             exact = func.eoorder_spatial(op, Record.geometry, shapely.to_wkb(geom, hex=True)) == 1
-            if op == 'DISJOINT':
-                return or_(Record.geometry.is_(None), exact)
+            if op == 'DISJOINT':  # (a record without a geometry: unknown, not disjoint)
+                return exact
             if op == 'INTERSECTS' and is_rectangle(geom):  # a footprint inside intersects
                 exact = or_(and_(Record.minx >= minx, Record.maxx <= maxx,
                                  Record.miny >= miny, Record.maxy <= maxy), exact)
