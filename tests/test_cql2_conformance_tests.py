@@ -195,3 +195,24 @@ def test_temporal_functions(repository, function):
                 hit = found(repository, f'T_INTERSECTS({name},{literal})')
                 miss = found(repository, f'T_DISJOINT({name},{literal})')
                 assert not hit & miss
+
+
+# predicates true or false for every record (no property they read is ever missing): their
+# negations are the complements, so set algebra is an oracle of the combinations
+DEFINED = ["platform = 'foo'", "platform IN ('S2', 'x')", 'true', 'false', 'title IS NULL',
+           'orbitNumber IS NOT NULL', "T_AFTER(datetime, TIMESTAMP('2022-04-13T00:00:00Z'))",
+           "T_BEFORE(datetime, DATE('2022-04-16'))", "(NOT (platform = 'S2' AND true))"]
+
+
+def test_logical(repository):
+    """/conf/*/logical: `(NOT {p1} AND {p2}) OR ({p3} and NOT {p4}) or not ({p1} AND {p4})`
+    over combinations of predicates (NOT of a parenthesized condition included)."""
+    import random
+    alone = {text: found(repository, text) for text in DEFINED}
+    draw = random.Random(21)
+    for _ in range(40):
+        p1, p2, p3, p4 = draw.sample(DEFINED, 4)
+        a, b, c, d = alone[p1], alone[p2], alone[p3], alone[p4]
+        expected = (EVERY - a) & b | c & (EVERY - d) | (EVERY - (a & d))
+        text = f'(NOT {p1} AND {p2}) OR ({p3} and NOT {p4}) or not ({p1} AND {p4})'
+        assert found(repository, text) == expected, text

@@ -83,10 +83,15 @@ ARRAY_PREDICATES = {'a_equals': ast.ArrayEquals, 'a_contains': ast.ArrayContains
 # (another `op` is a function call)
 KNOWN_JSON_OPS = {'and', 'or', 'not', 'isNull', 'between', 'like', 'in', 'casei',
                   't_disjoint', *BINARY_OP_PREDICATES_MAP, *ARRAY_PREDICATES}
-# what pygeofilter's CQL2 text grammar lacks: the array functions and array literals
-# (`A_CONTAINS(keywords, ('a', 'b'))`), line breaks between tokens, and property names of
-# one letter
+# what pygeofilter's CQL2 text grammar lacks: NOT of a parenthesized condition
+# (`NOT (a AND b)`: it negates one predicate only), the array functions and array
+# literals (`A_CONTAINS(keywords, ('a', 'b'))`), line breaks between tokens, and property
+# names of one letter
 _GRAMMAR_ADDED = r"""
+%override ?condition_1: predicate
+            | "NOT"i predicate -> not_
+            | "NOT"i "(" condition ")" -> not_
+            | "(" condition ")"
 %override attribute: /[a-zA-Z][a-zA-Z_:0-9.]*/
                    | DOUBLE_QUOTED
 %extend predicate: _array_function "(" array_operand "," array_operand ")" -> array_predicate
