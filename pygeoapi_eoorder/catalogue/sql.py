@@ -28,7 +28,8 @@ from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 
 from . import cql, filter_types
 from ..store.record_tables import RTREE, Record, rtree_day
-from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError, escape_like
+from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
+from .sql_text import contained_by, glob_pattern, has_value
 from .records import OPEN_END, OPEN_START
 from .queryables import MULTI_VALUED, QUERYABLES
 
@@ -185,46 +186,9 @@ def register_sqlite_functions(dbapi_connection) -> None:
     dbapi_connection.create_function('eoorder_spatial', 3, sqlite_spatial, deterministic=True)
 
 
-def has_value(col, value) -> object:
-    """A multi-valued column ('a|b|c', or '|a|b|' for externalIds) holds `value`."""
-    text = str(value)
-    token = escape_like(text)
-    candidates = or_(col == text, col.like(f'{token}|%', escape='\\'),
-                     col.like(f'%|{token}', escape='\\'), col.like(f'%|{token}|%', escape='\\'))
-    # SQLite's LIKE ignores the case of ASCII letters; replace() does not
-    joined = '|' + col + '|'
-    return and_(candidates, func.replace(joined, f'|{text}|', '') != joined)
-
-
-CONVERSE = {ast.ArrayEquals: ast.ArrayEquals, ast.ArrayOverlaps: ast.ArrayOverlaps,
-            ast.ArrayContains: ast.ArrayContainedBy, ast.ArrayContainedBy: ast.ArrayContains}
-
-
-def glob_pattern(pattern: str) -> str:
-    """A LIKE pattern (`%`, `_`, escaped with `\\`) as the GLOB pattern SQLite matches case
-    by case (`*`, `?`; its own special characters as one-character sets)."""
-    found, characters = [], iter(pattern)
-    for character in characters:
-        if character == '\\':
-            character = next(characters, '\\')
-            found.append(f'[{character}]' if character in '*?[' else character)
-        elif character in '%_':
-            found.append('*' if character == '%' else '?')
-        else:
-            found.append(f'[{character}]' if character in '*?[' else character)
-    return ''.join(found)
-
-
-def contained_by(col, values, wrapped: bool = False) -> object:
-    """Every value a multi-valued column holds is one of `values` (`wrapped`: the
-    column's form is '|a|b|', else 'a|b'): with its separators doubled, removing each
-    '|value|' leaves nothing (a column of no value is NULL: not contained)."""
-    remaining = func.replace(col, '|', '||')
-    if not wrapped:
-        remaining = '|' + remaining + '|'
-    for value in values:
-        remaining = func.replace(remaining, f'|{value}|', '')
-    return remaining == ('||' if wrapped else '')
+ARRAY_CONVERSE = {ast.ArrayEquals: ast.ArrayEquals, ast.ArrayOverlaps: ast.ArrayOverlaps,
+                  ast.ArrayContains: ast.ArrayContainedBy,
+                  ast.ArrayContainedBy: ast.ArrayContains}
 
 
 def _column_name(attribute) -> str | None:
@@ -380,7 +344,7 @@ class RecordFilterEvaluator(Evaluator):
         sets (CQL2), in either order (their kinds checked before: `filter_types`)."""
         relation, attribute = type(node), node.lhs
         if isinstance(node.lhs, list):  # the list first: the converse relation
-            lhs, rhs, relation, attribute = rhs, lhs, CONVERSE[relation], node.rhs
+            lhs, rhs, relation, attribute = rhs, lhs, ARRAY_CONVERSE[relation], node.rhs
         held = [has_value(lhs, value) for value in rhs]
         if relation is ast.ArrayContains:
             return and_(true(), *held)
