@@ -126,7 +126,7 @@ class _Transformer(_pygeofilter_text.CQLTransformer):
     def function(self, func_name, *expressions):
         """`date('...')`, `timestamp('...')` (CQL2 keywords are case-insensitive; the
         grammar knows them in capitals only) as the literals they are; an INTERVAL of
-        properties (`_named_intervals`) as an interval."""
+        properties (`_intervals_as_calls`) as an interval."""
         name = func_name.name.lower()
         if name == 'interval':
             return interval_of(list(expressions))

@@ -24,13 +24,12 @@ def glob_pattern(pattern: str) -> str:
     by case (`*`, `?`; its own special characters as one-character sets)."""
     found, characters = [], iter(pattern)
     for character in characters:
-        if character == '\\':
-            character = next(characters, '\\')
-            found.append(f'[{character}]' if character in '*?[' else character)
-        elif character in '%_':
+        if character in '%_':
             found.append('*' if character == '%' else '?')
-        else:
-            found.append(f'[{character}]' if character in '*?[' else character)
+            continue
+        if character == '\\':  # (the next character as itself)
+            character = next(characters, '\\')
+        found.append(f'[{character}]' if character in '*?[' else character)
     return ''.join(found)
 
 
