@@ -203,6 +203,18 @@ def test_spatial_operators(repository):
                               '-1 3.5, -1 -1)))') == {'i2', 'a1-3'}
     disjoint = search(repository, 'S_DISJOINT(geometry, BBOX(-1, -1, 4.5, 20))')
     assert disjoint == {'i5', 'i8', 'a5-8', 'a6-7'} | OPEN_IDS
+    # CQL2 keywords in any case, `Z` geometries
+    assert search(repository, 's_within(geometry, polygon z ((-1 -1 0, 3.5 -1 0, 3.5 3.5 0, '
+                              '-1 3.5 0, -1 -1 0)))') == {'i2', 'a1-3'}
+
+
+@pytest.mark.parametrize('text, value', [
+    ("title = 'it''s'", "it's"), ("title = 'it\\'s'", "it's"), ("title = ''", ''),
+    ("title = 'a(b) AND T_AFTER(c'", 'a(b) AND T_AFTER(c'), ("title = 'true'", 'true')])
+def test_text_literals_with_quotes_and_keywords(text, value):
+    """CQL2 escapes a quote in a text literal as `''` or `\\'`; nothing in a literal is
+    read as CQL2."""
+    assert cql.parse_text(text + " AND title <> 'x'").lhs.rhs == value
 
 
 @pytest.mark.parametrize('text', [

@@ -53,10 +53,10 @@ MAX_DEPTH = 100  # deeper filters are refused before the (recursive) parsers see
 _RENAMED = {'T_STARTS': 'T_BEGINS', 'T_STARTEDBY': 'T_BEGUNBY',
             'T_FINISHES': 'T_ENDS', 'T_FINISHEDBY': 'T_ENDEDBY'}
 _TEMPORAL_FUNC = re.compile(r'\b(T_[A-Z]+)\s*\(', re.IGNORECASE)
-_THREE_D = re.compile(r'\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|'
-                      r'GEOMETRYCOLLECTION)\s+Z\b', re.IGNORECASE)
+_WKT_TYPE = re.compile(r'\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|'
+                       r'GEOMETRYCOLLECTION)(\s+Z)?(?=\s*\()', re.IGNORECASE)
 # a filter's tokens, enough to tell where a condition stands (`_boolean_conditions`)
-_TOKEN = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|[A-Za-z_][A-Za-z_:0-9.]*|\S")
+_TOKEN = re.compile(r"'(?:[^'\\]|''|\\.)*'|\"[^\"]*\"|[A-Za-z_][A-Za-z_:0-9.]*|\S")
 _JOINS = ('AND', 'OR', 'NOT')
 _INTERVAL_CALL = re.compile(r'\bINTERVAL\s*\(', re.IGNORECASE)
 
@@ -85,13 +85,14 @@ KNOWN_JSON_OPS = {'and', 'or', 'not', 'isNull', 'between', 'like', 'in', 'casei'
                   't_disjoint', *BINARY_OP_PREDICATES_MAP, *ARRAY_PREDICATES}
 # what pygeofilter's CQL2 text grammar lacks: NOT of a parenthesized condition
 # (`NOT (a AND b)`: it negates one predicate only), the array functions and array
-# literals (`A_CONTAINS(keywords, ('a', 'b'))`), line breaks between tokens, and property
-# names of one letter
+# literals (`A_CONTAINS(keywords, ('a', 'b'))`), quotes in text literals (`'it''s'`),
+# line breaks between tokens, and property names of one letter
 _GRAMMAR_ADDED = r"""
 %override ?condition_1: predicate
             | "NOT"i predicate -> not_
             | "NOT"i "(" condition ")" -> not_
             | "(" condition ")"
+%override SINGLE_QUOTED: /'(?:[^'\\]|''|\\.)*'/
 %override attribute: /[a-zA-Z][a-zA-Z_:0-9.]*/
                    | DOUBLE_QUOTED
 %extend predicate: _array_function "(" array_operand "," array_operand ")" -> array_predicate
@@ -110,6 +111,10 @@ class _Transformer(_pygeofilter_text.CQLTransformer):
         if str(op).lower() == 't_intersects':
             return TimeIntersects(lhs, rhs)
         return super().binary_temporal_predicate(lhs, op, rhs)
+
+    def SINGLE_QUOTED(self, token):
+        """A text literal; `''` and `\\'` in it are quotes."""
+        return token[1:-1].replace("''", "'").replace("\\'", "'")
 
     def array_predicate(self, op, lhs, rhs):
         return ARRAY_PREDICATES[str(op).lower()](lhs, rhs)
@@ -186,12 +191,17 @@ _TEXT_PARSER = _text_parser()
 
 
 def _outside_quotes(text: str) -> list[bool]:
-    """For each character: is it outside a single- or double-quoted literal?"""
-    flags, quote = [], None
+    """For each character: is it outside a single- or double-quoted literal? (In a text
+    literal `\\'` is a quote, as `''` is.)"""
+    flags, quote, escaped = [], None, False
     for char in text:
         if quote:
             flags.append(False)
-            if char == quote:
+            if escaped:
+                escaped = False
+            elif char == '\\' and quote == "'":
+                escaped = True
+            elif char == quote:
                 quote = None
         elif char in '\'"':
             quote = char
@@ -283,13 +293,13 @@ def _boolean_conditions(text: str) -> str:
     return text
 
 
-def _without_z(text: str) -> str:
-    """`POLYGON Z ((...))` as `POLYGON ((...))` (pygeofilter's WKT has no `Z`; the third
-    coordinates say it), outside quoted text."""
+def _wkt_keywords(text: str) -> str:
+    """`point Z (1 2 3)` as `POINT (1 2 3)`: pygeofilter's WKT takes its keywords in capitals
+    and has no `Z` (the third coordinates say it), outside quoted text."""
     outside = _outside_quotes(text)
-    for match in reversed(list(_THREE_D.finditer(text))):
+    for match in reversed(list(_WKT_TYPE.finditer(text))):
         if outside[match.start()]:
-            text = text[:match.start()] + match.group(1) + text[match.end():]
+            text = text[:match.start()] + match.group(1).upper() + text[match.end():]
     return text
 
 
@@ -305,7 +315,7 @@ def parse_text(text: str) -> ast.Node:
         return parse_json(text)
     try:
         nesting.check_cql_text_depth(text, MAX_DEPTH)
-        fixed = _intervals_as_calls(_infix_renames(_temporal_to_infix(_without_z(
+        fixed = _intervals_as_calls(_infix_renames(_temporal_to_infix(_wkt_keywords(
             _boolean_conditions(text)))))
         return condition(check_geometries(_TEXT_PARSER.parse(fixed)))
     except CQLError:
