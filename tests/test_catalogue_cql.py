@@ -315,3 +315,10 @@ def test_opensearch_time_relation_sees_open_ended_intervals(repository, relation
                 if ORACLE[OPENSEARCH_RELATIONS[relation]](v, bounds)}
     documents, _ = repository.search(query_model(args), limit=1000)
     assert {d['id'] for d in documents} == expected
+
+
+def test_parsing_writes_nothing_to_the_output(capsys):
+    """(pygeofilter's WKT reader prints some geometries to stdout: the server's log.)"""
+    cql.parse_text('S_INTERSECTS(geometry, MULTIPOINT((1 2),(3 4))) OR '
+                   'S_INTERSECTS(geometry, SRID=4326;POINT(1 2))')
+    assert capsys.readouterr().out == ''

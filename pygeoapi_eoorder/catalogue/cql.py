@@ -116,6 +116,13 @@ class _Transformer(_pygeofilter_text.CQLTransformer):
         """A text literal; `''` and `\\'` in it are quotes."""
         return token[1:-1].replace("''", "'").replace("\\'", "'")
 
+    def wkt__multipoint_2(self, *coordinates):  # (pygeofilter's prints them to stdout)
+        return {'type': 'MultiPoint', 'coordinates': coordinates}
+
+    def wkt__geometry_with_srid(self, srid, geometry):  # (the same)
+        return {**geometry, 'crs': {'type': 'name', 'properties': {
+            'name': f'urn:ogc:def:crs:EPSG::{srid}'}}}
+
     def array_predicate(self, op, lhs, rhs):
         return ARRAY_PREDICATES[str(op).lower()](lhs, rhs)
 
