@@ -127,6 +127,9 @@ def test_queryables_and_sortables(catalogue):
     ("T_DURING(datetime, INTERVAL('2021-01-04', '2021-01-05'))", [4]),  # 3 starts with it
     ("T_INTERSECTS(datetime, INTERVAL('2021-01-11T00:00:00Z', '..'))", [10, 11]),
     ("NOT (orbitDirection = 'ASCENDING') AND cloudCover > 70", [8]),
+    ("A_CONTAINS(keywords, ('optical', 'tile-3'))", [3]),
+    ("a_overlaps(keywords, ('tile-1', 'tile-2'))\nAND true", [1, 2]),
+    ("NOT (title LIKE 'Scene 1%' OR false)", [0, *range(2, 10)]),
 ])
 def test_filter_cql2_text(catalogue, cql, expected):
     assert ids(items(catalogue, filter=cql, limit=100)) == [f'scene-{i}' for i in expected]
