@@ -33,6 +33,8 @@ from pygeofilter.parsers.cql2_text import parser as _pygeofilter_text
 from shapely.geometry import shape
 
 from .. import nesting
+from .accents import without_accents
+from .cql_text_rewrites import RENAMED, rewritten
 
 # the CQL2 conformance classes this parser and the SQL translation implement (every
 # adapter that accepts a `filter` declares them)
@@ -50,15 +52,6 @@ CONFORMANCE = [
 ]
 COLLECTION_MARK = ()  # a GeometryCollection's stand-in `coordinates` while pygeofilter parses
 MAX_DEPTH = 100  # deeper filters are refused before the (recursive) parsers see them
-_RENAMED = {'T_STARTS': 'T_BEGINS', 'T_STARTEDBY': 'T_BEGUNBY',
-            'T_FINISHES': 'T_ENDS', 'T_FINISHEDBY': 'T_ENDEDBY'}
-_TEMPORAL_FUNC = re.compile(r'\b(T_[A-Z]+)\s*\(', re.IGNORECASE)
-_WKT_TYPE = re.compile(r'\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|MULTIPOLYGON|'
-                       r'GEOMETRYCOLLECTION)(\s+Z)?(?=\s*\()', re.IGNORECASE)
-# a filter's tokens, enough to tell where a condition stands (`_boolean_conditions`)
-_TOKEN = re.compile(r"'(?:[^'\\]|''|\\.)*'|\"[^\"]*\"|[A-Za-z_][A-Za-z_:0-9.]*|\S")
-_JOINS = ('AND', 'OR', 'NOT')
-_INTERVAL_CALL = re.compile(r'\bINTERVAL\s*\(', re.IGNORECASE)
 
 
 class CQLError(ValueError):
@@ -153,14 +146,22 @@ class _Transformer(_pygeofilter_text.CQLTransformer):
         return super().function(func_name, *expressions)
 
 
+PATTERN_FUNCTIONS = {'lower': str.lower, 'accenti': without_accents}
+
+
 def _caseless_like(node, pattern):
-    """`CASEI(x) LIKE CASEI('Foo%')`: the pattern's CASEI applied now (lower case), and to
-    the value if it is not already (a pattern is text, not a function of one)."""
-    if isinstance(pattern, ast.Function) and pattern.name == 'lower' and \
-            len(pattern.arguments) == 1 and isinstance(pattern.arguments[0], str):
-        if not (isinstance(node, ast.Function) and node.name == 'lower'):
-            node = ast.Function('lower', [node])
-        return node, pattern.arguments[0].lower()
+    """`CASEI(x) LIKE CASEI(ACCENTI('Fôo%'))`: the pattern's CASEI and ACCENTI applied now
+    (a pattern is text, not a function of one), and to the value (again: they are
+    idempotent)."""
+    names = []
+    while isinstance(pattern, ast.Function) and pattern.name in PATTERN_FUNCTIONS and \
+            len(pattern.arguments) == 1:
+        names.append(pattern.name)
+        pattern = pattern.arguments[0]
+    if not names or not isinstance(pattern, str):
+        return node, pattern
+    for name in reversed(names):
+        pattern, node = PATTERN_FUNCTIONS[name](pattern), ast.Function(name, [node])
     return node, pattern
 
 
@@ -197,134 +198,13 @@ def _text_parser() -> Lark:
 _TEXT_PARSER = _text_parser()
 
 
-def _outside_quotes(text: str) -> list[bool]:
-    """For each character: is it outside a single- or double-quoted literal? (In a text
-    literal `\\'` is a quote, as `''` is.)"""
-    flags, quote, escaped = [], None, False
-    for char in text:
-        if quote:
-            flags.append(False)
-            if escaped:
-                escaped = False
-            elif char == '\\' and quote == "'":
-                escaped = True
-            elif char == quote:
-                quote = None
-        elif char in '\'"':
-            quote = char
-            flags.append(False)
-        else:
-            flags.append(True)
-    return flags
-
-
-def _split_call(text: str, open_index: int) -> tuple[list[str], int]:
-    """Arguments of the call whose '(' is at open_index, and the index after its ')'."""
-    depth, start, args = 0, open_index + 1, []
-    outside = _outside_quotes(text)
-    for i in range(open_index, len(text)):
-        if not outside[i]:
-            continue
-        char = text[i]
-        if char == '(':
-            depth += 1
-        elif char == ')':
-            depth -= 1
-            if depth == 0:
-                args.append(text[start:i])
-                return args, i + 1
-        elif char == ',' and depth == 1:
-            args.append(text[start:i])
-            start = i + 1
-    raise CQLError('unbalanced parentheses')
-
-
-def _is_function_call(text: str, match: re.Match, outside: list[bool]) -> bool:
-    """`T_OP(` is a call unless an operand precedes it (the infix form `a T_OP (b)`)."""
-    if not outside[match.start()]:
-        return False
-    before = text[:match.start()].rstrip()
-    if not before or before[-1] in '(,':
-        return True
-    return bool(re.search(r'\b(AND|OR|NOT)$', before, re.IGNORECASE))
-
-
-def _temporal_to_infix(text: str) -> str:
-    """T_OP(a, b) -> ((a) T_OP (b)), recursively, leaving quoted text alone."""
-    while True:
-        outside = _outside_quotes(text)
-        match = next((m for m in _TEMPORAL_FUNC.finditer(text)
-                      if _is_function_call(text, m, outside)), None)
-        if match is None:
-            return text
-        args, end = _split_call(text, match.end() - 1)
-        if len(args) != 2:
-            raise CQLError(f'{match.group(1)} takes two arguments')
-        op = match.group(1).upper()
-        op = _RENAMED.get(op, op)
-        expression = f'(({args[0].strip()}) {op} ({args[1].strip()}))'
-        if op == 'T_DISJOINT':
-            expression = f'(NOT (({args[0].strip()}) T_INTERSECTS ({args[1].strip()})))'
-        text = f'{text[:match.start()]}{expression}{text[end:]}'
-
-
-def _intervals_as_calls(text: str) -> str:
-    """Each INTERVAL written `interval(...)`: parsed as a function call, then made an
-    interval (`interval_of`); the grammar's INTERVAL takes date-times only, not dates,
-    open ends or properties."""
-    outside = _outside_quotes(text)
-    for match in reversed(list(_INTERVAL_CALL.finditer(text))):
-        if outside[match.start()]:
-            text = text[:match.start()] + 'interval' + text[match.start() + 8:]
-    return text
-
-
-def _boolean_conditions(text: str) -> str:
-    """`true` and `false` where a condition stands (`true`, `NOT false AND x = 1`; Basic
-    CQL2) written INCLUDE and EXCLUDE, which the grammar takes there: its `true` is a
-    value only (`flag = true`), and taking it as a condition too would make `(true)`
-    ambiguous."""
-    tokens = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
-    words = [token.upper() for token, _, _ in tokens]
-    for index in reversed(range(len(tokens))):
-        if words[index] not in ('TRUE', 'FALSE'):
-            continue
-        before = words[index - 1] if index else None
-        grouping = before == '(' and (index < 2 or words[index - 2] in (*_JOINS, '('))
-        after = words[index + 1] if index + 1 < len(words) else None
-        if (before is None or before in _JOINS or grouping) and \
-                after in (None, ')', 'AND', 'OR'):
-            _, start, end = tokens[index]
-            text = f"{text[:start]}{'INCLUDE' if words[index] == 'TRUE' else 'EXCLUDE'}" \
-                   f'{text[end:]}'
-    return text
-
-
-def _wkt_keywords(text: str) -> str:
-    """`point Z (1 2 3)` as `POINT (1 2 3)`: pygeofilter's WKT takes its keywords in capitals
-    and has no `Z` (the third coordinates say it), outside quoted text."""
-    outside = _outside_quotes(text)
-    for match in reversed(list(_WKT_TYPE.finditer(text))):
-        if outside[match.start()]:
-            text = text[:match.start()] + match.group(1).upper() + text[match.end():]
-    return text
-
-
-def _infix_renames(text: str) -> str:
-    for cql2, name in _RENAMED.items():
-        text = re.sub(rf'\b{cql2}\b', name, text, flags=re.IGNORECASE)
-    return text
-
-
 def parse_text(text: str) -> ast.Node:
     """Parse CQL2 text (a JSON document is accepted too)."""
     if text.lstrip().startswith('{'):
         return parse_json(text)
     try:
         nesting.check_cql_text_depth(text, MAX_DEPTH)
-        fixed = _intervals_as_calls(_infix_renames(_temporal_to_infix(_wkt_keywords(
-            _boolean_conditions(text)))))
-        return condition(check_geometries(_TEXT_PARSER.parse(fixed)))
+        return condition(check_geometries(_TEXT_PARSER.parse(rewritten(text))))
     except CQLError:
         raise
     except Exception as err:
@@ -339,17 +219,13 @@ def _json_fixes(node):
         op = str(node.get('op', '')).lower()
         args = node.get('args')
         if op.startswith(('t_', 'a_')):
-            op = _RENAMED.get(op.upper(), op.upper()).lower()
+            op = RENAMED.get(op.upper(), op.upper()).lower()
             node = {**node, 'op': op}
         if op == 't_overlaps' and isinstance(args, list) and len(args) == 2:
             return {'op': 't_overlappedby', 'args': _json_fixes(args[::-1])}
-        if op == 'like' and isinstance(args, list) and len(args) == 2 and isinstance(
-                args[1], dict) and str(args[1].get('op')).lower() == 'casei' and \
-                isinstance(args[1].get('args'), list) and len(args[1]['args']) == 1 and \
-                isinstance(args[1]['args'][0], str):  # (see `_caseless_like`)
-            value = args[0] if isinstance(args[0], dict) and str(args[0].get('op')).lower() \
-                == 'casei' else {'op': 'casei', 'args': [args[0]]}
-            return {**node, 'args': [_json_fixes(value), args[1]['args'][0].lower()]}
+        if op == 'like' and isinstance(args, list) and len(args) == 2:
+            value, pattern = _json_pattern(args[0], args[1])
+            node, args = {**node, 'args': [value, pattern]}, [value, pattern]
         if op in ('between', 'not between') and isinstance(args, list) and len(args) == 3:
             args = [args[0], args[1:]]  # CQL2-JSON's three-argument form
             node = {**node, 'args': args}
@@ -378,6 +254,23 @@ def _json_fixes(node):
     if isinstance(node, list):
         return [_json_fixes(v) for v in node]
     return node
+
+
+def _json_pattern(value, pattern):
+    """A CQL2 JSON LIKE's pattern functions (`casei`, `accenti`) applied now, and to the
+    value (see `_caseless_like`)."""
+    names, given = [], pattern
+    while isinstance(pattern, dict) and str(pattern.get('op')).lower() in (
+            'casei', 'accenti') and isinstance(pattern.get('args'), list) and \
+            len(pattern['args']) == 1:
+        names.append(str(pattern['op']).lower())
+        pattern = pattern['args'][0]
+    if not names or not isinstance(pattern, str):
+        return value, given
+    for name in reversed(names):
+        pattern = PATTERN_FUNCTIONS['lower' if name == 'casei' else name](pattern)
+        value = {'op': name, 'args': [value]}
+    return value, pattern
 
 
 def _json_nodes(node):

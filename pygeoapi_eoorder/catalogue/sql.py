@@ -29,7 +29,8 @@ from sqlalchemy.sql.elements import BooleanClauseList, Grouping
 from . import cql, filter_types
 from ..store.record_tables import RTREE, Record, rtree_day
 from .query import EXTERNAL_IDS, GEOMETRY, TEXT, QueryError
-from .sql_text import contained_by, glob_pattern, has_value
+from .accents import without_accents
+from .sql_text import accent_insensitive, contained_by, glob_pattern, has_value
 from .records import OPEN_END, OPEN_START
 from .queryables import MULTI_VALUED, QUERYABLES
 
@@ -184,6 +185,11 @@ def sqlite_spatial(op: str, record_geojson: str | None, query_wkb_hex: str) -> i
 
 def register_sqlite_functions(dbapi_connection) -> None:
     dbapi_connection.create_function('eoorder_spatial', 3, sqlite_spatial, deterministic=True)
+    dbapi_connection.create_function('eoorder_accenti', 1, without_accents, deterministic=True)
+    for name, change in (('eoorder_lower', str.lower), ('eoorder_upper', str.upper)):
+        dbapi_connection.create_function(
+            name, 1, lambda text, change=change: None if text is None else change(str(text)),
+            deterministic=True)
 
 
 ARRAY_CONVERSE = {ast.ArrayEquals: ast.ArrayEquals, ast.ArrayOverlaps: ast.ArrayOverlaps,
@@ -325,10 +331,14 @@ class RecordFilterEvaluator(Evaluator):
         pattern = node.pattern
         if node.wildcard != '%' or node.singlechar not in ('_', '.'):
             pattern = pattern.replace(node.wildcard, '%').replace(node.singlechar, '_')
-        expression = (lhs.ilike(pattern, escape='\\') if node.nocase
-                      else lhs.like(pattern, escape='\\'))
-        if self.dialect == 'sqlite' and not node.nocase:  # (SQLite's LIKE ignores case)
-            expression = and_(expression, lhs.op('GLOB')(glob_pattern(pattern)))
+        sqlite = self.dialect == 'sqlite'  # (its LIKE and lower() fold ASCII letters only)
+        if node.nocase:
+            expression = func.eoorder_lower(lhs).like(pattern.lower(), escape='\\') \
+                if sqlite else lhs.ilike(pattern, escape='\\')
+        else:
+            expression = lhs.like(pattern, escape='\\')
+            if sqlite:
+                expression = and_(expression, lhs.op('GLOB')(glob_pattern(pattern)))
         return not_(expression) if node.not_ else expression
 
     @handle(ast.In)
@@ -431,10 +441,12 @@ class RecordFilterEvaluator(Evaluator):
     @handle(ast.Function)
     def function(self, node, *arguments):
         name = node.name.lower()
-        if name in ('lower', 'casei', 'accenti'):
-            return func.lower(arguments[0])
-        if name == 'upper':
-            return func.upper(arguments[0])
+        if name in ('lower', 'casei', 'upper'):  # (SQLite's own fold ASCII letters only)
+            return (func.eoorder_lower if name != 'upper' else func.eoorder_upper)(
+                arguments[0]) if self.dialect == 'sqlite' else getattr(
+                    func, 'upper' if name == 'upper' else 'lower')(arguments[0])
+        if name == 'accenti':
+            return accent_insensitive(arguments[0], self.dialect)
         if name == 'bbox':  # a literal, read by the spatial predicate
             return node
         raise QueryError(f'filter: unsupported function {node.name}')

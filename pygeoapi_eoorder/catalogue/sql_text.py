@@ -1,10 +1,11 @@
 """Text matching in SQL, the same on SQLite and PostgreSQL: the values of a multi-valued
-column ('a|b|c'), and LIKE patterns as SQLite's case-sensitive GLOB."""
+column ('a|b|c'), LIKE patterns as SQLite's case-sensitive GLOB, and CQL2's ACCENTI."""
 
 from __future__ import annotations
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, literal, or_
 
+from .accents import accented_letters
 from .query import escape_like
 
 
@@ -43,3 +44,11 @@ def contained_by(col, values, wrapped: bool = False) -> object:
     for value in values:
         remaining = func.replace(remaining, f'|{value}|', '')
     return remaining == ('||' if wrapped else '')
+
+
+def accent_insensitive(expression, dialect: str):
+    """CQL2 ACCENTI of an SQL expression: its Latin letters without diacritics."""
+    if dialect == 'sqlite':
+        return func.eoorder_accenti(expression)
+    accented, plain = accented_letters()
+    return func.translate(expression, literal(accented), literal(plain))
