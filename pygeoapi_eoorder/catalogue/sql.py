@@ -441,10 +441,11 @@ class RecordFilterEvaluator(Evaluator):
     @handle(ast.Function)
     def function(self, node, *arguments):
         name = node.name.lower()
-        if name in ('lower', 'casei', 'upper'):  # (SQLite's own fold ASCII letters only)
-            return (func.eoorder_lower if name != 'upper' else func.eoorder_upper)(
-                arguments[0]) if self.dialect == 'sqlite' else getattr(
-                    func, 'upper' if name == 'upper' else 'lower')(arguments[0])
+        if name in ('lower', 'casei', 'upper'):
+            upper = name == 'upper'
+            if self.dialect == 'sqlite':  # (its own lower() and upper() fold ASCII only)
+                return (func.eoorder_upper if upper else func.eoorder_lower)(arguments[0])
+            return (func.upper if upper else func.lower)(arguments[0])
         if name == 'accenti':
             return accent_insensitive(arguments[0], self.dialect)
         if name == 'bbox':  # a literal, read by the spatial predicate
