@@ -322,3 +322,13 @@ def test_parsing_writes_nothing_to_the_output(capsys):
     cql.parse_text('S_INTERSECTS(geometry, MULTIPOINT((1 2),(3 4))) OR '
                    'S_INTERSECTS(geometry, SRID=4326;POINT(1 2))')
     assert capsys.readouterr().out == ''
+
+
+@pytest.mark.parametrize('text, value', [
+    ('cloudCover = +3', 3), ('cloudCover=+.5', 0.5), ('cloudCover = -3', -3),
+    ('cloudCover = 1 + 2', ast.Add(1, 2)),
+    ('cloudCover = "x" +3', ast.Add(ast.Attribute('x'), 3)),
+    ("cloudCover = '+3'", '+3')])
+def test_numbers_with_a_sign(text, value):
+    """CQL2 numbers may carry either sign; a plus between two values is an addition."""
+    assert cql.parse_text(text).rhs == value

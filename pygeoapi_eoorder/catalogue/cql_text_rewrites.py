@@ -16,13 +16,14 @@ _WKT_TYPE = re.compile(r'\b(POINT|LINESTRING|POLYGON|MULTIPOINT|MULTILINESTRING|
 # a filter's tokens, enough to tell where a condition stands (`_boolean_conditions`)
 _TOKEN = re.compile(r"'(?:[^'\\]|''|\\.)*'|\"[^\"]*\"|[A-Za-z_][A-Za-z_:0-9.]*|\S")
 _JOINS = ('AND', 'OR', 'NOT')
+_KEYWORDS = {*_JOINS, 'BETWEEN', 'IN', 'LIKE', 'IS'}
 _INTERVAL_CALL = re.compile(r'\bINTERVAL\s*\(', re.IGNORECASE)
 
 
 def rewritten(text: str) -> str:
     """The filter as pygeofilter's grammar (with `cql._GRAMMAR_ADDED`) reads it."""
     return _intervals_as_calls(_infix_renames(_temporal_to_infix(_wkt_keywords(
-        _boolean_conditions(text)))))
+        _unary_plus(_boolean_conditions(text))))))
 
 
 def _outside_quotes(text: str) -> list[bool]:
@@ -125,6 +126,21 @@ def _boolean_conditions(text: str) -> str:
             _, start, end = tokens[index]
             text = f"{text[:start]}{'INCLUDE' if words[index] == 'TRUE' else 'EXCLUDE'}" \
                    f'{text[end:]}'
+    return text
+
+
+def _unary_plus(text: str) -> str:
+    """`+3` where a value starts (after an operator, a keyword, `(` or `,`) written `3`:
+    the grammar reads a sign-less number or `-3` only (CQL2 allows both signs)."""
+    tokens = [(m.group(), m.start()) for m in _TOKEN.finditer(text)]
+    for index in reversed(range(len(tokens))):
+        token, start = tokens[index]
+        after = tokens[index + 1][0] if index + 1 < len(tokens) else ''
+        before = tokens[index - 1][0] if index else ''
+        operand = before[-1:].isalnum() and before.upper() not in _KEYWORDS or \
+            before[:1] in ('"', "'", ')') or before[-1:] in ('_', '.')
+        if token == '+' and not operand and (after[:1].isdigit() or after == '.'):
+            text = text[:start] + text[start + 1:]
     return text
 
 
