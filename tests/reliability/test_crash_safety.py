@@ -116,6 +116,13 @@ def _all(server, path: str, key: str, **params) -> list[dict]:
     raise AssertionError('paging did not end')
 
 
+def _job_workers_once_started(config, patience: float = 60) -> list[int]:
+    deadline = time.monotonic() + patience
+    while not (pids := job_workers(config)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return pids
+
+
 def test_orders_and_jobs_survive_kill_9(make_server, tmp_path):
     random.seed(SEED)
     products = tmp_path / 'products'
@@ -146,8 +153,9 @@ def test_orders_and_jobs_survive_kill_9(make_server, tmp_path):
             time.sleep(random.uniform(0, 0.5))
             server.start()
         else:
-            pids = job_workers(server.config)
-            assert pids, 'no job workers found'
+            # (a server just restarted answers before its supervisor has forked them)
+            pids = _job_workers_once_started(server.config)
+            assert pids, 'no job workers found within 60 s'
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
