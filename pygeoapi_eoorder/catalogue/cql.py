@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, timezone
+from typing import Iterator
 
 import shapely
 from pygeofilter import ast, values
@@ -223,9 +224,6 @@ def _json_fixes(node):
             node = {**node, 'op': op}
         if op == 't_overlaps' and isinstance(args, list) and len(args) == 2:
             return {'op': 't_overlappedby', 'args': _json_fixes(args[::-1])}
-        if op == 'like' and isinstance(args, list) and len(args) == 2:
-            value, pattern = _json_pattern(args[0], args[1])
-            node, args = {**node, 'args': [value, pattern]}, [value, pattern]
         if op in ('between', 'not between') and isinstance(args, list) and len(args) == 3:
             args = [args[0], args[1:]]  # CQL2-JSON's three-argument form
             node = {**node, 'args': args}
@@ -256,37 +254,45 @@ def _json_fixes(node):
     return node
 
 
-def _json_pattern(value, pattern):
-    """A CQL2 JSON LIKE's pattern functions (`casei`, `accenti`) applied now, and to the
-    value (see `_caseless_like`)."""
-    names, given = [], pattern
-    while isinstance(pattern, dict) and str(pattern.get('op')).lower() in (
-            'casei', 'accenti') and isinstance(pattern.get('args'), list) and \
-            len(pattern['args']) == 1:
-        names.append(str(pattern['op']).lower())
-        pattern = pattern['args'][0]
-    if not names or not isinstance(pattern, str):
-        return value, given
-    for name in reversed(names):
-        pattern = PATTERN_FUNCTIONS['lower' if name == 'casei' else name](pattern)
-        value = {'op': name, 'args': [value]}
-    return value, pattern
-
-
-def _json_nodes(node):
+def _json_nodes(tree):
     """After _json_fixes: every TimeOverlaps came from t_intersects; an `interval`
-    function is an interval whose ends may be properties (`interval_of`)."""
-    if isinstance(node, ast.TimeOverlaps):
-        return TimeIntersects(_json_nodes(node.lhs), _json_nodes(node.rhs))
-    if isinstance(node, ast.Function) and node.name == 'interval':
-        return interval_of(node.arguments)
+    function is an interval whose ends may be properties (`interval_of`); a LIKE's
+    pattern functions are applied (`_caseless_like`)."""
+    def change(node):
+        if isinstance(node, ast.TimeOverlaps):
+            return TimeIntersects(node.lhs, node.rhs)
+        if isinstance(node, ast.Function) and node.name == 'interval':
+            return interval_of(node.arguments)
+        if isinstance(node, ast.Like):
+            node.lhs, node.pattern = _caseless_like(node.lhs, node.pattern)
+        return node
+    return _rewritten(tree, change)
+
+
+def _rewritten(node, change):
+    """The tree with `change` applied to each node, its parts first."""
+    if isinstance(node, list):
+        return [_rewritten(item, change) for item in node]
     if isinstance(node, ast.Node):
         for name, value in vars(node).items():
-            if isinstance(value, ast.Node):
-                setattr(node, name, _json_nodes(value))
-            elif isinstance(value, list):
-                setattr(node, name, [_json_nodes(v) for v in value])
-    return node
+            if isinstance(value, (ast.Node, list)):
+                setattr(node, name, _rewritten(value, change))
+    return change(node)
+
+
+def parts(tree) -> Iterator:
+    """Every part of a parsed filter (nodes, values, lists of them), each before its own
+    parts."""
+    stack = [tree]
+    while stack:
+        part = stack.pop()
+        yield part
+        if isinstance(part, values.Interval):
+            stack += [part.end, part.start]
+        elif isinstance(part, ast.Node):
+            stack += reversed(vars(part).values())
+        elif isinstance(part, list):
+            stack += reversed(part)
 
 
 def parse_json(document: str | dict) -> ast.Node:
@@ -319,9 +325,11 @@ def condition(node):
                    f'predicate, and/or/not...), not a value ({type(node).__name__})')
 
 
-def check_geometries(node):
+def check_geometries(tree):
     """Refuse malformed or invalid geometry literals (before any database sees them)."""
-    if isinstance(node, values.Geometry):
+    for node in parts(tree):
+        if not isinstance(node, values.Geometry):
+            continue
         if node.geometry.get('coordinates') is COLLECTION_MARK:
             del node.geometry['coordinates']
         try:
@@ -330,11 +338,7 @@ def check_geometries(node):
             raise CQLError(f'malformed geometry literal: {_short(err)}') from None
         if not geom.is_valid:
             raise CQLError(f'invalid geometry literal: {shapely.is_valid_reason(geom)}')
-    elif isinstance(node, ast.Node):
-        for value in vars(node).values():
-            for item in (value if isinstance(value, list) else [value]):
-                check_geometries(item)
-    return node
+    return tree
 
 
 def parse(text: str, lang: str | None = None) -> ast.Node:
@@ -364,18 +368,6 @@ def to_utc(value: date | datetime | None) -> datetime | None:
     return datetime(value.year, value.month, value.day)
 
 
-def attributes(node) -> set[str]:
+def attributes(tree) -> set[str]:
     """Names of every attribute (queryable) the AST refers to."""
-    found: set[str] = set()
-    if isinstance(node, ast.Attribute):
-        found.add(node.name)
-    elif isinstance(node, values.Interval):
-        found |= attributes(node.start) | attributes(node.end)
-    elif isinstance(node, ast.Node):
-        for value in vars(node).values():
-            if isinstance(value, list):
-                for item in value:
-                    found |= attributes(item)
-            else:
-                found |= attributes(value)
-    return found
+    return {node.name for node in parts(tree) if isinstance(node, ast.Attribute)}

@@ -90,6 +90,7 @@ def _stamp(row: dict) -> None:
 
 _ANALYZED: set[str] = set()
 SQLITE_MMAP = 1 << 30  # bytes of an SQLite store a reader maps
+_SQLITE_PREPARED = 'eoorder_catalogue_functions'  # (a pooled connection's mark: they are set)
 
 
 def refresh_statistics(url: str, force: bool = False) -> None:
@@ -252,10 +253,12 @@ class RecordRepository:
 
     def _prepare(self, session) -> None:
         if self.store.is_sqlite:
-            connection = session.connection().connection.driver_connection
-            sql.register_sqlite_functions(connection)
-            # records read through memory mapping: no read() call per page of a big table
-            connection.execute(f'PRAGMA mmap_size={SQLITE_MMAP}')
+            pooled = session.connection().connection  # (its `info` lives as long as it)
+            if not pooled.info.get(_SQLITE_PREPARED):
+                sql.register_sqlite_functions(pooled.driver_connection)
+                # records read through memory mapping: no read() call per page of a big table
+                pooled.driver_connection.execute(f'PRAGMA mmap_size={SQLITE_MMAP}')
+                pooled.info[_SQLITE_PREPARED] = True
         else:  # counting thousands of matches crosses jit_above_cost: compiling the query
             # costs more than it saves (150 of 450 ms at 1M records); this transaction only
             session.execute(text('SET LOCAL jit = off'))

@@ -197,13 +197,6 @@ ARRAY_CONVERSE = {ast.ArrayEquals: ast.ArrayEquals, ast.ArrayOverlaps: ast.Array
                   ast.ArrayContainedBy: ast.ArrayContains}
 
 
-def _column_name(attribute) -> str | None:
-    name = getattr(attribute, 'name', None)
-    if name == EXTERNAL_IDS:
-        return 'external_ids'
-    return QUERYABLES[name].column if name in QUERYABLES else None
-
-
 # B-tree indexed columns of few distinct values. Next to a PostGIS spatial test they are read
 # as filters of the rows the spatial(-temporal) GiST index finds: PostgreSQL costs PostGIS's
 # exact tests (ST_Intersects, COST 10000) so high that it would AND in a bitmap of the B-tree
@@ -360,7 +353,7 @@ class RecordFilterEvaluator(Evaluator):
             return and_(true(), *held)
         if relation is ast.ArrayOverlaps:
             return or_(false(), *held)
-        within = contained_by(lhs, rhs, wrapped=_column_name(attribute) == 'external_ids')
+        within = contained_by(lhs, rhs, wrapped=getattr(attribute, 'name', None) == EXTERNAL_IDS)
         return within if relation is ast.ArrayContainedBy else and_(within, *held)
 
     @handle(ast.Include)

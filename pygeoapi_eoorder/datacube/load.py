@@ -17,11 +17,17 @@ MAX_ITEMS = 500
 
 def lonlat_box(extent, process: str = 'load_collection') -> list[float] | None:
     """A spatial extent (pg-parser BoundingBox or dict) as lon/lat [w, s, e, n]."""
+    return extent_box(extent, process)[0]
+
+
+def extent_box(extent, process: str = 'load_collection') -> tuple[list[float] | None, object]:
+    """A spatial extent as lon/lat [w, s, e, n] and, if it is GeoJSON, its polygons (a
+    shapely geometry, see `extent_shapes`; else None)."""
     if extent is None:
-        return None
+        return None, None
     shape = extent_shapes.shape_of(extent, process)
     if shape is not None:
-        return extent_shapes.bounds(shape)
+        return extent_shapes.bounds(shape), shape
     get = (lambda k: extent.get(k)) if isinstance(extent, dict) else \
         (lambda k: getattr(extent, k, None))
     try:
@@ -35,7 +41,7 @@ def lonlat_box(extent, process: str = 'load_collection') -> list[float] | None:
         from pyproj import Transformer
         to_lonlat = Transformer.from_crs(crs, 4326, always_xy=True)
         (box[0], box[2]), (box[1], box[3]) = to_lonlat.transform(box[0::2], box[1::2])
-    return box
+    return box, None
 
 
 def ends(extent, process: str = 'load_collection') -> tuple:
@@ -199,7 +205,7 @@ def grid_of(path) -> dict:
 def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=None,
                     properties=None, **_):
     """The openEO process: the collection's matching records as a cube."""
-    box, interval = lonlat_box(spatial_extent), _interval(temporal_extent)
+    (box, shape), interval = extent_box(spatial_extent), _interval(temporal_extent)
     if isinstance(properties, str):  # set aside before parsing (`properties.set_aside`)
         properties = env.conditions.get(properties, properties)
     documents = _records(env, str(id), box, interval, properties)
@@ -215,12 +221,12 @@ def load_collection(env, id, spatial_extent=None, temporal_extent=None, bands=No
         items = [prepared(env, item, index, wanted=bands) for index, item in enumerate(
             part for document in documents for part in by_date(_record_item(document)))]
         loaded = cube(env, items, bands, box, what)
-    return within_shape(loaded, spatial_extent, what)
+    return within_shape(loaded, shape, what)
 
 
-def within_shape(loaded, spatial_extent, what: str):
-    """The cube masked to a GeoJSON extent's polygons (`extent_shapes`); else itself."""
-    shape = extent_shapes.shape_of(spatial_extent)
+def within_shape(loaded, shape, what: str):
+    """The cube masked to a GeoJSON extent's polygons (`shape`, see `extent_box`); else
+    itself."""
     return loaded if shape is None else extent_shapes.masked(loaded, shape, what)
 
 

@@ -24,11 +24,12 @@ MAX_ITEMS = 500
 def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
               properties=None, **_):
     """The openEO process: the matching items at `url` as a cube."""
-    from .load import (_interval, band_assets, by_date, cube, ends, lonlat_box, prepared,
+    from .load import (_interval, band_assets, by_date, cube, ends, extent_box, prepared,
                        within_shape)
     from .properties import matcher
     url = str(getattr(url, 'root', url))
-    box, (start, end) = lonlat_box(spatial_extent, PROCESS), ends(temporal_extent, PROCESS)
+    (box, shape), (start, end) = extent_box(spatial_extent, PROCESS), \
+        ends(temporal_extent, PROCESS)
     if isinstance(properties, str):  # set aside before parsing (`properties.set_aside`)
         properties = env.conditions.get(properties, properties)
     meets = matcher(properties, PROCESS)
@@ -47,11 +48,11 @@ def load_stac(env, url, spatial_extent=None, temporal_extent=None, bands=None,
     what = f'load_stac: {url}'
     if netcdf_load.only_netcdf(chosen, lambda item: band_assets(item, unnamed=True), what):
         return within_shape(netcdf_load.cube(env, chosen, bands, box, (start, end), what,
-                                             local=own is not None), spatial_extent, what)
+                                             local=own is not None), shape, what)
     loaded = [prepared(env, item, index, local=own is not None, theirs=True,
                        wanted=bands)
               for index, item in enumerate(chosen)]
-    return within_shape(cube(env, loaded, bands, box, what), spatial_extent, what)
+    return within_shape(cube(env, loaded, bands, box, what), shape, what)
 
 
 def _span(item: dict) -> tuple | None:
