@@ -238,3 +238,33 @@ def test_pattern_functions_in_cql2_json(repository):
     documents, _ = repository.search(cql.parse_json(document), limit=100)
     assert {d['id'] for d in documents} == having(
         'title', lambda v: v in ('Été', 'ÉTÉ à Ærø'))
+
+
+def test_long_and_or_chains(repository):
+    """A filter of thousands of alternatives (as clients write a list of ids) or
+    conditions, in text and JSON: evaluated as written (they reached Python's
+    recursion limit, then SQLite's expression depth of 1000)."""
+    wanted = ['r1', 'r4', 'r6']
+    ids = [f'absent-{i}' for i in range(2400)]
+    ids[::800] = wanted
+    alternatives = ' OR '.join(f"id = '{i}'" for i in ids)
+    assert found(repository, alternatives) == set(wanted)
+    document = {'op': 'or', 'args': [{'op': '=', 'args': [{'property': 'id'}, i]}
+                                     for i in ids]}
+    documents, _ = repository.search(cql.parse_json(document), limit=100)
+    assert {d['id'] for d in documents} == set(wanted)
+    conditions = ' AND '.join(["platform = 'foo'"] + [f"id <> 'absent-{i}'" for i in range(1500)])
+    assert found(repository, conditions) == having('platform', lambda v: v == 'foo')
+    both = f"({alternatives}) AND NOT ({conditions})"
+    assert found(repository, both) == set(wanted) - having('platform', lambda v: v == 'foo')
+
+
+def test_filters_longer_than_the_limit_are_refused():
+    text = ' OR '.join(f"id = 'absent-{i}'" for i in range(cql.MAX_LENGTH // 16))
+    assert len(text) > cql.MAX_LENGTH
+    with pytest.raises(cql.CQLError, match='longer than'):
+        cql.parse_text(text)
+    document = {'op': 'or', 'args': [{'op': '=', 'args': [{'property': 'id'}, f'absent-{i}']}
+                                     for i in range(cql.MAX_LENGTH // 30)]}
+    with pytest.raises(cql.CQLError, match='longer than'):
+        cql.parse_json(document)

@@ -257,6 +257,23 @@ def test_true_and_false_are_filters(stac):
     assert reply.json()['numberMatched'] == everything
 
 
+def test_a_filter_of_thousands_of_alternatives(stac):
+    """A list of ids as an OR chain (as clients build one) is evaluated as written; a
+    filter longer than the server takes is a STAC API error."""
+    present = sorted(f.id for f in matching(stac.facts, collections={'products'}))[::150]
+    ids = present + [f'absent-{i}' for i in range(2000)]
+    reply = requests.post(f'{stac.root}/search', timeout=60, json={
+        'filter': ' OR '.join(f"id = '{i}'" for i in ids), 'filter-lang': 'cql2-text',
+        'limit': 100})
+    assert reply.status_code == 200, reply.text[:300]
+    assert sorted(ids_of(reply.json()['features'])) == present
+    reply = requests.post(f'{stac.root}/search', timeout=60, json={'filter': {
+        'op': 'or', 'args': [{'op': '=', 'args': [{'property': 'id'}, f'absent-{i}']}
+                             for i in range(9000)]}})
+    assert reply.status_code == 400
+    assert set(reply.json()) == {'code', 'description'}
+
+
 def test_private_records_are_absent_for_others(stac):
     private_id = truth(PRIVATE[0]).id
     url = f'{stac.root}/collections/products/items/{private_id}'

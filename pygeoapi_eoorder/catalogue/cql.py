@@ -14,8 +14,9 @@ pygeofilter 0.3/0.4 problems handled here (each covered by tests/test_catalogue_
   ``NOT TimeIntersects``.
 - A cql2-json document passed as ``filter`` in a GET query string is parsed as JSON.
 
-Filters nested deeper than :data:`MAX_DEPTH` are refused before parsing (pygeofilter and
-the SQL translation recurse, and would fail with RecursionError).
+Filters nested deeper than :data:`MAX_DEPTH` or longer than :data:`MAX_LENGTH` are refused
+before parsing (pygeofilter and the SQL translation recurse, and would fail with
+RecursionError); AND/OR chains are balanced after it (`balanced`).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ CONFORMANCE = [
 ]
 COLLECTION_MARK = ()  # a GeometryCollection's stand-in `coordinates` while pygeofilter parses
 MAX_DEPTH = 100  # deeper filters are refused before the (recursive) parsers see them
+# longer filters are refused before they are parsed: ~8,000 conditions (a second of CPU)
+MAX_LENGTH = 128 * 1024  # characters (text; JSON as sent or encoded)
 
 
 class CQLError(ValueError):
@@ -204,12 +207,18 @@ def parse_text(text: str) -> ast.Node:
     if text.lstrip().startswith('{'):
         return parse_json(text)
     try:
+        _check_length(len(text))
         nesting.check_cql_text_depth(text, MAX_DEPTH)
-        return condition(check_geometries(_TEXT_PARSER.parse(rewritten(text))))
+        return condition(check_geometries(balanced(_TEXT_PARSER.parse(rewritten(text)))))
     except CQLError:
         raise
     except Exception as err:
         raise CQLError(_short(err)) from None
+
+
+def _check_length(length: int) -> None:
+    if length > MAX_LENGTH:
+        raise CQLError(f'the filter is longer than {MAX_LENGTH} characters')
 
 
 def _json_fixes(node):
@@ -269,15 +278,37 @@ def _json_nodes(tree):
     return _rewritten(tree, change)
 
 
-def _rewritten(node, change):
-    """The tree with `change` applied to each node, its parts first."""
+def _rewritten(node, change, into=lambda node: True):
+    """The tree with `change` applied to each node, its parts first (those of the nodes
+    `into` accepts; `change` rewrites those of the others)."""
     if isinstance(node, list):
-        return [_rewritten(item, change) for item in node]
-    if isinstance(node, ast.Node):
+        return [_rewritten(item, change, into) for item in node]
+    if isinstance(node, ast.Node) and into(node):
         for name, value in vars(node).items():
             if isinstance(value, (ast.Node, list)):
-                setattr(node, name, _rewritten(value, change))
+                setattr(node, name, _rewritten(value, change, into))
     return change(node)
+
+
+def balanced(tree):
+    """AND and OR chains (parsed nested one deeper per operand: `a OR b OR c ...`) as
+    balanced trees: thousands of alternatives nest a dozen deep, and every step after
+    the parser (checks, the SQL) walks them without reaching Python's recursion limit."""
+    def change(node):
+        if not isinstance(node, (ast.And, ast.Or)):
+            return node
+        operands, stack = [], [node]
+        while stack:  # (in order: the left operand first)
+            part = stack.pop()
+            if type(part) is type(node):
+                stack += [part.rhs, part.lhs]
+            else:
+                operands.append(balanced(part))
+        while len(operands) > 1:
+            paired = [type(node)(*operands[i:i + 2]) for i in range(0, len(operands) - 1, 2)]
+            operands = paired + operands[len(paired) * 2:]
+        return operands[0]
+    return _rewritten(tree, change, into=lambda node: not isinstance(node, (ast.And, ast.Or)))
 
 
 def parts(tree) -> Iterator:
@@ -299,17 +330,20 @@ def parse_json(document: str | dict) -> ast.Node:
     """Parse CQL2 JSON (a string or a decoded document)."""
     try:
         if isinstance(document, (str, bytes)):
+            _check_length(len(document))
             nesting.check_json_depth(document, MAX_DEPTH)
             data = json.loads(document)
         else:
             data = document
         nesting.check_value_depth(data, MAX_DEPTH)
+        if not isinstance(document, (str, bytes)):
+            _check_length(len(json.dumps(data, separators=(',', ':'))))
         if isinstance(data, bool):  # (`true`, `false`: Basic CQL2)
             return ast.Include(not data)
         if not isinstance(data, dict):
             raise CQLError('a CQL2 JSON filter is an object or a boolean')
-        return condition(check_geometries(_json_nodes(_parse_json(
-            _json_fixes(data)))))
+        return condition(check_geometries(_json_nodes(balanced(_parse_json(
+            _json_fixes(data))))))
     except CQLError:
         raise
     except Exception as err:

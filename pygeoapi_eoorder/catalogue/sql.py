@@ -192,6 +192,16 @@ def register_sqlite_functions(dbapi_connection) -> None:
             deterministic=True)
 
 
+GROUPED_FROM = 64  # terms of an AND or OR list (see `combination`)
+
+
+class Parenthesized(Grouping):
+    """An AND or OR list in parentheses that stay (a Grouping is joined into the list of
+    the same operator around it)."""
+    inherit_cache = True
+    operator = None
+
+
 ARRAY_CONVERSE = {ast.ArrayEquals: ast.ArrayEquals, ast.ArrayOverlaps: ast.ArrayOverlaps,
                   ast.ArrayContains: ast.ArrayContainedBy,
                   ast.ArrayContainedBy: ast.ArrayContains}
@@ -302,7 +312,12 @@ class RecordFilterEvaluator(Evaluator):
 
     @handle(ast.And, ast.Or)
     def combination(self, node, lhs, rhs):
-        return filters.combine((lhs, rhs), node.op.value)
+        """`lhs AND rhs` (OR); a side of `GROUPED_FROM` terms or more stays in parentheses
+        (SQL would join it into one flat list, which SQLite parses as deep as it is long:
+        it refuses more than 1000 deep; `cql.balanced` keeps the halves even)."""
+        return filters.combine([Parenthesized(side) if isinstance(side, BooleanClauseList)
+                                and len(side.clauses) >= GROUPED_FROM else side
+                                for side in (lhs, rhs)], node.op.value)
 
     @handle(ast.Comparison, subclasses=True)
     def comparison(self, node, lhs, rhs):
