@@ -73,6 +73,11 @@ def xml_text(text: str) -> str:
     return _NOT_XML.sub('\ufffd', text)
 
 
+def xml_carries(text: str) -> bool:
+    """Whether XML text can hold `text` as it is (see `xml_text`)."""
+    return _NOT_XML.search(text) is None
+
+
 def ows_exception_report(code: str, text: str, locator: str | None = None) -> etree._Element:
     """An ows:ExceptionReport (OWS 2.0) of one exception."""
     ows = f'{{{OWS_NAMESPACE}}}'

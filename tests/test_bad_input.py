@@ -45,6 +45,7 @@ EXECUTE = '/processes/countdown/execution'
     (b'{"inputs": {}, "subscriber": {"successUri": "ftp://x"}}', 'subscriber.successUri'),
     (b'{"inputs": {"steps": [1, 2]}}', 'at most 1'),
     (b'{"a":' * 100 + b'1' + b'}' * 100, 'nested deeper'),
+    (b'{"inputs": {"steps": 1, "delay": {"value": "\\ud800"}}}', 'surrogate'),
 ])
 def test_malformed_execute_bodies(server, body, fragment):
     before = job_count(server)

@@ -3,6 +3,7 @@ every answer checked against the official schemas shipped with the package."""
 
 from __future__ import annotations
 
+import base64
 import time
 
 import pytest
@@ -140,6 +141,18 @@ def test_output_by_reference(server):
     root = assert_valid(reply.content)
     link = root.xpath('wps:Output/wps:Reference/@xlink:href', namespaces=NS)[0]
     assert requests.get(link, timeout=10).text == '1'
+
+
+def test_text_xml_cannot_hold_is_given_in_base64(server):
+    """GetResult of an output holding a control character (given through OGC API -
+    Processes): base64 in wps:Data, not a server error."""
+    job_id = server.submit('text', {'text': 'x\x02y'})
+    assert server.wait_for(job_id)['status'] == 'successful'
+    result = assert_valid(kvp(server, request='GetResult', version='2.0.0', jobId=job_id)
+                          .content)
+    data = result.find(f'{{{WPS}}}Output/{{{WPS}}}Data')
+    assert data.get('encoding') == 'base64'
+    assert base64.b64decode(data.text) == b'X\x02Y'
 
 
 def test_dismiss_then_no_such_job(server):

@@ -4,6 +4,7 @@ WebProcessingService driving a deployed Docker package end to end."""
 
 from __future__ import annotations
 
+import base64
 import time
 from pathlib import Path
 
@@ -84,6 +85,16 @@ def test_raw_data_output(server):
     reply = kvp(server, request='Execute', identifier='text', DataInputs='text=x%3By',
                 RawDataOutput='text')
     assert reply.text == 'X;Y'
+
+
+def test_text_xml_cannot_hold_is_given_in_base64(server):
+    """An output holding characters XML text cannot hold (a control character from the
+    input) is answered in base64 (ComplexData's `encoding`), not as a server error."""
+    reply = kvp(server, request='Execute', identifier='text', DataInputs='text=a%01b%00')
+    assert reply.status_code == 200, reply.text
+    data = assert_valid(reply.content, '1.0.0').find(f'.//{{{WPS1}}}ComplexData')
+    assert data.get('encoding') == 'base64'
+    assert base64.b64decode(data.text) == 'A\x01B\x00'.encode()
 
 
 def test_stored_execution_updates_its_status_location(server):

@@ -120,20 +120,30 @@ def _check_inputs(inputs: dict, declared: dict) -> None:
             _check_value(name, value, schema)
 
 
-def parse(raw: bytes, process: dict,
-          schemes: tuple[str, ...] = WEB_SCHEMES) -> ExecuteRequest:
-    """Parse and check an execute request body for the process described by `process`."""
+def _body(raw: bytes) -> dict:
+    """The request's JSON object (none: empty)."""
     if not raw or not raw.strip():
-        body = {}
-    else:
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError) as err:
-            raise InvalidRequest(f'request body: not valid JSON ({err})') from None
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError) as err:
+        raise InvalidRequest(f'request body: not valid JSON ({err})') from None
     if not isinstance(body, dict):
         raise InvalidRequest('request body: must be a JSON object with `inputs`')
     if _depth(body) > MAX_DEPTH:
         raise InvalidRequest(f'request body: nested deeper than {MAX_DEPTH} levels')
+    try:  # (JSON's \u escapes can write half of a UTF-16 pair, which is no character)
+        json.dumps(body, ensure_ascii=False).encode('utf-8')
+    except UnicodeEncodeError:
+        raise InvalidRequest('request body: a string holds a lone UTF-16 surrogate '
+                             '(\\ud800-\\udfff): not Unicode text') from None
+    return body
+
+
+def parse(raw: bytes, process: dict,
+          schemes: tuple[str, ...] = WEB_SCHEMES) -> ExecuteRequest:
+    """Parse and check an execute request body for the process described by `process`."""
+    body = _body(raw)
     inputs = body.get('inputs', {})
     if inputs is None:
         inputs = {}

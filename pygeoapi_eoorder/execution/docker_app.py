@@ -16,13 +16,12 @@ from .context import JobContext
 from .unit import ExecutionUnit
 from . import containers
 from .errors import ExecutionError
+from .literals import is_literal, staged_text, typed
 from .runner import ExecutionRunner
 from .paths import UnsafePathError, confine, open_nofollow, safe_name, scrub
 from .stage_out import register_stac
 from .staging import Stager
 
-LITERAL_TYPES = {'string', 'number', 'integer', 'boolean'}
-LITERAL_LIMIT = 64 * 1024  # bytes of a literal input given by reference (an environment value)
 
 
 def _literal(value: Any) -> str:
@@ -56,8 +55,8 @@ class Environment:
         if isinstance(value, dict) and 'href' in value:
             self.ctx.log.info('staging in %s from %s', input_id, value['href'])
             path = self.stager.fetch(input_id, value['href'], index)
-            if spec is not None and _is_literal(spec) and not path.is_dir():
-                return self.literal_content(input_id, path)  # (a STAC item: its catalog)
+            if spec is not None and is_literal(spec) and not path.is_dir():
+                return staged_text(self.ctx.workdir, path, input_id)  # (STAC: its catalog)
             return self.container_path(path)
         if isinstance(value, dict) and 'bbox' in value:
             return ','.join(str(v) for v in value['bbox'])
@@ -77,46 +76,11 @@ class Environment:
             else:
                 self.env[f'WPS_INPUT_{input_id}'] = self.resolve(input_id, value, 0, spec)
 
-    def literal_content(self, input_id: str, path: Path) -> str:
-        """The text of a staged literal (at most LITERAL_LIMIT bytes, no NUL)."""
-        try:
-            fd = open_nofollow(self.ctx.workdir, path.relative_to(self.ctx.workdir).as_posix())
-        except (OSError, UnsafePathError, ValueError) as err:
-            raise ExecutionError(f'input {input_id}: the referenced value cannot be read '
-                                 f'({err})') from None
-        with os.fdopen(fd, 'rb') as fh:
-            data = fh.read(LITERAL_LIMIT + 1)
-        if len(data) > LITERAL_LIMIT or b'\0' in data:
-            raise ExecutionError(f'input {input_id}: the referenced value is not a literal '
-                                 f'(more than {LITERAL_LIMIT} bytes or binary)')
-        return data.decode('utf-8', 'replace').strip()
-
     def add_outputs(self, outputs_dir: Path, output_ids: list[str]) -> None:
         """A `WPS_OUTPUT_<id>` path for each of `output_ids` (pass every declared output:
         an application may insist on writing them all)."""
         for output_id in output_ids:
             self.env[f'WPS_OUTPUT_{output_id}'] = self.container_path(outputs_dir / output_id)
-
-
-def _is_literal(spec: dict) -> bool:
-    schema = spec.get('schema') or {}
-    return (schema.get('type') in LITERAL_TYPES and 'contentMediaType' not in schema
-            and schema.get('format') not in ('binary', 'byte'))
-
-
-def _literal_value(text: str, schema: dict) -> Any:
-    text = text.strip()
-    kind = schema.get('type')
-    try:
-        if kind == 'integer':
-            return int(text)
-        if kind == 'number':
-            return float(text)
-        if kind == 'boolean':
-            return text.lower() in ('true', '1', 'yes')
-    except ValueError:
-        raise ExecutionError(f'output {text!r} is not a {kind}') from None
-    return text
 
 
 def _read_nofollow(base: Path, name: str, limit: int = 1 << 20) -> str:
@@ -157,9 +121,9 @@ def collect_outputs(ctx: JobContext, process: dict, output_ids: list[str]) -> di
         if target.is_dir() and not target.is_symlink():  # an earlier attempt's (requeued)
             shutil.rmtree(target)
         os.replace(produced, target)
-        if target.is_file() and _is_literal(spec):
-            document[output_id] = _literal_value(_read_nofollow(results_dir, output_id),
-                                                 spec.get('schema') or {})
+        if target.is_file() and is_literal(spec):
+            document[output_id] = typed(_read_nofollow(results_dir, output_id),
+                                        spec.get('schema') or {}, 'output')
             continue
         href = f"{ctx.base_url}/jobs/{ctx.job_id}/results/{output_id}"
         if target.is_dir():

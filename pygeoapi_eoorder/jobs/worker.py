@@ -15,6 +15,7 @@ from typing import Iterator
 from pygeoapi.error import GenericError
 
 from ..auth import acting_as, job_user
+from ..execution import plain_inputs
 from ..execution.context import Completion, JobContext, JobProcessor
 from . import callbacks, provenance, supervisor_control
 from .engine import JOB_FAILED
@@ -168,16 +169,22 @@ def _run(runtime: Runtime, job: dict, completion: Completion,
                 processor = manager.get_processor(job['process_id'])
             allow_internal = processor.allow_internal_requests
             processor.set_job_id(job['id'])
+            inputs = job['inputs'] or {}
             if isinstance(processor, JobProcessor):
                 processor.context = JobContext(repo, job, job_dir, log, runtime.settings,
                                                base_url, manager, runners=manager.runners,
                                                completion=completion)
+            elif plain_inputs.needs_resolving(inputs):  # (a plain processor takes values)
+                context = JobContext(repo, job, job_dir, log, runtime.settings, base_url,
+                                     manager)
+                inputs = plain_inputs.resolved(inputs, processor.metadata.get('inputs') or {},
+                                               context.workdir, context.stager)
             if subscriber.get('inProgressUri'):
                 _notify(runtime, subscriber['inProgressUri'], status_info(job, base_url),
                         allow_internal, log)
             extra = {'outputs': job['requested_outputs']} if processor.supports_outputs else {}
             with acting_as(job_user(job), manager.auth):  # its checks are its owner's
-                mimetype, outputs = processor.execute(job['inputs'] or {}, **extra)
+                mimetype, outputs = processor.execute(inputs, **extra)
             result_file, mimetype, syncing = write_result(job_dir, mimetype, outputs)
             completion.result_written()  # (while the result goes to disk)
             completion.wait_files()  # (whole before the servers may read or copy them)

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlparse
 from lxml import etree
 
 from .. import xmlsafe
+from ..errors import xml_carries
 from ..execution.paths import UnsafePathError, safe_name
 from . import describe, notify, transactions
 from .describe import Output
@@ -181,6 +182,8 @@ def _output(engine: Engine, job: dict, name: str, value, p, by_reference: bool,
     if isinstance(value, str) and not literal:
         return _inline(name, value.encode('utf-8'), p.formats[0] if p else None)
     text = json.dumps(value) if isinstance(value, bool) else str(value)
+    if not xml_carries(text):  # (e.g. control characters: XML text cannot hold them)
+        return Output(name, href=output_url(base_url, job['id'], name), mime_type='text/plain')
     return Output(name, value=text, literal=literal,
                   mime_type=None if literal else (p.formats[0] if p else 'text/plain'))
 
@@ -194,8 +197,10 @@ def _inline(name: str, content: bytes, mime: str | None) -> Output:
             pass
     if kind.startswith('text/') or kind.endswith(('json', 'xml')):
         try:
-            return Output(name, value=content.decode('utf-8'), mime_type=mime)
+            text = content.decode('utf-8')
         except UnicodeDecodeError:
-            pass
+            text = None
+        if text is not None and xml_carries(text):
+            return Output(name, value=text, mime_type=mime)
     return Output(name, value=base64.b64encode(content).decode(), mime_type=mime,
                   encoding='base64')
