@@ -88,9 +88,10 @@ def _install_error_handlers(app: Flask) -> None:
     def _http_error(err: HTTPException):
         kinds = {404: 'not-found', 405: 'method-not-allowed', 413: 'invalid-parameter',
                  415: 'unsupported-media-type'}
+        kept = {k: v for k, v in err.get_headers() if k in ('Allow', 'Retry-After')}
         return problem(err.code or 500, kinds.get(err.code, 'invalid-parameter'
                                                   if (err.code or 500) < 500 else 'server-error'),
-                       err.description or err.name)
+                       err.description or err.name, kept)  # (405: the methods it takes)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

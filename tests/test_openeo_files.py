@@ -102,6 +102,16 @@ def test_a_file_and_a_folder_of_one_name_is_the_callers_error(own):
     assert listing(own, 'bob') == {**before, 'x/y.bin': 1}
 
 
+def test_names_as_long_as_the_file_system_takes(own):
+    """A name of up to 255 bytes is stored (its upload's temporary file had a longer
+    one: 500 from 244 bytes on); a longer one is the caller's error."""
+    for length in (243, 244, 255):
+        name = 'n' * (length - 4) + '.txt'
+        assert put(own, 'bob', name, b'long').status_code == 200, length
+        assert listing(own, 'bob')[name] == 4
+    refused(put(own, 'bob', 'n' * 256, b'x'), 'FilePathInvalid')
+
+
 def test_files_are_the_personal_workspace(personal, tmp_path):
     connection = openeo.connect(f'{personal.url}/openeo/1.2/')
     connection.authenticate_basic(*as_('alice'))

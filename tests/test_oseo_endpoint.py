@@ -141,6 +141,16 @@ def test_oversized_body(server):
     assert oseo.exception(reply)[0] == 'NoApplicableCode'
 
 
+def test_a_method_oseo_does_not_take_is_an_exception_report(server):
+    for method in ('PUT', 'DELETE', 'PATCH'):
+        reply = requests.request(method, f'{server.url}/oseo', data=b'<x/>', timeout=10,
+                                 headers={'Content-Type': 'application/xml'})
+        assert reply.status_code == 405
+        assert reply.headers['Content-Type'].startswith('application/xml')
+        assert oseo.exception(reply)[0] == 'OperationNotSupported'
+        assert {'GET', 'POST'} <= {m.strip() for m in reply.headers['Allow'].split(',')}
+
+
 def test_bad_input_stores_nothing(server):
     before = requests.get(f'{server.url}/orders', timeout=10).json()['numberMatched']
     bad = oseo.submit(oseo.item('i1', 'p1', options='<Format>Jpeg2000</Format>'))

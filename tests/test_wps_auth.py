@@ -85,3 +85,25 @@ def test_only_developers_deploy(server):
     assert code(reply) == 'NotAuthorized' and reply.status_code == 403
     reply = wps(server, 'dev', body)
     assert b'UndeploymentDone>true<' in reply.content, reply.text
+
+
+def test_refusals_before_the_adapter_are_exception_reports(server):
+    """What the shared layers refuse on /wps (no credentials, wrong ones, a body of the
+    wrong media type, a method /wps does not take) is an ows:ExceptionReport of the
+    request's WPS version, with the HTTP status and headers of the refusal."""
+    anonymous = requests.get(f'{server.url}/wps', params={
+        'service': 'WPS', 'request': 'GetCapabilities'}, timeout=30)
+    assert anonymous.status_code == 401 and 'WWW-Authenticate' in anonymous.headers
+    assert code(anonymous) == 'NotAuthorized'
+    wrong = requests.get(f'{server.url}/wps', params={'service': 'WPS', 'version': '1.0.0',
+                                                      'request': 'GetCapabilities'},
+                         auth=('alice', 'not-her-password'), timeout=30)
+    assert wrong.status_code == 401
+    root = assert_valid(wrong.content, '1.0.0')
+    assert root.tag == '{http://www.opengis.net/ows/1.1}ExceptionReport'
+    media = requests.post(f'{server.url}/wps', data=b'<x/>', auth=as_('alice'), timeout=30,
+                          headers={'Content-Type': 'text/plain'})
+    assert media.status_code == 415 and code(media) == 'InvalidParameterValue'
+    method = requests.delete(f'{server.url}/wps', auth=as_('alice'), timeout=30)
+    assert method.status_code == 405 and code(method) == 'OperationNotSupported'
+    assert 'GET' in method.headers['Allow']

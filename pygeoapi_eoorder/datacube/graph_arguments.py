@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from .argument_check import checker
 from .errors import GraphError
-from .processes import description
+from .processes import OWN, description
 from .user_processes import graph_nodes
 
 
@@ -30,6 +30,40 @@ def literal_problems(graph: dict, skip: dict[str, tuple] | None = None) -> list[
             except GraphError as err:
                 problems.append(err)
     return problems
+
+
+def name_problems(graph: dict) -> list[GraphError]:
+    """Arguments a node's predefined process has no parameter for, and parameters it
+    requires (`_required`) that are not given, in the graph and its child graphs (the
+    run raised TypeError for them: a 500)."""
+    problems = []
+    for node in graph_nodes(graph):
+        spec = description(str(node.get('process_id')))
+        arguments = node.get('arguments', {})
+        if spec is None or not isinstance(arguments, dict):
+            continue
+        parameters = {p['name']: p for p in spec.get('parameters') or ()}
+        problems += [GraphError(f"{spec['id']}: no parameter {name!r}",
+                                'ProcessArgumentUnsupported')
+                     for name in arguments if name not in parameters]
+        problems += [GraphError(f"{spec['id']}: the argument {name!r} is required",
+                                'ProcessArgumentRequired')
+                     for name, parameter in parameters.items()
+                     if name not in arguments and _required(spec['id'], parameter)]
+    return problems
+
+
+def _required(process_id: str, parameter: dict) -> bool:
+    """Neither optional nor with a default; this back-end's own processes take a
+    parameter that may be null as null when it is left out (`load_collection` without a
+    `temporal_extent`, as clients write it)."""
+    if parameter.get('optional') or 'default' in parameter:
+        return False
+    if process_id not in OWN:
+        return True
+    schemas = parameter.get('schema')
+    return not any(isinstance(s, dict) and s.get('type') == 'null'
+                   for s in (schemas if isinstance(schemas, list) else [schemas]))
 
 
 def _literal(value) -> bool:

@@ -146,6 +146,9 @@ def check(graph: dict, user_processes: dict[str, dict], ogc_ids=(),
             parses(set_aside(graph, {}, dict.fromkeys(declared)))
         except GraphError as err:
             problems.append(err)
+    if not problems:
+        from .graph_arguments import name_problems
+        problems += name_problems(graph)
     return problems
 
 
@@ -188,6 +191,11 @@ def _run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
         result = parsed.to_callable(process_registry=registry)()
     except GraphError:
         raise
+    except ZeroDivisionError:  # (plain numbers; arrays give infinity, as openEO prefers)
+        raise GraphError('division by zero', 'DivisionByZero') from None
+    except RecursionError:  # (the parser walks the graph recursively)
+        raise GraphError('the process graph is nested too deep (a chain of about a '
+                         'thousand nodes or more)', 'ProcessGraphComplexity') from None
     except OpenEOException as err:
         raise GraphError(_first_line(err), type(err).__name__) from None
     except Exception as err:  # a library failing on these data: the job's error

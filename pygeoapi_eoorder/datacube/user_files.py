@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -106,7 +107,8 @@ class OwnArea:
         except (FileExistsError, NotADirectoryError):  # a file where a folder is named
             raise clash from None
         confine(self.root, *parts)  # a link placed among the folders meanwhile
-        tmp = target.with_name(f'.{target.name}.{os.getpid()}.part')
+        # (a name of its own, short: the file's may be as long as the system allows)
+        tmp = target.with_name(f'.{uuid.uuid4().hex}.part')
         try:
             with open(tmp, 'wb') as out:
                 size = copy_limited(stream, out, self.max_file, lambda: too_large(

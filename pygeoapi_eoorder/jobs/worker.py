@@ -36,6 +36,18 @@ def _level_for_jobs(level: int) -> int:
     return min(level or logging.INFO, logging.INFO)
 
 
+class OwnerFacingFormatter(logging.Formatter):
+    """A job's log is its owner's to read (openEO `/logs`, the job log link): an
+    exception in it is its type and message, not a traceback (the server's code paths)."""
+
+    def formatException(self, ei) -> str:
+        kind, value, _ = ei
+        return f'{getattr(kind, "__name__", kind)}: {value}'
+
+    def formatStack(self, stack_info: str) -> str:
+        return ''
+
+
 @contextmanager
 def job_log(path: Path, log_fd: int | None = None) -> Iterator[logging.Logger]:
     """Send logging, stdout and stderr (also of subprocesses) to the job's log file;
@@ -50,7 +62,7 @@ def job_log(path: Path, log_fd: int | None = None) -> Iterator[logging.Logger]:
     os.dup2(log_fd, 2)
     stream = open(os.dup(log_fd), 'a', encoding='utf-8')  # (the file, not opened again)
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(OwnerFacingFormatter(LOG_FORMAT))
     root = logging.getLogger()
     level = root.level
     wanted = _level_for_jobs(level)

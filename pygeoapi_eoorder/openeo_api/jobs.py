@@ -284,9 +284,10 @@ class JobViews:
         job = self.manager.wait(job['id'], self.manager.settings.jobs.sync_timeout_seconds)
         if job['status'] == 'failed':
             return _job_error(job)
-        if job['status'] != 'successful':
+        if job['status'] != 'successful':  # (nobody can fetch what it would compute)
+            self.manager.dismiss(job['id'])
             return error(408, 'Timeout', 'processing takes too long for a synchronous '
-                         'request; create a batch job (POST /jobs) instead')
+                         'request (it was stopped); create a batch job (POST /jobs) instead')
         files = self._files(job['id'])
         if len(files) != 1:
             return error(400, 'ProcessGraphInvalid', f'the graph wrote {len(files)} files; '

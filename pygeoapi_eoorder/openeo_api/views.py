@@ -14,7 +14,7 @@ from ..datacube.collections import cube_collections, stac_collection
 from ..datacube.errors import GraphError
 from ..datacube.graph_arguments import literal_problems
 from ..datacube.processes import OWN, OWN_UNCHECKED
-from ..datacube.run import check, graph_of, is_predefined, uses_other_processes
+from ..datacube.run import check, graph_of, is_predefined, parses, uses_other_processes
 from . import capabilities
 from .errors import error, json_response, not_found
 
@@ -217,6 +217,8 @@ class UserProcessViews:
             return error(400, 'PredefinedProcessExists', f'{process_graph_id!r} is a '
                          'predefined process; choose another id')
         try:
+            if isinstance(body.get('process_graph'), dict) and body['process_graph']:
+                parses(body['process_graph'])  # (a cycle, no result node: refused now)
             user_processes.put(self.settings, user.name, process_graph_id, body)
         except GraphError as err:
             return graph_error(err)

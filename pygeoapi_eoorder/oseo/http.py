@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Flask, request
 
 from ..config import ConfigError
+from ..web import ows_error, ows_refusals
 from ..ordering.delivery import Sweeper
 from ..ordering.service import OrderService
 from .downloads import download
@@ -87,6 +88,7 @@ def install(app: Flask, api, settings) -> None:
     ]
     for path, endpoint_name, methods, view in rules:
         app.add_url_rule(prefix + path, endpoint_name, view, methods=methods)
+    ows_refusals.install(app, lambda path: path == '/oseo', ows_error)
 
 
 def _xml_response(description: str) -> dict:

@@ -54,7 +54,7 @@ def is_json(mimetype: str) -> bool:
         mimetype.endswith('+json')
 
 
-def _ows_error(status: int, code: str, message: str) -> Response:
+def ows_error(status: int, code: str, message: str) -> Response:
     """An ows:ExceptionReport (the OSEO endpoint's error format)."""
     report = ows_exception_report(code, message, 'request')
     return Response(etree.tostring(report, xml_declaration=True, encoding='UTF-8'),
@@ -63,7 +63,7 @@ def _ows_error(status: int, code: str, message: str) -> Response:
 
 def refuse(status: int, message: str, oseo: bool) -> Response:
     if oseo:
-        return _ows_error(status, 'NoApplicableCode', message)
+        return ows_error(status, 'NoApplicableCode', message)
     kinds = {403: 'forbidden', 415: 'unsupported-media-type'}
     return problem(status, kinds.get(status, 'invalid-parameter'), message)
 

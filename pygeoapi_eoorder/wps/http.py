@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
+from ..web import ows_refusals
 from . import rest, soap, v1_execute
 from .errors import WpsError, response as error_response
 from .requests import V1, V2, parse_kvp, parse_xml
@@ -42,6 +43,16 @@ def _endpoint(service: WpsService) -> Response:
     return soap.wrap(parsed.soap, reply) if parsed.soap else reply
 
 
+def _render_refusal(status: int, code: str, text: str) -> Response:
+    """A refusal of the layers before the adapter (see `web.ows_refusals`) in the WPS
+    version the request names."""
+    try:
+        version = _version_hint()
+    except Exception:  # (e.g. a body over the size limit: it is not read)
+        version = V2
+    return error_response(WpsError(code, text, status=status), version)
+
+
 def install(app: Flask, api, settings) -> None:
     service = WpsService(api.manager, api.config.get('metadata') or {})
     prefix = api.urls.prefix
@@ -61,6 +72,9 @@ def install(app: Flask, api, settings) -> None:
         except WpsError as err:
             return error_response(err, V2)
 
+    wps_paths = (prefix + '/wps/status/', prefix + '/wps/jobs/')
+    ows_refusals.install(app, lambda path: path == prefix + '/wps' or path.startswith(
+        wps_paths), _render_refusal)
     app.add_url_rule(prefix + '/wps', 'eoorder.wps', endpoint, methods=['GET', 'POST'])
     app.add_url_rule(prefix + '/wps/status/<job_id>', 'eoorder.wps_status', status)
     app.add_url_rule(prefix + '/wps/jobs/<job_id>/outputs/<name>', 'eoorder.wps_output',
