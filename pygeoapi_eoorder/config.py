@@ -54,6 +54,7 @@ class JobSettings:
     lease_seconds: float
     sweep_interval_seconds: float
     result_store: str
+    memory_limit: int | str = 'auto'
     created_lifetime_seconds: float | None = None  # None: retention_seconds
 
     @property

@@ -191,6 +191,9 @@ def _run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
         result = parsed.to_callable(process_registry=registry)()
     except GraphError:
         raise
+    except MemoryError:  # (the job worker's limit, `jobs.memory_limit`)
+        raise GraphError('the graph needs more memory than a job may take on this server '
+                         '(jobs.memory_limit)', 'Internal', 500) from None
     except ZeroDivisionError:  # (plain numbers; arrays give infinity, as openEO prefers)
         raise GraphError('division by zero', 'DivisionByZero') from None
     except RecursionError:  # (the parser walks the graph recursively)

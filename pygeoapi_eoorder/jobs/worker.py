@@ -17,7 +17,7 @@ from pygeoapi.error import GenericError
 from ..auth import acting_as, job_user
 from ..execution import plain_inputs
 from ..execution.context import Completion, JobContext, JobProcessor
-from . import callbacks, provenance, supervisor_control
+from . import callbacks, memory_limit, provenance, supervisor_control
 from .engine import JOB_FAILED
 from .next_job_dir import NextJobDir
 from .repository import FAILED, SUCCESSFUL
@@ -259,6 +259,7 @@ def worker_main(runtime: Runtime, conn: Connection, supervisor_pid: int) -> None
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     runtime = runtime.after_fork()
+    memory_limit.apply(runtime.settings.jobs.memory_limit, runtime.settings.jobs.workers)
     job_process_logging()
     runtime.warm_up()  # a job arriving meanwhile waits for the imports it needs, no more
     start_syncing()  # (its thread, once: not at each job's result)
