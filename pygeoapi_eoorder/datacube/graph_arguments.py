@@ -7,6 +7,7 @@ from __future__ import annotations
 from .argument_check import checker
 from .errors import GraphError
 from .processes import OWN, description
+from .scalars import schema_types
 from .user_processes import graph_nodes
 
 
@@ -16,11 +17,7 @@ def literal_problems(graph: dict, skip: dict[str, tuple] | None = None) -> list[
     `skip`: {process id: argument names not checked}. References (`from_node`,
     `from_parameter`) and child graphs are not literal: they are left to the run."""
     problems = []
-    for node in graph_nodes(graph):
-        spec = description(str(node.get('process_id')))
-        arguments = node.get('arguments')
-        if spec is None or not isinstance(arguments, dict):
-            continue
+    for spec, arguments in _described(graph, given=None):
         check = checker(spec)
         for name, value in arguments.items():
             if name in (skip or {}).get(spec['id'], ()) or not _literal(value):
@@ -37,11 +34,7 @@ def name_problems(graph: dict) -> list[GraphError]:
     requires (`_required`) that are not given, in the graph and its child graphs (the
     run raised TypeError for them: a 500)."""
     problems = []
-    for node in graph_nodes(graph):
-        spec = description(str(node.get('process_id')))
-        arguments = node.get('arguments', {})
-        if spec is None or not isinstance(arguments, dict):
-            continue
+    for spec, arguments in _described(graph, given={}):
         parameters = {p['name']: p for p in spec.get('parameters') or ()}
         problems += [GraphError(f"{spec['id']}: no parameter {name!r}",
                                 'ProcessArgumentUnsupported')
@@ -61,9 +54,17 @@ def _required(process_id: str, parameter: dict) -> bool:
         return False
     if process_id not in OWN:
         return True
-    schemas = parameter.get('schema')
-    return not any(isinstance(s, dict) and s.get('type') == 'null'
-                   for s in (schemas if isinstance(schemas, list) else [schemas]))
+    return 'null' not in schema_types(parameter.get('schema'))
+
+
+def _described(graph: dict, given):
+    """(description, arguments) of each node of a predefined process, in the graph and its
+    child graphs; `given`: the arguments of a node that has none (None: it is skipped)."""
+    for node in graph_nodes(graph):
+        spec = description(str(node.get('process_id')))
+        arguments = node.get('arguments', given)
+        if spec is not None and isinstance(arguments, dict):
+            yield spec, arguments
 
 
 def _literal(value) -> bool:

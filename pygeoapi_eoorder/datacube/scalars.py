@@ -32,7 +32,8 @@ def _schemas(schema) -> list[dict]:
     return [s for s in (schema if isinstance(schema, list) else [schema]) if isinstance(s, dict)]
 
 
-def _types(schema) -> set[str]:
+def schema_types(schema) -> set[str]:
+    """Every JSON type a schema (or a list of alternative schemas) names."""
     found = set()
     for one in _schemas(schema):
         kind = one.get('type')
@@ -48,7 +49,7 @@ def _takes_times(schema) -> bool:
 
 def _numbers(schema) -> bool:
     """Numbers or null only (no boolean, text or object)."""
-    kinds = _types(schema)
+    kinds = schema_types(schema)
     return bool(kinds & NUMBER_TYPES) and kinds <= NUMBER_TYPES | {'null'}
 
 
@@ -77,7 +78,7 @@ def as_described(spec: dict, function):
         # as the descriptions say even where the schema names no null (normalized_difference)
         required = not parameter.get('optional')
         if _callback(schema):
-            callbacks[parameter['name']] = _types(schema) | ({'null'} if not required
+            callbacks[parameter['name']] = schema_types(schema) | ({'null'} if not required
                                                              else set())
         if required and _numbers(schema):
             numbers.add(parameter['name'])
@@ -85,7 +86,7 @@ def as_described(spec: dict, function):
             arrays.add(parameter['name'])
         if not _takes_times(schema):
             plain.add(parameter['name'])
-    returns = _types((spec.get('returns') or {}).get('schema') or {})
+    returns = schema_types((spec.get('returns') or {}).get('schema') or {})
     boolean = bool(returns) and returns <= {'boolean', 'null'}
     own = plain_values.IMPLEMENTATIONS.get(spec.get('id'))
     check = argument_check.checker(spec)
