@@ -30,6 +30,7 @@ bind = os.environ.get('EOORDER_BIND', '0.0.0.0:5000')
 worker_class = 'gthread'
 workers = _int('WEB_CONCURRENCY', min(2 * multiprocessing.cpu_count() + 1, 8))
 threads = _int('EOORDER_THREADS', 8)
+os.environ['EOORDER_WEB_THREADS'] = str(threads)  # (jobs.max_sync_waits: auto)
 # above jobs.sync_timeout_seconds (default 300): a waiting synchronous request is not killed
 timeout = _int('EOORDER_TIMEOUT', 360)
 graceful_timeout = 30

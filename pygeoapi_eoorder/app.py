@@ -30,6 +30,7 @@ from .catalogue.visibility import current_viewer
 from .components import Components
 from .errors import PROBLEM_TYPE, from_pygeoapi
 from .jobs import supervisor_control as control
+from .jobs.sync_waits import ServerBusy
 from .opensearch import http as opensearch_http
 from .openeo_api import http as openeo_http
 from .oseo import http as oseo_http
@@ -92,6 +93,10 @@ def _install_error_handlers(app: Flask) -> None:
         return problem(err.code or 500, kinds.get(err.code, 'invalid-parameter'
                                                   if (err.code or 500) < 500 else 'server-error'),
                        err.description or err.name, kept)  # (405: the methods it takes)
+
+    @app.errorhandler(ServerBusy)
+    def _busy(err: ServerBusy):  # (a synchronous request past `jobs.max_sync_waits`)
+        return problem(503, 'server-busy', str(err), {'Retry-After': str(err.retry_after)})
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -55,6 +55,7 @@ class JobSettings:
     sweep_interval_seconds: float
     result_store: str
     memory_limit: int | str = 'auto'
+    max_sync_waits: int | str = 'auto'
     created_lifetime_seconds: float | None = None  # None: retention_seconds
 
     @property

@@ -29,6 +29,7 @@ TYPES = {
     'forbidden': 'about:blank',
     'gone': 'about:blank',
     'method-not-allowed': 'about:blank',
+    'server-busy': 'about:blank',
 }
 
 # pygeoapi's own exception codes, mapped onto the types above

@@ -12,6 +12,7 @@ from gunicorn.arbiter import Arbiter
 
 from .config import ENV_BIND_URL, ENV_CONFIG, ConfigError, Settings, bind_url
 from .jobs import supervisor_control as control
+from .jobs.sync_waits import ENV_WEB_THREADS
 
 
 class Server(BaseApplication):
@@ -95,6 +96,7 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
     os.environ[ENV_CONFIG] = str(settings.config_path)
     os.environ[ENV_BIND_URL] = bind_url({}, host, port)  # links outside requests
     os.environ[control.ENV_SUPERVISOR] = 'external'
+    os.environ[ENV_WEB_THREADS] = str(threads)  # (`jobs.max_sync_waits: auto`)
     watchdog = Watchdog(settings) if settings.jobs.engine == 'local' else None
     if watchdog is None:
         _check_store(settings)

@@ -112,8 +112,10 @@ class Server:
     """An `eoorder serve` process; `kill()` is a crash (SIGKILL to its process group)."""
 
     def __init__(self, directory: Path, eoorder: dict | None = None,
-                 resources: dict | None = None):
+                 resources: dict | None = None, web: tuple[int, int] = (2, 8)):
+        """`web`: the web processes and the threads of each."""
         self.directory = directory
+        self.web = web
         self.data_dir = Path((eoorder or {}).get('data_dir', directory / 'data'))
         self.process: subprocess.Popen | None = None
         self.port = free_port()
@@ -144,7 +146,7 @@ class Server:
         log = open(self.directory / 'server.log', 'ab')
         self.process = subprocess.Popen(
             eoorder_cmd('serve', '--config', str(self.config), '--port', str(self.port),
-                        '--workers', '2', '--threads', '8'),
+                        '--workers', str(self.web[0]), '--threads', str(self.web[1])),
             stdout=log, stderr=log, env=server_env(), start_new_session=True, cwd=REPO)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

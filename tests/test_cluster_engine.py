@@ -16,9 +16,13 @@ from pygeoapi_eoorder.store import utcnow
 from tests.support.cluster import (Cluster, alive, containers_of, deploy_sleep, wait_for)
 
 
+MEMORY_LIMIT = 3 * 1024 ** 3  # each pool process's data (`jobs.memory_limit`)
+
+
 @pytest.fixture(scope='module')
 def cluster(tmp_path_factory):
-    cluster = Cluster(tmp_path_factory.mktemp('cluster'), workers=2, concurrency=1).start()
+    cluster = Cluster(tmp_path_factory.mktemp('cluster'), workers=2, concurrency=1,
+                      memory_limit=MEMORY_LIMIT).start()
     deploy_sleep(cluster.server)
     yield cluster
     cluster.stop()
@@ -107,6 +111,17 @@ def test_dismiss_stops_a_python_job_process_within_2_seconds(cluster, tmp_path):
     wait_for(lambda: not alive(pid), 2.0, what='job process stopped')
     assert time.monotonic() - started <= 2.0
     assert server.job(job_id)['status'] == 'dismissed'
+
+
+def test_job_processes_have_the_memory_limit(cluster, tmp_path):
+    job_id = cluster.server.submit('countdown', {'steps': 40, 'delay': 0.1,
+                                                 'pid_file': str(tmp_path / 'pid')})
+    pid = wait_pid(tmp_path / 'pid')
+    limits = [line.split() for line in open(f'/proc/{pid}/limits')
+              if line.startswith('Max data size')]
+    assert limits and limits[0][3:5] == [str(MEMORY_LIMIT)] * 2
+    assert requests.delete(f'{cluster.server.url}/jobs/{job_id}', timeout=10
+                           ).status_code == 200
 
 
 def _kill_worker_running(cluster, pid_file):

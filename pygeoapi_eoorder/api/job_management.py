@@ -8,6 +8,7 @@ job exists only for its owner (not even admins see it before it is started).
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from urllib.parse import urlparse
 
 from flask import Request, Response
@@ -257,17 +258,18 @@ class JobManagementRoutes:
                                       self.manager, current_user(), job['inputs'] or {})
         if refused is not None:
             return problem(refused.status, refused.type, refused.detail)
-        try:
-            started = self.manager.start(job_id)
-        except QuotaExceeded as err:
-            return quotas.refusal(err)
-        if not started:
-            return problem(LOCKED_STATUS, LOCKED, f'job {job_id} was started meanwhile')
-        if (job['details'] or {}).get(EXECUTION_MODE) == 'sync':  # created without
-            # respond-async, for a process that runs synchronously: answered when it ends
-            started = self.manager.wait(job_id, self.manager.settings.jobs.sync_timeout_seconds)
-        else:
-            started = self.manager.repo.get(job_id)
+        # created without respond-async, for a process that runs synchronously: answered
+        # when it ends (while a slot of the synchronous waits is free: else 503)
+        waits = (job['details'] or {}).get(EXECUTION_MODE) == 'sync'
+        with self.manager.sync_slot() if waits else nullcontext():
+            try:
+                started = self.manager.start(job_id)
+            except QuotaExceeded as err:
+                return quotas.refusal(err)
+            if not started:
+                return problem(LOCKED_STATUS, LOCKED, f'job {job_id} was started meanwhile')
+            started = self.manager.wait(job_id, self.manager.settings.jobs.sync_timeout_seconds
+                                        ) if waits else self.manager.repo.get(job_id)
         return _json(status_info(started, self.jobs.base_url), 200,
                      {'Location': f'{self.jobs.base_url}/jobs/{job_id}'})
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+from contextlib import nullcontext
 from datetime import datetime, timezone
 from http import HTTPStatus
 from urllib.parse import urlencode
@@ -126,19 +127,22 @@ class JobRoutes:
                                                    req.workspace)
         except workspace_choice.WorkspaceRefused as err:
             return problem(400, 'invalid-parameter', str(err))
-        try:
-            job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
-                                      response=req.response, subscriber=req.subscriber,
-                                      details=details,
-                                      owner=user.name if user else None,
-                                      owner_roles=sorted(user.roles) if user else None)
-        except QuotaExceeded as err:
-            return quotas.refusal(err)
+        with nullcontext() if is_async else self.manager.sync_slot():  # (else 503)
+            try:
+                job = self.manager.submit(process_id, req.inputs, requested_outputs=req.outputs,
+                                          response=req.response, subscriber=req.subscriber,
+                                          details=details,
+                                          owner=user.name if user else None,
+                                          owner_roles=sorted(user.roles) if user else None)
+            except QuotaExceeded as err:
+                return quotas.refusal(err)
+            if not is_async:
+                job = self.manager.wait(job['id'],
+                                        self.manager.settings.jobs.sync_timeout_seconds)
         location = {'Location': f"{self.base_url}/jobs/{job['id']}"}
         if is_async:
             return _json(status_info(job, self.base_url), 201,
                          {**location, 'Preference-Applied': 'respond-async'})
-        job = self.manager.wait(job['id'], self.manager.settings.jobs.sync_timeout_seconds)
         if job['status'] not in FINAL:
             return _json(status_info(job, self.base_url), 201, location)
         applied = {'Preference-Applied': 'wait'} if 'wait' in prefer else {}

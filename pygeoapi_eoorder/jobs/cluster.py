@@ -50,7 +50,7 @@ from sqlalchemy import select as sql_select
 
 from ..config import Settings
 from ..store import Job, Store, adopt_after_fork, utcnow
-from . import supervisor_control
+from . import memory_limit, supervisor_control
 from .celery_app import TASK, celery_app, publish
 from .engine import REQUEUED
 from .quotas import QuotaPolicy
@@ -406,14 +406,17 @@ def worker_main(settings: Settings, concurrency: int | None = None, loglevel: st
     prepare_for_jobs(runtime)
     hooks = runtime.warm_up_hooks()
 
+    workers = concurrency or settings.jobs.workers
+
     @signals.worker_process_init.connect(weak=False)
-    def _warm_up(**_):  # in each pool process, after its fork, in the background
-        _WARMING[:] = [start_warm_up(hooks, settings)]
+    def _in_pool_process(**_):  # in each pool process, after its fork
+        memory_limit.apply(settings.jobs.memory_limit, workers)  # (its jobs' data)
+        _WARMING[:] = [start_warm_up(hooks, settings)]  # (in the background)
     for engine in {runtime.manager.store.write_engine, runtime.manager.store.read_engine}:
         engine.dispose()      # no open connection is inherited by the pool processes
     _RUNTIME.clear()          # pool processes build their own after the fork
     argv = ['worker', f'--loglevel={loglevel}', '-Q', settings.jobs.queue,
-            f'--concurrency={concurrency or settings.jobs.workers}', '--pool=prefork',
+            f'--concurrency={workers}', '--pool=prefork',
             f'--hostname=eoorder-{os.getpid()}@{socket.gethostname()}',
             '--without-gossip', '--without-mingle', '--without-heartbeat']
     app.worker_main(argv)

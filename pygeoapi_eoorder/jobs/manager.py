@@ -94,6 +94,10 @@ class Manager(BaseManager):
     def wait(self, job_id: str, timeout: float) -> dict:
         return self.jobs.wait(job_id, timeout)
 
+    def sync_slot(self):
+        """Held while a synchronous request submits and waits (ServerBusy if none)."""
+        return self.jobs.sync_waits.slot()
+
     def wants_async(self, process_id: str, prefer: str | None) -> bool:
         return self.jobs.wants_async(process_id, prefer)
 
@@ -169,12 +173,15 @@ class Manager(BaseManager):
             sub = {'successUri': subscriber.success_uri,
                    'inProgressUri': subscriber.in_progress_uri,
                    'failedUri': subscriber.failed_uri}
-        job = self.submit(process_id, data_dict, requested_outputs=requested_outputs,
-                          response=requested_response or 'raw', subscriber=sub)
         if self.wants_async(process_id, mode):
+            job = self.submit(process_id, data_dict, requested_outputs=requested_outputs,
+                              response=requested_response or 'raw', subscriber=sub)
             headers = {'Preference-Applied': RequestedProcessExecutionMode.respond_async.value}
             return job['id'], 'application/json', None, JobStatus.accepted, headers
-        job = self.wait(job['id'], self.settings.jobs.sync_timeout_seconds)
+        with self.sync_slot():
+            job = self.submit(process_id, data_dict, requested_outputs=requested_outputs,
+                              response=requested_response or 'raw', subscriber=sub)
+            job = self.wait(job['id'], self.settings.jobs.sync_timeout_seconds)
         status = JobStatus(job['status']) if job['status'] != ACCEPTED else JobStatus.accepted
         if job['status'] == 'successful':
             mimetype, outputs = self.result(job['id'])

@@ -23,6 +23,7 @@ from .quotas import QuotaService
 from .repository import ACCEPTED, CREATED, FINAL, JobRepository
 from .result_store import ResultStore
 from .results import decode
+from .sync_waits import SyncWaits
 
 SYNC = 'sync-execute'
 
@@ -32,8 +33,9 @@ class JobService:
 
     def __init__(self, repo: JobRepository, processes: ProcessCatalogue,
                  dispatcher: Dispatcher, results: ResultStore, engine: JobEngine,
-                 quotas: QuotaService | None = None):
+                 quotas: QuotaService | None = None, sync_waits: SyncWaits | None = None):
         self.repo = repo
+        self.sync_waits = sync_waits or SyncWaits(None)
         self.quotas = quotas
         self.processes = processes
         self.dispatcher = dispatcher

@@ -20,13 +20,14 @@ from ..execution.runner import ExecutionRunner
 from ..processes.catalogue import ProcessCatalogue
 from ..processes.registry import ProcessRegistry
 from ..store import Store, get_store
-from . import dispatch, result_store
+from . import dispatch, result_store, sync_waits
 from .dispatch import Dispatcher
 from .engine import JobEngine
 from .quotas import QuotaPolicy, QuotaService
 from .repository import JobRepository
 from .result_store import ResultStore
 from .service import JobService
+from .sync_waits import SyncWaits
 
 _SHARED: dict[tuple, 'JobServices'] = {}
 _SHARED_LOCK = threading.Lock()
@@ -64,7 +65,8 @@ class JobServices:
     @cached_property
     def jobs(self) -> JobService:
         return JobService(self.repo, self.processes, self.dispatcher, self.results,
-                          self.engine, self.quotas)
+                          self.engine, self.quotas, SyncWaits(sync_waits.limit_of(
+                              self.settings.jobs.max_sync_waits)))
 
     @cached_property
     def quotas(self) -> QuotaService:

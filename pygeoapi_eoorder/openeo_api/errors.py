@@ -21,7 +21,7 @@ def not_found(what: str, code: str = 'NotFound') -> Response:
 
 CODES_BY_STATUS = {400: 'BadRequest', 401: 'AuthenticationRequired', 403: 'PermissionsInsufficient',
                    404: 'NotFound', 405: 'MethodNotAllowed', 413: 'PayloadTooLarge',
-                   415: 'ContentTypeInvalid', 429: 'TooManyRequests'}
+                   415: 'ContentTypeInvalid', 429: 'TooManyRequests', 503: 'ServiceUnavailable'}
 
 
 def from_problem(response: Response) -> Response:

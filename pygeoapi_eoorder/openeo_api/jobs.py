@@ -278,10 +278,11 @@ class JobViews:
 
     def result(self):
         """POST /result: the graph run as a job of the engine, answered when it ends."""
-        job, refusal = self._submit(SYNC)
-        if refusal:
-            return refusal
-        job = self.manager.wait(job['id'], self.manager.settings.jobs.sync_timeout_seconds)
+        with self.manager.sync_slot():  # (none free: 503, before anything is queued)
+            job, refusal = self._submit(SYNC)
+            if refusal:
+                return refusal
+            job = self.manager.wait(job['id'], self.manager.settings.jobs.sync_timeout_seconds)
         if job['status'] == 'failed':
             return _job_error(job)
         if job['status'] != 'successful':  # (nobody can fetch what it would compute)

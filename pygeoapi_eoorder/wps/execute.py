@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from contextlib import ExitStack
 from urllib.parse import quote, urlparse
 
 from lxml import etree
@@ -104,8 +105,11 @@ def is_async(engine: Engine, process: dict, request: WpsRequest) -> bool:
     return request.mode == 'async'
 
 
-def start(engine: Engine, request: WpsRequest) -> tuple[dict, dict, bool]:
-    """Check and submit an Execute request: (process, job, asynchronous)."""
+def start(engine: Engine, request: WpsRequest, waiting: ExitStack
+          ) -> tuple[dict, dict, bool]:
+    """Check and submit an Execute request: (process, job, asynchronous); a synchronous
+    one first takes a slot of the synchronous waits, held until `waiting` closes
+    (ServerBusy if none is free)."""
     if not request.identifiers:
         raise WpsError('MissingParameterValue', 'ows:Identifier missing', 'Identifier')
     process = engine.describe(request.identifiers[0])
@@ -115,6 +119,8 @@ def start(engine: Engine, request: WpsRequest) -> tuple[dict, dict, bool]:
     handlers = notify.checked_handlers(engine.notifier(),
                                        notify.handler_uris(request.extension), asynchronous,
                                        engine.allows_internal(process['id']))
+    if not asynchronous:
+        waiting.enter_context(engine.manager.sync_slot())
     job = engine.submit(process['id'], inputs,
                         transactions.internal_outputs(process['id'], outputs), request.response,
                         handlers=handlers)

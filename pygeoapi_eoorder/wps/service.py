@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 
 from flask import Response
 from lxml import etree
@@ -85,9 +86,10 @@ class WpsService:
     def _Execute(self, request: WpsRequest) -> Response:
         if request.version == V1:
             return v1_execute.execute_v1(self, request)
-        process, job, asynchronous = execute.start(self.engine, request)
-        if not asynchronous:
-            job = self.engine.wait(job['id'])
+        with ExitStack() as waiting:
+            process, job, asynchronous = execute.start(self.engine, request, waiting)
+            if not asynchronous:
+                job = self.engine.wait(job['id'])
         if job['status'] not in FINAL:
             return self._status(job)
         return self._result(job, process, request.response)
@@ -121,8 +123,9 @@ class WpsService:
 
     def transaction(self, process_id: str, inputs: dict) -> Response:
         """Run DeployProcess or UndeployProcess as the caller's job; its XML result."""
-        job = self.engine.submit(process_id, inputs, None, 'document')
-        job = self.engine.wait(job['id'])
+        with self.engine.manager.sync_slot():
+            job = self.engine.submit(process_id, inputs, None, 'document')
+            job = self.engine.wait(job['id'])
         if job['status'] != 'successful':
             raise self.failure(job) if job['status'] == 'failed' else WpsError(
                 'NoApplicableCode', f"job {job['id']} is {job['status']}", status=500)

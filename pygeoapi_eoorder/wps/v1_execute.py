@@ -4,6 +4,7 @@ location while a stored execution runs), RawDataOutput, lineage."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -131,9 +132,10 @@ def document(service, job: dict, process: dict, lineage: bool,
 def execute_v1(service, request: WpsRequest) -> Response:
     """Execute: answered when the job ends unless stored with status updates."""
     request.mode = 'async' if request.store and request.status else 'auto'
-    process, job, asynchronous = execute.start(service.engine, request)
-    if not asynchronous:
-        job = service.engine.wait(job['id'])
+    with ExitStack() as waiting:
+        process, job, asynchronous = execute.start(service.engine, request, waiting)
+        if not asynchronous:
+            job = service.engine.wait(job['id'])
     if request.response == 'raw':
         if job['status'] not in FINAL:
             raise WpsError('NoApplicableCode', f"job {job['id']} did not end in time; "
