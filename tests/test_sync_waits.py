@@ -12,7 +12,6 @@ import time
 import pytest
 import requests
 import yaml
-from lxml import etree
 
 from pygeoapi_eoorder.jobs import sync_waits
 from tests.support.wps_schemas import assert_valid

@@ -19,9 +19,10 @@ def not_found(what: str, code: str = 'NotFound') -> Response:
     return error(404, code, f'{what} does not exist')
 
 
-CODES_BY_STATUS = {400: 'BadRequest', 401: 'AuthenticationRequired', 403: 'PermissionsInsufficient',
-                   404: 'NotFound', 405: 'MethodNotAllowed', 413: 'PayloadTooLarge',
-                   415: 'ContentTypeInvalid', 429: 'TooManyRequests', 503: 'ServiceUnavailable'}
+CODES_BY_STATUS = {400: 'BadRequest', 401: 'AuthenticationRequired',
+                   403: 'PermissionsInsufficient', 404: 'NotFound', 405: 'MethodNotAllowed',
+                   413: 'PayloadTooLarge', 415: 'ContentTypeInvalid', 429: 'TooManyRequests',
+                   503: 'ServiceUnavailable'}
 
 
 def from_problem(response: Response) -> Response:
