@@ -5,11 +5,13 @@ rules (allowed file roots, the egress policy) like a container's inputs."""
 
 import requests
 
-HELLO = {'hello-world': {'type': 'process', 'processor': {'name': 'HelloWorld'}}}
+HELLO = {'hello-world': {'type': 'process', 'processor': {'name': 'HelloWorld'}},
+         'link-echo': {'type': 'process',
+                       'processor': {'name': 'tests.support.processes.LinkEcho'}}}
 
 
-def result_of(server, inputs: dict) -> tuple[dict, str]:
-    job_id = server.submit('hello-world', inputs)
+def result_of(server, inputs: dict, process: str = 'hello-world') -> tuple[dict, str]:
+    job_id = server.submit(process, inputs)
     job = server.wait_for(job_id)
     reply = requests.get(f'{server.url}/jobs/{job_id}/results', timeout=10)
     return job, reply.text
@@ -35,3 +37,9 @@ def test_qualified_and_referenced_inputs_reach_the_processor_as_values(make_serv
         assert job['status'] == 'failed', job
         assert 'top secret' not in answer and 'top secret' not in job['message']
         assert why in job['message'], job['message']
+    # an input whose schema is a link object is the processor's to read: passed as it is
+    link = {'href': (tmp_path / 'secret.txt').as_uri(), 'rel': 'data'}
+    job, answer = result_of(server, {'link': link}, 'link-echo')
+    assert job['status'] == 'successful', job
+    assert requests.get(f"{server.url}/jobs/{job['jobID']}/results",
+                        timeout=10).json()['value'] == link

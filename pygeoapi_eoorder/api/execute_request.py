@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import jsonschema
 
+from ..execution.occurrences import is_repeated
 from ..execution.paths import UnsafePathError, safe_name
 from ..notifications.addresses import WEB_SCHEMES, NotificationRefused, mail_address
 
@@ -106,8 +107,7 @@ def _check_inputs(inputs: dict, declared: dict) -> None:
                 raise InvalidRequest(f'inputs.{name}: missing (the process requires it)')
             continue
         value = inputs[name]
-        array_schema = isinstance(schema, dict) and schema.get('type') == 'array'
-        if isinstance(value, list) and not array_schema:
+        if is_repeated(value, spec):
             if max_occurs != 'unbounded' and len(value) > int(max_occurs):
                 raise InvalidRequest(f'inputs.{name}: {len(value)} values given, at most '
                                      f'{max_occurs} allowed')

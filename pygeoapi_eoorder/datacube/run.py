@@ -194,8 +194,6 @@ def _run(graph: dict, env: RunEnv, user_processes: dict[str, dict]):
     except MemoryError:  # (the job worker's limit, `jobs.memory_limit`)
         raise GraphError('the graph needs more memory than a job may take on this server '
                          '(jobs.memory_limit)', 'Internal', 500) from None
-    except ZeroDivisionError:  # (plain numbers; arrays give infinity, as openEO prefers)
-        raise GraphError('division by zero', 'DivisionByZero') from None
     except RecursionError:  # (the parser walks the graph recursively)
         raise GraphError('the process graph is nested too deep (a chain of about a '
                          'thousand nodes or more)', 'ProcessGraphComplexity') from None

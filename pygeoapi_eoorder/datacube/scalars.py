@@ -116,7 +116,12 @@ def as_described(spec: dict, function):
             bound.arguments[name] = value
         if own is not None and all(map(plain_values.is_plain, bound.arguments.values())):
             return own(**bound.arguments)
-        result = _call(function, signature, bound.arguments)
+        try:
+            result = _call(function, signature, bound.arguments)
+        except ZeroDivisionError:  # Python's on plain numbers (arrays give infinity)
+            if not all(map(plain_values.is_plain, bound.arguments.values())):
+                raise
+            raise GraphError(f"{spec.get('id')}: division by zero", 'DivisionByZero') from None
         return _boolean(result) if boolean else result
     return call
 

@@ -68,6 +68,22 @@ class Completion:
                 pass
 
 
+def job_stager(settings: Settings, workdir: Path, file_roots: list[str] = (),
+               openers: dict | None = None, own_urls=None) -> Stager:
+    """A stager of a job's inputs into `workdir`/inputs: from the configured file roots
+    (and `file_roots`), under the egress policy and size limit, s3 from the configured
+    sources unless `openers` has its own."""
+    openers = dict(openers or {})
+    if 's3' not in openers:  # (a processor's own s3 reader reads these sources too)
+        sources = S3Sources.from_settings(settings)
+        if sources is not None:
+            openers['s3'] = sources.open
+    stage_in = settings.block['execution']['stage_in']
+    return Stager(workdir / 'inputs', [*stage_in['allowed_file_roots'], *file_roots],
+                  policy=policy_from_settings(settings.block.get('egress')),
+                  max_bytes=stage_in.get('max_bytes'), openers=openers, own_urls=own_urls)
+
+
 class JobContext:
     """Handed to a :class:`JobProcessor` before it executes."""
 
@@ -89,27 +105,15 @@ class JobContext:
         self.workdir = job_dir / 'work'
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = logger
-        self.file_roots: list[str] = []  # more places file:// inputs may come from
+        # more places file:// inputs may come from (an order item's staged product)
+        self.file_roots: list[str] = []
         self.openers: dict = {}  # more URL schemes stage-in reads (see `Stager`)
         self.own_urls = None  # this server's URLs stage-in reads itself (see `Stager`)
 
-    def stage_in_roots(self) -> list[str]:
-        """Where file:// inputs may be staged in from: the configured roots, and what this
-        job's caller handed it (an order item's staged product)."""
-        return [*self.settings.block['execution']['stage_in']['allowed_file_roots'],
-                *self.file_roots]
-
     def stager(self) -> Stager:
         """A stager for this job's inputs: its file roots and the configured egress policy."""
-        openers = dict(self.openers)
-        if 's3' not in openers:  # (a processor's own s3 reader reads these sources too)
-            sources = S3Sources.from_settings(self.settings)
-            if sources is not None:
-                openers['s3'] = sources.open
-        return Stager(self.workdir / 'inputs', self.stage_in_roots(),
-                      policy=policy_from_settings(self.settings.block.get('egress')),
-                      max_bytes=self.settings.block['execution']['stage_in'].get('max_bytes'),
-                      openers=openers, own_urls=self.own_urls)
+        return job_stager(self.settings, self.workdir, self.file_roots, self.openers,
+                          self.own_urls)
 
     def runner(self, kind: str):
         """The execution runner of units of `kind` (an `ExecutionRunner`)."""

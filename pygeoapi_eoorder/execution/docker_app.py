@@ -17,6 +17,7 @@ from .unit import ExecutionUnit
 from . import containers
 from .errors import ExecutionError
 from .literals import is_literal, staged_text, typed
+from .occurrences import is_repeated
 from .runner import ExecutionRunner
 from .paths import UnsafePathError, confine, open_nofollow, safe_name, scrub
 from .stage_out import register_stac
@@ -30,10 +31,6 @@ def _literal(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
-
-
-def _is_array_schema(spec: dict) -> bool:
-    return (spec.get('schema') or {}).get('type') == 'array'
 
 
 class Environment:
@@ -68,7 +65,7 @@ class Environment:
         declared = self.process.get('inputs') or {}
         for input_id, value in data.items():
             spec = declared.get(input_id) or {}
-            if isinstance(value, list) and not _is_array_schema(spec):
+            if is_repeated(value, spec):
                 for index, item in enumerate(value, 1):
                     self.env[f'WPS_INPUT_{input_id}_{index}'] = self.resolve(input_id, item,
                                                                              index, spec)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .literals import is_literal, staged_text, typed
+from .occurrences import is_repeated
 from .staging import Stager
 
 QUALIFIED_KEYS = {'value', 'mediaType', 'encoding', 'schema'}
@@ -26,6 +27,15 @@ def _wrapped(value) -> bool:
                                         and set(value) <= QUALIFIED_KEYS)
 
 
+def _takes_links(spec: dict) -> bool:
+    """An input whose schema is itself an object with an `href` (a link the processor
+    reads as it is)."""
+    schema = spec.get('schema') or {}
+    return isinstance(schema, dict) and (
+        'href' in (schema.get('properties') or {})
+        or str(schema.get('$ref', '')).rsplit('/', 1)[-1] in ('link.yaml', 'link.json'))
+
+
 def resolved(inputs: dict, declared: dict, workdir: Path,
              stager: Callable[[], Stager]) -> dict:
     """The inputs as the processor takes them (see the module); `declared`: the process's
@@ -33,7 +43,7 @@ def resolved(inputs: dict, declared: dict, workdir: Path,
     made: list[Stager] = []
 
     def one(input_id: str, value, index: int, spec: dict):
-        if not _wrapped(value):
+        if not _wrapped(value) or _takes_links(spec):
             return value
         if 'href' not in value:
             return value['value']
@@ -48,8 +58,7 @@ def resolved(inputs: dict, declared: dict, workdir: Path,
     result = {}
     for input_id, value in inputs.items():
         spec = declared.get(input_id) or {}
-        listed = isinstance(value, list) and (spec.get('schema') or {}).get('type') != 'array'
         result[input_id] = [one(input_id, item, index, spec)
-                            for index, item in enumerate(value, 1)] if listed \
-            else one(input_id, value, 0, spec)
+                            for index, item in enumerate(value, 1)] \
+            if is_repeated(value, spec) else one(input_id, value, 0, spec)
     return result

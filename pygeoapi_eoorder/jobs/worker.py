@@ -16,7 +16,7 @@ from pygeoapi.error import GenericError
 
 from ..auth import acting_as, job_user
 from ..execution import plain_inputs
-from ..execution.context import Completion, JobContext, JobProcessor
+from ..execution.context import Completion, JobContext, JobProcessor, job_stager
 from . import callbacks, memory_limit, provenance, supervisor_control
 from .engine import JOB_FAILED
 from .next_job_dir import NextJobDir
@@ -187,10 +187,10 @@ def _run(runtime: Runtime, job: dict, completion: Completion,
                                                base_url, manager, runners=manager.runners,
                                                completion=completion)
             elif plain_inputs.needs_resolving(inputs):  # (a plain processor takes values)
-                context = JobContext(repo, job, job_dir, log, runtime.settings, base_url,
-                                     manager)
+                workdir = job_dir / 'work'
                 inputs = plain_inputs.resolved(inputs, processor.metadata.get('inputs') or {},
-                                               context.workdir, context.stager)
+                                               workdir, lambda: job_stager(runtime.settings,
+                                                                           workdir))
             if subscriber.get('inProgressUri'):
                 _notify(runtime, subscriber['inProgressUri'], status_info(job, base_url),
                         allow_internal, log)

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..egress import policy_from_settings
+from ..execution.context import job_stager
 from ..execution.errors import ExecutionError
 from ..execution.paths import UnsafePathError
-from ..execution.staging import Stager
 from .catalogue_lookup import product_href
 from .packaging import copy_regular, package
 
@@ -97,10 +96,7 @@ class DefaultItemProcessor(ItemProcessor):
         if not href:
             raise ItemProcessingError(f'product {work.identifier!r} not found in the '
                                       'catalogue and its collection has no enclosure template')
-        stage_in = work.settings.block['execution']['stage_in']
-        stager = Stager(work.workdir / 'inputs', stage_in['allowed_file_roots'],
-                        policy=policy_from_settings(work.settings.block.get('egress')),
-                        max_bytes=stage_in.get('max_bytes'))
+        stager = job_stager(work.settings, work.workdir)
         work.log.info('staging in %s', href)
         try:
             path = stager.fetch('product', href)

@@ -3,7 +3,7 @@
 import os
 import time
 
-from pygeoapi.process.base import ProcessorExecuteError
+from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
 from pygeoapi_eoorder.jobs import JobProcessor
 
@@ -178,3 +178,20 @@ class LeavesGarbage(JobProcessor):
         import gc
         Garbage(data['marker'])
         return 'application/json', list(gc.get_threshold())
+
+
+class LinkEcho(BaseProcessor):
+    """A plain pygeoapi processor whose input is itself a link object: it answers the
+    link it got."""
+
+    def __init__(self, processor_def):
+        super().__init__(processor_def, {
+            'version': '1.0.0', 'id': 'link-echo', 'title': 'link-echo',
+            'description': 'answers its link input', 'jobControlOptions': ['async-execute'],
+            'inputs': {'link': {'title': 'a link', 'schema': {
+                'type': 'object', 'required': ['href'],
+                'properties': {'href': {'type': 'string'}, 'rel': {'type': 'string'}}}}},
+            'outputs': {'link': {'title': 'the link', 'schema': {'type': 'object'}}}})
+
+    def execute(self, data, outputs=None):
+        return 'application/json', {'id': 'link', 'value': data.get('link')}
