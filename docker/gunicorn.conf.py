@@ -27,7 +27,7 @@ def _int(name: str, default: int) -> int:
 bind = os.environ.get('EOORDER_BIND', '0.0.0.0:5000')
 # gthread: a synchronous execution holds its request until the job ends or is turned into
 # an asynchronous one (jobs.sync_timeout_seconds), so threads, not processes, wait for it
-worker_class = 'gthread'
+worker_class = 'pygeoapi_eoorder.web.gunicorn_worker.Worker'  # gthread, errors as problem+json
 workers = _int('WEB_CONCURRENCY', min(2 * multiprocessing.cpu_count() + 1, 8))
 threads = _int('EOORDER_THREADS', 8)
 os.environ['EOORDER_WEB_THREADS'] = str(threads)  # (jobs.max_sync_waits: auto)

@@ -104,7 +104,10 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
         watchdog.start()
     options = {
         'bind': f'{host}:{port}', 'workers': workers, 'threads': threads,
-        'worker_class': 'gthread', 'timeout': 0, 'graceful_timeout': 10,
+        'worker_class': 'pygeoapi_eoorder.web.gunicorn_worker.Worker',  # (gthread)
+        'timeout': 0, 'graceful_timeout': 10,
+        # a request line of up to 8 KiB (GET filters of catalogue searches; the default 4)
+        'limit_request_line': 8190,
         # idle keep-alive connections live 5 s (gunicorn's default, 2 s, races clients that
         # reuse one after a 2 s pause, e.g. stac-api-validator's transaction steps: reset)
         'keepalive': 5,

@@ -1,5 +1,8 @@
 """Bad requests get OGC problem+json with the right status and type, and lose nothing."""
 
+import http.client
+import json
+import socket
 import sqlite3
 
 import pytest
@@ -98,3 +101,33 @@ def test_empty_body_runs_with_defaults(server):
     reply = post(server, EXECUTE, b'')
     assert reply.status_code == 201
     assert server.wait_for(reply.json()['jobID'])['status'] == 'successful'
+
+
+def raw(server, request: bytes) -> tuple[int, dict, bytes]:
+    """Send `request` as it is; the status, headers and body of the answer."""
+    with socket.create_connection(('127.0.0.1', server.port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = http.client.HTTPResponse(sock)
+        answer.begin()
+        return answer.status, dict(answer.getheaders()), answer.read()
+
+
+@pytest.mark.parametrize('request_bytes, status', [
+    (b'GET /collections?q=' + b'x' * 9000 + b' HTTP/1.1\r\nHost: h\r\n\r\n', 414),
+    (b'GET / HTTP/1.1\r\nHost: h\r\nBad Header: x\r\n\r\n', 400),
+    (b'GET / HTTP/1.1\r\nHost: h\r\n' + b''.join(b'X-%d: y\r\n' % i for i in range(120))
+     + b'\r\n', 431),
+    (b'GET / HTTP/9.9\r\nHost: h\r\n\r\n', 400),
+])
+def test_requests_the_web_server_cannot_read_are_problems_too(server, request_bytes, status):
+    """Refused by the web server before the app (gunicorn): problem+json, not a page."""
+    answered, headers, body = raw(server, request_bytes)
+    assert answered == status, body
+    assert headers['Content-Type'] == PROBLEM
+    problem = json.loads(body)
+    assert problem['status'] == status and problem['detail'] and problem['title']
+
+
+def test_a_request_line_of_8_kib_is_read(server):
+    reply = requests.get(f'{server.url}/collections', params={'q': 'x' * 7000}, timeout=10)
+    assert reply.status_code == 200, reply.text[:300]
