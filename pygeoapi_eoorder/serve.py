@@ -24,7 +24,8 @@ class Server(BaseApplication):
 
     def load_config(self):
         for key, value in self.options.items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # (a setting of a newer gunicorn: left out)
+                self.cfg.set(key, value)
 
     def load(self):
         from .app import create_app
@@ -115,6 +116,8 @@ def run(settings: Settings, host: str, port: int, workers: int, threads: int) ->
         'access_log_format': '%(h)s "%(r)s" %(s)s %(b)s %(M)sms',
         # X-Forwarded-* are the app's to honour (web.trusted_proxies), not gunicorn's
         'forwarded_allow_ips': '', 'secure_scheme_headers': {},
+        # no control socket (gunicorn >= 25: one path per user, shared by every server)
+        'control_socket_disable': True,
     }
     try:
         Server(options).run()

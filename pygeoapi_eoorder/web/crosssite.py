@@ -74,6 +74,8 @@ def check_media_type(request, xml_only: bool) -> Refusal | None:
                             f'XML document as {", ".join(sorted(XML_TYPES))}')
     if kind in SIMPLE_TYPES:
         return Refusal(415, f'Content-Type {kind or "(none)"!r} is not accepted for '
-                            f'{request.method}: send the body with its own media type '
-                            '(e.g. application/json)')
+                            f'{request.method} (a type any web page may send: refused '
+                            'against cross-site requests): send the body with its own '
+                            'media type (e.g. application/json; a file: its type or '
+                            'application/octet-stream)')
     return None
