@@ -342,12 +342,22 @@ def parse_json(document: str | dict) -> ast.Node:
             return ast.Include(not data)
         if not isinstance(data, dict):
             raise CQLError('a CQL2 JSON filter is an object or a boolean')
-        return condition(check_geometries(_json_nodes(balanced(_parse_json(
-            _json_fixes(data))))))
+        return condition(check_geometries(_named(_json_nodes(balanced(_parse_json(
+            _json_fixes(data)))))))
     except CQLError:
         raise
     except Exception as err:
         raise CQLError(_short(err)) from None
+
+
+def _named(tree):
+    """The tree, if each of its properties is named by a string (CQL2 JSON's
+    `{"property": ...}` can hold any JSON value)."""
+    for part in parts(tree):
+        if isinstance(part, ast.Attribute) and not isinstance(part.name, str):
+            raise CQLError('a property is named by a string: {"property": "name"}, not '
+                           f'{json.dumps(part.name)[:80]}')
+    return tree
 
 
 def condition(node):

@@ -93,8 +93,13 @@ def bbox_node(numbers: list[float]) -> ast.Node:
     return ast.GeometryIntersects(ast.Attribute(GEOMETRY), values.Geometry(polygon))
 
 
+MAX_Q_WORDS = 100  # words of a `q` in all (each is a LIKE of the text of every record)
+
+
 def q_node(text: str) -> ast.Node:
     """`q`: comma-separated alternatives (OR), each a set of words that must all appear."""
+    if len(text.replace(',', ' ').split()) > MAX_Q_WORDS:
+        raise QueryError(f'q: at most {MAX_Q_WORDS} words (a longer search is a filter)')
     alternatives = []
     for alternative in text.split(','):
         words = [w for w in alternative.lower().split() if w]

@@ -17,7 +17,7 @@ from werkzeug.datastructures import Headers
 
 from .. import nesting
 from ..errors import ows_exception_report
-from . import crosssite, headers, links
+from . import crosssite, headers, json_body, links
 from .problem import problem
 
 LOGGER = logging.getLogger(__name__)
@@ -91,9 +91,11 @@ def install(app: Flask, settings, prefix: str = '', base_url: str = '') -> None:
             if refusal:
                 return refuse(refusal.status, refusal.message, oseo)
         if crosssite.has_body(request) and is_json(request.mimetype or ''):
+            body = request.get_data(cache=True)
             try:
-                nesting.check_json_depth(request.get_data(cache=True), max_depth)
-            except nesting.TooDeep as err:
+                json_body.check_text(body)
+                nesting.check_json_depth(body, max_depth)
+            except (json_body.NotText, nesting.TooDeep) as err:
                 return refuse(400, f'request body: {err}', oseo)
         return None
 
