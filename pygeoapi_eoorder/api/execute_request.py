@@ -8,8 +8,10 @@ from urllib.parse import urlparse
 
 import jsonschema
 
+from .. import nesting
 from ..execution.occurrences import is_repeated
 from ..execution.paths import UnsafePathError, safe_name
+from ..web import json_body
 from ..notifications.addresses import WEB_SCHEMES, NotificationRefused, mail_address
 
 MAX_DEPTH = 64
@@ -26,16 +28,6 @@ class ExecuteRequest:
     response: str
     subscriber: dict | None
     workspace: str | None = None  # extension: the caller's workspace for the results
-
-
-def _depth(value, level: int = 0) -> int:
-    if level > MAX_DEPTH:
-        return level
-    if isinstance(value, dict):
-        return max([_depth(v, level + 1) for v in value.values()] or [level + 1])
-    if isinstance(value, list):
-        return max([_depth(v, level + 1) for v in value] or [level + 1])
-    return level
 
 
 def _is_url(value) -> bool:
@@ -124,19 +116,16 @@ def _body(raw: bytes) -> dict:
     """The request's JSON object (none: empty)."""
     if not raw or not raw.strip():
         return {}
-    try:
+    try:  # (checked by the app for JSON media types; a body may come untyped)
+        json_body.check_text(raw)
+        nesting.check_json_depth(raw, MAX_DEPTH)
         body = json.loads(raw)
-    except (ValueError, RecursionError) as err:
+    except (json_body.NotText, nesting.TooDeep) as err:
+        raise InvalidRequest(f'request body: {err}') from None
+    except ValueError as err:
         raise InvalidRequest(f'request body: not valid JSON ({err})') from None
     if not isinstance(body, dict):
         raise InvalidRequest('request body: must be a JSON object with `inputs`')
-    if _depth(body) > MAX_DEPTH:
-        raise InvalidRequest(f'request body: nested deeper than {MAX_DEPTH} levels')
-    try:  # (JSON's \u escapes can write half of a UTF-16 pair, which is no character)
-        json.dumps(body, ensure_ascii=False).encode('utf-8')
-    except UnicodeEncodeError:
-        raise InvalidRequest('request body: a string holds a lone UTF-16 surrogate '
-                             '(\\ud800-\\udfff): not Unicode text') from None
     return body
 
 
