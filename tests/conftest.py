@@ -217,6 +217,16 @@ class Server:
             time.sleep(0.05)
 
 
+def embedded_default(directory: Path, resources: dict | None = None,
+                     web: tuple[int, int] = (2, 8), **blocks) -> Server:
+    """A server (not started) on the embedded default (config/local.yml: demo products,
+    ordering, openEO) with its data in `directory`; `blocks` replace keys of its eoorder
+    block, `resources` join its resources."""
+    local = yaml.safe_load(LOCAL_CONFIG.read_text())
+    block = {**local['eoorder'], 'data_dir': str(directory / 'data'), **blocks}
+    return Server(directory, block, {**local['resources'], **(resources or {})}, web)
+
+
 @pytest.fixture
 def make_server(tmp_path):
     """Start servers with custom eoorder blocks; all are stopped at the end of the test."""

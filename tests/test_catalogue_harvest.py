@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from pygeoapi_eoorder.catalogue.repository import RecordRepository
-from tests.conftest import REPO, Server, server_env
+from tests.conftest import REPO, Server, embedded_default, server_env
 from tests.support.catalogue import eo_record, make_catalog, records_resource
 from tests.support.catalogue_stac import StacServer, stac_item
 from tests.support.egress import allow_loopback_args
@@ -253,14 +253,7 @@ def test_stac_harvest_keeps_every_instrument_and_keyword(stac_api, store):
 @pytest.fixture(scope='module')
 def demo_source(tmp_path_factory):
     """The embedded default configuration, demo products included."""
-    import copy
-
-    import yaml
-    local = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
-    directory = tmp_path_factory.mktemp('harvest-demo')
-    block = copy.deepcopy(local['eoorder'])
-    block['data_dir'] = str(directory / 'data')
-    server = Server(directory, block, local['resources']).start()
+    server = embedded_default(tmp_path_factory.mktemp('harvest-demo')).start()
     yield server
     server.stop()
 

@@ -5,26 +5,20 @@ free-text search of more words than a query may hold. Each was a 500."""
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 import requests
-import yaml
 
-from .conftest import REPO, Server
+from .conftest import embedded_default
 
-LOCAL = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
 PROBLEM = 'application/problem+json'
 LONE = b'{"op": "=", "args": [{"property": "title"}, "\\ud800"]}'
 
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    directory = tmp_path_factory.mktemp('request-text')
-    block = copy.deepcopy(LOCAL['eoorder'])
-    block['data_dir'] = str(directory / 'data')
-    running = Server(directory, block, LOCAL['resources']).start()
+    running = embedded_default(tmp_path_factory.mktemp('request-text')).start()
     yield running
     running.stop()
 

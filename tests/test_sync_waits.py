@@ -5,20 +5,17 @@ server goes on answering everything else."""
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 
 import pytest
 import requests
-import yaml
 
 from pygeoapi_eoorder.jobs import sync_waits
 from tests.support.wps_schemas import assert_valid
 
-from .conftest import REPO, TEST_PROCESSES, Server
+from .conftest import TEST_PROCESSES, embedded_default
 
-LOCAL = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
 THREADS = 4  # one web process of 4 threads: `auto` lets 2 requests wait
 OWS11 = '{http://www.opengis.net/ows/1.1}'
 OWS20 = '{http://www.opengis.net/ows/2.0}'
@@ -26,12 +23,8 @@ OWS20 = '{http://www.opengis.net/ows/2.0}'
 
 @pytest.fixture(scope='module')
 def server(tmp_path_factory):
-    directory = tmp_path_factory.mktemp('sync-waits')
-    block = copy.deepcopy(LOCAL['eoorder'])
-    block['data_dir'] = str(directory / 'data')
-    running = Server(directory, block, {**LOCAL['resources'],
-                                        'countdown': TEST_PROCESSES['countdown']},
-                     web=(1, THREADS)).start()
+    running = embedded_default(tmp_path_factory.mktemp('sync-waits'), {
+        'countdown': TEST_PROCESSES['countdown']}, web=(1, THREADS)).start()
     yield running
     running.stop()
 

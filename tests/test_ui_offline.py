@@ -6,19 +6,17 @@ footprints without tiles."""
 
 from __future__ import annotations
 
-import copy
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from pygeoapi.util import TEMPLATESDIR
 
 from pygeoapi_eoorder.ui import offline_templates, vendor
 
-from .conftest import REPO, Server
+from .conftest import embedded_default
 from .test_ui_browser import Browsing, browser  # noqa: F401 - the browser fixture
 
 # a tag that makes the browser load something: a script, a stylesheet or an icon
@@ -83,11 +81,7 @@ def test_a_second_start_does_not_rewrite_the_templates(make_server):
 @pytest.fixture(scope='module')
 def embedded(tmp_path_factory):
     """A server on the embedded default (config/local.yml: demo products, ordering)."""
-    local = yaml.safe_load((REPO / 'config' / 'local.yml').read_text())
-    directory = tmp_path_factory.mktemp('offline')
-    block = copy.deepcopy(local['eoorder'])
-    block['data_dir'] = str(directory / 'data')
-    server = Server(directory, block, local['resources']).start()
+    server = embedded_default(tmp_path_factory.mktemp('offline')).start()
     yield server
     server.stop()
 
