@@ -4,7 +4,9 @@ files are the user's personal workspace (checked through the workspace API)."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import socket
 
 import openeo
 import pytest
@@ -145,3 +147,34 @@ def test_files_are_the_personal_workspace(personal, tmp_path):
     assert escape.status_code in (400, 404) and set(escape.json()) == ERROR_KEYS
     connection.get_file('notes.txt').delete()
     assert set(listing(personal, 'alice')) == {'inputs/aoi.geojson'}
+
+
+def cut_off_put(server: Server, path: str, sent: bytes, announced: int) -> tuple[int, bytes]:
+    """PUT a body that ends (the client half-closes) before its Content-Length."""
+    token = base64.b64encode(b'%s:%s' % tuple(s.encode() for s in as_('alice'))).decode()
+    with socket.create_connection(('127.0.0.1', server.port), timeout=10) as sock:
+        sock.sendall(f'PUT /openeo/1.2/files/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                     f'Authorization: Basic {token}\r\n'
+                     'Content-Type: application/octet-stream\r\n'
+                     f'Content-Length: {announced}\r\n\r\n'.encode() + sent)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b''
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status = int(answer.split(b' ', 2)[1])
+    return status, answer.partition(b'\r\n\r\n')[2]
+
+
+@pytest.mark.parametrize('area', ['own', 'personal'])
+def test_a_cut_off_upload_keeps_nothing(request, area):
+    server = request.getfixturevalue(area)
+    assert put(server, 'alice', 'kept.bin', b'k' * 5).status_code == 200
+    before = listing(server, 'alice')  # (small: the module's other tests fill the quota)
+    for path in ('new.bin', 'kept.bin'):
+        status, body = cut_off_put(server, path, b'x' * 10, 40)
+        assert status == 400 and b'ended after 10 of the 40 bytes' in body, body
+    assert listing(server, 'alice') == before  # nothing new, the old file as it was
+    kept = requests.get(f'{server.url}/openeo/1.2/files/kept.bin', auth=as_('alice'),
+                        timeout=10)
+    assert kept.content == b'k' * 5
+    requests.delete(f'{server.url}/openeo/1.2/files/kept.bin', auth=as_('alice'), timeout=10)

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 from flask import Request, Response
 
+from .. import nesting
 from ..auth import current_user
 from ..web.problem import problem
 from ..jobs import provenance
@@ -198,9 +199,10 @@ class JobManagementRoutes:
                                   'a JSON object')
         if isinstance(patch, Response):
             return patch
-        if execute_request._depth(patch) > execute_request.MAX_DEPTH:
-            return problem(400, 'invalid-parameter', 'request body: nested deeper than '
-                           f'{execute_request.MAX_DEPTH} levels')
+        try:
+            nesting.check_value_depth(patch, execute_request.MAX_DEPTH)
+        except nesting.TooDeep as err:
+            return problem(400, 'invalid-parameter', f'request body: {err}')
         unknown = sorted(set(patch) - set(DEFINITION_MEMBERS) - {'process'})
         if unknown:
             return problem(400, 'invalid-parameter', f'{", ".join(unknown)}: not a member of '

@@ -8,6 +8,7 @@ from flask import Response, current_app, request, send_file
 
 from ..datacube import user_files
 from ..execution.paths import UnsafePathError
+from ..workspaces.bodies import ExactBody, IncompleteBody
 from .errors import error, json_response, not_found
 from .views import auth_required, signed_in
 
@@ -34,12 +35,16 @@ class FileViews:
         area, refusal = self._area()
         if refusal:
             return refusal
-        try:
-            stored = area.write(path, request.stream, request.content_length)
+        length = request.content_length
+        try:  # (a body cut off before its length is refused: nothing of it is kept)
+            stored = area.write(path, request.stream if length is None else
+                                ExactBody(request.stream, length), length)
         except UnsafePathError as err:
             return error(400, 'FilePathInvalid', str(err))
         except user_files.StorageRefused as err:
             return error(400, err.code, str(err))
+        except IncompleteBody as err:
+            return error(400, 'BadRequest', str(err))
         return json_response(stored)
 
     def download(self, path: str):

@@ -19,6 +19,7 @@ from ..catalogue.query import (QueryError, bbox_node, combine, datetime_node, li
                                parse_bbox)
 from ..catalogue.queryables import QUERYABLES, SORT_COLUMNS
 from ..catalogue.search import COLLECTION, DOCUMENT
+from .bodies import is_finite_number
 from .fields import Fields
 from .items import LOWER_CASE, RECORD_TO_STAC
 
@@ -32,6 +33,8 @@ STAC_TO_QUERYABLE.update({'id': 'id', 'collection': COLLECTION, 'geometry': 'geo
                           'description': 'description'})
 GET_PARAMETERS = {'bbox', 'intersects', 'datetime', 'ids', 'collections', 'limit', 'token',
                   'filter', 'filter-lang', 'filter-crs', 'sortby', 'fields', 'f'}
+# a POST body's members: the same (`token` is what the `next` link of a POST search adds)
+POST_PARAMETERS = GET_PARAMETERS
 RFC3339 = re.compile(r'\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?'
                      r'([Zz]|[+-]\d{2}:\d{2})')
 PROPERTY_NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_:\-]{0,63}')
@@ -142,7 +145,10 @@ def sort_terms(terms) -> list[dict]:
     return sorts
 
 
-def _integer(value, parameter: str, minimum: int) -> int:
+def _integer(value, parameter: str, minimum: int, post: bool = False) -> int:
+    """An integer >= `minimum`; in a POST body, a JSON number without fraction."""
+    if post and not (is_finite_number(value) and float(value).is_integer()):
+        raise QueryError(f'{parameter}: not an integer: {value!r}')
     try:
         number = int(value)
     except (TypeError, ValueError):
@@ -181,7 +187,8 @@ def _spatial(params: dict, post: bool) -> list[ast.Node]:
     if params.get('filter-crs') not in (None, *CRS84):
         raise QueryError('filter-crs: only CRS84 is supported')
     if params.get('bbox') is not None:
-        if post and not isinstance(params['bbox'], list):
+        if post and not (isinstance(params['bbox'], list)
+                         and all(is_finite_number(n) for n in params['bbox'])):
             raise QueryError('bbox: an array of 4 or 6 numbers is required')
         return [bbox_node(parse_bbox(params['bbox']))]
     if params.get('intersects') is not None:
@@ -204,7 +211,7 @@ def parse(params: dict, post: bool = False) -> Search:
     if params.get('collections'):
         search.collections = _string_list(params['collections'], 'collections')
     if params.get('limit') is not None:
-        search.limit = min(_integer(params['limit'], 'limit', 1), MAX_LIMIT)
+        search.limit = min(_integer(params['limit'], 'limit', 1, post), MAX_LIMIT)
     if params.get('token'):
         search.offset = _integer(str(params['token']).removeprefix('next:'), 'token', 0)
     if params.get('sortby'):
@@ -223,3 +230,11 @@ def from_query_string(args) -> Search:
         if name not in GET_PARAMETERS:
             raise QueryError(f'{name}: unknown parameter')
     return parse({name: args.get(name) for name in args})
+
+
+def from_post_body(body: dict) -> Search:
+    """A POST body (unknown members are refused, as GET's unknown parameters are)."""
+    for name in body:
+        if name not in POST_PARAMETERS:
+            raise QueryError(f'{name}: unknown parameter')
+    return parse(body, post=True)

@@ -8,7 +8,8 @@ before pygeoapi's route table, so for that one identical URL ours is matched fir
 pygeoapi's registered already, its view is replaced, like the other views this package
 owns); the more specific routes (`/stac/search`, `/stac/collections/...`) win over
 pygeoapi's `/stac/<path>` by Flask's routing rules, which keeps serving its other paths.
-Errors are STAC API's own JSON `{"code", "description"}`.
+Errors are STAC API's own JSON `{"code", "description"}`, also those answered before the
+views (see `errors`).
 """
 
 from __future__ import annotations
@@ -23,26 +24,14 @@ from werkzeug.exceptions import HTTPException
 
 from .. import urls
 from ..catalogue.query import QueryError
-from ..catalogue.records import RecordError
-from . import documents, fields, params
+from ..catalogue.records import RecordError, normalise, to_row
+from . import bodies, documents, fields, params
 from .catalogue import Served, search, served_collections
+from .errors import StacError, answer_in_stac_format, error
 from .items import to_item, to_record
 
 LOGGER = logging.getLogger('eoorder.stac_api')
 NAME, PATH = 'stac_api', '/stac'
-CODES = {400: 'InvalidParameterValue', 401: 'Unauthorized', 403: 'Forbidden',
-         404: 'NotFound', 405: 'MethodNotAllowed', 409: 'Conflict', 500: 'ServerError'}
-
-
-class StacError(Exception):
-    def __init__(self, status: int, description: str, headers: dict | None = None):
-        super().__init__(description)
-        self.status, self.description, self.headers = status, description, headers or {}
-
-
-def error(status: int, description: str, headers: dict | None = None) -> Response:
-    body = {'code': CODES.get(status, 'Error'), 'description': description}
-    return Response(json.dumps(body), status, headers, mimetype='application/json')
 
 
 def reply(body, status: int = 200, media_type: str = documents.JSON,
@@ -51,13 +40,7 @@ def reply(body, status: int = 200, media_type: str = documents.JSON,
 
 
 def _json_body() -> dict:
-    try:
-        body = json.loads(request.get_data() or b'null')
-    except ValueError:
-        raise StacError(400, 'request body: not JSON') from None
-    if not isinstance(body, dict):
-        raise StacError(400, 'request body: a JSON object is required')
-    return body
+    return bodies.json_object(request.get_data())
 
 
 def _no_content() -> Response:
@@ -153,7 +136,8 @@ class StacRoutes:
 
     def search_post(self):
         body = _json_body()
-        found = params.parse(body, post=True)
+        bodies.refuse_non_finite(body)
+        found = params.from_post_body(body)
         return self._results(found, f'{self.base()}/search', post_body=body)
 
     def items(self, cid: str):
@@ -222,6 +206,7 @@ class StacRoutes:
                                  f'the URL {served.id!r}')
         try:
             record = to_record(item)
+            self._refuse_non_finite(served, item, record)
             result = served.repository().upsert([record])
         except (ValueError, RecordError) as err:
             raise StacError(400, f'item: {err}') from None
@@ -229,6 +214,14 @@ class StacRoutes:
             raise StacError(409, f'item {record["id"]!r} was registered by a job for its '
                                  'owner and cannot be replaced')
         return record
+
+    @staticmethod
+    def _refuse_non_finite(served: Served, item: dict, record: dict) -> None:
+        """A number that is not finite is refused (the catalogue's own checks first:
+        they name its properties, e.g. `orbitNumber` for `sat:absolute_orbit`)."""
+        if bodies.non_finite_path(item) is not None:
+            to_row(served.records, normalise(record))  # (RecordError)
+            bodies.refuse_non_finite(item, 'item: ')
 
     def create(self, cid: str):
         served = self._editable(cid)
@@ -291,7 +284,9 @@ def _answering_errors(view):
 
 def blueprint(routes: StacRoutes) -> Blueprint:
     bp = Blueprint(NAME, __name__)
-    col, item = '/collections/<cid>', '/collections/<cid>/items/<item_id>'
+    # item ids may have slashes (a job's results: `<job id>/<item id>`), which Flask
+    # decodes from %2F before routing: the item id is the rest of the path
+    col, item = '/collections/<cid>', '/collections/<cid>/items/<path:item_id>'
     rules = [
         ('', 'landing', ['GET'], routes.landing),
         ('/conformance', 'conformance', ['GET'], routes.conformance),
@@ -325,9 +320,11 @@ def blueprint(routes: StacRoutes) -> Blueprint:
 
 
 def install(app: Flask, api, settings) -> None:
-    """Register the STAC API under `<prefix>/stac` (see the module docstring)."""
+    """Register the STAC API under `<prefix>/stac` (see the module docstring), and the
+    hook answering the refusals made before its views in its error format."""
     routes = StacRoutes(api)
     app.register_blueprint(blueprint(routes), url_prefix=api.urls.prefix + PATH)
+    answer_in_stac_format(app, api.urls.prefix + PATH)
 
 
 def pygeoapi_views(pygeoapi_routes) -> None:

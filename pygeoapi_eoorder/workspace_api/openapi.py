@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from ..workspaces.keys import MAX_KEY_BYTES
+from .paging import DEFAULT_LIMIT, MAX_LIMIT
+
 _PROBLEM = {'description': 'refused (problem+json)',
             'content': {'application/problem+json': {'schema': {'type': 'object'}}}}
 _JSON = {'content': {'application/json': {'schema': {'type': 'object'}}}}
 _ID = {'name': 'workspaceId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
-_KEY = {'name': 'key', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
+_KEY = {'name': 'key', 'in': 'path', 'required': True, 'schema': {'type': 'string'},
+        'description': f'"/"-separated, at most {MAX_KEY_BYTES} UTF-8 bytes (less the bucket '
+                       'prefix on S3), segments of at most 255 bytes, none empty, "." or ".."'}
 _MEMBER = {'name': 'user', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _PROCESS = {'name': 'processId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _RECORD = {'name': 'recordId', 'in': 'path', 'required': True, 'schema': {'type': 'string'}}
 _FORCE = {'name': 'force', 'in': 'query', 'schema': {'type': 'boolean', 'default': False}}
 _REFRESH = {'name': 'refresh', 'in': 'query', 'schema': {'type': 'boolean', 'default': False},
             'description': 'admins: count the usage again from the storage (403 for others)'}
+_PAGE = [{'name': 'offset', 'in': 'query', 'schema': {'type': 'integer', 'minimum': 0,
+                                                       'default': 0}},
+         {'name': 'limit', 'in': 'query', 'schema': {'type': 'integer', 'minimum': 1,
+                                                      'maximum': MAX_LIMIT,
+                                                      'default': DEFAULT_LIMIT}}]
 _TAGS = ['Workspaces']
 
 
@@ -58,7 +68,9 @@ def paths() -> dict:
         '/workspaces/{workspaceId}/processes/{processId}': {
             'delete': _operation('deregister (undeploy) a process', '204', [_ID, _PROCESS])},
         '/workspaces/{workspaceId}/records': {
-            'get': _operation('the records registered in the workspace', '200', [_ID])},
+            'get': _operation('the records registered in the workspace (other query '
+                              'parameters are refused: search at /collections/'
+                              'workspace-{workspaceId}/items)', '200', [_ID, *_PAGE])},
         '/workspaces/{workspaceId}/records/{recordId}': {
             'get': _operation('a registered record', '200', [_ID, _RECORD]),
             'delete': _operation('deregister a record', '204', [_ID, _RECORD])},

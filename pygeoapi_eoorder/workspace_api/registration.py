@@ -13,10 +13,12 @@ from flask import Response, request
 
 from ..auth import current_user
 from ..catalogue.harvest.sources import HarvestError, detect
+from ..catalogue.workspace_collections import collection_of
 from ..egress import EgressRefused, policy_from_settings
 from ..web.problem import problem
 from ..workspaces import WorkspaceError, WorkspaceService
 from .packages import WorkspacePackages
+from .paging import paging
 
 STAC_KINDS = ('stac-static', 'stac-api', 'stac-item')
 TYPES = ('stac', 'application-package')
@@ -88,15 +90,10 @@ class RegistrationViews:
         return Response(status=204)
 
     def records(self, workspace_id: str):
-        try:
-            offset = int(request.args.get('offset', 0))
-            limit = int(request.args.get('limit', 100))
-        except ValueError:
-            raise WorkspaceError('offset and limit: integers') from None
-        if offset < 0 or not 1 <= limit <= 1000:
-            raise WorkspaceError('offset: 0 or more; limit: 1 to 1000')
-        found, matched = self.service.records(current_user(), workspace_id).listing(
-            offset, limit)
+        records = self.service.records(current_user(), workspace_id)  # 404 first
+        offset, limit = paging(request.args, f'{self.api_base()}/collections/'
+                                             f'{collection_of(workspace_id)}/items')
+        found, matched = records.listing(offset, limit)
         body = {'type': 'FeatureCollection', 'features': found, 'numberMatched': matched,
                 'numberReturned': len(found)}
         return Response(json.dumps(body), mimetype='application/geo+json')

@@ -19,6 +19,8 @@ from sqlalchemy import delete, insert, select
 
 from ..store import get_store, isoformat, utcnow
 from . import bookings
+from .bodies import ExactBody, IncompleteBody
+from .keys import client_key
 from .records import Fetcher, WorkspaceRecords
 from .storage import StoredObject
 from .tables import MEMBER, WORKSPACE
@@ -299,8 +301,10 @@ class WorkspaceService:
         """Store `size` bytes under `key` if they fit in the quota (booked first; a
         replaced file frees its bytes). The upload holds its booking's lock while it runs:
         a crash leaves the booking open and its lock free, and a job engine sweep gives
-        it back (`uploads.sweep_uploads`)."""
+        it back (`uploads.sweep_uploads`). A body that ends before `size` bytes is
+        refused (WorkspaceError): nothing stored, a file it would replace kept."""
         workspace = self.get(user, workspace_id)
+        key = client_key(key)
         replaced = self.storage.size(workspace.id, key) or 0
         booking_id = uuid.uuid4().hex
         with self._writing(booking_id):  # its lock is held before it is booked
@@ -308,7 +312,9 @@ class WorkspaceService:
                                 booking_id)
             stored = None
             try:
-                stored = self.storage.put(workspace.id, key, stream)
+                stored = self.storage.put(workspace.id, key, ExactBody(stream, size))
+            except IncompleteBody as err:
+                raise WorkspaceError(str(err)) from None
             finally:  # the booking was the announced size: what was stored stays
                 self.settle(booking, 0 if stored is None else stored - replaced)
         if self._lost(workspace.id):
@@ -320,10 +326,12 @@ class WorkspaceService:
         return list(self.storage.objects(self.get(user, workspace_id).id))
 
     def open(self, user, workspace_id: str, key: str) -> BinaryIO:
-        return self.storage.open(self.get(user, workspace_id).id, key)
+        workspace = self.get(user, workspace_id)
+        return self.storage.open(workspace.id, client_key(key))
 
     def remove_file(self, user, workspace_id: str, key: str) -> bool:
         workspace = self.get(user, workspace_id)
+        key = client_key(key)
         size = self.storage.size(workspace.id, key)
         removed = self.storage.delete(workspace.id, key)
         if removed:

@@ -50,6 +50,7 @@ def check_key(key: str) -> str:
     return '/'.join(parts)
 
 
+MAX_S3_KEY = 1024  # S3's limit on an object key, bucket prefix included
 UPLOADS = '.uploads'  # files being written (no workspace id starts with '.')
 
 
@@ -89,8 +90,11 @@ class DirectoryStorage:
     def create(self, workspace: str) -> None:
         self._dir(workspace).mkdir(parents=True, exist_ok=True)
 
+    def _path(self, workspace: str, key: str) -> Path:
+        return confine(self._dir(workspace), *relative_parts(check_key(key)))
+
     def put(self, workspace: str, key: str, stream: BinaryIO) -> int:
-        target = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        target = self._path(workspace, key)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             if target.is_dir():
@@ -109,14 +113,14 @@ class DirectoryStorage:
         return target.stat().st_size
 
     def open(self, workspace: str, key: str) -> BinaryIO:
-        path = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        path = self._path(workspace, key)
         if not path.is_file() or path.is_symlink():
             raise FileNotFoundError(key)
         return open(path, 'rb')
 
     def size(self, workspace: str, key: str) -> int | None:
         """The size of the file at `key` (None: there is none)."""
-        path = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        path = self._path(workspace, key)
         return path.stat().st_size if path.is_file() and not path.is_symlink() else None
 
     def objects(self, workspace: str) -> Iterator[StoredObject]:
@@ -128,7 +132,7 @@ class DirectoryStorage:
                 yield StoredObject(path.relative_to(base).as_posix(), path.stat().st_size)
 
     def delete(self, workspace: str, key: str) -> bool:
-        path = confine(self._dir(workspace), *relative_parts(check_key(key)))
+        path = self._path(workspace, key)
         if not path.is_file():
             return False
         path.unlink()
@@ -166,6 +170,16 @@ class S3Storage:
     def _prefix(self, workspace: str) -> str:
         return f'{self.prefix}{safe_name(workspace, "workspace id")}/'
 
+    def _name(self, workspace: str, key: str) -> str:
+        """The bucket key of `key`; UnsafePathError past S3's limit on a whole key."""
+        prefix = self._prefix(workspace)
+        name = prefix + check_key(key)
+        if len(name.encode('utf-8', 'surrogatepass')) > MAX_S3_KEY:
+            room = MAX_S3_KEY - len(prefix.encode())
+            raise UnsafePathError(f'key: longer than the {room} bytes (UTF-8) this storage '
+                                  f'leaves after its bucket prefix {prefix!r}')
+        return name
+
     def location(self, workspace: str) -> dict:
         where = {'type': self.kind, 'bucket': self.bucket, 'prefix': self._prefix(workspace),
                  'href': f's3://{self.bucket}/{self._prefix(workspace)}'}
@@ -186,7 +200,7 @@ class S3Storage:
             self.client.create_bucket(Bucket=self.bucket)
 
     def put(self, workspace: str, key: str, stream: BinaryIO) -> int:
-        name = self._prefix(workspace) + check_key(key)
+        name = self._name(workspace, key)
         try:
             self._call(self.client.upload_fileobj, stream, self.bucket, name)
         except BaseException:  # its parts must not stay hidden in the bucket
@@ -198,8 +212,7 @@ class S3Storage:
     def open(self, workspace: str, key: str) -> BinaryIO:
         from botocore.exceptions import ClientError
         try:
-            answer = self.client.get_object(Bucket=self.bucket,
-                                            Key=self._prefix(workspace) + check_key(key))
+            answer = self.client.get_object(Bucket=self.bucket, Key=self._name(workspace, key))
         except ClientError as err:
             if err.response.get('Error', {}).get('Code') in ('NoSuchKey', '404'):
                 raise FileNotFoundError(key) from None
@@ -210,8 +223,8 @@ class S3Storage:
         """The size of the object at `key` (None: there is none)."""
         from botocore.exceptions import BotoCoreError, ClientError
         try:
-            return self.client.head_object(Bucket=self.bucket, Key=self._prefix(workspace)
-                                           + check_key(key))['ContentLength']
+            return self.client.head_object(Bucket=self.bucket,
+                                           Key=self._name(workspace, key))['ContentLength']
         except ClientError as err:
             if err.response.get('Error', {}).get('Code') in ('404', 'NoSuchKey', 'NotFound'):
                 return None
@@ -229,7 +242,7 @@ class S3Storage:
 
     def delete(self, workspace: str, key: str) -> bool:
         from botocore.exceptions import ClientError
-        name = self._prefix(workspace) + check_key(key)
+        name = self._name(workspace, key)
         try:
             self.client.head_object(Bucket=self.bucket, Key=name)
         except ClientError as err:
