@@ -43,6 +43,15 @@ def _load(store_url: str, asset_href: str) -> list:
     return facts + private + archive
 
 
+def server_block(directory, store_url: str) -> dict:
+    """The eoorder block of a STAC test server: the store, the test users (basic auth,
+    anonymous reading), one job worker."""
+    users = write_users(directory / 'users.yml', USERS)
+    return {'jobs': {'workers': 1}, 'store': {'url': store_url},
+            'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}],
+                     'anonymous': True}}
+
+
 @pytest.fixture(scope='module', params=['sqlite', 'postgis'])
 def stac(request, tmp_path_factory):
     directory = tmp_path_factory.mktemp(f'stac-{request.param}')
@@ -52,13 +61,9 @@ def stac(request, tmp_path_factory):
         store_url = database.url
     else:
         store_url = f"sqlite:///{directory / 'catalogue.db'}"
-    users = write_users(directory / 'users.yml', USERS)
-    block = {'jobs': {'workers': 1}, 'store': {'url': store_url},
-             'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}],
-                      'anonymous': True}}
-    server = Server(directory, block, {'products': records_resource('Products'),
-                                       'archive': records_resource('Archive',
-                                                                   editable=False)})
+    server = Server(directory, server_block(directory, store_url), {
+        'products': records_resource('Products'),
+        'archive': records_resource('Archive', editable=False)})
     server.facts = _load(store_url, f'{server.url}/stac/api')
     server.root = f'{server.url}/stac'
     server.start()

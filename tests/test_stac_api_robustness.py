@@ -13,11 +13,11 @@ import requests
 from pygeoapi_eoorder.catalogue.repository import RecordRepository
 from pygeoapi_eoorder.catalogue.visibility import Ownership
 from tests.conftest import Server
-from tests.support.auth import as_, write_users
+from tests.support.auth import as_
+from tests.test_stac_api import server_block
 from tests.support.catalogue import records_resource
 from tests.support.stac_data import record, truth
 
-USERS = {'alice': ['user'], 'cora': ['curator']}
 JOB_ITEM = 'zebrajob/priv-0'       # a job's result, private to alice (not editable)
 CURATED_ITEM = 'batch-7/scene-1'   # a curated record with a slash (editable)
 
@@ -30,11 +30,7 @@ def _stored(fact, identifier: str, href: str) -> dict:
 def stac(tmp_path_factory):
     directory = tmp_path_factory.mktemp('stac-robustness')
     store_url = f"sqlite:///{directory / 'catalogue.db'}"
-    users = write_users(directory / 'users.yml', USERS)
-    block = {'jobs': {'workers': 1}, 'store': {'url': store_url},
-             'auth': {'authenticators': [{'name': 'basic', 'users_file': str(users)}],
-                      'anonymous': True}}
-    server = Server(directory, block, {'products': records_resource('Products'),
+    server = Server(directory, server_block(directory, store_url), {'products': records_resource('Products'),
                                        'results': records_resource('Results',
                                                                    editable=False)},
                     web=(1, 4))
