@@ -251,7 +251,7 @@ def test_requeued_job_with_a_stac_output_succeeds(site, scene):
     kill_worker(site, job_id)
     site.gate.release(cut=True)
     job = ended(site.server, 'gina', job_id)
-    assert job['status'] == 'successful', job
+    assert job['status'] == 'successful', (job.get('message'), job)
     assert open_bookings(site, workspace) == []
     assert used(site, 'gina', workspace) == on_disk(site, workspace)
     assert {r.split('/')[0] for r in site.records(workspace)} == {job_id}
