@@ -229,7 +229,8 @@ def _deploy(page, *, upload: Path | None = None, text: str | None = None) -> str
     page.fill('#deploy-text', '')
     if upload is not None:
         page.set_input_files('#deploy-file', str(upload))
-        page.wait_for_function("document.getElementById('deploy-text').value.length > 0")
+        from playwright.sync_api import expect   # the page's CSP refuses string predicates
+        expect(page.locator('#deploy-text')).not_to_have_value('', timeout=TIMEOUT_MS)
     else:
         page.fill('#deploy-text', text)
     page.click('#deploy-submit')

@@ -113,14 +113,12 @@ def test_pages_are_styled_and_the_search_map_draws_demo_footprints_offline(embed
     assert page.evaluate("typeof L") == 'object'
     page.wait_for_selector('#search-results tbody tr')
     assert 'DEMO' in page.inner_text('#search-results')
-    page.wait_for_function("document.querySelectorAll("
-                           "'#search-map .leaflet-overlay-pane path').length >= 4")
+    page.locator('#search-map .leaflet-overlay-pane path').nth(3).wait_for(state='attached')
     offline.screenshot('offline-search')
     page.goto(embedded.url + '/collections/products/items?f=html')
     _styled(page)
     assert page.evaluate("typeof L") == 'object'
-    page.wait_for_function("document.querySelectorAll("
-                           "'#items-map .leaflet-overlay-pane path').length >= 4")
+    page.locator('#items-map .leaflet-overlay-pane path').nth(3).wait_for(state='attached')
     page.goto(embedded.url + '/openapi?f=html')
     page.wait_for_selector('.swagger-ui .info')
     offline.check_clean()

@@ -117,8 +117,7 @@ def _body(raw: bytes) -> dict:
     if not raw or not raw.strip():
         return {}
     try:  # (checked by the app for JSON media types; a body may come untyped)
-        json_body.check_text(raw)
-        nesting.check_json_depth(raw, MAX_DEPTH)
+        nesting.check_json_depth(json_body.check_text(raw), MAX_DEPTH)
         body = json.loads(raw)
     except (json_body.NotText, nesting.TooDeep) as err:
         raise InvalidRequest(f'request body: {err}') from None

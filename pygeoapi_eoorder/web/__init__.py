@@ -93,8 +93,7 @@ def install(app: Flask, settings, prefix: str = '', base_url: str = '') -> None:
         if crosssite.has_body(request) and is_json(request.mimetype or ''):
             body = request.get_data(cache=True)
             try:
-                json_body.check_text(body)
-                nesting.check_json_depth(body, max_depth)
+                nesting.check_json_depth(json_body.check_text(body), max_depth)
             except (json_body.NotText, nesting.TooDeep) as err:
                 return refuse(400, f'request body: {err}', oseo)
         return None

@@ -15,8 +15,8 @@ class NotText(ValueError):
     """A JSON body that is not UTF-8 or holds a lone surrogate; the message says which."""
 
 
-def check_text(body: bytes) -> None:
-    """Raise NotText for a body that is not UTF-8 or escapes a lone surrogate."""
+def check_text(body: bytes) -> str:
+    """The body's text; NotText for a body that is not UTF-8 or escapes a lone surrogate."""
     try:
         text = body.decode('utf-8')
     except UnicodeDecodeError as err:
@@ -25,6 +25,7 @@ def check_text(body: bytes) -> None:
         lone = _lone_surrogate(text)
         if lone is not None:
             raise NotText(f'a lone UTF-16 surrogate (\\u{lone}) is not text')
+    return text
 
 
 def _lone_surrogate(text: str) -> str | None:
