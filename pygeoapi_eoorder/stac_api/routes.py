@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from .. import urls
 from ..catalogue.query import QueryError
 from ..catalogue.records import RecordError, normalise, to_row
+from ..web import cors
 from . import bodies, documents, fields, params
 from .catalogue import Served, search, served_collections
 from .errors import StacError, answer_in_stac_format, error
@@ -324,6 +325,7 @@ def install(app: Flask, api, settings) -> None:
     hook answering the refusals made before its views in its error format."""
     routes = StacRoutes(api)
     app.register_blueprint(blueprint(routes), url_prefix=api.urls.prefix + PATH)
+    cors.open_to_browsers(app, (api.urls.prefix + PATH,))  # (STAC API recommends it)
     answer_in_stac_format(app, api.urls.prefix + PATH)
 
 

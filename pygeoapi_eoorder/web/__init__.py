@@ -17,7 +17,7 @@ from werkzeug.datastructures import Headers
 
 from .. import nesting
 from ..errors import ows_exception_report
-from . import crosssite, headers, json_body, links
+from . import cors, crosssite, headers, json_body, links
 from .problem import problem
 
 LOGGER = logging.getLogger(__name__)
@@ -85,7 +85,8 @@ def install(app: Flask, settings, prefix: str = '', base_url: str = '') -> None:
     def _refuse_unsafe_requests():
         oseo = is_oseo()
         if request.method in crosssite.STATE_CHANGING:
-            refusal = crosssite.check_origin(request, own, trusted)
+            refusal = None if cors.is_open(app, request.path) else \
+                crosssite.check_origin(request, own, trusted)  # (no credentials: `cors`)
             if refusal is None and request.endpoint not in OWN_MEDIA_TYPE_CHECK:
                 refusal = crosssite.check_media_type(request, xml_only=oseo)
             if refusal:

@@ -1,0 +1,74 @@
+"""CORS for APIs that browser clients on other sites use (openEO's Web Editor, STAC
+Browser): every answer under their paths allows any origin (`*`) and exposes the headers
+the protocol names; an `OPTIONS` preflight is answered 204 with the methods of the path,
+before authentication (a preflight never carries credentials).
+
+Credentials are never allowed (`Access-Control-Allow-Credentials` is not sent), so a page
+of another site can only send what it adds itself (an openEO bearer token), never the
+browser's remembered credentials: a preflighted request that would carry them is refused by
+the browser, and the simple ones (form or text bodies) are refused here (415). That is why
+these paths may take state-changing requests from other origins (`is_open`).
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+EXTENSION = 'eoorder_cors_paths'
+ALLOWED_HEADERS = 'Authorization, Content-Type'
+MAX_AGE = '600'  # seconds a browser may keep a preflight's answer
+
+
+def is_open(app: Flask, path: str) -> bool:
+    """Whether `path` is open to other origins (under a root given to `open_to_browsers`)."""
+    return _under(path, app.extensions.get(EXTENSION, ()))
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == root or path.startswith(root.rstrip('/') + '/') for root in roots)
+
+
+def open_to_browsers(app: Flask, roots: tuple[str, ...], exposed: str = '') -> None:
+    """Answer requests to `roots` and the paths under them with CORS headers, exposing
+    the response headers `exposed` (comma-separated; none: '')."""
+    app.extensions[EXTENSION] = (*app.extensions.get(EXTENSION, ()), *roots)
+
+    def _mine() -> bool:
+        return _under(request.path, roots)
+
+    def _preflight():
+        if request.method != 'OPTIONS' or not _mine():
+            return None
+        methods = _methods(app)
+        if methods is None:
+            return None  # (no such path: its 404 follows)
+        response = Response(status=204)
+        response.headers['Access-Control-Allow-Methods'] = ', '.join(methods)
+        response.headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS
+        response.headers['Access-Control-Max-Age'] = MAX_AGE
+        response.headers['Content-Type'] = 'application/json'
+        return response
+
+    # before the other hooks (authentication among them): a preflight is answered first
+    app.before_request_funcs.setdefault(None, []).insert(0, _preflight)
+
+    @app.after_request
+    def _allow(response: Response) -> Response:
+        if _mine():
+            response.headers['Access-Control-Allow-Origin'] = '*'
+            if exposed:
+                response.headers['Access-Control-Expose-Headers'] = exposed
+        return response
+
+
+def _methods(app: Flask) -> list[str] | None:
+    """The methods the request's path takes (OPTIONS included), None if it has no route."""
+    adapter = app.create_url_adapter(request)
+    try:
+        methods = adapter.allowed_methods()
+    except HTTPException:
+        return None
+    if not methods:
+        return None
+    return sorted({*methods, 'OPTIONS'} - {'HEAD'})

@@ -1,0 +1,185 @@
+"""CORS on the openEO API and the STAC API (openEO API 1.2, "Cross-Origin Resource
+Sharing"; STAC API's implementation recommendations): a page of another origin, in a real
+browser (Chromium enforces CORS: the oracle), signs in to openEO with a bearer token,
+creates a job and reads its `OpenEO-Identifier`; the browser's own credentials are never
+allowed, and every other path keeps refusing other sites."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import json
+import threading
+
+import pytest
+import requests
+
+from .support.auth import as_, password
+from .test_openeo_files import start
+from .test_ui_browser import Browsing, browser  # noqa: F401 - the browser fixture
+
+OTHER_SITE = 'https://editor.openeo.example'
+EXPOSED = {'link', 'location', 'openeo-costs', 'openeo-identifier'}  # the spec's minimum
+GRAPH = {'process': {'process_graph': {'sum': {'process_id': 'add', 'arguments': {
+    'x': 1, 'y': 2}, 'result': True}}}}
+
+
+@pytest.fixture(scope='module')
+def server(tmp_path_factory):
+    running = start(tmp_path_factory.mktemp('cors'))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope='module')
+def other_origin():
+    """A site on another port (another origin) serving one empty page."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = b'<!doctype html><title>another site</title>'
+            self.send_response(200)
+            self.send_header('Content-Type', 'text/html')
+            self.send_header('Content-Length', str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    site = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Page)
+    threading.Thread(target=site.serve_forever, daemon=True).start()
+    yield f'http://127.0.0.1:{site.server_port}/'
+    site.shutdown()
+
+
+def names(header: str | None) -> set[str]:
+    return {part.strip().lower() for part in (header or '').split(',') if part.strip()}
+
+
+def preflight(url: str, method: str) -> requests.Response:
+    return requests.options(url, timeout=10, headers={
+        'Origin': OTHER_SITE, 'Access-Control-Request-Method': method,
+        'Access-Control-Request-Headers': 'Authorization, Content-Type'})
+
+
+@pytest.mark.parametrize('path, methods', [
+    ('/openeo/1.2/jobs', {'GET', 'POST', 'OPTIONS'}),
+    ('/openeo/1.2/jobs/j-1', {'GET', 'PATCH', 'DELETE', 'OPTIONS'}),
+    ('/openeo/1.2/jobs/j-1/results', {'GET', 'POST', 'DELETE', 'OPTIONS'}),
+    ('/openeo/1.2/process_graphs/p', {'GET', 'PUT', 'DELETE', 'OPTIONS'}),
+    ('/openeo/1.2/files/a/b.txt', {'GET', 'PUT', 'DELETE', 'OPTIONS'}),
+    ('/openeo/1.2/', {'GET', 'OPTIONS'}),
+    ('/.well-known/openeo', {'GET', 'OPTIONS'}),
+    ('/stac/search', {'GET', 'POST', 'OPTIONS'}),
+])
+def test_a_preflight_is_answered_with_the_methods_of_the_path(server, path, methods):
+    reply = preflight(server.url + path, 'POST')
+    assert reply.status_code == 204, reply.text
+    assert reply.content == b''
+    assert names(reply.headers.get('Access-Control-Allow-Methods')) == \
+        {m.lower() for m in methods}
+    assert {'authorization', 'content-type'} <= \
+        names(reply.headers.get('Access-Control-Allow-Headers'))
+    assert reply.headers.get('Access-Control-Allow-Origin') == '*'
+    assert 'Access-Control-Allow-Credentials' not in reply.headers
+    if path.startswith(('/openeo', '/.well-known')):
+        assert EXPOSED <= names(reply.headers.get('Access-Control-Expose-Headers'))
+
+
+def test_a_preflight_of_no_path_is_the_protocols_not_found(server):
+    reply = preflight(server.url + '/openeo/1.2/nothing/here', 'GET')
+    assert reply.status_code == 404
+    assert reply.json()['code'] == 'NotFound'
+    assert reply.headers.get('Access-Control-Allow-Origin') == '*'
+
+
+def test_every_openeo_answer_carries_the_headers_errors_included(server):
+    for reply in (requests.get(f'{server.url}/openeo/1.2/jobs', timeout=10),  # 401
+                  requests.get(f'{server.url}/openeo/1.2/', timeout=10),
+                  requests.get(f'{server.url}/openeo/1.2/jobs/none', auth=as_('alice'),
+                               timeout=10)):
+        assert reply.headers.get('Access-Control-Allow-Origin') == '*', reply.url
+        assert EXPOSED <= names(reply.headers.get('Access-Control-Expose-Headers'))
+        assert 'Access-Control-Allow-Credentials' not in reply.headers
+    assert reply.status_code == 404 and reply.json()['code'] == 'JobNotFound'
+
+
+def jobs_of(server, user: str) -> list[str]:
+    reply = requests.get(f'{server.url}/openeo/1.2/jobs', auth=as_(user), timeout=10)
+    assert reply.status_code == 200, reply.text
+    return [job['id'] for job in reply.json()['jobs']]
+
+
+def _bearer(server) -> str:
+    token = requests.get(f'{server.url}/openeo/1.2/credentials/basic', auth=as_('alice'),
+                         timeout=10).json()['access_token']
+    return f'Bearer basic//{token}'
+
+
+def test_a_cross_site_job_with_a_bearer_token_is_created(server):
+    reply = requests.post(f'{server.url}/openeo/1.2/jobs', json=GRAPH, timeout=10, headers={
+        'Origin': OTHER_SITE, 'Sec-Fetch-Site': 'cross-site',
+        'Authorization': _bearer(server)})
+    assert reply.status_code == 201, reply.text
+    assert reply.headers['OpenEO-Identifier']
+    assert reply.headers.get('Access-Control-Allow-Origin') == '*'
+
+
+@pytest.mark.parametrize('content_type', ['text/plain', 'application/x-www-form-urlencoded'])
+def test_a_cross_site_simple_post_is_still_refused(server, content_type):
+    """A body a page may send without a preflight (with the browser's credentials)."""
+    before = jobs_of(server, 'alice')
+    reply = requests.post(f'{server.url}/openeo/1.2/jobs', data='{}', auth=as_('alice'),
+                          timeout=10, headers={'Origin': OTHER_SITE, 'Sec-Fetch-Site':
+                                               'cross-site', 'Content-Type': content_type})
+    assert reply.status_code == 415
+    assert jobs_of(server, 'alice') == before
+
+
+def test_other_paths_still_refuse_other_sites_and_send_no_cors_headers(server):
+    reply = requests.post(f'{server.url}/processes/echo/execution', json={'inputs': {}},
+                          auth=as_('alice'), timeout=10,
+                          headers={'Origin': OTHER_SITE, 'Sec-Fetch-Site': 'cross-site'})
+    assert reply.status_code == 403
+    assert 'Access-Control-Allow-Origin' not in reply.headers
+    options = preflight(f'{server.url}/processes', 'POST')
+    assert 'Access-Control-Allow-Origin' not in options.headers
+
+
+def test_a_page_of_another_origin_uses_openeo_in_a_browser(server, other_origin, tmp_path,
+                                                          browser):  # noqa: F811
+    session = Browsing(browser, tmp_path)
+    try:
+        page = session.page
+        page.goto(other_origin)
+        basic = base64.b64encode(f'alice:{password("alice")}'.encode()).decode()
+        outcome = page.evaluate('''async ([api, basic, graph]) => {
+            const signIn = await fetch(api + '/credentials/basic',
+                                       {headers: {Authorization: 'Basic ' + basic}});
+            const token = (await signIn.json()).access_token;
+            const bearer = {Authorization: 'Bearer basic//' + token};
+            const created = await fetch(api + '/jobs', {method: 'POST', body: graph,
+                headers: {...bearer, 'Content-Type': 'application/json'}});
+            const id = created.headers.get('OpenEO-Identifier');
+            const location = created.headers.get('Location');
+            const listed = await (await fetch(api + '/jobs', {headers: bearer})).json();
+            const removed = await fetch(api + '/jobs/' + id, {method: 'DELETE',
+                                                              headers: bearer});
+            let withCookies = 'answered';
+            try {
+                await fetch(api + '/jobs', {method: 'POST', body: graph,
+                    credentials: 'include',
+                    headers: {'Content-Type': 'application/json'}});
+            } catch (err) { withCookies = 'blocked'; }
+            return {status: created.status, id, location, removed: removed.status,
+                    listed: listed.jobs.map(job => job.id), withCookies};
+        }''', [f'{server.url}/openeo/1.2', basic, json.dumps(GRAPH)])
+    finally:
+        session.close()
+    assert outcome['status'] == 201
+    assert outcome['id'] and outcome['id'] in outcome['listed']
+    assert outcome['location'].endswith('/jobs/' + outcome['id'])
+    assert outcome['removed'] == 204
+    # the browser may not send its own credentials where they are not allowed
+    assert outcome['withCookies'] == 'blocked'
+    assert outcome['id'] not in jobs_of(server, 'alice')
