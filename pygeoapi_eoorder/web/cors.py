@@ -12,7 +12,8 @@ these paths may take state-changing requests from other origins (`is_open`).
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException
 
 EXTENSION = 'eoorder_cors_paths'
@@ -43,22 +44,29 @@ def open_to_browsers(app: Flask, roots: tuple[str, ...], exposed: str = '') -> N
         methods = _methods(app)
         if methods is None:
             return None  # (no such path: its 404 follows)
-        response = Response(status=204)
-        response.headers['Access-Control-Allow-Methods'] = ', '.join(methods)
-        response.headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS
-        response.headers['Access-Control-Max-Age'] = MAX_AGE
-        response.headers['Content-Type'] = 'application/json'
-        return response
+        g.eoorder_preflight = methods
+        return Response(status=204, content_type='application/json')
 
     # before the other hooks (authentication among them): a preflight is answered first
     app.before_request_funcs.setdefault(None, []).insert(0, _preflight)
 
     @app.after_request
     def _allow(response: Response) -> Response:
-        if _mine():
-            response.headers['Access-Control-Allow-Origin'] = '*'
-            if exposed:
-                response.headers['Access-Control-Expose-Headers'] = exposed
+        if not _mine():
+            return response
+        if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
+            response.headers = Headers(response.headers)
+        headers = response.headers  # (ours alone: pygeoapi's `server.cors` may add its own)
+        for name in [n for n in headers.keys() if n.lower().startswith('access-control-')]:
+            del headers[name]
+        headers['Access-Control-Allow-Origin'] = '*'
+        if exposed:
+            headers['Access-Control-Expose-Headers'] = exposed
+        methods = g.pop('eoorder_preflight', None)
+        if methods is not None and response.status_code == 204:
+            headers['Access-Control-Allow-Methods'] = ', '.join(methods)
+            headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS
+            headers['Access-Control-Max-Age'] = MAX_AGE
         return response
 
 
