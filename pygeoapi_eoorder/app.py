@@ -34,7 +34,7 @@ from .jobs.sync_waits import ServerBusy
 from .opensearch import http as opensearch_http
 from .openeo_api import http as openeo_http
 from .oseo import http as oseo_http
-from .records import http as records_http
+from .records import demo_files, http as records_http
 from . import stac_api, workspace_api
 from .ui import http as ui_http
 from .web import install as install_web_safety, is_page
@@ -49,8 +49,8 @@ from .wps import http as wps_http
 # `openapi_paths()`, and may have `check(settings)` (run before web workers start) and
 # `pygeoapi_views(routes)` (choose the views of pygeoapi endpoints it answers itself, with
 # `routes.serve(endpoint, view)`; see web.pygeoapi_routes).
-COMPONENTS = (oseo_http, opensearch_http, ui_http, demo, wps_http, openeo_http, stac_api,
-              workspace_api)
+COMPONENTS = (oseo_http, opensearch_http, ui_http, demo, demo_files, wps_http, openeo_http,
+              stac_api, workspace_api)
 
 
 def components():

@@ -6,14 +6,25 @@ records upserted into the collection `catalogue.demo_collection`; both steps are
 idempotent (same bytes, same records: nothing changes on a second start). Every record is
 marked as demo data (title prefix, keyword `demo`). The demo directory is an allowed
 stage-in root while the demo is on, so the default item processor can deliver the files.
+
+The records keep the files' `file://` URLs (the server reads them in place); what the
+catalogue serves names them by this server's URL instead, `<base>/demo/files/<name>`
+(`published`: no path of the server's disk is shown), and stage-in reads those URLs from
+the folder, not over the network (`DemoFileURLs`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote, unquote, urlsplit
+
+from .. import urls
+from . import runtime
 
 LOGGER = logging.getLogger('eoorder.catalogue.demo')
 KEYWORDS = ['demo', 'sample data']
@@ -54,9 +65,81 @@ PRODUCTS = (
 )
 
 
+FILES_PATH = '/demo/files'  # where the server serves the files (`records.demo_files`)
+
+
 def demo_dir(data_dir: Path) -> Path:
     """Where the demo product files live."""
     return Path(data_dir) / 'demo'
+
+
+def file_names() -> frozenset[str]:
+    """The names of the demo files (no other file of the folder is served)."""
+    from . import demo_bands
+    return frozenset(f'{p.identifier}.tif' for p in (*PRODUCTS, *demo_bands.PRODUCTS))
+
+
+def demo_file(settings, name: str) -> Path | None:
+    """The demo file called `name`, None if there is none (or the demo is off)."""
+    if not (settings.block.get('catalogue') or {}).get('demo') or name not in file_names():
+        return None
+    path = demo_dir(settings.data_dir) / name
+    return path if path.is_file() else None
+
+
+@functools.lru_cache(maxsize=8)
+def _file_prefix(data_dir: str) -> str:
+    """How the records name the demo folder (the resolved `file://` URL, with a slash)."""
+    return demo_dir(Path(data_dir)).resolve().as_uri() + '/'
+
+
+def published(document: dict) -> dict:
+    """The record with its demo files' `file://` hrefs (links and assets) named by this
+    server's URL (the serving app's base); any other record as it is."""
+    found = runtime.settings()
+    if found is None or not (found.block.get('catalogue') or {}).get('demo'):
+        return document
+    prefix = _file_prefix(str(found.data_dir))
+
+    def public(item):
+        href = item.get('href') if isinstance(item, dict) else None
+        if not isinstance(href, str) or not href.startswith(prefix):
+            return item
+        base = urls.of_request() or runtime.base_url()
+        return {**item, 'href': f'{base}{FILES_PATH}/{quote(href[len(prefix):])}'}
+
+    changed = dict(document)
+    if isinstance(document.get('links'), list):
+        changed['links'] = [public(link) for link in document['links']]
+    if isinstance(document.get('assets'), dict):
+        changed['assets'] = {key: public(asset) for key, asset in document['assets'].items()}
+    return changed
+
+
+class DemoFileURLs:
+    """This server's demo file URLs (`<base>/demo/files/<name>`, at the job's base URL or
+    the configured public one), read by stage-in from the demo folder."""
+
+    def __init__(self, settings, bases: set[str]):
+        self.settings = settings
+        self.prefixes = tuple(f'{base.rstrip("/")}{FILES_PATH}/' for base in bases if base)
+
+    def serves(self, href: str) -> bool:
+        return bool(self.prefixes) and href.startswith(self.prefixes)
+
+    def open(self, href: str) -> BinaryIO:
+        prefix = next(p for p in self.prefixes if href.startswith(p))
+        path = demo_file(self.settings, unquote(urlsplit(href[len(prefix):]).path))
+        if path is None:
+            raise FileNotFoundError(href)
+        return open(path, 'rb')
+
+
+def file_urls(settings, base_url: str) -> DemoFileURLs | None:
+    """The reader of the demo file URLs for a job at `base_url` (None: the demo is off)."""
+    if not (settings.block.get('catalogue') or {}).get('demo'):
+        return None
+    return DemoFileURLs(settings, {base_url, settings.public_url or ''})
 
 
 def _pixels(index: int):

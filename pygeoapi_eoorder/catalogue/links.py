@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from .. import urls
-from . import runtime
+from . import demo, runtime
 from .records import EXECUTE_REL
 
 
@@ -19,8 +19,10 @@ def ordering_enabled_for(collection: str) -> bool:
 
 
 def decorate(record: dict, collection: str, processes: list[str]) -> dict:
-    """The record with its `order` and execute links (computed, never stored)."""
+    """The record with its `order` and execute links (computed, never stored) and its
+    demo files named by their URLs (`demo.published`)."""
     base = urls.of_request() or runtime.base_url()
+    record = demo.published(record)
     links = [link for link in record.get('links', [])
              if link.get('rel') not in ('order', EXECUTE_REL)]
     if ordering_enabled_for(collection):  # the order form, pre-filled (it sends OSEO Submit)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Protocol
 
 from pygeoapi.process.base import BaseProcessor, ProcessorExecuteError
 
+from ..catalogue import demo
 from ..config import Settings
 from ..egress import policy_from_settings
 from .s3_sources import S3Sources
@@ -108,7 +109,8 @@ class JobContext:
         # more places file:// inputs may come from (an order item's staged product)
         self.file_roots: list[str] = []
         self.openers: dict = {}  # more URL schemes stage-in reads (see `Stager`)
-        self.own_urls = None  # this server's URLs stage-in reads itself (see `Stager`)
+        # this server's URLs stage-in reads itself (see `Stager`): the demo files'
+        self.own_urls = demo.file_urls(settings, self.base_url)
 
     def stager(self) -> Stager:
         """A stager for this job's inputs: its file roots and the configured egress policy."""

@@ -172,6 +172,25 @@ def _copy_opened(opener, href: str, target: Path, input_id: str,
     return target
 
 
+class OwnURLs:
+    """Several readers of this server's URLs as one (`serves`, `open`; see `Stager`)."""
+
+    def __init__(self, *readers):
+        self.readers = readers
+
+    def serves(self, href: str) -> bool:
+        return any(reader.serves(href) for reader in self.readers)
+
+    def open(self, href: str):
+        return next(reader for reader in self.readers if reader.serves(href)).open(href)
+
+
+def joined(*readers):
+    """The readers of this server's URLs given (None: left out) as one; None for none."""
+    present = [reader for reader in readers if reader is not None]
+    return None if not present else present[0] if len(present) == 1 else OwnURLs(*present)
+
+
 class Stager:
     """Fetches referenced inputs into `inputs_dir`; returns local paths. `openers`: more
     URL schemes the job reads itself, {scheme: open(href) -> binary stream}, raising

@@ -12,6 +12,7 @@ from urllib.parse import unquote, urlparse, urlsplit
 from ..auth import job_user
 from ..execution.paths import UnsafePathError
 from ..execution.s3_sources import S3Sources
+from ..execution.staging import joined
 from ..workspaces import StorageError
 from .workspace_stage_out import workspace_service
 
@@ -102,4 +103,4 @@ def read_owner_workspaces(ctx) -> None:
     opener = s3_opener(ctx)
     if opener is not None:
         ctx.openers['s3'] = opener
-    ctx.own_urls = file_urls(ctx)
+    ctx.own_urls = joined(ctx.own_urls, file_urls(ctx))

@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from shapely.geometry import shape
 
+from ..catalogue import demo
 from ..catalogue.queryables import QUERYABLES
 from ..catalogue.records import EXECUTE_REL, from_stac_item
 
@@ -111,6 +112,7 @@ def _other_links(document: dict, assets: dict) -> list[dict]:
 
 def to_item(document: dict, collection: str, base: str) -> dict:
     """The STAC Item of a record of `collection`; `base` is the STAC API's root URL."""
+    document = demo.published(document)  # (no path of the server's disk)
     stac = is_stac(document)
     assets = dict(document.get('assets') or {}) if stac or document.get('assets') \
         else _assets(document)  # a record's own assets, else its enclosure links
