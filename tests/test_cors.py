@@ -137,13 +137,38 @@ def test_a_cross_site_job_with_a_bearer_token_is_created(server):
 
 @pytest.mark.parametrize('content_type', ['text/plain', 'application/x-www-form-urlencoded'])
 def test_a_cross_site_simple_post_is_still_refused(server, content_type):
-    """A body a page may send without a preflight (with the browser's credentials)."""
+    """A body a page may send without a preflight."""
     before = jobs_of(server, 'alice')
-    reply = requests.post(f'{server.url}/openeo/1.2/jobs', data='{}', auth=as_('alice'),
-                          timeout=10, headers={'Origin': OTHER_SITE, 'Sec-Fetch-Site':
-                                               'cross-site', 'Content-Type': content_type})
+    reply = requests.post(f'{server.url}/openeo/1.2/jobs', data='{}', timeout=10,
+                          headers={'Origin': OTHER_SITE, 'Sec-Fetch-Site': 'cross-site',
+                                   'Content-Type': content_type})
     assert reply.status_code == 415
     assert jobs_of(server, 'alice') == before
+
+
+def test_browser_credentials_from_another_site_change_nothing(server):
+    """A simple request (no preflight: a body-less POST) carries the Basic credentials a
+    browser remembers: refused from another site, whatever the path; the same request
+    with the page's own bearer token is taken."""
+    cross = {'Origin': OTHER_SITE, 'Sec-Fetch-Site': 'cross-site'}
+    created = requests.post(f'{server.url}/openeo/1.2/jobs', json=GRAPH, auth=as_('alice'),
+                            timeout=10)
+    job = created.headers['OpenEO-Identifier']
+    before = jobs_of(server, 'alice')
+    start = f'{server.url}/openeo/1.2/jobs/{job}/results'
+    assert requests.post(start, auth=as_('alice'), headers=cross, timeout=10).status_code \
+        == 403
+    assert requests.post(f'{server.url}/openeo/1.2/jobs', json=GRAPH, auth=as_('alice'),
+                         headers=cross, timeout=10).status_code == 403
+    assert requests.delete(f'{server.url}/openeo/1.2/jobs/{job}', auth=as_('alice'),
+                           headers=cross, timeout=10).status_code == 403
+    assert jobs_of(server, 'alice') == before
+    status = requests.get(f'{server.url}/openeo/1.2/jobs/{job}', auth=as_('alice'),
+                          timeout=10).json()['status']
+    assert status == 'created'
+    taken = requests.post(start, headers={**cross, 'Authorization': _bearer(server)},
+                          timeout=10)
+    assert taken.status_code == 202, taken.text
 
 
 def test_other_paths_still_refuse_other_sites_and_send_no_cors_headers(server):

@@ -6,8 +6,10 @@ before authentication (a preflight never carries credentials).
 Credentials are never allowed (`Access-Control-Allow-Credentials` is not sent), so a page
 of another site can only send what it adds itself (an openEO bearer token), never the
 browser's remembered credentials: a preflighted request that would carry them is refused by
-the browser, and the simple ones (form or text bodies) are refused here (415). That is why
-these paths may take state-changing requests from other origins (`is_open`).
+the browser. A simple one (no preflight: a body-less or form POST) may still carry them:
+these paths take state-changing requests from other origins (`is_open`) only without such
+credentials (none, or a bearer token: `crosssite.browser_credentials`), and form or text
+bodies are refused anyway (415).
 """
 
 from __future__ import annotations

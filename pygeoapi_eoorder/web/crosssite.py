@@ -58,6 +58,13 @@ def check_origin(request, own: set[str], trusted: set[str]) -> Refusal | None:
     return None
 
 
+def browser_credentials(request) -> bool:
+    """Whether the request carries credentials a browser may add by itself (Basic or any
+    scheme it remembers); a bearer token is only ever sent by the page's own code."""
+    scheme = (request.headers.get('Authorization') or '').strip().split(' ', 1)[0]
+    return bool(scheme) and scheme.lower() != 'bearer'
+
+
 def has_body(request) -> bool:
     return bool(request.content_length) or 'chunked' in (
         request.headers.get('Transfer-Encoding') or '').lower()
