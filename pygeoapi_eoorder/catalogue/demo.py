@@ -136,8 +136,9 @@ class DemoFileURLs:
 
 
 def file_urls(settings, base_url: str) -> DemoFileURLs | None:
-    """The reader of the demo file URLs for a job at `base_url` (None: the demo is off)."""
-    if not (settings.block.get('catalogue') or {}).get('demo'):
+    """The reader of the demo file URLs for a job at `base_url` (None: the demo is off,
+    or no settings)."""
+    if settings is None or not (settings.block.get('catalogue') or {}).get('demo'):
         return None
     return DemoFileURLs(settings, {base_url, settings.public_url or ''})
 
