@@ -33,7 +33,7 @@ def install(app: Flask, on_path: Callable[[str], bool],
         code = CODES.get(status, 'NoApplicableCode' if status >= 500
                          else 'InvalidParameterValue')
         converted = render(status, code, text)
-        for name in KEPT_HEADERS:
-            if name in response.headers:
-                converted.headers[name] = response.headers[name]
+        for name, value in response.headers.items():  # (CORS ones: `server.cors`)
+            if name in KEPT_HEADERS or name.lower().startswith('access-control-'):
+                converted.headers[name] = value
         return converted
