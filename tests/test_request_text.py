@@ -66,6 +66,20 @@ def test_a_cql2_json_property_is_named_by_a_string(server, name):
     assert stac.status_code == 400 and 'property is named by a string' in stac.text
 
 
+@pytest.mark.parametrize('lang, text', [
+    ('cql2-text', 'cloudCover < 1e400'), ('cql2-text', 'cloudCover BETWEEN -1e999 AND 5'),
+    ('cql2-json', '{"op": "<", "args": [{"property": "cloudCover"}, 1e400]}')])
+def test_a_cql2_number_beyond_a_double_is_refused(server, lang, text):
+    """(it was read as infinity, and answered as if given)"""
+    reply = requests.get(f'{server.url}/collections/products/items', timeout=30,
+                         params={'filter': text, 'filter-lang': lang})
+    assert reply.status_code == 400 and reply.headers['Content-Type'] == PROBLEM
+    assert 'out of range' in reply.json()['detail']
+    stac = requests.get(f'{server.url}/stac/search', timeout=30,
+                        params={'filter': text, 'filter-lang': lang})
+    assert stac.status_code == 400 and 'out of range' in stac.json()['description']
+
+
 def test_free_text_searches_hold_at_most_100_words(server):
     def search(path, words):
         return requests.get(f'{server.url}{path}', params={'q': words}, timeout=30)

@@ -22,6 +22,7 @@ RecursionError); AND/OR chains are balanced after it (`balanced`).
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import date, datetime, timezone
 from typing import Iterator
@@ -364,6 +365,10 @@ def condition(node):
     """The parsed filter, if it is a condition (true or false for each record); a value
     (e.g. a GeoJSON object, read as a geometry or an envelope) is refused."""
     if isinstance(node, (ast.Condition, ast.Predicate, bool)):
+        for part in parts(node):
+            if isinstance(part, float) and not math.isfinite(part):
+                raise CQLError('a number of the filter is out of range (beyond what a '
+                               '64-bit floating-point number holds)')
         return node
     raise CQLError('a filter is a condition (a comparison, a spatial or temporal '
                    f'predicate, and/or/not...), not a value ({type(node).__name__})')
