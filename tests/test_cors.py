@@ -15,7 +15,8 @@ import pytest
 import requests
 import yaml
 
-from .support.auth import as_, password
+from .conftest import embedded_default
+from .support.auth import as_, password, write_users
 from .test_openeo_files import start
 from .test_ui_browser import Browsing, browser  # noqa: F401 - the browser fixture
 
@@ -92,8 +93,10 @@ def test_a_preflight_is_answered_with_the_methods_of_the_path(server, path, meth
         names(reply.headers.get('Access-Control-Allow-Headers'))
     assert reply.headers.get('Access-Control-Allow-Origin') == '*'
     assert 'Access-Control-Allow-Credentials' not in reply.headers
+    exposed = names(reply.headers.get('Access-Control-Expose-Headers'))
+    assert 'retry-after' in exposed  # (a 503 or 429 says when to come back)
     if path.startswith(('/openeo', '/.well-known')):
-        assert EXPOSED <= names(reply.headers.get('Access-Control-Expose-Headers'))
+        assert EXPOSED <= exposed
 
 
 def test_a_preflight_of_no_path_is_the_protocols_not_found(server):
@@ -137,13 +140,26 @@ def test_a_cross_site_job_with_a_bearer_token_is_created(server):
 
 @pytest.mark.parametrize('content_type', ['text/plain', 'application/x-www-form-urlencoded'])
 def test_a_cross_site_simple_post_is_still_refused(server, content_type):
-    """A body a page may send without a preflight."""
+    """A body a page may send without a preflight (refused even with a bearer token)."""
     before = jobs_of(server, 'alice')
     reply = requests.post(f'{server.url}/openeo/1.2/jobs', data='{}', timeout=10,
                           headers={'Origin': OTHER_SITE, 'Sec-Fetch-Site': 'cross-site',
-                                   'Content-Type': content_type})
+                                   'Content-Type': content_type,
+                                   'Authorization': _bearer(server)})
     assert reply.status_code == 415
     assert jobs_of(server, 'alice') == before
+
+
+def test_a_cross_site_change_without_credentials_is_refused(server):
+    """Only a bearer token opens a state change to another site (an anonymous caller may
+    be someone by the network they are on)."""
+    for reply in (requests.post(f'{server.url}/openeo/1.2/jobs', json=GRAPH, timeout=10,
+                                headers={'Origin': OTHER_SITE}),
+                  requests.post(f'{server.url}/stac/search', json={}, timeout=10,
+                                headers={'Origin': OTHER_SITE,
+                                         'Sec-Fetch-Site': 'cross-site'})):
+        assert reply.status_code == 403, reply.text
+        assert reply.headers.get('Access-Control-Allow-Origin') == '*'
 
 
 def test_browser_credentials_from_another_site_change_nothing(server):
@@ -221,3 +237,38 @@ def test_a_page_of_another_origin_uses_openeo_in_a_browser(server, other_origin,
     # the browser may not send its own credentials where they are not allowed
     assert outcome['withCookies'] == 'blocked'
     assert outcome['id'] not in jobs_of(server, 'alice')
+
+
+@pytest.mark.parametrize('blocks', [
+    {},  # the embedded default: the `none` authenticator (everyone is the local admin)
+    {'auth': {'authenticators': [{'name': 'basic', 'users_file': 'USERS'}]},
+     'web': {'cross_origin_apis': False}},
+], ids=['none-authenticator', 'turned-off'])
+def test_no_other_site_gets_in_where_the_apis_are_not_opened(tmp_path, blocks):
+    """With the `none` authenticator any page could act and read as the local admin:
+    no CORS headers, no preflight, and other sites' changes refused (a bearer token made
+    up by the page too); the same when the deployer turns it off."""
+    users = write_users(tmp_path / 'users.yml', {'alice': ['user']})
+    blocks = json.loads(json.dumps(blocks).replace('USERS', str(users)))
+    running = embedded_default(tmp_path)
+    config = yaml.safe_load(running.config.read_text())
+    config['eoorder'].update(blocks)  # (`web` is also embedded_default's own argument)
+    running.config.write_text(yaml.safe_dump(config))
+    running.start()
+    try:
+        for path in ('/openeo/1.2/', '/openeo/1.2/jobs', '/stac/search'):
+            answer = requests.get(running.url + path, auth=as_('alice'), timeout=10,
+                                  headers={'Origin': OTHER_SITE})
+            assert 'Access-Control-Allow-Origin' not in answer.headers, path
+            assert preflight(running.url + path, 'POST').status_code != 204, path
+        for headers in ({}, {'Authorization': 'Bearer made-up'}):
+            reply = requests.post(f'{running.url}/openeo/1.2/jobs', json=GRAPH, timeout=10,
+                                  headers={'Origin': OTHER_SITE, 'Sec-Fetch-Site': 'cross-site',
+                                           **headers})
+            assert reply.status_code == 403, reply.text
+            stac = requests.delete(f'{running.url}/stac/collections/products/items/'
+                                   'DEMO_LC09_L2SP_20240703_199026', timeout=10,
+                                   headers={'Origin': OTHER_SITE, **headers})
+            assert stac.status_code == 403, stac.text
+    finally:
+        running.stop()

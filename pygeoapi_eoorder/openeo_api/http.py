@@ -20,7 +20,7 @@ from .views import DiscoveryViews, UserProcessViews
 
 ROOT = '/openeo/1.2'
 # the response headers browser clients must read (openEO API 1.2, CORS)
-EXPOSED = 'Link, Location, OpenEO-Costs, OpenEO-Identifier'
+EXPOSED = 'Link, Location, OpenEO-Costs, OpenEO-Identifier, Retry-After'
 # public to the auth layer (a public path covers what lies under it): the views that
 # openEO reserves to signed-in users check the caller themselves (`views.signed_in`)
 PUBLIC = ('/.well-known/openeo', ROOT)
@@ -93,7 +93,8 @@ def install(app: Flask, api, settings) -> None:
     app.add_url_rule(prefix + '/.well-known/openeo', 'openeo.well_known',
                      discovery.well_known, methods=['GET'])
     # (before the errors' hook: CORS headers go on the converted answers too)
-    cors.open_to_browsers(app, (prefix + ROOT, prefix + '/.well-known/openeo'), EXPOSED)
+    if cors.allowed(settings):
+        cors.open_to_browsers(app, (prefix + ROOT, prefix + '/.well-known/openeo'), EXPOSED)
     _openeo_errors(app, prefix)
     eager = (settings.block.get('openeo') or {}).get('warm_up_workers', True)
     _warm_up(app, (prefix + ROOT, prefix + '/.well-known/openeo'), eager)

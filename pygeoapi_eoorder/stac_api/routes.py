@@ -325,7 +325,8 @@ def install(app: Flask, api, settings) -> None:
     hook answering the refusals made before its views in its error format."""
     routes = StacRoutes(api)
     app.register_blueprint(blueprint(routes), url_prefix=api.urls.prefix + PATH)
-    cors.open_to_browsers(app, (api.urls.prefix + PATH,))  # (STAC API recommends it)
+    if cors.allowed(settings):  # (STAC API recommends it)
+        cors.open_to_browsers(app, (api.urls.prefix + PATH,), 'Retry-After')
     answer_in_stac_format(app, api.urls.prefix + PATH)
 
 

@@ -86,7 +86,7 @@ def install(app: Flask, settings, prefix: str = '', base_url: str = '') -> None:
         oseo = is_oseo()
         if request.method in crosssite.STATE_CHANGING:
             opened = cors.is_open(app, request.path) and \
-                not crosssite.browser_credentials(request)  # (see `cors`)
+                crosssite.page_credentials(request)  # (see `cors`)
             refusal = None if opened else crosssite.check_origin(request, own, trusted)
             if refusal is None and request.endpoint not in OWN_MEDIA_TYPE_CHECK:
                 refusal = crosssite.check_media_type(request, xml_only=oseo)

@@ -7,9 +7,12 @@ Credentials are never allowed (`Access-Control-Allow-Credentials` is not sent), 
 of another site can only send what it adds itself (an openEO bearer token), never the
 browser's remembered credentials: a preflighted request that would carry them is refused by
 the browser. A simple one (no preflight: a body-less or form POST) may still carry them:
-these paths take state-changing requests from other origins (`is_open`) only without such
-credentials (none, or a bearer token: `crosssite.browser_credentials`), and form or text
-bodies are refused anyway (415).
+these paths take state-changing requests from other origins (`is_open`) only with a bearer
+token (`crosssite.page_credentials`; none: refused, as anywhere), and form or text bodies
+are refused anyway (415).
+
+Opened only where a caller's identity comes from credentials (`allowed`): with the `none`
+authenticator every caller is the local admin, and any page could act and read as them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,16 @@ from werkzeug.exceptions import HTTPException
 EXTENSION = 'eoorder_cors_paths'
 ALLOWED_HEADERS = 'Authorization, Content-Type'
 MAX_AGE = '600'  # seconds a browser may keep a preflight's answer
+
+
+def allowed(settings) -> bool:
+    """Whether the configuration lets browser clients of other sites in
+    (`web.cross_origin_apis`, never with the `none` authenticator)."""
+    block = settings.block
+    names = {str(a.get('name')) for a in (block.get('auth') or {}).get('authenticators')
+             or [{'name': 'none'}] if isinstance(a, dict)}
+    return bool((block.get('web') or {}).get('cross_origin_apis', True)) and \
+        'none' not in names
 
 
 def is_open(app: Flask, path: str) -> bool:

@@ -58,11 +58,12 @@ def check_origin(request, own: set[str], trusted: set[str]) -> Refusal | None:
     return None
 
 
-def browser_credentials(request) -> bool:
-    """Whether the request carries credentials a browser may add by itself (Basic or any
-    scheme it remembers); a bearer token is only ever sent by the page's own code."""
+def page_credentials(request) -> bool:
+    """Whether the request's credentials are a bearer token, which a browser never adds
+    by itself (only a page's own code does); Basic credentials (which it remembers) or
+    none are not."""
     scheme = (request.headers.get('Authorization') or '').strip().split(' ', 1)[0]
-    return bool(scheme) and scheme.lower() != 'bearer'
+    return scheme.lower() == 'bearer'
 
 
 def has_body(request) -> bool:
