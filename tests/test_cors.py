@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import http.server
 import json
+import os
 import threading
+from pathlib import Path
 
 import pytest
 import requests
@@ -44,12 +46,27 @@ def server(request, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def other_origin():
-    """A site on another port (another origin) serving one empty page."""
+    """A site on another port (another origin): an empty page at `/`, and at
+    `/client.html` one loading the openEO JavaScript client (scripts/openeo-js-client)."""
+    scripts = Path(os.environ.get('EOORDER_OPENEO_JS',
+                                  Path.home() / '.cache' / 'eoorder-openeo-js'))
+    if not (scripts / 'openeo.min.js').is_file():
+        pytest.fail('the openEO JavaScript client is missing: run scripts/openeo-js-client')
+    pages = {'/': b'<!doctype html><title>another site</title>',
+             '/client.html': b'<!doctype html><title>another site</title>'
+                             b'<script src="axios.min.js"></script>'
+                             b'<script src="openeo.min.js"></script>'}
+
     class Page(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            body = b'<!doctype html><title>another site</title>'
-            self.send_response(200)
-            self.send_header('Content-Type', 'text/html')
+            if self.path in pages:
+                body, kind = pages[self.path], 'text/html'
+            elif self.path in ('/axios.min.js', '/openeo.min.js'):
+                body, kind = (scripts / self.path[1:]).read_bytes(), 'text/javascript'
+            else:
+                body, kind = b'', 'text/plain'
+            self.send_response(200 if body else 404)
+            self.send_header('Content-Type', kind)
             self.send_header('Content-Length', str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -272,3 +289,37 @@ def test_no_other_site_gets_in_where_the_apis_are_not_opened(tmp_path, blocks):
             assert stac.status_code == 403, stac.text
     finally:
         running.stop()
+
+
+def test_the_openeo_javascript_client_runs_a_job_from_another_origin(server, other_origin,
+                                                                    tmp_path,
+                                                                    browser):  # noqa: F811
+    """The Web Editor's library, on a page of another site: discovery from the root,
+    Basic sign-in (then its bearer token), a batch job created, started, polled, and its
+    STAC results read."""
+    session = Browsing(browser, tmp_path)
+    try:
+        page = session.page
+        page.goto(other_origin + 'client.html')
+        outcome = page.evaluate('''async ([root, user, secret, graph]) => {
+            const con = await OpenEO.connect(root);
+            await con.authenticateBasic(user, secret);
+            const collections = await con.listCollections();
+            const job = await con.createJob(graph, 'from another site');
+            await job.startJob();
+            for (let i = 0; i < 300 && !['finished', 'error'].includes(job.status); i++) {
+                await new Promise(done => setTimeout(done, 200));
+                await job.describeJob();
+            }
+            const results = job.status === 'finished' ? await job.getResultsAsStac() : null;
+            return {url: con.getBaseUrl(), collections: collections.collections.map(c => c.id),
+                    id: job.id, status: job.status, title: job.title,
+                    assets: results ? Object.keys(results.assets || {}) : null};
+        }''', [server.url, 'alice', password('alice'), GRAPH['process']])
+    finally:
+        session.close()
+    assert outcome['url'].rstrip('/') == f'{server.url}/openeo/1.2'
+    assert 'products' in outcome['collections']
+    assert outcome['status'] == 'finished', outcome
+    assert outcome['title'] == 'from another site' and outcome['assets']
+    assert outcome['id'] in jobs_of(server, 'alice')
