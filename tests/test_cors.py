@@ -76,7 +76,9 @@ def other_origin():
 
     site = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Page)
     threading.Thread(target=site.serve_forever, daemon=True).start()
-    yield f'http://127.0.0.1:{site.server_port}/'
+    # (another host name: another site, so that the browser sends `Sec-Fetch-Site:
+    # cross-site`; 127.0.0.1 on another port would be same-site)
+    yield f'http://localhost:{site.server_port}/'
     site.shutdown()
 
 
@@ -323,3 +325,36 @@ def test_the_openeo_javascript_client_runs_a_job_from_another_origin(server, oth
     assert outcome['status'] == 'finished', outcome
     assert outcome['title'] == 'from another site' and outcome['assets']
     assert outcome['id'] in jobs_of(server, 'alice')
+
+
+def test_a_made_up_bearer_token_from_another_site_changes_nothing(tmp_path):
+    """Where anonymous callers are served, a bearer token no authenticator takes leaves
+    the caller anonymous: refused from another site as without credentials."""
+    users = write_users(tmp_path / 'users.yml', {'alice': ['user']})
+    running = start(tmp_path, auth={'authenticators': [{'name': 'basic',
+                                                          'users_file': str(users)}],
+                                    'anonymous': True, 'anonymous_roles': ['user']})
+    try:
+        cross = {'Origin': OTHER_SITE, 'Sec-Fetch-Site': 'cross-site'}
+        made_up = requests.post(f'{running.url}/openeo/1.2/jobs', json=GRAPH, timeout=10,
+                                headers={**cross, 'Authorization': 'Bearer made-up'})
+        assert made_up.status_code == 403, made_up.text
+        assert made_up.headers.get('Access-Control-Allow-Origin') == '*'
+        real = requests.post(f'{running.url}/openeo/1.2/jobs', json=GRAPH, timeout=10,
+                             headers={**cross, 'Authorization': _bearer(running)})
+        assert real.status_code == 201, real.text
+        assert jobs_of(running, 'alice') == [real.headers['OpenEO-Identifier']]
+    finally:
+        running.stop()
+
+
+def test_server_cors_with_the_none_authenticator_stops_start_up_in_one_line(tmp_path):
+    running = embedded_default(tmp_path)
+    config = yaml.safe_load(running.config.read_text())
+    config['server']['cors'] = True
+    running.config.write_text(yaml.safe_dump(config))
+    with pytest.raises(RuntimeError, match='server exited'):
+        running.start()
+    log = running.log()
+    assert 'server.cors: with the `none` authenticator' in log, log[-2000:]
+    assert 'Traceback' not in log, log[-2000:]

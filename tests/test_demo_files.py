@@ -7,16 +7,20 @@ Oracles: the files on disk (bytes, and rasterio's pixels)."""
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 
 import numpy as np
 import pytest
 import rasterio
 import requests
+import yaml
 
 from pygeoapi_eoorder.catalogue import demo_bands
 
-from .support.auth import as_
+from .support.auth import as_, password, write_users
+from .support.workspaces import query
 from .test_openeo_files import start
 
 BAND = demo_bands.PRODUCTS[0]  # a red/nir product of the openEO demo
@@ -26,10 +30,20 @@ BAND = demo_bands.PRODUCTS[0]  # a red/nir product of the openEO demo
 def server(tmp_path_factory):
     directory = tmp_path_factory.mktemp('demo-files')
     (directory / 'items').mkdir()
-    running = start(directory, execution={'stage_in': {
-        'allowed_file_roots': [str(directory / 'items')]}})
+    users = write_users(directory / 'editors.yml', {'alice': ['user'], 'root': ['admin']})
+    running = start(directory, auth={'authenticators': [{'name': 'basic',
+                                                         'users_file': str(users)}]},
+                    execution={'stage_in': {'allowed_file_roots': [str(directory / 'items')]}})
     yield running
     running.stop()
+
+
+def basic(user: str) -> str:
+    return 'Basic ' + base64.b64encode(f'{user}:{password(user)}'.encode()).decode()
+
+
+def store_url(server) -> str:
+    return f'sqlite:///{server.data_dir / "eoorder.db"}'
 
 
 def demo_folder(server):
@@ -74,8 +88,7 @@ def test_the_links_are_the_files_bytes_for_bytes(server):
     assert sorted(f'{i}.tif' for i in hrefs) == files and len(files) == 7
     for identifier, href in hrefs.items():
         assert href == f'{server.url}/demo/files/{identifier}.tif'
-        assert requests.get(href, timeout=30).status_code == 401  # (as the records)
-        reply = requests.get(href, auth=as_('alice'), timeout=30)
+        reply = requests.get(href, timeout=30)  # (public, as the catalogue by default)
         assert reply.status_code == 200
         assert reply.headers['Content-Type'].startswith('image/tiff')
         assert reply.content == (demo_folder(server) / f'{identifier}.tif').read_bytes()
@@ -103,15 +116,64 @@ def test_links_start_as_the_records_own_links(server):
 
 @pytest.mark.parametrize('path', [
     '/demo/files/secret.tif',                 # a file of the folder that is no demo file
-    '/demo/files/..%2Fusers.yml', '/demo/files/%2e%2e/%2e%2e/users.yml',
-    '/demo/files/../../users.yml', '/demo/files/sub/' + f'{BAND.identifier}.tif',
-    '/demo/files/' + f'{BAND.identifier}.tif%00', '/demo/files/',
+    '/demo/files/..%2Fusers.yml', '/demo/files/..%2F..%2Fusers.yml',
+    '/demo/files/%2e%2e/%2e%2e/users.yml', '/demo/files/../../users.yml',
+    '/demo/files/sub/' + f'{BAND.identifier}.tif', '/demo/files/' + f'{BAND.identifier}.tif%00',
+    '/demo/files/',
 ])
 def test_nothing_but_the_demo_files_is_served(server, path):
+    """Sent as written (http.client: no client folds the dots or decodes the escapes)."""
     (demo_folder(server) / 'secret.tif').write_bytes(b'not for you')
-    reply = requests.get(server.url + path, auth=as_('alice'), timeout=30)
-    assert reply.status_code == 404, reply.text[:200]
-    assert b'not for you' not in reply.content and b'alice' not in reply.content
+    connection = http.client.HTTPConnection('127.0.0.1', server.port, timeout=30)
+    try:
+        connection.request('GET', path, headers={'Authorization': basic('alice')})
+        reply = connection.getresponse()
+        body = reply.read()
+    finally:
+        connection.close()
+    assert reply.status in (404, 308), (path, reply.status, body[:200])
+    assert b'not for you' not in body and b'alice' not in body
+
+
+def test_an_edited_demo_item_keeps_its_file_where_it_lies(server):
+    """A STAC PATCH (the item read with its published URLs, merged, stored) and a Records
+    PUT of what a GET answered store the files' own URLs again: the store is the oracle."""
+    stac = f'{server.url}/stac/collections/products/items/{BAND.identifier}'
+    patched = requests.patch(stac, json={'properties': {'eo:cloud_cover': 7.5}},
+                             auth=as_('root'), timeout=30,
+                             headers={'Content-Type': 'application/merge-patch+json'})
+    assert patched.status_code in (200, 204), patched.text
+    records = f'{server.url}/collections/products/items/{BAND.identifier}'
+    document = requests.get(records, auth=as_('root'), timeout=30).json()
+    put = requests.put(records, json=document, auth=as_('root'), timeout=30,
+                       headers={'Content-Type': 'application/geo+json'})
+    assert put.status_code in (200, 204), put.text
+    [(stored,)] = query(store_url(server), 'SELECT CAST(document AS TEXT) FROM '
+                        'eoorder_record WHERE identifier = :i', i=BAND.identifier)
+    folder = demo_folder(server).resolve().as_uri()
+    assert f'{folder}/{BAND.identifier}.tif' in stored and '/demo/files/' not in stored
+    assert _hrefs(server)[BAND.identifier] == \
+        f'{server.url}/demo/files/{BAND.identifier}.tif'
+
+
+def test_without_a_configured_url_the_links_follow_the_request(tmp_path):
+    running = start(tmp_path)
+    running.stop()
+    config = yaml.safe_load(running.config.read_text())
+    del config['server']['url']
+    running.config.write_text(yaml.safe_dump(config))
+    running.start()
+    try:
+        for host in ('127.0.0.1', 'localhost'):
+            base = f'http://{host}:{running.port}'
+            reply = requests.get(f'{base}/stac/collections/products/items/{BAND.identifier}',
+                                 timeout=30)
+            href = reply.json()['assets'][demo_bands.ASSET]['href']
+            assert href == f'{base}/demo/files/{BAND.identifier}.tif'
+            assert requests.get(href, timeout=30).content == \
+                (running.data_dir / 'demo' / f'{BAND.identifier}.tif').read_bytes()
+    finally:
+        running.stop()
 
 
 def test_a_demo_url_given_back_is_read_from_the_folder(server):

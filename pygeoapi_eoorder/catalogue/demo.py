@@ -108,11 +108,37 @@ def published(document: dict) -> dict:
         base = urls.of_request() or runtime.base_url()
         return {**item, 'href': f'{base}{FILES_PATH}/{quote(href[len(prefix):])}'}
 
+    return _with_hrefs(document, public)
+
+
+def stored(document: dict) -> dict:
+    """The record with this server's demo file URLs (as `published` names them, e.g. in
+    an item a client read, changed and sent back) turned back into the files' `file://`
+    URLs, so that what is stored reads them in place; any other record as it is."""
+    found = runtime.settings()
+    if found is None or not (found.block.get('catalogue') or {}).get('demo'):
+        return document
+    bases = {urls.of_request() or '', runtime.base_url() or '', found.public_url or ''}
+    prefixes = tuple(f'{base.rstrip("/")}{FILES_PATH}/' for base in bases - {''})
+    folder = _file_prefix(str(found.data_dir))
+
+    def kept(item):
+        href = item.get('href') if isinstance(item, dict) else None
+        if not isinstance(href, str) or not prefixes or not href.startswith(prefixes):
+            return item
+        name = unquote(href[len(next(p for p in prefixes if href.startswith(p))):])
+        return {**item, 'href': folder + name} if name in file_names() else item
+
+    return _with_hrefs(document, kept)
+
+
+def _with_hrefs(document: dict, change) -> dict:
+    """The document with `change` applied to each of its links and assets."""
     changed = dict(document)
     if isinstance(document.get('links'), list):
-        changed['links'] = [public(link) for link in document['links']]
+        changed['links'] = [change(link) for link in document['links']]
     if isinstance(document.get('assets'), dict):
-        changed['assets'] = {key: public(asset) for key, asset in document['assets'].items()}
+        changed['assets'] = {key: change(asset) for key, asset in document['assets'].items()}
     return changed
 
 

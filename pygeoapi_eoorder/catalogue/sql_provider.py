@@ -19,7 +19,7 @@ from http import HTTPStatus
 from pygeoapi.provider.base import (BaseProvider, ProviderGenericError,
                                     ProviderInvalidQueryError, ProviderItemNotFoundError)
 
-from . import links, runtime
+from . import demo, links, runtime
 from .query import QueryError, build
 from .queryables import pygeoapi_fields
 from .records import RecordError
@@ -133,7 +133,7 @@ class SQLRecordProvider(BaseProvider):
 
     def _store(self, record: dict) -> None:
         try:
-            result = self.repository.upsert([record])
+            result = self.repository.upsert([demo.stored(record)])
         except RecordError as err:
             raise InvalidRecord(user_msg=str(err)) from None
         if result.refused:

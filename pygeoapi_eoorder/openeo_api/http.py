@@ -93,7 +93,7 @@ def install(app: Flask, api, settings) -> None:
     app.add_url_rule(prefix + '/.well-known/openeo', 'openeo.well_known',
                      discovery.well_known, methods=['GET'])
     # (before the errors' hook: CORS headers go on the converted answers too)
-    if cors.allowed(settings):
+    if cors.allowed(settings, auth):
         cors.open_to_browsers(app, (prefix + ROOT, prefix + '/.well-known/openeo'), EXPOSED)
     _openeo_errors(app, prefix)
     eager = (settings.block.get('openeo') or {}).get('warm_up_workers', True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..catalogue import demo
 from ..execution.context import job_stager
 from ..execution.errors import ExecutionError
 from ..execution.paths import UnsafePathError
@@ -96,7 +97,8 @@ class DefaultItemProcessor(ItemProcessor):
         if not href:
             raise ItemProcessingError(f'product {work.identifier!r} not found in the '
                                       'catalogue and its collection has no enclosure template')
-        stager = job_stager(work.settings, work.workdir)
+        stager = job_stager(work.settings, work.workdir,  # (demo URLs: read in place)
+                            own_urls=demo.file_urls(work.settings, ''))
         work.log.info('staging in %s', href)
         try:
             path = stager.fetch('product', href)

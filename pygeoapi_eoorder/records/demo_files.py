@@ -1,13 +1,15 @@
 """The demo products' files over HTTP (`GET <base>/demo/files/<name>`): the URLs the
 catalogue gives for them (`catalogue.demo.published`). Only the demo files are served
-(by name: no other file of the folder, no path); the route takes the server's access
-rules like the records that link to it. Range requests and conditional GETs work."""
+(by name: no other file of the folder, no path); public like the catalogue by default
+(`auth.public_paths`), open to browser clients of other sites like the STAC API that links
+to them (`web.cors`). Range requests and conditional GETs work."""
 
 from __future__ import annotations
 
 from flask import Flask, send_file
 
 from ..catalogue import demo
+from ..web import cors
 from ..web.problem import problem
 
 ENDPOINT = 'eoorder.demo_file'
@@ -23,6 +25,8 @@ def install(app: Flask, api, settings) -> None:
 
     app.add_url_rule(f'{api.urls.prefix}{demo.FILES_PATH}/<path:name>', ENDPOINT, demo_file,
                      methods=['GET'])
+    if cors.allowed(settings, api.manager.auth):
+        cors.open_to_browsers(app, (f'{api.urls.prefix}{demo.FILES_PATH}',), 'Retry-After')
 
 
 def openapi_paths() -> dict:

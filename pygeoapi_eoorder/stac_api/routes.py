@@ -23,6 +23,7 @@ from flask import Blueprint, Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from .. import urls
+from ..catalogue import demo
 from ..catalogue.query import QueryError
 from ..catalogue.records import RecordError, normalise, to_row
 from ..web import cors
@@ -206,7 +207,7 @@ class StacRoutes:
             raise StacError(400, f'collection: the item says {item["collection"]!r}, '
                                  f'the URL {served.id!r}')
         try:
-            record = to_record(item)
+            record = demo.stored(to_record(item))  # (its demo file URLs: as stored)
             self._refuse_non_finite(served, item, record)
             result = served.repository().upsert([record])
         except (ValueError, RecordError) as err:
@@ -325,7 +326,7 @@ def install(app: Flask, api, settings) -> None:
     hook answering the refusals made before its views in its error format."""
     routes = StacRoutes(api)
     app.register_blueprint(blueprint(routes), url_prefix=api.urls.prefix + PATH)
-    if cors.allowed(settings):  # (STAC API recommends it)
+    if cors.allowed(settings, api.manager.auth):  # (STAC API recommends it)
         cors.open_to_browsers(app, (api.urls.prefix + PATH,), 'Retry-After')
     answer_in_stac_format(app, api.urls.prefix + PATH)
 

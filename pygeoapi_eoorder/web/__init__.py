@@ -85,9 +85,11 @@ def install(app: Flask, settings, prefix: str = '', base_url: str = '') -> None:
     def _refuse_unsafe_requests():
         oseo = is_oseo()
         if request.method in crosssite.STATE_CHANGING:
-            opened = cors.is_open(app, request.path) and \
-                crosssite.page_credentials(request)  # (see `cors`)
-            refusal = None if opened else crosssite.check_origin(request, own, trusted)
+            refusal = crosssite.check_origin(request, own, trusted)
+            if refusal and cors.is_open(app, request.path) and \
+                    crosssite.page_credentials(request):  # (see `cors`)
+                cors.admit_other_site(refuse(refusal.status, refusal.message, oseo))
+                refusal = None
             if refusal is None and request.endpoint not in OWN_MEDIA_TYPE_CHECK:
                 refusal = crosssite.check_media_type(request, xml_only=oseo)
             if refusal:

@@ -8,11 +8,13 @@ of another site can only send what it adds itself (an openEO bearer token), neve
 browser's remembered credentials: a preflighted request that would carry them is refused by
 the browser. A simple one (no preflight: a body-less or form POST) may still carry them:
 these paths take state-changing requests from other origins (`is_open`) only with a bearer
-token (`crosssite.page_credentials`; none: refused, as anywhere), and form or text bodies
-are refused anyway (415).
+token (`crosssite.page_credentials`) that makes someone the caller (a made-up one leaves
+the caller anonymous: refused after authentication, as without credentials), and form or
+text bodies are refused anyway (415).
 
-Opened only where a caller's identity comes from credentials (`allowed`): with the `none`
-authenticator every caller is the local admin, and any page could act and read as them.
+Opened only where callers without credentials are not privileged (`allowed`): with the
+`none` authenticator every caller is the local admin, and any page could act and read as
+them.
 """
 
 from __future__ import annotations
@@ -24,16 +26,24 @@ from werkzeug.exceptions import HTTPException
 EXTENSION = 'eoorder_cors_paths'
 ALLOWED_HEADERS = 'Authorization, Content-Type'
 MAX_AGE = '600'  # seconds a browser may keep a preflight's answer
+OTHER_SITE = 'eoorder_other_site_refusal'
+AUTH = 'eoorder_auth'  # the app's access rules (`auth.flask.install`)
 
 
-def allowed(settings) -> bool:
+def allowed(settings, auth) -> bool:
     """Whether the configuration lets browser clients of other sites in
-    (`web.cross_origin_apis`, never with the `none` authenticator)."""
-    block = settings.block
-    names = {str(a.get('name')) for a in (block.get('auth') or {}).get('authenticators')
-             or [{'name': 'none'}] if isinstance(a, dict)}
-    return bool((block.get('web') or {}).get('cross_origin_apis', True)) and \
-        'none' not in names
+    (`web.cross_origin_apis`), never where callers without credentials are privileged."""
+    return bool((settings.block.get('web') or {}).get('cross_origin_apis', True)) and \
+        not open_to_all(auth)
+
+
+def open_to_all(auth) -> bool:
+    """Whether a caller without credentials acts as someone privileged: the `none`
+    authenticator (every caller is the local admin), or anonymous callers with an admin
+    role. Any page of another site could then act and read as them."""
+    from ..auth.builtin import NoAuthenticator
+    return any(isinstance(a, NoAuthenticator) for a in auth.authenticators) or \
+        bool(auth.anonymous and auth.anonymous_roles & auth.admin_roles)
 
 
 def is_open(app: Flask, path: str) -> bool:
@@ -65,6 +75,13 @@ def open_to_browsers(app: Flask, roots: tuple[str, ...], exposed: str = '') -> N
     # before the other hooks (authentication among them): a preflight is answered first
     app.before_request_funcs.setdefault(None, []).insert(0, _preflight)
 
+    @app.before_request  # (after authentication)
+    def _other_site_needs_a_caller():
+        refusal = g.pop(OTHER_SITE, None)
+        if refusal is not None and _anonymous(app):
+            return refusal  # (the bearer token made no one the caller)
+        return None
+
     @app.after_request
     def _allow(response: Response) -> Response:
         if not _mine():
@@ -83,6 +100,18 @@ def open_to_browsers(app: Flask, roots: tuple[str, ...], exposed: str = '') -> N
             headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS
             headers['Access-Control-Max-Age'] = MAX_AGE
         return response
+
+
+def admit_other_site(refusal: Response) -> None:
+    """Let a state-changing request from another site with a bearer token through, to be
+    refused with `refusal` if that token makes no one its caller (`_anonymous`)."""
+    g.setdefault(OTHER_SITE, refusal)
+
+
+def _anonymous(app: Flask) -> bool:
+    from ..auth.service import current_user
+    user = current_user()
+    return user is None or user.name == app.extensions[AUTH].anonymous_user().name
 
 
 def _methods(app: Flask) -> list[str] | None:

@@ -13,7 +13,7 @@ from flask import Flask, Response, request
 # exception codes by HTTP status; else InvalidParameterValue (4xx) or NoApplicableCode
 CODES = {401: 'NotAuthorized', 403: 'NotAuthorized', 405: 'OperationNotSupported',
          413: 'SizeExceeded', 429: 'ServerBusy', 503: 'ServerBusy'}
-KEPT_HEADERS = ('WWW-Authenticate', 'Retry-After', 'Allow')
+KEPT = frozenset({'www-authenticate', 'retry-after', 'allow'})
 
 
 def install(app: Flask, on_path: Callable[[str], bool],
@@ -34,6 +34,6 @@ def install(app: Flask, on_path: Callable[[str], bool],
                          else 'InvalidParameterValue')
         converted = render(status, code, text)
         for name, value in response.headers.items():  # (CORS ones: `server.cors`)
-            if name in KEPT_HEADERS or name.lower().startswith('access-control-'):
-                converted.headers[name] = value
+            if name.lower() in KEPT or name.lower().startswith('access-control-'):
+                converted.headers.add(name, value)
         return converted

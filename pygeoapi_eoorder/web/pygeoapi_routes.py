@@ -89,6 +89,13 @@ class PygeoapiRoutes:
             'pretty_print', True)
         if self.config['server'].get('cors', False):
             from flask_cors import CORS
+
+            from .cors import AUTH, open_to_all
+            if open_to_all(app.extensions[AUTH]):
+                raise ConfigError('server.cors: with the `none` authenticator (or anonymous '
+                                  'callers with an admin role) any web page could act and '
+                                  'read as the local admin; fix: configure authenticators '
+                                  '(eoorder.auth) or remove server.cors')
             CORS(app, expose_headers='*')
         blueprint = Blueprint('pygeoapi', __name__, static_folder=static_folder(self.config),
                               url_prefix=self.prefix)
