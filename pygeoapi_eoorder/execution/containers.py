@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,9 +290,8 @@ def _wait(container, limits: Limits) -> None:
         container.kill()
         raise ExecutionError(f'timed out: the container ran longer than '
                              f'{limits.timeout:g} s and was killed') from None
-    container.reload()
     code = result.get('StatusCode', -1)
-    if container.attrs['State'].get('OOMKilled'):
+    if _killed_at_memory_limit(container, code):
         raise ExecutionError(f'the container was killed at its memory limit '
                              f'({limits.memory})')
     if code != 0:
@@ -299,6 +299,20 @@ def _wait(container, limits: Limits) -> None:
         reason = ' | '.join(line for line in tail.splitlines() if line.strip())
         raise ExecutionError(f'the application exited with code {code}'
                              + (f': {reason}' if reason else ''))
+
+
+def _killed_at_memory_limit(container, code: int, settle: float = 1.0) -> bool:
+    """Whether the engine says the container met its memory limit. The engine learns of
+    an out-of-memory kill and of the container's exit by two events, in either order: a
+    container that ended killed (137) is read again for up to `settle` seconds."""
+    deadline = time.monotonic() + settle
+    while True:
+        container.reload()
+        if container.attrs['State'].get('OOMKilled'):
+            return True
+        if code != 137 or time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
 
 
 def run_container(engine, job_id: str, image: str, workdir: Path, env: dict[str, str],
