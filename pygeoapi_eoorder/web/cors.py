@@ -27,6 +27,7 @@ EXTENSION = 'eoorder_cors_paths'
 ALLOWED_HEADERS = 'Authorization, Content-Type'
 MAX_AGE = '600'  # seconds a browser may keep a preflight's answer
 OTHER_SITE = 'eoorder_other_site_refusal'
+PREFLIGHT = 'eoorder_preflight'
 AUTH = 'eoorder_auth'  # the app's access rules (`auth.flask.install`)
 
 
@@ -48,28 +49,36 @@ def open_to_all(auth) -> bool:
 
 def is_open(app: Flask, path: str) -> bool:
     """Whether `path` is open to other origins (under a root given to `open_to_browsers`)."""
-    return _under(path, app.extensions.get(EXTENSION, ()))
+    return _exposed(app, path) is not None
 
 
-def _under(path: str, roots: tuple[str, ...]) -> bool:
-    return any(path == root or path.startswith(root.rstrip('/') + '/') for root in roots)
+def _exposed(app: Flask, path: str) -> str | None:
+    """The headers exposed at `path` ('' for none), None where it is not open."""
+    for root, exposed in app.extensions.get(EXTENSION, {}).items():
+        if path == root or path.startswith(root.rstrip('/') + '/'):
+            return exposed
+    return None
 
 
 def open_to_browsers(app: Flask, roots: tuple[str, ...], exposed: str = '') -> None:
     """Answer requests to `roots` and the paths under them with CORS headers, exposing
-    the response headers `exposed` (comma-separated; none: '')."""
-    app.extensions[EXTENSION] = (*app.extensions.get(EXTENSION, ()), *roots)
+    the response headers `exposed` (comma-separated; none: ''). The hooks are registered
+    once, by the first call; each call adds its roots to the app's table."""
+    if EXTENSION not in app.extensions:
+        _install_hooks(app)
+    app.extensions[EXTENSION].update(dict.fromkeys(roots, exposed))
 
-    def _mine() -> bool:
-        return _under(request.path, roots)
+
+def _install_hooks(app: Flask) -> None:
+    app.extensions[EXTENSION] = {}
 
     def _preflight():
-        if request.method != 'OPTIONS' or not _mine():
+        if request.method != 'OPTIONS' or not is_open(app, request.path):
             return None
         methods = _methods(app)
         if methods is None:
             return None  # (no such path: its 404 follows)
-        g.eoorder_preflight = methods
+        setattr(g, PREFLIGHT, methods)
         return Response(status=204, content_type='application/json')
 
     # before the other hooks (authentication among them): a preflight is answered first
@@ -84,7 +93,8 @@ def open_to_browsers(app: Flask, roots: tuple[str, ...], exposed: str = '') -> N
 
     @app.after_request
     def _allow(response: Response) -> Response:
-        if not _mine():
+        exposed = _exposed(app, request.path)
+        if exposed is None:
             return response
         if not isinstance(response.headers, Headers):  # pygeoapi sets a plain dict
             response.headers = Headers(response.headers)
@@ -94,7 +104,7 @@ def open_to_browsers(app: Flask, roots: tuple[str, ...], exposed: str = '') -> N
         headers['Access-Control-Allow-Origin'] = '*'
         if exposed:
             headers['Access-Control-Expose-Headers'] = exposed
-        methods = g.pop('eoorder_preflight', None)
+        methods = g.pop(PREFLIGHT, None)
         if methods is not None and response.status_code == 204:
             headers['Access-Control-Allow-Methods'] = ', '.join(methods)
             headers['Access-Control-Allow-Headers'] = ALLOWED_HEADERS
