@@ -79,9 +79,14 @@ def file_names() -> frozenset[str]:
     return frozenset(f'{p.identifier}.tif' for p in (*PRODUCTS, *demo_bands.PRODUCTS))
 
 
+def demo_on(settings) -> bool:
+    """Whether the configuration has the demo products (`catalogue.demo`)."""
+    return settings is not None and bool((settings.block.get('catalogue') or {}).get('demo'))
+
+
 def demo_file(settings, name: str) -> Path | None:
     """The demo file called `name`, None if there is none (or the demo is off)."""
-    if not (settings.block.get('catalogue') or {}).get('demo') or name not in file_names():
+    if not demo_on(settings) or name not in file_names():
         return None
     path = demo_dir(settings.data_dir) / name
     return path if path.is_file() else None
@@ -97,18 +102,12 @@ def published(document: dict) -> dict:
     """The record with its demo files' `file://` hrefs (links and assets) named by this
     server's URL (the serving app's base); any other record as it is."""
     found = runtime.settings()
-    if found is None or not (found.block.get('catalogue') or {}).get('demo'):
+    if not demo_on(found):
         return document
     prefix = _file_prefix(str(found.data_dir))
-
-    def public(item):
-        href = item.get('href') if isinstance(item, dict) else None
-        if not isinstance(href, str) or not href.startswith(prefix):
-            return item
-        base = urls.of_request() or runtime.base_url()
-        return {**item, 'href': f'{base}{FILES_PATH}/{quote(href[len(prefix):])}'}
-
-    return _with_hrefs(document, public)
+    files = f'{urls.of_request() or runtime.base_url()}{FILES_PATH}/'
+    return _with_hrefs(document, lambda href: files + quote(href[len(prefix):])
+                       if href.startswith(prefix) else href)
 
 
 def stored(document: dict) -> dict:
@@ -116,30 +115,31 @@ def stored(document: dict) -> dict:
     an item a client read, changed and sent back) turned back into the files' `file://`
     URLs, so that what is stored reads them in place; any other record as it is."""
     found = runtime.settings()
-    if found is None or not (found.block.get('catalogue') or {}).get('demo'):
+    if not demo_on(found):
         return document
-    bases = {urls.of_request() or '', runtime.base_url() or '', found.public_url or ''}
-    prefixes = tuple(f'{base.rstrip("/")}{FILES_PATH}/' for base in bases - {''})
+    reader = DemoFileURLs(found, {urls.of_request() or '', runtime.base_url() or '',
+                                  found.public_url or ''})
     folder = _file_prefix(str(found.data_dir))
 
-    def kept(item):
-        href = item.get('href') if isinstance(item, dict) else None
-        if not isinstance(href, str) or not prefixes or not href.startswith(prefixes):
-            return item
-        name = unquote(href[len(next(p for p in prefixes if href.startswith(p))):])
-        return {**item, 'href': folder + name} if name in file_names() else item
+    def kept(href: str) -> str:
+        name = reader.name(href)
+        return href if name is None else folder + name
 
     return _with_hrefs(document, kept)
 
 
 def _with_hrefs(document: dict, change) -> dict:
-    """The document with `change` applied to each of its links and assets."""
-    changed = dict(document)
+    """The document with `change(href) -> href` applied to its links' and assets' hrefs."""
+    def changed(item):
+        href = item.get('href') if isinstance(item, dict) else None
+        return {**item, 'href': change(href)} if isinstance(href, str) else item
+
+    copy = dict(document)
     if isinstance(document.get('links'), list):
-        changed['links'] = [change(link) for link in document['links']]
+        copy['links'] = [changed(link) for link in document['links']]
     if isinstance(document.get('assets'), dict):
-        changed['assets'] = {key: change(asset) for key, asset in document['assets'].items()}
-    return changed
+        copy['assets'] = {key: changed(asset) for key, asset in document['assets'].items()}
+    return copy
 
 
 class DemoFileURLs:
@@ -150,12 +150,20 @@ class DemoFileURLs:
         self.settings = settings
         self.prefixes = tuple(f'{base.rstrip("/")}{FILES_PATH}/' for base in bases if base)
 
+    def name(self, href: str) -> str | None:
+        """The demo file `href` names at one of the bases, None if none."""
+        prefix = next((p for p in self.prefixes if href.startswith(p)), None)
+        if prefix is None:
+            return None
+        name = unquote(urlsplit(href[len(prefix):]).path)
+        return name if name in file_names() else None
+
     def serves(self, href: str) -> bool:
-        return bool(self.prefixes) and href.startswith(self.prefixes)
+        return any(href.startswith(p) for p in self.prefixes)
 
     def open(self, href: str) -> BinaryIO:
-        prefix = next(p for p in self.prefixes if href.startswith(p))
-        path = demo_file(self.settings, unquote(urlsplit(href[len(prefix):]).path))
+        name = self.name(href)
+        path = None if name is None else demo_file(self.settings, name)
         if path is None:
             raise FileNotFoundError(href)
         return open(path, 'rb')
@@ -164,7 +172,7 @@ class DemoFileURLs:
 def file_urls(settings, base_url: str) -> DemoFileURLs | None:
     """The reader of the demo file URLs for a job at `base_url` (None: the demo is off,
     or no settings)."""
-    if settings is None or not (settings.block.get('catalogue') or {}).get('demo'):
+    if not demo_on(settings):
         return None
     return DemoFileURLs(settings, {base_url, settings.public_url or ''})
 
